@@ -1,0 +1,15 @@
+#pragma once
+// Error kinds shared by every module. The command line maps them to exit codes:
+// InputError (the user's file, table or option is wrong) exits 2, anything else exits 1.
+#include <stdexcept>
+#include <string>
+
+namespace acsweep {
+
+// Bad input: the message names the file, key, column, row or setting that is wrong.
+class InputError : public std::runtime_error {
+ public:
+  explicit InputError(const std::string& what) : std::runtime_error(what) {}
+};
+
+}  // namespace acsweep

@@ -1,0 +1,20 @@
+#pragma once
+// A small RFC 4180 reader: quoted fields (with "" escapes and embedded commas and newlines),
+// CRLF or LF line ends, a UTF-8 byte-order mark. Tables of results are small; this favours
+// exact error locations over speed.
+#include <istream>
+#include <string>
+#include <vector>
+
+namespace acsweep::law {
+
+struct CsvRecord {
+  std::size_t line = 0;  // 1-based line where the record starts, for error messages
+  std::vector<std::string> fields;
+};
+
+// Reads every record; blank lines are skipped. Throws InputError naming `source` and the line
+// on an unterminated quote or stray characters after a closing quote.
+std::vector<CsvRecord> read_csv(std::istream& in, const std::string& source);
+
+}  // namespace acsweep::law

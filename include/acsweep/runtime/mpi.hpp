@@ -1,0 +1,67 @@
+#pragma once
+// Typed MPI wrappers: every call's return code is checked and turned into an MpiError naming
+// the call; collectives derive count and datatype from the container they are given.
+#include <mpi.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace acsweep::runtime {
+
+class MpiError : public std::runtime_error {
+ public:
+  explicit MpiError(const std::string& what) : std::runtime_error(what) {}
+};
+
+// Throws MpiError("<what>: <MPI's message>") unless code is MPI_SUCCESS.
+void check_mpi(int code, const char* what);
+
+template <class T>
+MPI_Datatype mpi_datatype();
+template <>
+inline MPI_Datatype mpi_datatype<double>() {
+  return MPI_DOUBLE;
+}
+template <>
+inline MPI_Datatype mpi_datatype<std::int64_t>() {
+  return MPI_INT64_T;
+}
+template <>
+inline MPI_Datatype mpi_datatype<std::uint64_t>() {
+  return MPI_UINT64_T;
+}
+template <>
+inline MPI_Datatype mpi_datatype<int>() {
+  return MPI_INT;
+}
+
+// MPI_Init on construction, MPI_Finalize on destruction; errors on MPI_COMM_WORLD return codes
+// instead of aborting, so that check_mpi sees them. Works without mpirun (a world of one).
+class MpiSession {
+ public:
+  MpiSession(int& argc, char**& argv);
+  ~MpiSession();
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  // Ends every rank at once with `code`: for failures that other ranks may not have seen.
+  [[noreturn]] void abort(int code) const;
+
+ private:
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+// Element-wise sum over all ranks of `comm`, in place.
+template <class T>
+void all_reduce_sum(std::vector<T>& values, MPI_Comm comm) {
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), mpi_datatype<T>(),
+                          MPI_SUM, comm),
+            "MPI_Allreduce(sum)");
+}
+
+}  // namespace acsweep::runtime

@@ -1,0 +1,87 @@
+#pragma once
+// RAII wrappers of the HDF5 C API: every handle closes itself, every return code is checked and
+// turned into a StoreError naming the call, the object and HDF5's own reason.
+#include <hdf5.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace acsweep::store {
+
+class StoreError : public std::runtime_error {
+ public:
+  explicit StoreError(const std::string& what) : std::runtime_error(what) {}
+};
+
+// Throws StoreError when an HDF5 call returned a negative status or an invalid id.
+void check_h5(herr_t status, const std::string& what);
+hid_t check_h5_id(hid_t id, const std::string& what);
+
+// Owns one hid_t and the function that closes it.
+class H5Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  H5Handle() = default;
+  H5Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
+  ~H5Handle() { reset(); }
+  H5Handle(H5Handle&& other) noexcept : id_(other.id_), closer_(other.closer_) { other.id_ = -1; }
+  H5Handle& operator=(H5Handle&& other) noexcept;
+  H5Handle(const H5Handle&) = delete;
+  H5Handle& operator=(const H5Handle&) = delete;
+
+  hid_t get() const { return id_; }
+  // Closes now and checks the result (destructors cannot report a failed close).
+  void close(const std::string& what);
+
+ private:
+  void reset() noexcept;
+  hid_t id_ = -1;
+  Closer closer_ = nullptr;
+};
+
+// A file or group: the place datasets, groups and attributes are written.
+class H5Location {
+ public:
+  H5Location(H5Handle handle, std::string path) : handle_(std::move(handle)), path_(std::move(path)) {}
+
+  const std::string& path() const { return path_; }
+  hid_t id() const { return handle_.get(); }
+
+  bool has(const std::string& name) const;
+  H5Location create_group(const std::string& name);
+  H5Location open_group(const std::string& name) const;
+  void remove(const std::string& name);
+
+  // Row-major datasets of the given shape (product of dims == values.size()).
+  void write(const std::string& name, const std::vector<double>& values, std::vector<hsize_t> dims = {});
+  void write(const std::string& name, const std::vector<std::int64_t>& values,
+             std::vector<hsize_t> dims = {});
+  void write(const std::string& name, const std::vector<std::string>& values);  // UTF-8 strings
+
+  std::vector<std::string> read_strings(const std::string& name) const;
+  std::vector<double> read_doubles(const std::string& name) const;
+
+  void set_attribute(const std::string& name, const std::string& value);
+  void set_attribute(const std::string& name, double value);
+  void set_attribute(const std::string& name, std::int64_t value);
+  std::string string_attribute(const std::string& name) const;
+
+ protected:
+  H5Handle handle_;
+  std::string path_;  // file path plus object path, for messages
+};
+
+class H5File : public H5Location {
+ public:
+  static H5File create(const std::string& path);  // truncates
+  static H5File open_read_write(const std::string& path);
+  static H5File open_read_only(const std::string& path);
+  void close() { handle_.close("closing " + path_); }
+
+ private:
+  H5File(H5Handle handle, const std::string& path) : H5Location(std::move(handle), path) {}
+};
+
+}  // namespace acsweep::store

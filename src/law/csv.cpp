@@ -1,0 +1,73 @@
+#include "acsweep/law/csv.hpp"
+
+#include "acsweep/error.hpp"
+
+namespace acsweep::law {
+
+std::vector<CsvRecord> read_csv(std::istream& in, const std::string& source) {
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
+
+  std::vector<CsvRecord> records;
+  CsvRecord record;
+  std::string field;
+  std::size_t line = 1;
+  std::size_t i = 0;
+  bool record_has_content = false;
+  auto end_field = [&] {
+    record.fields.push_back(std::move(field));
+    field.clear();
+  };
+  auto end_record = [&] {
+    end_field();
+    if (record_has_content) records.push_back(std::move(record));
+    record = CsvRecord{};
+    record_has_content = false;
+  };
+
+  while (i < text.size()) {
+    if (!record_has_content && record.fields.empty() && field.empty()) record.line = line;
+    const char ch = text[i];
+    if (ch == '"' && field.empty()) {
+      const std::size_t opened_at = line;
+      record_has_content = true;
+      ++i;
+      while (true) {
+        if (i >= text.size())
+          throw InputError(source + ":" + std::to_string(opened_at) + ": unterminated quoted field");
+        if (text[i] == '"') {
+          if (i + 1 < text.size() && text[i + 1] == '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        if (text[i] == '\n') ++line;
+        field += text[i++];
+      }
+      if (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r')
+        throw InputError(source + ":" + std::to_string(line) +
+                         ": unexpected character after a closing quote");
+      continue;
+    }
+    if (ch == ',') {
+      record_has_content = true;
+      end_field();
+      ++i;
+    } else if (ch == '\r' || ch == '\n') {
+      end_record();
+      i += (ch == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ? 2 : 1;
+      ++line;
+    } else {
+      record_has_content = true;
+      field += ch;
+      ++i;
+    }
+  }
+  if (record_has_content || !field.empty()) end_record();
+  return records;
+}
+
+}  // namespace acsweep::law

@@ -1,0 +1,128 @@
+#include "acsweep/law/policy_simulation.hpp"
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <numeric>
+
+#include "acsweep/error.hpp"
+#include "acsweep/law/ac_policy.hpp"
+#include "acsweep/law/region_sampler.hpp"
+#include "acsweep/law/seeded_rng.hpp"
+#include "acsweep/law/table_fit.hpp"
+
+namespace acsweep::law {
+namespace {
+
+constexpr std::size_t kShortlists[] = {1, 3};
+
+}  // namespace
+
+std::string to_string(Sampler sampler) { return sampler == Sampler::Region ? "region" : "random"; }
+
+std::vector<Sampler> parse_samplers(const std::string& text) {
+  if (text == "region") return {Sampler::Region};
+  if (text == "random") return {Sampler::Random};
+  if (text == "both") return {Sampler::Region, Sampler::Random};
+  throw InputError("--sampler must be region, random or both, not '" + text + "'");
+}
+
+PolicySimulation::PolicySimulation(const LawTable& table, SimulationSpec spec)
+    : table_(table), spec_(std::move(spec)) {
+  if (spec_.runs == 0) throw InputError("--runs must be at least 1");
+  if (spec_.budgets.empty()) throw InputError("no budget to simulate");
+  if (spec_.samplers.empty()) throw InputError("no sampler to simulate");
+  for (std::size_t k : spec_.budgets)
+    if (k == 0 || k > table.size())
+      throw InputError(table.source + ": budget " + std::to_string(k) + " is outside 1.." +
+                       std::to_string(table.size()) + " (the table has " + std::to_string(table.size()) +
+                       " settings)");
+  NormalisedTable normalised = normalise_table(table);
+  a_ = std::move(normalised.a);
+  c_ = std::move(normalised.c);
+  y_ = std::move(normalised.y);
+  for (const auto& y : y_)
+    best_.push_back(static_cast<std::size_t>(std::max_element(y.begin(), y.end()) - y.begin()));
+}
+
+std::size_t PolicySimulation::hit_count_size() const {
+  return spec_.samplers.size() * spec_.budgets.size() * y_.size() * std::size(kShortlists);
+}
+
+std::vector<std::int64_t> PolicySimulation::count_hits(std::size_t first, std::size_t stride) const {
+  const std::size_t k = a_.size(), n_bench = y_.size();
+  std::vector<std::int64_t> hits(hit_count_size(), 0);
+  auto slot = [&](std::size_t s, std::size_t bi, std::size_t b, std::size_t n) {
+    return ((s * spec_.budgets.size() + bi) * n_bench + b) * std::size(kShortlists) + n;
+  };
+
+  const Eigen::MatrixXd X = design_matrix(spec_.model, a_, c_);
+  Eigen::MatrixXd Y(k, n_bench);
+  for (std::size_t b = 0; b < n_bench; ++b)
+    for (std::size_t i = 0; i < k; ++i) Y(i, b) = y_[b][i];
+  const RegionSampler sampler(a_, c_);
+  std::vector<std::size_t> order(k);
+
+  for (std::size_t s = 0; s < spec_.samplers.size(); ++s) {
+    const Sampler which = spec_.samplers[s];
+    for (std::size_t bi = 0; bi < spec_.budgets.size(); ++bi) {
+      const std::size_t budget = spec_.budgets[bi];
+      for (std::size_t run = first; run < spec_.runs; run += stride) {
+        SeededRng rng(derive_seed(spec_.seed, {static_cast<std::uint64_t>(which), budget, run}));
+        if (which == Sampler::Random) {
+          // Random selection shortlists the best of the finetuned settings, so the truly best
+          // setting is in every shortlist exactly when it was finetuned.
+          std::iota(order.begin(), order.end(), std::size_t{0});
+          for (std::size_t i = 0; i < budget; ++i) std::swap(order[i], order[i + rng.below(k - i)]);
+          for (std::size_t b = 0; b < n_bench; ++b) {
+            const bool finetuned =
+                std::find(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(budget), best_[b]) !=
+                order.begin() + static_cast<std::ptrdiff_t>(budget);
+            for (std::size_t n = 0; n < std::size(kShortlists); ++n) hits[slot(s, bi, b, n)] += finetuned;
+          }
+          continue;
+        }
+        // The AC policy, every benchmark at once: one decomposition of the sampled rows solves
+        // all benchmarks' fits (ACPolicy::rank does the same per benchmark; tests hold them equal).
+        const std::vector<std::size_t> sampled = sampler.sample(budget, rng);
+        Eigen::MatrixXd Xs(budget, X.cols()), Ys(budget, n_bench);
+        for (std::size_t i = 0; i < budget; ++i) {
+          Xs.row(i) = X.row(sampled[i]);
+          Ys.row(i) = Y.row(sampled[i]);
+        }
+        Eigen::MatrixXd score = X * least_squares_min_norm(Xs, Ys);
+        for (std::size_t i = 0; i < budget; ++i) score.row(sampled[i]) = Ys.row(i);
+        for (std::size_t b = 0; b < n_bench; ++b) {
+          const std::size_t position = rank_of(score.col(b).data(), k, best_[b]);
+          for (std::size_t n = 0; n < std::size(kShortlists); ++n)
+            hits[slot(s, bi, b, n)] += position < kShortlists[n];
+        }
+      }
+    }
+  }
+  return hits;
+}
+
+SimulationResult PolicySimulation::summarise(const std::vector<std::int64_t>& hits) const {
+  const std::size_t n_bench = y_.size();
+  const double runs = static_cast<double>(spec_.runs);
+  SimulationResult result;
+  result.spec = spec_;
+  for (std::size_t b = 0; b < n_bench; ++b)
+    result.benchmarks.push_back({table_.benchmark_names[b], best_[b], {}});
+  std::size_t at = 0;
+  for (Sampler which : spec_.samplers)
+    for (std::size_t budget : spec_.budgets) {
+      RecallPoint mean{budget, which, 0.0, 0.0};
+      for (std::size_t b = 0; b < n_bench; ++b, at += 2) {
+        const RecallPoint point{budget, which, static_cast<double>(hits[at]) / runs,
+                                static_cast<double>(hits[at + 1]) / runs};
+        result.benchmarks[b].curve.push_back(point);
+        mean.recall_at_1 += point.recall_at_1 / static_cast<double>(n_bench);
+        mean.recall_at_3 += point.recall_at_3 / static_cast<double>(n_bench);
+      }
+      result.average.push_back(mean);
+    }
+  return result;
+}
+
+}  // namespace acsweep::law

@@ -1,0 +1,237 @@
+#include "acsweep/store/hdf5.hpp"
+
+#include <numeric>
+
+namespace acsweep::store {
+namespace {
+
+// HDF5 prints its error stack to stderr by default; we report it in the exception instead.
+void silence_hdf5_error_printing() {
+  static const bool done = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)done;
+}
+
+herr_t keep_innermost(unsigned n, const H5E_error2_t* error, void* out) {
+  if (n == 0 && error->desc) *static_cast<std::string*>(out) = error->desc;
+  return 0;
+}
+
+std::string hdf5_reason() {
+  std::string reason;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, keep_innermost, &reason);
+  H5Eclear2(H5E_DEFAULT);
+  return reason.empty() ? "" : " (" + reason + ")";
+}
+
+H5Handle dataspace(const std::vector<hsize_t>& dims) {
+  return H5Handle(
+      check_h5_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple"),
+      H5Sclose);
+}
+
+H5Handle utf8_string_type() {
+  H5Handle type(check_h5_id(H5Tcopy(H5T_C_S1), "H5Tcopy"), H5Tclose);
+  check_h5(H5Tset_size(type.get(), H5T_VARIABLE), "H5Tset_size");
+  check_h5(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
+  return type;
+}
+
+template <class T>
+void write_numeric(H5Location& at, const std::string& name, const std::vector<T>& values,
+                   std::vector<hsize_t> dims, hid_t type) {
+  if (dims.empty()) dims = {static_cast<hsize_t>(values.size())};
+  const hsize_t count = std::accumulate(dims.begin(), dims.end(), hsize_t{1}, std::multiplies<>());
+  if (count != values.size())
+    throw StoreError(at.path() + "/" + name + ": shape does not match " + std::to_string(values.size()) +
+                     " values");
+  const std::string where = at.path() + "/" + name;
+  H5Handle space = dataspace(dims);
+  H5Handle set(
+      check_h5_id(H5Dcreate2(at.id(), name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                  "creating dataset " + where),
+      H5Dclose);
+  if (!values.empty())
+    check_h5(H5Dwrite(set.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
+             "writing dataset " + where);
+  set.close("closing dataset " + where);
+}
+
+void write_attribute(hid_t on, const std::string& where, const std::string& name, hid_t type,
+                     const void* value) {
+  if (H5Aexists(on, name.c_str()) > 0)
+    check_h5(H5Adelete(on, name.c_str()), "replacing attribute " + where + "@" + name);
+  H5Handle space(check_h5_id(H5Screate(H5S_SCALAR), "H5Screate"), H5Sclose);
+  H5Handle attr(check_h5_id(H5Acreate2(on, name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                            "creating attribute " + where + "@" + name),
+                H5Aclose);
+  check_h5(H5Awrite(attr.get(), type, value), "writing attribute " + where + "@" + name);
+  attr.close("closing attribute " + where + "@" + name);
+}
+
+}  // namespace
+
+void check_h5(herr_t status, const std::string& what) {
+  if (status < 0) throw StoreError("HDF5: " + what + " failed" + hdf5_reason());
+}
+
+hid_t check_h5_id(hid_t id, const std::string& what) {
+  if (id < 0) throw StoreError("HDF5: " + what + " failed" + hdf5_reason());
+  return id;
+}
+
+H5Handle& H5Handle::operator=(H5Handle&& other) noexcept {
+  if (this != &other) {
+    reset();
+    id_ = other.id_;
+    closer_ = other.closer_;
+    other.id_ = -1;
+  }
+  return *this;
+}
+
+void H5Handle::reset() noexcept {
+  if (id_ >= 0 && closer_) closer_(id_);
+  id_ = -1;
+}
+
+void H5Handle::close(const std::string& what) {
+  const hid_t id = id_;
+  id_ = -1;
+  if (id >= 0 && closer_) check_h5(closer_(id), what);
+}
+
+bool H5Location::has(const std::string& name) const {
+  const htri_t exists = H5Lexists(id(), name.c_str(), H5P_DEFAULT);
+  check_h5(exists < 0 ? -1 : 0, "looking up " + path_ + "/" + name);
+  return exists > 0;
+}
+
+H5Location H5Location::create_group(const std::string& name) {
+  const std::string where = path_ + "/" + name;
+  return H5Location(
+      H5Handle(check_h5_id(H5Gcreate2(id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                           "creating group " + where),
+               H5Gclose),
+      where);
+}
+
+H5Location H5Location::open_group(const std::string& name) const {
+  const std::string where = path_ + "/" + name;
+  return H5Location(
+      H5Handle(check_h5_id(H5Gopen2(id(), name.c_str(), H5P_DEFAULT), "opening group " + where), H5Gclose),
+      where);
+}
+
+void H5Location::remove(const std::string& name) {
+  check_h5(H5Ldelete(id(), name.c_str(), H5P_DEFAULT), "removing " + path_ + "/" + name);
+}
+
+void H5Location::write(const std::string& name, const std::vector<double>& values,
+                       std::vector<hsize_t> dims) {
+  write_numeric(*this, name, values, std::move(dims), H5T_NATIVE_DOUBLE);
+}
+
+void H5Location::write(const std::string& name, const std::vector<std::int64_t>& values,
+                       std::vector<hsize_t> dims) {
+  write_numeric(*this, name, values, std::move(dims), H5T_NATIVE_INT64);
+}
+
+void H5Location::write(const std::string& name, const std::vector<std::string>& values) {
+  const std::string where = path_ + "/" + name;
+  std::vector<const char*> pointers;
+  for (const auto& v : values) pointers.push_back(v.c_str());
+  H5Handle type = utf8_string_type();
+  H5Handle space = dataspace({static_cast<hsize_t>(values.size())});
+  H5Handle set(check_h5_id(H5Dcreate2(id(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                                      H5P_DEFAULT),
+                           "creating dataset " + where),
+               H5Dclose);
+  if (!values.empty())
+    check_h5(H5Dwrite(set.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()),
+             "writing dataset " + where);
+  set.close("closing dataset " + where);
+}
+
+std::vector<std::string> H5Location::read_strings(const std::string& name) const {
+  const std::string where = path_ + "/" + name;
+  H5Handle set(check_h5_id(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), "opening dataset " + where), H5Dclose);
+  H5Handle space(check_h5_id(H5Dget_space(set.get()), "H5Dget_space " + where), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  check_h5(n < 0 ? -1 : 0, "counting " + where);
+  std::vector<char*> raw(static_cast<std::size_t>(n), nullptr);
+  H5Handle type = utf8_string_type();
+  if (n > 0)
+    check_h5(H5Dread(set.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()),
+             "reading dataset " + where + " as strings");
+  std::vector<std::string> out(raw.begin(), raw.end());
+  if (n > 0) check_h5(H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, raw.data()), "H5Dvlen_reclaim");
+  return out;
+}
+
+std::vector<double> H5Location::read_doubles(const std::string& name) const {
+  const std::string where = path_ + "/" + name;
+  H5Handle set(check_h5_id(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), "opening dataset " + where), H5Dclose);
+  H5Handle space(check_h5_id(H5Dget_space(set.get()), "H5Dget_space " + where), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  check_h5(n < 0 ? -1 : 0, "counting " + where);
+  std::vector<double> out(static_cast<std::size_t>(n));
+  if (n > 0)
+    check_h5(H5Dread(set.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()),
+             "reading dataset " + where);
+  return out;
+}
+
+void H5Location::set_attribute(const std::string& name, const std::string& value) {
+  H5Handle type = utf8_string_type();
+  const char* text = value.c_str();
+  write_attribute(id(), path_, name, type.get(), &text);
+}
+
+void H5Location::set_attribute(const std::string& name, double value) {
+  write_attribute(id(), path_, name, H5T_NATIVE_DOUBLE, &value);
+}
+
+void H5Location::set_attribute(const std::string& name, std::int64_t value) {
+  write_attribute(id(), path_, name, H5T_NATIVE_INT64, &value);
+}
+
+std::string H5Location::string_attribute(const std::string& name) const {
+  const std::string where = path_ + "@" + name;
+  H5Handle attr(check_h5_id(H5Aopen(id(), name.c_str(), H5P_DEFAULT), "opening attribute " + where),
+                H5Aclose);
+  H5Handle type = utf8_string_type();
+  char* text = nullptr;
+  check_h5(H5Aread(attr.get(), type.get(), &text), "reading attribute " + where);
+  std::string out = text ? text : "";
+  H5free_memory(text);
+  return out;
+}
+
+H5File H5File::create(const std::string& path) {
+  silence_hdf5_error_printing();
+  return H5File(H5Handle(check_h5_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
+                                     "creating file " + path),
+                         H5Fclose),
+                path);
+}
+
+H5File H5File::open_read_write(const std::string& path) {
+  silence_hdf5_error_printing();
+  return H5File(H5Handle(check_h5_id(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT),
+                                     "opening file " + path + " for writing"),
+                         H5Fclose),
+                path);
+}
+
+H5File H5File::open_read_only(const std::string& path) {
+  silence_hdf5_error_printing();
+  return H5File(
+      H5Handle(check_h5_id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "opening file " + path),
+               H5Fclose),
+      path);
+}
+
+}  // namespace acsweep::store
