@@ -1,0 +1,10 @@
+"""Offline analysis of acsweep results files (HDF5): tables, plots and a Markdown report.
+
+Run with Debian's interpreter, which has h5py, numpy, pandas and matplotlib:
+    /usr/bin/python3 -m acsweep_analysis report results.h5 --out report/
+"""
+
+from .results import Results, load
+from .report import build_report
+
+__all__ = ["Results", "load", "build_report"]

@@ -1,0 +1,163 @@
+"""acsweep law / policy end to end: JSON shape, numbers against an independent NumPy fit,
+bad input (exit 2, a message naming file, column and row, nothing written), rank counts."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+TERMS = {
+    (2, "AC"): ["one", "a", "c", "aa", "ac", "cc"],
+    (1, "AC"): ["one", "a", "c"],
+    (2, "A"): ["one", "a", "aa"],
+    (1, "A"): ["one", "a"],
+    (2, "C"): ["one", "c", "cc"],
+    (1, "C"): ["one", "c"],
+}
+BENCHMARKS = ["MMBench", "MME", "MMMU", "OKVQA", "TextVQA", "VizWiz", "ScienceQA", "SEED-Bench"]
+
+
+def normalise(x):
+    x = np.asarray(x, dtype=float)
+    return (x - x.min()) / (x.max() - x.min())
+
+
+def numpy_fit(a, c, y, degree, features):
+    """Reference: LAPACK's minimum-norm least squares (gelsd) on columns built term by term."""
+    columns = {"one": np.ones_like(a), "a": a, "c": c, "aa": a * a, "ac": a * c, "cc": c * c}
+    X = np.column_stack([columns[t] for t in TERMS[(degree, features)]])
+    w, *_ = np.linalg.lstsq(X, y, rcond=None)
+    fitted = X @ w
+    r2 = 1 - ((y - fitted) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+    return w, fitted, r2
+
+
+@pytest.mark.parametrize("degree,features", sorted(TERMS))
+def test_law_json_matches_numpy(acsweep, paper_table, degree, features):
+    out = acsweep("law", paper_table, "--json", "--degree", degree, "--features", features).stdout
+    doc = json.loads(out)  # exactly one JSON document: json.loads rejects trailing text
+    assert list(doc) == ["degree", "features", "benchmarks", "groups"]
+    assert doc["degree"] == degree and doc["features"] == features
+    table = pd.read_csv(paper_table)
+    a, c = normalise(table["A"]), normalise(table["C"])
+    assert list(doc["benchmarks"]) == BENCHMARKS
+    for bench, fit in doc["benchmarks"].items():
+        w, fitted, r2 = numpy_fit(a, c, normalise(table[bench]), degree, features)
+        assert fit["n"] == 15
+        assert list(fit["coefficients"]) == TERMS[(degree, features)]
+        np.testing.assert_allclose(list(fit["coefficients"].values()), w, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(fit["fitted"], fitted, rtol=1e-8, atol=1e-10)
+        assert fit["r2"] == pytest.approx(r2, rel=1e-10)
+    for group, members in {"vision": ["MMBench", "MME", "OKVQA", "SEED-Bench"],
+                           "ocr": ["MMMU", "TextVQA", "VizWiz", "ScienceQA"]}.items():
+        mean = np.mean([doc["benchmarks"][m]["r2"] for m in members])
+        assert doc["groups"][group]["r2"] == pytest.approx(mean, rel=1e-12)
+
+
+def test_law_groups_only_when_complete(acsweep, paper_table):
+    doc = json.loads(acsweep("law", paper_table, "--json", "--benchmarks", "MME,TextVQA").stdout)
+    assert list(doc["benchmarks"]) == ["MME", "TextVQA"]
+    assert doc["groups"] == {}
+
+
+def test_law_text_table(acsweep, paper_table):
+    out = acsweep("law", paper_table).stdout
+    assert "MMBench" in out and "synergy" in out and "mean R2 over the vision benchmarks" in out
+
+
+def test_policy_json_shape_and_invariants(acsweep, paper_table):
+    doc = json.loads(acsweep("policy", paper_table, "--budget", "all", "--runs", "200", "--seed", "5",
+                             "--json").stdout)
+    assert doc["runs"] == 200 and doc["seed"] == 5
+    assert list(doc["benchmarks"]) == BENCHMARKS
+    table = pd.read_csv(paper_table)
+    for bench, entry in doc["benchmarks"].items():
+        assert entry["best"] == table["setting"][table[bench].idxmax()]
+        curve = entry["curve"]
+        assert len(curve) == 2 * 15
+        for point in curve:
+            assert set(point) == {"budget", "sampler", "recall_at_1", "recall_at_3"}
+            assert 0 <= point["recall_at_1"] <= point["recall_at_3"] <= 1
+        full = [p for p in curve if p["budget"] == 15]
+        assert all(p["recall_at_1"] == 1.0 for p in full)
+    assert len(doc["average"]) == 30
+
+
+def test_policy_same_numbers_at_1_2_4_ranks(acsweep, paper_table):
+    args = ("policy", paper_table, "--budget", "all", "--runs", "97", "--seed", "11", "--json")
+    reference = acsweep(*args).stdout
+    for ranks in (1, 2, 4):
+        assert acsweep(*args, ranks=ranks).stdout == reference, f"{ranks} ranks"
+
+
+def test_policy_seed_changes_region_numbers(acsweep, paper_table):
+    args = ("policy", paper_table, "--budget", "4", "--runs", "100", "--sampler", "region", "--json")
+    one = json.loads(acsweep(*args, "--seed", "1").stdout)
+    two = json.loads(acsweep(*args, "--seed", "2").stdout)
+    assert one["average"] != two["average"]
+
+
+BAD_TABLES = {
+    "missing_column": ("setting,A,MME\ns1,1,2\ns2,2,3\n", "missing column 'C'"),
+    "non_numeric": ("setting,A,C,MME\ns1,1,2,3\ns2,2,three,4\n", "line 3 (setting 's2'), column 'C': 'three' is not a number"),
+    "nan_cell": ("setting,A,C,MME\ns1,1,2,NaN\ns2,2,3,4\n", "line 2 (setting 's1'), column 'MME': 'NaN' is not a finite number"),
+    "constant": ("setting,A,C,MME\ns1,1,2,3\ns2,1,3,4\n", "column 'A' holds the same value"),
+    "one_setting": ("setting,A,C,MME\ns1,1,2,3\n", "1 setting(s); the Law needs at least 2"),
+    "duplicate": ("setting,A,C,MME\ns1,1,2,3\ns1,2,3,4\n", "line 3: setting 's1' already appears on line 2"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TABLES))
+@pytest.mark.parametrize("command", [("law",), ("policy", "--budget", "1")])
+def test_bad_tables_exit_2_naming_the_problem(acsweep, tmp_path, case, command):
+    text, message = BAD_TABLES[case]
+    table = tmp_path / f"{case}.csv"
+    table.write_text(text)
+    out = tmp_path / "results.h5"
+    done = acsweep(command[0], table, *command[1:], "--json", "--out", out, check=False)
+    assert done.returncode == 2
+    assert str(table) in done.stderr and message in done.stderr, done.stderr
+    assert done.stdout == ""
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (("law", "{t}", "--benchmarks", "MME,Nope"), "unknown benchmark 'Nope'"),
+    (("policy", "{t}", "--budget", "16"), "--budget 16 is larger than the 15 settings"),
+    (("policy", "{t}", "--budget", "0"), "--budget must be a whole number from 1"),
+    (("policy", "{t}"), "--budget is required"),
+    (("policy", "{t}", "--budget", "2", "--sampler", "grid"), "--sampler must be region, random or both"),
+    (("law", "{t}", "--degree", "3"), "degree must be 1 or 2"),
+    (("law", "/nonexistent/table.csv"), "/nonexistent/table.csv: cannot open"),
+    (("law", "{t}", "--no-such-option"), "unrecognised option"),
+    (("frobnicate",), "unknown command 'frobnicate'"),
+])
+def test_bad_options_exit_2(acsweep, paper_table, args, message):
+    done = acsweep(*[a.format(t=paper_table) for a in args], check=False)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr, done.stderr
+
+
+def test_out_refuses_another_table_and_keeps_the_file(acsweep, paper_table, tmp_path):
+    out = tmp_path / "results.h5"
+    acsweep("law", paper_table, "--out", out)
+    before = out.read_bytes()
+    other = tmp_path / "other.csv"
+    other.write_text("setting,A,C,MME\nx,1,2,3\ny,2,3,4\n")
+    done = acsweep("law", other, "--out", out, check=False)
+    assert done.returncode == 2 and "holds results of another table" in done.stderr
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.csv", "results.h5"]
+
+
+def test_unwritable_out_exits_1_and_says_where(acsweep, paper_table, tmp_path):
+    done = acsweep("law", paper_table, "--out", tmp_path / "no" / "such" / "r.h5", check=False)
+    assert done.returncode == 1
+    assert "no/such/r.h5" in done.stderr
+
+
+def test_version_names_the_libraries(acsweep):
+    out = acsweep("version").stdout
+    for word in ("acsweep", "MPI:", "HDF5:", "(parallel)", "LibTorch:", "NCCL:"):
+        assert word in out
