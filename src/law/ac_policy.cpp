@@ -1,17 +1,8 @@
 #include "acsweep/law/ac_policy.hpp"
 
-#include <algorithm>
-#include <numeric>
 #include <stdexcept>
 
 namespace acsweep::law {
-
-std::size_t rank_of(const double* score, std::size_t n, std::size_t setting) {
-  const double s = score[setting];
-  std::size_t ahead = 0;
-  for (std::size_t j = 0; j < n; ++j) ahead += score[j] > s || (score[j] == s && j < setting);
-  return ahead;
-}
 
 ACPolicy::ACPolicy(std::vector<double> a, std::vector<double> c, LawModel model)
     : a_(std::move(a)), c_(std::move(c)), model_(model), sampler_(a_, c_) {}
@@ -31,11 +22,7 @@ PolicyRanking ACPolicy::rank(const std::vector<std::size_t>& finetuned,
   for (std::size_t i = 0; i < a_.size(); ++i) out.score[i] = out.fit.predict(a_[i], c_[i]);
   for (std::size_t k = 0; k < finetuned.size(); ++k) out.score[finetuned[k]] = measured[k];
 
-  out.ranking.resize(a_.size());
-  std::iota(out.ranking.begin(), out.ranking.end(), std::size_t{0});
-  std::sort(out.ranking.begin(), out.ranking.end(), [&](std::size_t i, std::size_t j) {
-    return out.score[i] > out.score[j] || (out.score[i] == out.score[j] && i < j);
-  });
+  out.ranking = rank_descending(out.score);
   return out;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -25,9 +26,37 @@ std::uint64_t RegionSampler::cell_of(double x, int level) {
   return std::min(cell, cells - 1);
 }
 
+void RegionSampler::group_by_cell(int level,
+                                  std::vector<std::pair<std::uint64_t, std::uint32_t>>& by_cell) const {
+  const std::size_t n = a_.size();
+  const std::uint64_t side = std::uint64_t{1} << level;
+  const bool dense_grid = level <= 20 && side * side <= 4 * n;  // level <= 20: side^2 cannot overflow
+  if (!dense_grid) {                                            // sparse grid: sort
+    for (std::size_t i = 0; i < n; ++i)
+      by_cell[i] = {(cell_of(a_[i], level) << 32) | cell_of(c_[i], level), static_cast<std::uint32_t>(i)};
+    std::sort(by_cell.begin(), by_cell.end());
+    return;
+  }
+  // Dense grid: a counting sort gives the same order in linear time (cells ascending, members in
+  // setting order), which keeps a 10^6-setting search space linear in its size.
+  std::vector<std::uint32_t> dense(n);
+  std::vector<std::size_t> start(side * side + 1, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    dense[i] = static_cast<std::uint32_t>(cell_of(a_[i], level) * side + cell_of(c_[i], level));
+    ++start[dense[i] + 1];
+  }
+  for (std::size_t cell = 1; cell < start.size(); ++cell) start[cell] += start[cell - 1];
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t cell = dense[i];
+    by_cell[start[cell]++] = {((cell / side) << 32) | (cell % side), static_cast<std::uint32_t>(i)};
+  }
+}
+
 std::vector<std::size_t> RegionSampler::sample(std::size_t budget, SeededRng& rng,
                                                const std::vector<std::size_t>& already_finetuned) const {
   const std::size_t n = a_.size();
+  if (n > std::numeric_limits<std::uint32_t>::max())
+    throw std::invalid_argument("RegionSampler: more than 2^32 settings");
   std::vector<char> taken(n, 0);
   for (std::size_t i : already_finetuned) {
     if (i >= n) throw std::out_of_range("RegionSampler: finetuned setting index out of range");
@@ -57,9 +86,7 @@ std::vector<std::size_t> RegionSampler::sample(std::size_t budget, SeededRng& rn
       }
       break;
     }
-    for (std::size_t i = 0; i < n; ++i)
-      by_cell[i] = {(cell_of(a_[i], level) << 32) | cell_of(c_[i], level), static_cast<std::uint32_t>(i)};
-    std::sort(by_cell.begin(), by_cell.end());
+    group_by_cell(level, by_cell);
 
     // Cells in (a-column, c-row) order; members in setting order. Empty cells never appear,
     // cells with a sampled setting are dropped.

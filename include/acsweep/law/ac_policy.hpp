@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "acsweep/law/fit.hpp"
+#include "acsweep/law/ranking.hpp"
 #include "acsweep/law/region_sampler.hpp"
 
 namespace acsweep::law {
@@ -13,10 +14,6 @@ struct PolicyRanking {
   std::vector<double> score;         // per setting: measured where finetuned, else predicted
   std::vector<std::size_t> ranking;  // every setting, best first
 };
-
-// Position of `setting` in the order "higher score first, then lower setting index": the order
-// of PolicyRanking::ranking, computed without sorting.
-std::size_t rank_of(const double* score, std::size_t n, std::size_t setting);
 
 class ACPolicy {
  public:

@@ -1,6 +1,7 @@
 #pragma once
 // Region-based sampling of the settings to finetune (LAW.md, "Region-based sampling").
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "acsweep/law/seeded_rng.hpp"
@@ -29,6 +30,9 @@ class RegionSampler {
   std::size_t size() const { return a_.size(); }
 
  private:
+  // Every setting as (cell id, setting), ascending, at `level`.
+  void group_by_cell(int level, std::vector<std::pair<std::uint64_t, std::uint32_t>>& by_cell) const;
+
   std::vector<double> a_, c_;
 };
 
