@@ -42,10 +42,7 @@ int run_law(const std::vector<std::string>& args, const CommandContext& context)
 
   const law::LawModel model{vm["degree"].as<int>(), law::parse_feature_set(vm["features"].as<std::string>())};
   model.terms();  // validates the degree before any work
-  const law::LawTable table = law::read_law_table(
-      vm["table"].as<std::string>(), vm.count("benchmarks")
-                                         ? split_list(vm["benchmarks"].as<std::string>(), "--benchmarks")
-                                         : std::vector<std::string>{});
+  const law::LawTable table = read_table_option(vm);
   if (context.mpi.rank() != 0) return 0;  // the fit is cheap: rank 0 does it all
 
   const std::vector<law::LawFit> fits = law::fit_table(law::normalise_table(table), model);

@@ -45,4 +45,11 @@ bool parse_command(const std::string& command, const std::string& usage,
   return true;
 }
 
+law::LawTable read_table_option(const po::variables_map& vm) {
+  return law::read_law_table(vm["table"].as<std::string>(),
+                             vm.count("benchmarks")
+                                 ? split_list(vm["benchmarks"].as<std::string>(), "--benchmarks")
+                                 : std::vector<std::string>{});
+}
+
 }  // namespace acsweep::cli

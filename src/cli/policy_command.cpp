@@ -85,10 +85,7 @@ int run_policy(const std::vector<std::string>& args, const CommandContext& conte
   if (vm["runs"].as<long long>() < 1) throw InputError("--runs must be at least 1");
   if (vm["seed"].as<long long>() < 0) throw InputError("--seed must not be negative");
 
-  const law::LawTable table = law::read_law_table(
-      vm["table"].as<std::string>(), vm.count("benchmarks")
-                                         ? split_list(vm["benchmarks"].as<std::string>(), "--benchmarks")
-                                         : std::vector<std::string>{});
+  const law::LawTable table = read_table_option(vm);
   law::SimulationSpec spec;
   spec.budgets = parse_budgets(vm["budget"].as<std::string>(), table.size(), table.source);
   spec.runs = static_cast<std::size_t>(vm["runs"].as<long long>());

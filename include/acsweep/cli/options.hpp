@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "acsweep/law/table.hpp"
+
 namespace acsweep::cli {
 
 // Parses `args` against `options` (+ one positional TABLE). Returns false when --help was asked
@@ -12,5 +14,8 @@ namespace acsweep::cli {
 bool parse_command(const std::string& command, const std::string& usage,
                    const boost::program_options::options_description& options,
                    const std::vector<std::string>& args, boost::program_options::variables_map& vm);
+
+// The TABLE.csv of the command line, restricted to --benchmarks when given.
+law::LawTable read_table_option(const boost::program_options::variables_map& vm);
 
 }  // namespace acsweep::cli
