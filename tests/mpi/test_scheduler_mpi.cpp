@@ -1,0 +1,138 @@
+// The scheduler at any world size: every task ends exactly once, results come from the task's
+// own function, retries are bounded, and failures carry the rank and the message.
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <chrono>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "acsweep/runtime/mpi.hpp"
+#include "acsweep/runtime/scheduler.hpp"
+#include "acsweep/runtime/signals.hpp"
+
+namespace acsweep::runtime {
+namespace {
+
+int world_rank() {
+  int r = 0;
+  check_mpi(MPI_Comm_rank(MPI_COMM_WORLD, &r), "MPI_Comm_rank");
+  return r;
+}
+
+std::vector<TaskDescriptor> plan(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::uniform_int_distribution<int> micros(0, 3000);
+  std::vector<TaskDescriptor> tasks(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    tasks[i].index = i;
+    tasks[i].kind = "square";
+    tasks[i].name = "t" + std::to_string(i);
+    tasks[i].inputs["x"] = std::to_string(i);
+    tasks[i].inputs["sleep_us"] = std::to_string(micros(gen));
+    tasks[i].cost = micros(gen);
+  }
+  return tasks;
+}
+
+TaskRegistry registry() {
+  TaskRegistry r;
+  r.add("square", [](const TaskDescriptor& t) {
+    std::this_thread::sleep_for(std::chrono::microseconds(std::stoi(t.inputs.at("sleep_us"))));
+    const double x = std::stod(t.inputs.at("x"));
+    TaskResult result;
+    result.values = {x * x, static_cast<double>(t.attempt)};
+    return result;
+  });
+  r.add("flaky", [](const TaskDescriptor& t) {
+    if (t.attempt < 2) throw std::runtime_error("flaky on attempt " + std::to_string(t.attempt));
+    return TaskResult{0, {42.0}, {}, 0, 0};
+  });
+  r.add("broken", [](const TaskDescriptor&) -> TaskResult { throw std::runtime_error("broken input 'x.jpg'"); });
+  return r;
+}
+
+TEST(SchedulerMpi, EveryTaskExactlyOnceUnderRandomCosts) {
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    const auto tasks = plan(60, seed);
+    std::vector<int> persisted(tasks.size(), 0);  // counted on the rank that computed
+    SweepHooks hooks;
+    hooks.persist = [&](const TaskDescriptor& t, const TaskResult&) { ++persisted[t.index]; };
+    const SweepReport report = run_sweep(tasks, registry(), hooks, 3, MPI_COMM_WORLD);
+    std::vector<int> total(persisted);
+    all_reduce_sum(total, MPI_COMM_WORLD);
+    for (std::size_t i = 0; i < tasks.size(); ++i) ASSERT_EQ(total[i], 1) << "task " << i << " seed " << seed;
+    if (world_rank() != 0) continue;
+    ASSERT_EQ(report.results.size(), tasks.size());
+    std::size_t counted = 0;
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+      ASSERT_TRUE(report.results[i].has_value()) << i;
+      EXPECT_EQ(report.results[i]->values[0], double(i * i));
+    }
+    for (const auto& r : report.ranks) counted += r.tasks;
+    EXPECT_EQ(counted, tasks.size());
+    EXPECT_TRUE(report.failed.empty());
+    EXPECT_EQ(report.pending, 0u);
+  }
+}
+
+TEST(SchedulerMpi, FailuresAreRetriedThenRecordedAndTheSweepGoesOn) {
+  auto tasks = plan(12, 9);
+  tasks[3].kind = "flaky";
+  tasks[7].kind = "broken";
+  std::vector<std::string> recorded;
+  SweepHooks hooks;
+  hooks.record_failure = [&](const TaskDescriptor& t, const TaskFailure& f) { recorded.push_back(t.name + ": " + f.message); };
+  const SweepReport report = run_sweep(tasks, registry(), hooks, 3, MPI_COMM_WORLD);
+  if (world_rank() != 0) return;
+  ASSERT_TRUE(report.results[3].has_value());  // succeeded on its second attempt
+  EXPECT_EQ(report.results[3]->values[0], 42.0);
+  EXPECT_FALSE(report.results[7].has_value());
+  ASSERT_EQ(report.failed.size(), 1u);
+  EXPECT_EQ(report.failed[0].name, "t7");
+  EXPECT_EQ(report.failed[0].attempt, 3);
+  EXPECT_EQ(report.failed[0].message, "broken input 'x.jpg'");
+  EXPECT_EQ(recorded, (std::vector<std::string>{"t7: broken input 'x.jpg'"}));
+  EXPECT_EQ(report.retried.size(), 1u + 2u);  // flaky once, broken twice
+  for (std::size_t i = 0; i < tasks.size(); ++i)
+    if (i != 7) {
+      EXPECT_TRUE(report.results[i].has_value()) << i;
+    }
+}
+
+TEST(SchedulerMpi, StopSignalLeavesTheRestPendingAndEndsCleanly) {
+  const auto tasks = plan(40, 4);
+  SweepHooks hooks;
+  int finished = 0;
+  hooks.progress = [&](std::size_t done, std::size_t, std::size_t) {
+    if (done >= 5) request_stop();  // as if SIGUSR1 arrived mid-sweep
+    finished = static_cast<int>(done);
+  };
+  const SweepReport report = run_sweep(tasks, registry(), hooks, 3, MPI_COMM_WORLD);
+  request_stop(false);
+  if (world_rank() != 0) return;
+  EXPECT_TRUE(report.stopped);
+  std::size_t done = 0;
+  for (const auto& r : report.results) done += r.has_value();
+  EXPECT_EQ(done + report.pending, tasks.size());
+  EXPECT_GE(done, 5u);
+  EXPECT_GT(report.pending, 0u);
+  EXPECT_EQ(static_cast<int>(done), finished);
+}
+
+}  // namespace
+}  // namespace acsweep::runtime
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  acsweep::runtime::MpiSession mpi(argc, argv);
+  if (mpi.rank() != 0) {
+    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+    delete listeners.Release(listeners.default_result_printer());
+  }
+  int failed = RUN_ALL_TESTS();
+  acsweep::runtime::check_mpi(MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD),
+                              "MPI_Allreduce(test result)");
+  return failed;
+}

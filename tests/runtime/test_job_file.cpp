@@ -1,0 +1,114 @@
+// Job files and layouts: every mistake is named by file, section and key before any work.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "acsweep/error.hpp"
+#include "acsweep/runtime/job_file.hpp"
+#include "acsweep/runtime/world.hpp"
+
+namespace acsweep::runtime {
+namespace {
+namespace fs = std::filesystem;
+
+class JobFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("acsweep_job_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_ / "data");
+    std::ofstream(dir_ / "data" / "t.csv") << "setting,A,C,B\ns1,1,2,3\ns2,2,3,4\n";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write(const std::string& text) {
+    const auto path = (dir_ / "job.ini").string();
+    std::ofstream(path) << text;
+    return path;
+  }
+  std::string error_of(const std::string& text, const std::vector<std::string>& sets = {}) {
+    const std::string path = write(text);
+    try {
+      read_job(path, sets);
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "";
+  }
+  fs::path dir_;
+};
+
+const char* kJob = "[job]\nname = demo\nseed = 7\n[simulation]\ntables = data/t.csv\nruns = 50\n";
+
+TEST_F(JobFileTest, ReadsKeysAndResolvesPathsAgainstTheJobFolder) {
+  const JobSpec job = read_job(write(kJob));
+  EXPECT_EQ(job.name, "demo");
+  EXPECT_EQ(job.seed, 7u);
+  EXPECT_EQ(job.simulation.runs, 50);
+  EXPECT_EQ(job.simulation.runs_per_task, 100);  // default
+  ASSERT_EQ(job.simulation.tables.size(), 1u);
+  EXPECT_EQ(job.simulation.tables[0], (dir_ / "data" / "t.csv").string());
+  EXPECT_EQ(job.output, (dir_ / "results").string());
+  EXPECT_FALSE(job.layout.has_value());
+}
+
+TEST_F(JobFileTest, SetOverridesTheFile) {
+  const JobSpec job = read_job(write(kJob), {"simulation.runs=9", "layout.groups=1", "layout.group_size=2"});
+  EXPECT_EQ(job.simulation.runs, 9);
+  ASSERT_TRUE(job.layout.has_value());
+  EXPECT_EQ(job.layout->group_size, 2);
+  EXPECT_NE(job.text.find("# --set simulation.runs=9"), std::string::npos);
+}
+
+TEST_F(JobFileTest, ErrorsNameFileSectionAndKey) {
+  const std::string path = (dir_ / "job.ini").string();
+  EXPECT_EQ(error_of(std::string(kJob) + "runz = 3\n"),
+            path + ": [simulation] runz: unknown key (acsweep run --help lists the keys)");
+  EXPECT_NE(error_of(std::string(kJob) + "[nosuch]\nkey = 1\n").find(": [nosuch] key: unknown key"),
+            std::string::npos);
+  EXPECT_NE(error_of("[job]\nname = x\nseed = seven\n[simulation]\ntables = data/t.csv\n").find(path + ": [job] seed: "),
+            std::string::npos);
+  EXPECT_NE(error_of("[job]\nname = x\n[simulation]\ntables = data/t.csv, data/none.csv\n")
+                .find("[simulation] tables: no such file: " + (dir_ / "data" / "none.csv").string()),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kJob), {"simulation.runs=0"}).find("[simulation] runs: must be at least 1"),
+            std::string::npos);
+  EXPECT_NE(error_of("[simulation]\ntables = data/t.csv\n").find("[job] name: missing"), std::string::npos);
+  EXPECT_NE(error_of(std::string(kJob) + "[layout]\ngroups = 2\n").find("give both groups and group_size"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kJob), {"simulation.bogus=1"}).find("[simulation] bogus: unknown key"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kJob), {"noequals"}).find("expected section.key=value"), std::string::npos);
+}
+
+TEST(Layout, DefaultsAndRoles) {
+  EXPECT_EQ(default_layout(1).groups, 0);
+  EXPECT_EQ(default_layout(2).group_size, 1);
+  EXPECT_EQ(default_layout(5).group_size, 2);
+  EXPECT_EQ(default_layout(9).group_size, 4);
+  const auto roles = assign_roles({2, 2}, 6);
+  EXPECT_EQ(roles[0].role, Role::Coordinator);
+  EXPECT_EQ(roles[3].role, Role::Worker);
+  EXPECT_EQ(roles[3].group, 1);
+  EXPECT_EQ(roles[3].group_rank, 0);
+  EXPECT_EQ(roles[5].role, Role::Scorer);
+  for (int w = 1; w <= 9; ++w) EXPECT_NO_THROW(assign_roles(default_layout(w), w)) << w;
+}
+
+TEST(Layout, ImpossibleLayoutsAndLaunches) {
+  try {
+    assign_roles({2, 4}, 8);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "layout: 1 coordinator + 2 group(s) x 4 rank(s) needs 9 ranks, but the world has 8");
+  }
+  ::setenv("SLURM_NTASKS", "8", 1);
+  EXPECT_THROW(check_launch(1), InputError);
+  EXPECT_NO_THROW(check_launch(8));
+  ::unsetenv("SLURM_NTASKS");
+  EXPECT_NO_THROW(check_launch(1));
+}
+
+}  // namespace
+}  // namespace acsweep::runtime
