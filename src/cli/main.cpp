@@ -12,6 +12,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: acsweep COMMAND [options]   (acsweep COMMAND --help for its options)\n"
+    "  run JOB.ini        run (or continue) a job on every MPI rank; --dry-run prints the plan\n"
+    "  inspect RESULTS    what a results directory holds: done, failed, pending tasks\n"
     "  law TABLE.csv      fit the Law (benchmark ~ quadratic in A and C) on a table\n"
     "  policy TABLE.csv   judge the AC policy: Recall@1/@3 against random selection\n"
     "  version            what this build links and finds at run time\n";
@@ -38,6 +40,8 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 2, argv + argc);
   const acsweep::cli::CommandContext context{mpi, command_line};
   try {
+    if (command == "run") return acsweep::cli::run_run(args, context);
+    if (command == "inspect") return acsweep::cli::run_inspect(args, context);
     if (command == "law") return acsweep::cli::run_law(args, context);
     if (command == "policy") return acsweep::cli::run_policy(args, context);
     if (command == "version" || command == "--version") return acsweep::cli::run_version(args, context);

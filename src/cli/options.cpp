@@ -25,10 +25,10 @@ std::vector<std::string> split_list(const std::string& text, const std::string& 
 
 bool parse_command(const std::string& command, const std::string& usage,
                    const po::options_description& options, const std::vector<std::string>& args,
-                   po::variables_map& vm) {
+                   po::variables_map& vm, const std::string& positional_name) {
   po::options_description all;
   all.add(options).add_options()("help,h", "show this help")("table", po::value<std::string>(),
-                                                             "the table (CSV)");
+                                                             positional_name.c_str());
   po::positional_options_description positional;
   positional.add("table", 1);
   try {
@@ -41,7 +41,8 @@ bool parse_command(const std::string& command, const std::string& usage,
     std::cout << "usage: " << usage << "\n\n" << options << "\n";
     return false;
   }
-  if (!vm.count("table")) throw InputError("acsweep " + command + ": no TABLE.csv given\nusage: " + usage);
+  if (!vm.count("table"))
+    throw InputError("acsweep " + command + ": no " + positional_name + " given\nusage: " + usage);
   return true;
 }
 

@@ -9,12 +9,14 @@
 
 #include "acsweep/cli/commands.hpp"
 #include "acsweep/cli/options.hpp"
+#include "acsweep/cli/policy_output.hpp"
 #include "acsweep/error.hpp"
 #include "acsweep/law/policy_simulation.hpp"
 #include "acsweep/runtime/mpi.hpp"
 #include "acsweep/store/results_file.hpp"
 
 namespace po = boost::program_options;
+using acsweep::store::H5Location;
 
 namespace acsweep::cli {
 namespace {
@@ -43,28 +45,6 @@ std::vector<std::size_t> parse_budgets(const std::string& text, std::size_t k, c
     throw InputError("--budget " + text + " is larger than the " + std::to_string(k) + " settings of " +
                      table);
   return {static_cast<std::size_t>(value)};
-}
-
-nlohmann::ordered_json to_json(const law::RecallPoint& point) {
-  return {{"budget", point.budget},
-          {"sampler", law::to_string(point.sampler)},
-          {"recall_at_1", point.recall_at_1},
-          {"recall_at_3", point.recall_at_3}};
-}
-
-void print_curve(const std::vector<law::RecallPoint>& curve, const law::SimulationSpec& spec) {
-  std::printf("%8s", "budget");
-  for (law::Sampler s : spec.samplers)
-    std::printf("  %8s@1 %8s@3", law::to_string(s).c_str(), law::to_string(s).c_str());
-  std::printf("\n");
-  for (std::size_t bi = 0; bi < spec.budgets.size(); ++bi) {
-    std::printf("%8zu", spec.budgets[bi]);
-    for (std::size_t s = 0; s < spec.samplers.size(); ++s) {
-      const law::RecallPoint& p = curve[s * spec.budgets.size() + bi];
-      std::printf("  %10.3f %10.3f", p.recall_at_1, p.recall_at_3);
-    }
-    std::printf("\n");
-  }
 }
 
 }  // namespace
@@ -103,36 +83,16 @@ int run_policy(const std::vector<std::string>& args, const CommandContext& conte
   std::fprintf(stderr, "acsweep policy: %zu runs x %zu budgets x %zu sampler(s) on %d rank(s) in %.3f s\n",
                spec.runs, spec.budgets.size(), spec.samplers.size(), context.mpi.size(), seconds);
 
-  if (vm["json"].as<bool>()) {
-    nlohmann::ordered_json doc;
-    doc["runs"] = spec.runs;
-    doc["seed"] = spec.seed;
-    doc["benchmarks"] = nlohmann::ordered_json::object();
-    for (const auto& bench : result.benchmarks) {
-      nlohmann::ordered_json curve = nlohmann::ordered_json::array();
-      for (const auto& point : bench.curve) curve.push_back(to_json(point));
-      doc["benchmarks"][bench.benchmark] = {{"best", table.settings[bench.best]}, {"curve", curve}};
-    }
-    doc["average"] = nlohmann::ordered_json::array();
-    for (const auto& point : result.average) doc["average"].push_back(to_json(point));
-    std::cout << doc.dump(2) << "\n";
-  } else {
-    std::printf(
-        "AC policy on %s: %zu settings, %zu runs per budget, seed %llu, Law of degree 2 on "
-        "(A, C)\nRecall@n: fraction of runs whose top-n shortlist holds the truly best setting\n",
-        table.source.c_str(), table.size(), spec.runs, static_cast<unsigned long long>(spec.seed));
-    for (const auto& bench : result.benchmarks) {
-      std::printf("\n%s (best: %s)\n", bench.benchmark.c_str(), table.settings[bench.best].c_str());
-      print_curve(bench.curve, spec);
-    }
-    std::printf("\naverage over %zu benchmarks\n", result.benchmarks.size());
-    print_curve(result.average, spec);
-  }
+  if (vm["json"].as<bool>())
+    std::cout << simulation_json(table, result).dump(2) << "\n";
+  else
+    print_simulation(table, result);
 
   if (vm.count("out")) {
     const std::string out = vm["out"].as<std::string>();
     store::ResultsFile results(out, table, {context.command_line, spec.seed, context.mpi.size()});
-    store::write_policy_simulation(results, table, result);
+    H5Location group = results.replace_group("policy");
+    store::write_policy_simulation(group, table, result);
     results.commit();
     std::cerr << "acsweep policy: wrote the recall curves to " << out << "\n";
   }

@@ -29,8 +29,8 @@ po::options_description schema() {
           "job.seed", po::value<std::int64_t>()->default_value(0), "seed of every random choice")(
           "job.max_attempts", po::value<int>()->default_value(3), "tries of a failing task")
       // [layout]
-      ("layout.groups", po::value<int>(), "worker groups (G)")(
-          "layout.group_size", po::value<int>(), "ranks per worker group (S)")
+      ("layout.groups", po::value<int>(), "worker groups (G)")("layout.group_size", po::value<int>(),
+                                                               "ranks per worker group (S)")
       // [simulation]
       ("simulation.tables", po::value<std::string>(), "comma-separated tables (CSV) to judge the policy on")(
           "simulation.budgets", po::value<std::string>()->default_value("all"), "'all' or a comma list")(
@@ -132,8 +132,8 @@ JobSpec read_job(const std::string& path, const std::vector<std::string>& overri
   sim.runs_per_task = value_of<std::int64_t>(vm, "simulation.runs_per_task");
   require(sim.runs_per_task >= 1, "simulation.runs_per_task", "must be at least 1");
   sim.samplers = value_of<std::string>(vm, "simulation.samplers");
-  require(sim.samplers == "region" || sim.samplers == "random" || sim.samplers == "both", "simulation.samplers",
-          "must be region, random or both, not '" + sim.samplers + "'");
+  require(sim.samplers == "region" || sim.samplers == "random" || sim.samplers == "both",
+          "simulation.samplers", "must be region, random or both, not '" + sim.samplers + "'");
   return job;
 }
 

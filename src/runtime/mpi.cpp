@@ -29,6 +29,13 @@ MpiSession::~MpiSession() {
   if (!finalized) MPI_Finalize();
 }
 
+void broadcast(std::string& text, int root, MPI_Comm comm) {
+  auto length = static_cast<std::int64_t>(text.size());
+  broadcast(length, root, comm);
+  text.resize(static_cast<std::size_t>(length));
+  check_mpi(MPI_Bcast(text.data(), static_cast<int>(length), MPI_CHAR, root, comm), "MPI_Bcast(string)");
+}
+
 void MpiSession::abort(int code) const {
   MPI_Abort(MPI_COMM_WORLD, code);
   std::abort();

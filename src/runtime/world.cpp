@@ -88,8 +88,9 @@ World::World(const Layout& layout, MPI_Comm world) : world_(world), layout_(layo
 
   MPI_Comm group = MPI_COMM_NULL;
   const RankRole& mine = role();
-  check_mpi(MPI_Comm_split(world, mine.role == Role::Worker ? mine.group : MPI_UNDEFINED, mine.group_rank, &group),
-            "MPI_Comm_split(worker groups)");
+  check_mpi(
+      MPI_Comm_split(world, mine.role == Role::Worker ? mine.group : MPI_UNDEFINED, mine.group_rank, &group),
+      "MPI_Comm_split(worker groups)");
   group_ = Communicator(group);
   MPI_Comm results = MPI_COMM_NULL;
   check_mpi(MPI_Comm_split(world, 0, rank_, &results), "MPI_Comm_split(results file)");

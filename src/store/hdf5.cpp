@@ -1,5 +1,6 @@
 #include "acsweep/store/hdf5.hpp"
 
+#include <algorithm>
 #include <numeric>
 
 namespace acsweep::store {
@@ -161,6 +162,22 @@ std::vector<std::string> H5Location::read_strings(const std::string& name) const
   H5Handle space(check_h5_id(H5Dget_space(set.get()), "H5Dget_space " + where), H5Sclose);
   const hssize_t n = H5Sget_simple_extent_npoints(space.get());
   check_h5(n < 0 ? -1 : 0, "counting " + where);
+  H5Handle stored(check_h5_id(H5Dget_type(set.get()), "H5Dget_type " + where), H5Tclose);
+  const htri_t variable = H5Tis_variable_str(stored.get());
+  check_h5(variable < 0 ? -1 : 0, "H5Tis_variable_str " + where);
+  if (!variable) {  // fixed-length strings, as parallel writers store them
+    const std::size_t length = H5Tget_size(stored.get());
+    std::string packed(static_cast<std::size_t>(n) * length, '\0');
+    if (n > 0)
+      check_h5(H5Dread(set.get(), stored.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, packed.data()),
+               "reading " + where);
+    std::vector<std::string> out;
+    for (hssize_t i = 0; i < n; ++i) {
+      std::string item = packed.substr(static_cast<std::size_t>(i) * length, length);
+      out.push_back(item.substr(0, item.find('\0')));
+    }
+    return out;
+  }
   std::vector<char*> raw(static_cast<std::size_t>(n), nullptr);
   H5Handle type = utf8_string_type();
   if (n > 0)
@@ -208,6 +225,78 @@ std::string H5Location::string_attribute(const std::string& name) const {
   std::string out = text ? text : "";
   H5free_memory(text);
   return out;
+}
+
+H5Dataset H5Dataset::create(H5Location& at, const std::string& name, hid_t type,
+                            const std::vector<hsize_t>& dims, const void* fill) {
+  const std::string where = at.path() + "/" + name;
+  H5Handle space = dataspace(dims);
+  H5Handle properties(check_h5_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"), H5Pclose);
+  check_h5(H5Pset_alloc_time(properties.get(), H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time " + where);
+  if (fill) check_h5(H5Pset_fill_value(properties.get(), type, fill), "H5Pset_fill_value " + where);
+  check_h5(H5Pset_fill_time(properties.get(), H5D_FILL_TIME_ALLOC), "H5Pset_fill_time " + where);
+  return H5Dataset(H5Handle(check_h5_id(H5Dcreate2(at.id(), name.c_str(), type, space.get(), H5P_DEFAULT,
+                                                   properties.get(), H5P_DEFAULT),
+                                        "creating dataset " + where),
+                            H5Dclose),
+                   where);
+}
+
+H5Dataset H5Dataset::open(const H5Location& at, const std::string& name) {
+  const std::string where = at.path() + "/" + name;
+  return H5Dataset(
+      H5Handle(check_h5_id(H5Dopen2(at.id(), name.c_str(), H5P_DEFAULT), "opening dataset " + where),
+               H5Dclose),
+      where);
+}
+
+std::vector<hsize_t> H5Dataset::dims() const {
+  H5Handle space(check_h5_id(H5Dget_space(handle_.get()), "H5Dget_space " + path_), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  check_h5(rank < 0 ? -1 : 0, "H5Sget_simple_extent_ndims " + path_);
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  check_h5(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr),
+           "H5Sget_simple_extent_dims " + path_);
+  return dims;
+}
+
+void H5Dataset::write_rows(hsize_t first, hsize_t rows, hid_t memory_type, const void* data) {
+  std::vector<hsize_t> dims = this->dims();
+  if (dims.empty() || first + rows > dims[0])
+    throw StoreError(path_ + ": rows " + std::to_string(first) + ".." + std::to_string(first + rows) +
+                     " are outside the dataset");
+  H5Handle file_space(check_h5_id(H5Dget_space(handle_.get()), "H5Dget_space " + path_), H5Sclose);
+  std::vector<hsize_t> start(dims.size(), 0), count = dims;
+  start[0] = first;
+  count[0] = rows;
+  check_h5(
+      H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+      "selecting rows of " + path_);
+  H5Handle memory_space = dataspace(count);
+  check_h5(H5Dwrite(handle_.get(), memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT, data),
+           "writing rows of " + path_);
+}
+
+void H5Dataset::read_all(hid_t memory_type, void* data) const {
+  check_h5(H5Dread(handle_.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "reading " + path_);
+}
+
+H5Handle fixed_string_type(std::size_t length) {
+  H5Handle type(check_h5_id(H5Tcopy(H5T_C_S1), "H5Tcopy"), H5Tclose);
+  check_h5(H5Tset_size(type.get(), std::max<std::size_t>(length, 1)), "H5Tset_size");
+  check_h5(H5Tset_strpad(type.get(), H5T_STR_NULLPAD), "H5Tset_strpad");
+  check_h5(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
+  return type;
+}
+
+H5File H5File::create_parallel(const std::string& path, MPI_Comm comm) {
+  silence_hdf5_error_printing();
+  H5Handle access(check_h5_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"), H5Pclose);
+  check_h5(H5Pset_fapl_mpio(access.get(), comm, MPI_INFO_NULL), "H5Pset_fapl_mpio " + path);
+  return H5File(H5Handle(check_h5_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()),
+                                     "creating file " + path + " (parallel)"),
+                         H5Fclose),
+                path);
 }
 
 H5File H5File::create(const std::string& path) {

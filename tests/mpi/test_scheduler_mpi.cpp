@@ -49,7 +49,8 @@ TaskRegistry registry() {
     if (t.attempt < 2) throw std::runtime_error("flaky on attempt " + std::to_string(t.attempt));
     return TaskResult{0, {42.0}, {}, 0, 0};
   });
-  r.add("broken", [](const TaskDescriptor&) -> TaskResult { throw std::runtime_error("broken input 'x.jpg'"); });
+  r.add("broken",
+        [](const TaskDescriptor&) -> TaskResult { throw std::runtime_error("broken input 'x.jpg'"); });
   return r;
 }
 
@@ -83,7 +84,9 @@ TEST(SchedulerMpi, FailuresAreRetriedThenRecordedAndTheSweepGoesOn) {
   tasks[7].kind = "broken";
   std::vector<std::string> recorded;
   SweepHooks hooks;
-  hooks.record_failure = [&](const TaskDescriptor& t, const TaskFailure& f) { recorded.push_back(t.name + ": " + f.message); };
+  hooks.record_failure = [&](const TaskDescriptor& t, const TaskFailure& f) {
+    recorded.push_back(t.name + ": " + f.message);
+  };
   const SweepReport report = run_sweep(tasks, registry(), hooks, 3, MPI_COMM_WORLD);
   if (world_rank() != 0) return;
   ASSERT_TRUE(report.results[3].has_value());  // succeeded on its second attempt

@@ -67,7 +67,8 @@ TEST_F(JobFileTest, ErrorsNameFileSectionAndKey) {
             path + ": [simulation] runz: unknown key (acsweep run --help lists the keys)");
   EXPECT_NE(error_of(std::string(kJob) + "[nosuch]\nkey = 1\n").find(": [nosuch] key: unknown key"),
             std::string::npos);
-  EXPECT_NE(error_of("[job]\nname = x\nseed = seven\n[simulation]\ntables = data/t.csv\n").find(path + ": [job] seed: "),
+  EXPECT_NE(error_of("[job]\nname = x\nseed = seven\n[simulation]\ntables = data/t.csv\n")
+                .find(path + ": [job] seed: "),
             std::string::npos);
   EXPECT_NE(error_of("[job]\nname = x\n[simulation]\ntables = data/t.csv, data/none.csv\n")
                 .find("[simulation] tables: no such file: " + (dir_ / "data" / "none.csv").string()),
@@ -101,7 +102,8 @@ TEST(Layout, ImpossibleLayoutsAndLaunches) {
     assign_roles({2, 4}, 8);
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_STREQ(e.what(), "layout: 1 coordinator + 2 group(s) x 4 rank(s) needs 9 ranks, but the world has 8");
+    EXPECT_STREQ(e.what(),
+                 "layout: 1 coordinator + 2 group(s) x 4 rank(s) needs 9 ranks, but the world has 8");
   }
   ::setenv("SLURM_NTASKS", "8", 1);
   EXPECT_THROW(check_launch(1), InputError);

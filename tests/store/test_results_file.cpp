@@ -68,7 +68,8 @@ TEST_F(ResultsFileTest, SecondCommandAddsItsGroupAndKeepsTheFirst) {
     spec.runs = 10;
     const law::PolicySimulation sim(table, spec);
     ResultsFile results(path("r.h5"), table, {"policy", 7, 2});
-    write_policy_simulation(results, table, sim.summarise(sim.count_hits()));
+    H5Location group = results.replace_group("policy");
+    write_policy_simulation(group, table, sim.summarise(sim.count_hits()));
     results.commit();
   }
   H5File file = H5File::open_read_only(path("r.h5"));

@@ -15,6 +15,8 @@ struct CommandContext {
   std::string command_line;  // as typed, recorded in results files
 };
 
+int run_run(const std::vector<std::string>& args, const CommandContext& context);
+int run_inspect(const std::vector<std::string>& args, const CommandContext& context);
 int run_law(const std::vector<std::string>& args, const CommandContext& context);
 int run_policy(const std::vector<std::string>& args, const CommandContext& context);
 int run_version(const std::vector<std::string>& args, const CommandContext& context);

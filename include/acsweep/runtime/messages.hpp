@@ -12,7 +12,7 @@ namespace acsweep::runtime {
 // One unit of work: a kind (which function runs it), the setting or shard it is about, the
 // content hash that says whether an earlier result still holds, and its inputs.
 struct TaskDescriptor {
-  std::uint64_t index = 0;  // position in the plan
+  std::uint64_t index = 0;  // the task's row in the plan (an id: the scheduler never indexes by it)
   std::string kind;
   std::string name;  // setting or shard, for people
   std::string hash;  // content hash of everything that defines the result
@@ -22,20 +22,20 @@ struct TaskDescriptor {
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar & index & kind & name & hash & inputs & cost & attempt;
+    ar& index& kind& name& hash& inputs& cost& attempt;
   }
 };
 
 struct TaskResult {
   std::uint64_t index = 0;
-  std::vector<double> values;                                // fixed-width row of scalars
-  std::map<std::string, std::vector<double>> per_sample;     // e.g. per-caption log-likelihoods
+  std::vector<double> values;                             // fixed-width row of scalars
+  std::map<std::string, std::vector<double>> per_sample;  // e.g. per-caption log-likelihoods
   double seconds = 0.0;
   int rank = 0;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar & index & values & per_sample & seconds & rank;
+    ar& index& values& per_sample& seconds& rank;
   }
 };
 
@@ -48,7 +48,7 @@ struct TaskFailure {
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar & index & name & message & rank & attempt;
+    ar& index& name& message& rank& attempt;
   }
 };
 

@@ -64,4 +64,46 @@ void all_reduce_sum(std::vector<T>& values, MPI_Comm comm) {
             "MPI_Allreduce(sum)");
 }
 
+template <class T>
+void broadcast(T& value, int root, MPI_Comm comm) {
+  check_mpi(MPI_Bcast(&value, 1, mpi_datatype<T>(), root, comm), "MPI_Bcast");
+}
+void broadcast(std::string& text, int root, MPI_Comm comm);
+
+// Runs `step` on `root` only; if it throws, every rank of `comm` throws the same kind of error
+// (InputError or std::runtime_error) with the same message, so no rank waits for a partner that
+// has given up.
+template <class Step>
+void on_root_then_share_errors(int root, MPI_Comm comm, Step&& step);
+
+}  // namespace acsweep::runtime
+
+#include "acsweep/error.hpp"
+
+namespace acsweep::runtime {
+
+template <class Step>
+void on_root_then_share_errors(int root, MPI_Comm comm, Step&& step) {
+  int rank = 0;
+  check_mpi(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank");
+  int kind = 0;  // 0 fine, 1 bad input, 2 other failure
+  std::string message;
+  if (rank == root) {
+    try {
+      step();
+    } catch (const InputError& e) {
+      kind = 1;
+      message = e.what();
+    } catch (const std::exception& e) {
+      kind = 2;
+      message = e.what();
+    }
+  }
+  broadcast(kind, root, comm);
+  if (kind == 0) return;
+  broadcast(message, root, comm);
+  if (kind == 1) throw InputError(message);
+  throw std::runtime_error(message);
+}
+
 }  // namespace acsweep::runtime

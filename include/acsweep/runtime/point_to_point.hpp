@@ -44,8 +44,9 @@ T receive_object(const MPI_Status& probed, MPI_Comm comm) {
   int count = 0;
   check_mpi(MPI_Get_count(&probed, MPI_BYTE, &count), "MPI_Get_count");
   std::string bytes(static_cast<std::size_t>(count), '\0');
-  check_mpi(MPI_Recv(bytes.data(), count, MPI_BYTE, probed.MPI_SOURCE, probed.MPI_TAG, comm, MPI_STATUS_IGNORE),
-            "MPI_Recv");
+  check_mpi(
+      MPI_Recv(bytes.data(), count, MPI_BYTE, probed.MPI_SOURCE, probed.MPI_TAG, comm, MPI_STATUS_IGNORE),
+      "MPI_Recv");
   std::istringstream in(bytes);
   boost::archive::binary_iarchive archive(in);
   T object;

@@ -2,6 +2,7 @@
 // RAII wrappers of the HDF5 C API: every handle closes itself, every return code is checked and
 // turned into a StoreError naming the call, the object and HDF5's own reason.
 #include <hdf5.h>
+#include <mpi.h>
 
 #include <cstdint>
 #include <stdexcept>
@@ -73,9 +74,35 @@ class H5Location {
   std::string path_;  // file path plus object path, for messages
 };
 
+// A dataset of fixed shape whose rows are written piecewise: in a file opened by several ranks,
+// each rank writes its own rows independently (only structure changes must be collective).
+class H5Dataset {
+ public:
+  // Collective in a parallel file. Storage is allocated at creation and filled with *fill.
+  static H5Dataset create(H5Location& at, const std::string& name, hid_t type,
+                          const std::vector<hsize_t>& dims, const void* fill);
+  static H5Dataset open(const H5Location& at, const std::string& name);
+  // Rows [first, first + rows) of dimension 0, every column; `data` is in `memory_type`.
+  void write_rows(hsize_t first, hsize_t rows, hid_t memory_type, const void* data);
+  void read_all(hid_t memory_type, void* data) const;
+  std::vector<hsize_t> dims() const;
+  const std::string& path() const { return path_; }
+
+ private:
+  H5Dataset(H5Handle handle, std::string path) : handle_(std::move(handle)), path_(std::move(path)) {}
+  H5Handle handle_;
+  std::string path_;
+};
+
+// A fixed-length string type (parallel HDF5 cannot write variable-length strings).
+H5Handle fixed_string_type(std::size_t length);
+
 class H5File : public H5Location {
  public:
   static H5File create(const std::string& path);  // truncates
+  // Collective over `comm`: every rank opens the same file through MPI-IO.
+  static H5File create_parallel(const std::string& path, MPI_Comm comm);
+  void flush() { check_h5(H5Fflush(id(), H5F_SCOPE_GLOBAL), "flushing " + path_); }
   static H5File open_read_write(const std::string& path);
   static H5File open_read_only(const std::string& path);
   void close() { handle_.close("closing " + path_); }

@@ -1,0 +1,89 @@
+#pragma once
+// The results of one job (shared/spec/ARCHITECTURE.md, "Results"): a directory holding
+//   run.json                               which job it belongs to
+//   segments/segment-NNNN.h5               one parallel-HDF5 file per run segment (invocation)
+//   journal/segment-NNNN/rank-RRRRR.jsonl  per-rank append-only journals
+// The journals are the record of what is done: a resumed run reads them, skips tasks whose
+// content hash is unchanged, and writes every result (old and new) into its own new segment.
+// A segment is marked complete only when its run ended cleanly; an incomplete one (a killed
+// run) is never read as if it were whole.
+#include <mpi.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "acsweep/runtime/messages.hpp"
+#include "acsweep/store/hdf5.hpp"
+#include "acsweep/store/journal.hpp"
+
+namespace acsweep::store {
+
+enum class TaskStatus : std::int8_t { Pending = 0, Done = 1, Failed = 2 };
+
+// Where things live in a results directory; every rank can compute them.
+std::string segment_path(const std::string& dir, int segment);
+std::string journal_dir(const std::string& dir, int segment);
+std::string journal_path(const std::string& dir, int segment, int rank);
+
+class RunDirectory {
+ public:
+  // The job a results directory belongs to; InputError when `dir` is not a results directory.
+  static std::string job_of(const std::string& dir);
+
+  // Opens `dir`, creating it for `job_name` if new. A directory of another job is an InputError.
+  RunDirectory(const std::string& dir, const std::string& job_name);
+
+  const std::string& dir() const { return dir_; }
+  int last_segment() const;  // 0 when none
+  // Creates the journal folder of a new segment.
+  void start_segment(int segment) const;
+  // Every journal record, oldest segment first.
+  std::vector<JournalRecord> journal_records() const;
+  // The newest "done" record of each task hash.
+  std::map<std::string, JournalRecord> done_by_hash() const;
+
+ private:
+  std::string dir_;
+};
+
+struct SegmentInfo {
+  int segment = 0;
+  std::string job;
+  std::string job_text;
+  std::uint64_t seed = 0;
+  int world_size = 1;
+};
+
+// One run segment's HDF5 file, opened by every rank of `comm` (collective open, create, close;
+// independent row writes). /tasks/{name, hash, kind, status, values, seconds, rank, segment}:
+// one row per task of the plan, created up front with fixed shapes, NaN or -1 filled.
+class SegmentFile {
+ public:
+  SegmentFile(const std::string& path, MPI_Comm comm, const std::vector<runtime::TaskDescriptor>& plan,
+              std::size_t width, const SegmentInfo& info);
+  ~SegmentFile();
+  SegmentFile(const SegmentFile&) = delete;
+  SegmentFile& operator=(const SegmentFile&) = delete;
+
+  // Independent: the computing rank writes its row.
+  void record_done(std::uint64_t row, const std::vector<double>& values, double seconds, int rank, int segment);
+  void record_failed(std::uint64_t row, int rank);
+  // Collective.
+  void flush();
+  void close();
+
+ private:
+  void write_status(std::uint64_t row, TaskStatus status);
+  std::string path_;
+  std::size_t width_;
+  std::unique_ptr<H5File> file_;
+  std::unique_ptr<H5Dataset> status_, values_, seconds_, rank_, segment_;
+};
+
+// Marks a closed segment complete (rank 0, serial), after its summary is written.
+void mark_segment_complete(H5File& file);
+bool segment_is_complete(const std::string& path);
+
+}  // namespace acsweep::store

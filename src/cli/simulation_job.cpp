@@ -1,0 +1,142 @@
+#include "acsweep/cli/simulation_job.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <set>
+#include <sstream>
+
+#include "acsweep/error.hpp"
+#include "acsweep/runtime/content_hash.hpp"
+
+namespace acsweep::cli {
+namespace {
+
+std::string file_digest(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return runtime::ContentHash().add(bytes.str()).hex();
+}
+
+std::vector<std::size_t> budgets_of(const std::string& text, std::size_t k, const std::string& job,
+                                    const std::string& table) {
+  std::vector<std::size_t> budgets;
+  if (text == "all") {
+    budgets.resize(k);
+    std::iota(budgets.begin(), budgets.end(), std::size_t{1});
+    return budgets;
+  }
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    std::size_t used = 0;
+    long long value = -1;
+    try {
+      value = std::stoll(item, &used);
+    } catch (const std::exception&) {
+    }
+    if (value < 1 || static_cast<std::size_t>(value) > k || item.find_first_not_of(" 0123456789") != std::string::npos)
+      throw InputError(job + ": [simulation] budgets: '" + item + "' is not a budget from 1 to " + std::to_string(k) +
+                       " (the settings of " + table + ")");
+    budgets.push_back(static_cast<std::size_t>(value));
+  }
+  return budgets;
+}
+
+}  // namespace
+
+SimulationJob plan_simulation(const runtime::JobSpec& job) {
+  SimulationJob out;
+  std::set<std::string> stems;
+  std::size_t n_tasks = 0;
+  for (std::size_t t = 0; t < job.simulation.tables.size(); ++t) {
+    const std::string& path = job.simulation.tables[t];
+    out.tables.push_back(law::read_law_table(path));
+    const law::LawTable& table = out.tables.back();
+    const std::string stem = std::filesystem::path(path).stem().string();
+    if (!stems.insert(stem).second)
+      throw InputError(job.path + ": [simulation] tables: two tables are named '" + stem + "'");
+    out.table_names.push_back(stem);
+
+    law::SimulationSpec spec;
+    spec.budgets = budgets_of(job.simulation.budgets, table.size(), job.path, path);
+    spec.runs = static_cast<std::size_t>(job.simulation.runs);
+    spec.seed = job.seed;
+    spec.samplers = law::parse_samplers(job.simulation.samplers);
+    out.specs.push_back(spec);
+    out.width = std::max(out.width, 2 * table.benchmark_names.size());
+
+    const std::string digest = file_digest(path);
+    const auto per_task = static_cast<std::size_t>(job.simulation.runs_per_task);
+    for (law::Sampler sampler : spec.samplers)
+      for (std::size_t budget : spec.budgets)
+        for (std::size_t begin = 0; begin < spec.runs; begin += per_task) {
+          const std::size_t end = std::min(spec.runs, begin + per_task);
+          runtime::TaskDescriptor task;
+          task.index = n_tasks++;
+          task.kind = "policy_simulation";
+          task.name = stem + "/" + law::to_string(sampler) + "/k=" + std::to_string(budget) + "/runs " +
+                      std::to_string(begin) + "-" + std::to_string(end);
+          task.inputs = {{"table", std::to_string(t)},
+                         {"table_digest", digest},
+                         {"sampler", law::to_string(sampler)},
+                         {"budget", std::to_string(budget)},
+                         {"run_begin", std::to_string(begin)},
+                         {"run_end", std::to_string(end)},
+                         {"seed", std::to_string(job.seed)},
+                         {"model", law::model_name(spec.model)}};
+          runtime::ContentHash hash;
+          hash.add(task.kind);
+          for (const auto& [key, value] : task.inputs)
+            if (key != "table") hash.add(key).add(value);  // the digest, not the position, names the table
+          task.hash = hash.hex();
+          // Region runs fit the Law once per run; random runs only draw.
+          task.cost = static_cast<double>(end - begin) * (sampler == law::Sampler::Region ? 4.0 + budget : 1.0);
+          out.tasks.push_back(std::move(task));
+        }
+  }
+  return out;
+}
+
+void register_simulation_tasks(runtime::TaskRegistry& registry, const SimulationJob& job) {
+  registry.add("policy_simulation", [&job](const runtime::TaskDescriptor& task) {
+    const std::size_t t = std::stoul(task.inputs.at("table"));
+    law::SimulationSpec spec = job.specs.at(t);
+    spec.budgets = {std::stoul(task.inputs.at("budget"))};
+    spec.samplers = law::parse_samplers(task.inputs.at("sampler"));
+    spec.runs = std::stoul(task.inputs.at("run_end"));
+    const law::PolicySimulation simulation(job.tables[t], spec);
+    const std::vector<std::int64_t> hits = simulation.count_hits(std::stoul(task.inputs.at("run_begin")), 1);
+    runtime::TaskResult result;
+    result.values.assign(hits.begin(), hits.end());
+    return result;
+  });
+}
+
+std::vector<law::SimulationResult> summarise_simulation(const SimulationJob& job,
+                                                        const std::vector<std::optional<std::vector<double>>>& rows) {
+  std::vector<law::SimulationResult> results;
+  std::size_t row = 0;
+  for (std::size_t t = 0; t < job.tables.size(); ++t) {
+    const law::SimulationSpec& spec = job.specs[t];
+    const law::PolicySimulation simulation(job.tables[t], spec);
+    std::vector<std::int64_t> hits(simulation.hit_count_size(), 0);
+    const std::size_t per_budget = 2 * job.tables[t].benchmark_names.size();
+    // Tasks were planned sampler, budget, run range: the same order as the hit layout.
+    for (std::size_t block = 0; block < spec.samplers.size() * spec.budgets.size(); ++block) {
+      std::size_t covered = 0;  // runs of this (sampler, budget) summed so far
+      while (covered < spec.runs) {
+        const runtime::TaskDescriptor& task = job.tasks.at(row);
+        if (!rows.at(row)) throw std::logic_error("summarise_simulation: task " + task.name + " has no result");
+        for (std::size_t i = 0; i < per_budget; ++i)
+          hits[block * per_budget + i] += static_cast<std::int64_t>((*rows[row])[i]);
+        covered = std::stoul(task.inputs.at("run_end"));
+        ++row;
+      }
+    }
+    results.push_back(simulation.summarise(hits));
+  }
+  return results;
+}
+
+}  // namespace acsweep::cli

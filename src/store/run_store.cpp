@@ -1,0 +1,228 @@
+#include "acsweep/store/run_store.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "acsweep/error.hpp"
+
+namespace acsweep::store {
+namespace fs = std::filesystem;
+namespace {
+
+std::string numbered(const char* prefix, int n, int width) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%s%0*d", prefix, width, n);
+  return text;
+}
+
+std::string now_utc() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+template <class T>
+H5Dataset column(H5Location& group, const std::string& name, hid_t type, std::vector<hsize_t> dims, T fill) {
+  return H5Dataset::create(group, name, type, dims, &fill);
+}
+
+}  // namespace
+
+std::string segment_path(const std::string& dir, int segment) {
+  return (fs::path(dir) / "segments" / (numbered("segment-", segment, 4) + ".h5")).string();
+}
+
+std::string journal_dir(const std::string& dir, int segment) {
+  return (fs::path(dir) / "journal" / numbered("segment-", segment, 4)).string();
+}
+
+std::string journal_path(const std::string& dir, int segment, int rank) {
+  return (fs::path(journal_dir(dir, segment)) / (numbered("rank-", rank, 5) + ".jsonl")).string();
+}
+
+std::string RunDirectory::job_of(const std::string& dir) {
+  const fs::path marker = fs::path(dir) / "run.json";
+  if (!fs::exists(marker)) throw InputError(dir + ": not an acsweep results directory (no run.json)");
+  try {
+    std::ifstream in(marker);
+    return nlohmann::json::parse(in).at("job").get<std::string>();
+  } catch (const std::exception& e) {
+    throw StoreError(marker.string() + ": unreadable: " + e.what());
+  }
+}
+
+RunDirectory::RunDirectory(const std::string& dir, const std::string& job_name) : dir_(dir) {
+  const fs::path marker = fs::path(dir) / "run.json";
+  std::error_code ec;
+  if (fs::exists(marker)) {
+    const std::string owner = job_of(dir);
+    if (owner != job_name)
+      throw InputError("results directory " + dir + " belongs to job '" + owner + "', not '" + job_name +
+                       "': give this job another [job] output, or remove the directory");
+    return;
+  }
+  if (fs::exists(dir) && !fs::is_empty(dir, ec))
+    throw InputError("results directory " + dir + " is not empty and holds no run.json: not an acsweep run");
+  fs::create_directories(fs::path(dir) / "segments", ec);
+  if (ec) throw StoreError("cannot create results directory " + dir + ": " + ec.message());
+  fs::create_directories(fs::path(dir) / "journal", ec);
+  const std::string temporary = marker.string() + ".tmp";
+  {
+    std::ofstream out(temporary);
+    out << nlohmann::json{{"job", job_name}, {"created", now_utc()}, {"format", 1}}.dump(2) << "\n";
+    if (!out) throw StoreError(temporary + ": cannot write");
+  }
+  fs::rename(temporary, marker, ec);
+  if (ec) throw StoreError("cannot create " + marker.string() + ": " + ec.message());
+}
+
+int RunDirectory::last_segment() const {
+  int last = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(fs::path(dir_) / "journal", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("segment-", 0) == 0) last = std::max(last, std::atoi(name.c_str() + 8));
+  }
+  return last;
+}
+
+void RunDirectory::start_segment(int segment) const {
+  std::error_code ec;
+  fs::create_directories(journal_dir(dir_, segment), ec);
+  if (ec) throw StoreError("cannot create " + journal_dir(dir_, segment) + ": " + ec.message());
+}
+
+std::vector<JournalRecord> RunDirectory::journal_records() const {
+  std::vector<JournalRecord> records;
+  for (int segment = 1; segment <= last_segment(); ++segment) {
+    std::vector<fs::path> files;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(journal_dir(dir_, segment), ec))
+      if (entry.path().extension() == ".jsonl") files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+      auto part = read_journal(file.string());
+      records.insert(records.end(), part.begin(), part.end());
+    }
+  }
+  return records;
+}
+
+std::map<std::string, JournalRecord> RunDirectory::done_by_hash() const {
+  std::map<std::string, JournalRecord> done;
+  for (auto& record : journal_records())
+    if (record.status == "done") done[record.hash] = std::move(record);
+  return done;
+}
+
+SegmentFile::SegmentFile(const std::string& path, MPI_Comm comm, const std::vector<runtime::TaskDescriptor>& plan,
+                         std::size_t width, const SegmentInfo& info)
+    : path_(path), width_(width) {
+  file_ = std::make_unique<H5File>(H5File::create_parallel(path, comm));
+  // Attributes and datasets are created by every rank alike: structure changes are collective.
+  file_->set_attribute("version", std::string("1"));
+  file_->set_attribute("job", info.job);
+  file_->set_attribute("job_text", info.job_text);
+  file_->set_attribute("segment", static_cast<std::int64_t>(info.segment));
+  file_->set_attribute("seed", static_cast<std::int64_t>(info.seed));
+  file_->set_attribute("world_size", static_cast<std::int64_t>(info.world_size));
+  file_->set_attribute("complete", static_cast<std::int64_t>(0));
+  H5Location tasks = file_->create_group("tasks");
+  const auto n = static_cast<hsize_t>(plan.size());
+  std::vector<std::string> names, hashes, kinds;
+  for (const auto& task : plan) {
+    names.push_back(task.name);
+    hashes.push_back(task.hash);
+    kinds.push_back(task.kind);
+  }
+  // Fixed-length string columns are created collectively; rank 0 writes their contents.
+  int rank = 0;
+  if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS) throw StoreError(path + ": MPI_Comm_rank failed");
+  for (const auto& [name, values] : {std::pair{"name", &names}, std::pair{"hash", &hashes}, std::pair{"kind", &kinds}}) {
+    std::size_t length = 1;
+    for (const auto& v : *values) length = std::max(length, v.size());
+    H5Handle type = fixed_string_type(length);
+    H5Dataset set = H5Dataset::create(tasks, name, type.get(), {n}, nullptr);
+    if (rank == 0 && n > 0) {
+      std::string packed(values->size() * length, '\0');
+      for (std::size_t i = 0; i < values->size(); ++i) packed.replace(i * length, (*values)[i].size(), (*values)[i]);
+      set.write_rows(0, n, type.get(), packed.data());
+    }
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  status_ = std::make_unique<H5Dataset>(column(tasks, "status", H5T_NATIVE_INT8, {n}, std::int8_t{0}));
+  values_ = std::make_unique<H5Dataset>(column(tasks, "values", H5T_NATIVE_DOUBLE, {n, static_cast<hsize_t>(width)}, nan));
+  seconds_ = std::make_unique<H5Dataset>(column(tasks, "seconds", H5T_NATIVE_DOUBLE, {n}, nan));
+  rank_ = std::make_unique<H5Dataset>(column(tasks, "rank", H5T_NATIVE_INT32, {n}, std::int32_t{-1}));
+  segment_ = std::make_unique<H5Dataset>(column(tasks, "segment", H5T_NATIVE_INT32, {n}, std::int32_t{-1}));
+  file_->flush();
+}
+
+SegmentFile::~SegmentFile() = default;
+
+void SegmentFile::write_status(std::uint64_t row, TaskStatus status) {
+  const auto code = static_cast<std::int8_t>(status);
+  status_->write_rows(row, 1, H5T_NATIVE_INT8, &code);
+}
+
+void SegmentFile::record_done(std::uint64_t row, const std::vector<double>& values, double seconds, int rank,
+                              int segment) {
+  std::vector<double> padded(width_, std::numeric_limits<double>::quiet_NaN());
+  if (values.size() > width_)
+    throw StoreError(path_ + ": task row " + std::to_string(row) + " has " + std::to_string(values.size()) +
+                     " values, the file holds " + std::to_string(width_));
+  std::copy(values.begin(), values.end(), padded.begin());
+  values_->write_rows(row, 1, H5T_NATIVE_DOUBLE, padded.data());
+  seconds_->write_rows(row, 1, H5T_NATIVE_DOUBLE, &seconds);
+  const auto r = static_cast<std::int32_t>(rank), s = static_cast<std::int32_t>(segment);
+  rank_->write_rows(row, 1, H5T_NATIVE_INT32, &r);
+  segment_->write_rows(row, 1, H5T_NATIVE_INT32, &s);
+  write_status(row, TaskStatus::Done);  // last: a row marked done is whole
+}
+
+void SegmentFile::record_failed(std::uint64_t row, int rank) {
+  const auto r = static_cast<std::int32_t>(rank);
+  rank_->write_rows(row, 1, H5T_NATIVE_INT32, &r);
+  write_status(row, TaskStatus::Failed);
+}
+
+void SegmentFile::flush() { file_->flush(); }
+
+void SegmentFile::close() {
+  status_.reset();
+  values_.reset();
+  seconds_.reset();
+  rank_.reset();
+  segment_.reset();
+  file_->close();
+  file_.reset();
+}
+
+void mark_segment_complete(H5File& file) {
+  file.set_attribute("complete", static_cast<std::int64_t>(1));
+  file.set_attribute("completed", now_utc());
+}
+
+bool segment_is_complete(const std::string& path) {
+  try {
+    H5File file = H5File::open_read_only(path);
+    H5Handle attr(check_h5_id(H5Aopen(file.id(), "complete", H5P_DEFAULT), "opening " + path + "@complete"),
+                  H5Aclose);
+    std::int64_t complete = 0;
+    check_h5(H5Aread(attr.get(), H5T_NATIVE_INT64, &complete), "reading " + path + "@complete");
+    return complete == 1;
+  } catch (const StoreError&) {
+    return false;
+  }
+}
+
+}  // namespace acsweep::store
