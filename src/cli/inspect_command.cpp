@@ -18,7 +18,7 @@ namespace {
 
 struct SegmentState {
   int segment = 0;
-  std::string path, state;  // complete, incomplete, unreadable, missing
+  std::string path, state;  // complete, stopped, incomplete, unreadable, missing
   std::vector<std::string> hashes;
 };
 
@@ -28,7 +28,7 @@ SegmentState read_segment(const std::string& dir, int segment) {
   try {
     store::H5File file = store::H5File::open_read_only(s.path);
     s.hashes = file.open_group("tasks").read_strings("hash");
-    s.state = store::segment_is_complete(s.path) ? "complete" : "incomplete";
+    s.state = store::segment_state(s.path);
   } catch (const store::StoreError&) {
     s.state = "unreadable";
   }
@@ -41,7 +41,8 @@ int run_inspect(const std::vector<std::string>& args, const CommandContext& cont
   po::options_description options("acsweep inspect options");
   options.add_options()("json", po::bool_switch(), "print one JSON document on stdout");
   po::variables_map vm;
-  if (!parse_command("inspect", "acsweep inspect RESULTS_DIR [--json]", options, args, vm, "RESULTS_DIR")) return 0;
+  if (!parse_command("inspect", "acsweep inspect RESULTS_DIR [--json]", options, args, vm, "RESULTS_DIR"))
+    return 0;
   if (context.mpi.rank() != 0) return 0;
   const std::string dir = vm["table"].as<std::string>();
   const store::RunDirectory run(dir, store::RunDirectory::job_of(dir));
@@ -56,7 +57,7 @@ int run_inspect(const std::vector<std::string>& args, const CommandContext& cont
   // The plan: the newest segment whose task list could be read.
   const std::vector<std::string>* plan = nullptr;
   for (auto it = segments.rbegin(); it != segments.rend() && !plan; ++it)
-    if (it->state == "complete" || it->state == "incomplete") plan = &it->hashes;
+    if (it->state != "unreadable" && it->state != "missing") plan = &it->hashes;
   std::size_t done = 0, failed = 0, pending = 0;
   nlohmann::ordered_json failures = nlohmann::ordered_json::array();
   if (plan)
@@ -68,7 +69,8 @@ int run_inspect(const std::vector<std::string>& args, const CommandContext& cont
         ++done;
       } else {
         ++failed;
-        failures.push_back({{"task", it->second.name}, {"rank", it->second.rank}, {"message", it->second.message}});
+        failures.push_back(
+            {{"task", it->second.name}, {"rank", it->second.rank}, {"message", it->second.message}});
       }
     }
 
@@ -77,19 +79,23 @@ int run_inspect(const std::vector<std::string>& args, const CommandContext& cont
     doc["job"] = store::RunDirectory::job_of(dir);
     doc["directory"] = dir;
     doc["segments"] = nlohmann::ordered_json::array();
-    for (const auto& s : segments) doc["segments"].push_back({{"segment", s.segment}, {"path", s.path}, {"state", s.state}});
-    doc["tasks"] = {{"total", plan ? plan->size() : 0}, {"done", done}, {"failed", failed}, {"pending", pending}};
+    for (const auto& s : segments)
+      doc["segments"].push_back({{"segment", s.segment}, {"path", s.path}, {"state", s.state}});
+    doc["tasks"] = {
+        {"total", plan ? plan->size() : 0}, {"done", done}, {"failed", failed}, {"pending", pending}};
     doc["failures"] = failures;
     std::cout << doc.dump(2) << "\n";
     return 0;
   }
   std::printf("job '%s' in %s\n", store::RunDirectory::job_of(dir).c_str(), dir.c_str());
-  for (const auto& s : segments) std::printf("  segment %d: %s (%s)\n", s.segment, s.state.c_str(), s.path.c_str());
+  for (const auto& s : segments)
+    std::printf("  segment %d: %s (%s)\n", s.segment, s.state.c_str(), s.path.c_str());
   if (!plan) {
     std::printf("no readable segment: run the job again to rebuild one from the journals\n");
     return 0;
   }
-  std::printf("tasks: %zu in the plan: %zu done, %zu failed, %zu pending\n", plan->size(), done, failed, pending);
+  std::printf("tasks: %zu in the plan: %zu done, %zu failed, %zu pending\n", plan->size(), done, failed,
+              pending);
   for (const auto& f : failures)
     std::printf("  failed: %s on rank %d: %s\n", f["task"].get<std::string>().c_str(), f["rank"].get<int>(),
                 f["message"].get<std::string>().c_str());

@@ -36,12 +36,12 @@ void print_plan(const runtime::JobSpec& job, const runtime::World& world, const 
               world.size() == 1 ? 0 : world.size() - 1 - world.layout().groups * world.layout().group_size);
   double cost = 0;
   for (const auto& task : sim.tasks) cost += task.cost;
-  std::printf("tasks: %zu policy_simulation (runs of %lld per task), estimated cost %.0f units\n", sim.tasks.size(),
-              static_cast<long long>(job.simulation.runs_per_task), cost);
+  std::printf("tasks: %zu policy_simulation (runs of %lld per task), estimated cost %.0f units\n",
+              sim.tasks.size(), static_cast<long long>(job.simulation.runs_per_task), cost);
   for (std::size_t t = 0; t < sim.tables.size(); ++t)
-    std::printf("  table %s: %zu settings, %zu benchmarks, %zu budgets, %zu runs\n", sim.table_names[t].c_str(),
-                sim.tables[t].size(), sim.tables[t].benchmark_names.size(), sim.specs[t].budgets.size(),
-                sim.specs[t].runs);
+    std::printf("  table %s: %zu settings, %zu benchmarks, %zu budgets, %zu runs\n",
+                sim.table_names[t].c_str(), sim.tables[t].size(), sim.tables[t].benchmark_names.size(),
+                sim.specs[t].budgets.size(), sim.specs[t].runs);
   std::printf("%8s  %-16s  %10s  %s\n", "row", "hash", "cost", "task");
   for (const auto& task : sim.tasks)
     std::printf("%8llu  %-16s  %10.0f  %s\n", static_cast<unsigned long long>(task.index), task.hash.c_str(),
@@ -57,8 +57,8 @@ class Progress {
     last_ = elapsed;
     const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
     const double eta = rate > 0 ? static_cast<double>(total - done - failed) / rate : 0;
-    std::fprintf(stderr, "acsweep [coordinator] %zu/%zu tasks done, %zu failed, %.1f tasks/s, ETA %.0f s\n", done,
-                 total, failed, rate, eta);
+    std::fprintf(stderr, "acsweep [coordinator] %zu/%zu tasks done, %zu failed, %.1f tasks/s, ETA %.0f s\n",
+                 done, total, failed, rate, eta);
   }
 
  private:
@@ -78,9 +78,11 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
     return 0;
   }
   const runtime::JobSpec job = runtime::read_job(
-      vm["table"].as<std::string>(), vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{});
+      vm["table"].as<std::string>(),
+      vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{});
   runtime::check_launch(context.mpi.size());
-  const runtime::World world(job.layout.value_or(runtime::default_layout(context.mpi.size())), MPI_COMM_WORLD);
+  const runtime::World world(job.layout.value_or(runtime::default_layout(context.mpi.size())),
+                             MPI_COMM_WORLD);
   const SimulationJob sim = plan_simulation(job);  // every rank plans alike: the same rows everywhere
   if (vm["dry-run"].as<bool>()) {
     if (world.rank() == 0) print_plan(job, world, sim);
@@ -119,7 +121,8 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
       file.record_done(task.index, found->second.values, found->second.seconds, found->second.rank,
                        found->second.segment);
     }
-    std::fprintf(stderr, "acsweep: segment %d of job '%s': %zu tasks, %zu done earlier, %zu to run on %d rank(s)\n",
+    std::fprintf(stderr,
+                 "acsweep: segment %d of job '%s': %zu tasks, %zu done earlier, %zu to run on %d rank(s)\n",
                  segment, job.name.c_str(), sim.tasks.size(), sim.tasks.size() - todo.size(), todo.size(),
                  world.size());
   }
@@ -129,14 +132,15 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
   runtime::SweepHooks hooks;
   hooks.persist = [&](const runtime::TaskDescriptor& task, const runtime::TaskResult& result) {
     file.record_done(task.index, result.values, result.seconds, world.rank(), segment);
-    journal.append({"done", task.index, task.name, task.hash, result.values, result.per_sample, "", world.rank(),
-                    segment, result.seconds});
+    journal.append({"done", task.index, task.name, task.hash, result.values, result.per_sample, "",
+                    world.rank(), segment, result.seconds});
   };
   hooks.record_failure = [&](const runtime::TaskDescriptor& task, const runtime::TaskFailure& failure) {
     std::fprintf(stderr, "acsweep: task %s failed on rank %d after %d attempt(s): %s\n", task.name.c_str(),
                  failure.rank, failure.attempt, failure.message.c_str());
     file.record_failed(task.index, failure.rank);
-    journal.append({"failed", task.index, task.name, task.hash, {}, {}, failure.message, failure.rank, segment, 0.0});
+    journal.append(
+        {"failed", task.index, task.name, task.hash, {}, {}, failure.message, failure.rank, segment, 0.0});
   };
   hooks.progress = Progress();
   const runtime::SweepReport report = run_sweep(todo, registry, hooks, job.max_attempts, world.world());
@@ -146,13 +150,17 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
   for (const auto& result : report.results)
     if (result) rows[result->index] = result->values;
   if (report.stopped) {
-    std::fprintf(stderr, "acsweep: stopped by a signal: %zu task(s) pending; run the same command again to continue\n",
-                 report.pending);
+    store::H5File stopped = store::H5File::open_read_write(this_segment);
+    store::mark_segment_stopped(stopped);
+    stopped.close();
+    std::fprintf(
+        stderr, "acsweep: stopped by a signal: %zu task(s) pending; run the same command again to continue\n",
+        report.pending);
     return 0;
   }
   if (!report.failed.empty()) {
-    std::fprintf(stderr, "acsweep: %zu task(s) failed; the results of the others are in %s\n", report.failed.size(),
-                 this_segment.c_str());
+    std::fprintf(stderr, "acsweep: %zu task(s) failed; the results of the others are in %s\n",
+                 report.failed.size(), this_segment.c_str());
     return kExitSomeFailed;
   }
 
@@ -178,10 +186,12 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
   store::mark_segment_complete(summary);
   summary.close();
   std::fprintf(stderr, "acsweep: sweep took %.2f s; results in %s\n", report.seconds, this_segment.c_str());
-  for (std::size_t r = report.ranks.size() == 1 ? 0 : 1; r < report.ranks.size(); ++r) {  // rank 0 coordinates
+  for (std::size_t r = report.ranks.size() == 1 ? 0 : 1; r < report.ranks.size();
+       ++r) {  // rank 0 coordinates
     const double idle = report.seconds - report.ranks[r].busy_seconds;
-    std::fprintf(stderr, "  rank %zu: %zu tasks, busy %.2f s, idle %.2f s (%.0f%%)\n", r, report.ranks[r].tasks,
-                 report.ranks[r].busy_seconds, idle, report.seconds > 0 ? 100 * idle / report.seconds : 0.0);
+    std::fprintf(stderr, "  rank %zu: %zu tasks, busy %.2f s, idle %.2f s (%.0f%%)\n", r,
+                 report.ranks[r].tasks, report.ranks[r].busy_seconds, idle,
+                 report.seconds > 0 ? 100 * idle / report.seconds : 0.0);
   }
   return 0;
 }

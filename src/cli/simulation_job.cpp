@@ -35,9 +35,10 @@ std::vector<std::size_t> budgets_of(const std::string& text, std::size_t k, cons
       value = std::stoll(item, &used);
     } catch (const std::exception&) {
     }
-    if (value < 1 || static_cast<std::size_t>(value) > k || item.find_first_not_of(" 0123456789") != std::string::npos)
-      throw InputError(job + ": [simulation] budgets: '" + item + "' is not a budget from 1 to " + std::to_string(k) +
-                       " (the settings of " + table + ")");
+    if (value < 1 || static_cast<std::size_t>(value) > k ||
+        item.find_first_not_of(" 0123456789") != std::string::npos)
+      throw InputError(job + ": [simulation] budgets: '" + item + "' is not a budget from 1 to " +
+                       std::to_string(k) + " (the settings of " + table + ")");
     budgets.push_back(static_cast<std::size_t>(value));
   }
   return budgets;
@@ -77,21 +78,18 @@ SimulationJob plan_simulation(const runtime::JobSpec& job) {
           task.kind = "policy_simulation";
           task.name = stem + "/" + law::to_string(sampler) + "/k=" + std::to_string(budget) + "/runs " +
                       std::to_string(begin) + "-" + std::to_string(end);
-          task.inputs = {{"table", std::to_string(t)},
-                         {"table_digest", digest},
-                         {"sampler", law::to_string(sampler)},
-                         {"budget", std::to_string(budget)},
-                         {"run_begin", std::to_string(begin)},
-                         {"run_end", std::to_string(end)},
-                         {"seed", std::to_string(job.seed)},
-                         {"model", law::model_name(spec.model)}};
+          task.inputs = {{"table", std::to_string(t)},         {"table_digest", digest},
+                         {"sampler", law::to_string(sampler)}, {"budget", std::to_string(budget)},
+                         {"run_begin", std::to_string(begin)}, {"run_end", std::to_string(end)},
+                         {"seed", std::to_string(job.seed)},   {"model", law::model_name(spec.model)}};
           runtime::ContentHash hash;
           hash.add(task.kind);
           for (const auto& [key, value] : task.inputs)
             if (key != "table") hash.add(key).add(value);  // the digest, not the position, names the table
           task.hash = hash.hex();
           // Region runs fit the Law once per run; random runs only draw.
-          task.cost = static_cast<double>(end - begin) * (sampler == law::Sampler::Region ? 4.0 + budget : 1.0);
+          task.cost =
+              static_cast<double>(end - begin) * (sampler == law::Sampler::Region ? 4.0 + budget : 1.0);
           out.tasks.push_back(std::move(task));
         }
   }
@@ -113,8 +111,8 @@ void register_simulation_tasks(runtime::TaskRegistry& registry, const Simulation
   });
 }
 
-std::vector<law::SimulationResult> summarise_simulation(const SimulationJob& job,
-                                                        const std::vector<std::optional<std::vector<double>>>& rows) {
+std::vector<law::SimulationResult> summarise_simulation(
+    const SimulationJob& job, const std::vector<std::optional<std::vector<double>>>& rows) {
   std::vector<law::SimulationResult> results;
   std::size_t row = 0;
   for (std::size_t t = 0; t < job.tables.size(); ++t) {
@@ -127,7 +125,8 @@ std::vector<law::SimulationResult> summarise_simulation(const SimulationJob& job
       std::size_t covered = 0;  // runs of this (sampler, budget) summed so far
       while (covered < spec.runs) {
         const runtime::TaskDescriptor& task = job.tasks.at(row);
-        if (!rows.at(row)) throw std::logic_error("summarise_simulation: task " + task.name + " has no result");
+        if (!rows.at(row))
+          throw std::logic_error("summarise_simulation: task " + task.name + " has no result");
         for (std::size_t i = 0; i < per_budget; ++i)
           hits[block * per_budget + i] += static_cast<std::int64_t>((*rows[row])[i]);
         covered = std::stoul(task.inputs.at("run_end"));

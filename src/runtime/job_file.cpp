@@ -3,6 +3,7 @@
 #include <boost/program_options.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "acsweep/error.hpp"
@@ -73,11 +74,16 @@ JobSpec read_job(const std::string& path, const std::vector<std::string>& overri
   try {
     // Overrides first: po::store keeps the first value it sees for a key.
     std::vector<std::string> args;
+    std::map<std::string, std::size_t> position;  // a key set twice: the last --set wins
     for (const auto& set : overrides) {
       const auto eq = set.find('=');
       if (eq == std::string::npos || eq == 0)
         throw InputError("--set '" + set + "': expected section.key=value");
-      args.push_back("--" + set);
+      const auto [it, fresh] = position.emplace(set.substr(0, eq), args.size());
+      if (fresh)
+        args.push_back("--" + set);
+      else
+        args[it->second] = "--" + set;
       job.text += "\n# --set " + set;
     }
     po::store(po::command_line_parser(args).options(keys).run(), vm);

@@ -70,10 +70,16 @@ JournalWriter::~JournalWriter() {
 }
 
 void JournalWriter::append(const JournalRecord& r) {
-  nlohmann::json doc = {{"status", r.status}, {"index", r.index},   {"name", r.name},
-                        {"hash", r.hash},     {"values", encode(r.values)},
-                        {"per_sample", nlohmann::json::object()}, {"message", r.message},
-                        {"rank", r.rank},     {"segment", r.segment}, {"seconds", r.seconds}};
+  nlohmann::json doc = {{"status", r.status},
+                        {"index", r.index},
+                        {"name", r.name},
+                        {"hash", r.hash},
+                        {"values", encode(r.values)},
+                        {"per_sample", nlohmann::json::object()},
+                        {"message", r.message},
+                        {"rank", r.rank},
+                        {"segment", r.segment},
+                        {"seconds", r.seconds}};
   for (const auto& [key, values] : r.per_sample) doc["per_sample"][key] = encode(values);
   const std::string payload = doc.dump();
   char crc[10];
@@ -104,7 +110,8 @@ std::vector<JournalRecord> read_journal(const std::string& path) {
     const std::string record = text.substr(start, end - start);
     start = end + 1;
     const std::string where = "journal " + path + ", line " + std::to_string(line);
-    if (record.size() < 10 || record[8] != ' ') throw StoreError(where + ": not a journal record (corrupt file)");
+    if (record.size() < 10 || record[8] != ' ')
+      throw StoreError(where + ": not a journal record (corrupt file)");
     const std::string payload = record.substr(9);
     if (record.find_first_not_of("0123456789abcdef") < 8 ||
         std::stoul(record.substr(0, 8), nullptr, 16) != crc32(payload))

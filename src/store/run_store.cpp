@@ -124,8 +124,9 @@ std::map<std::string, JournalRecord> RunDirectory::done_by_hash() const {
   return done;
 }
 
-SegmentFile::SegmentFile(const std::string& path, MPI_Comm comm, const std::vector<runtime::TaskDescriptor>& plan,
-                         std::size_t width, const SegmentInfo& info)
+SegmentFile::SegmentFile(const std::string& path, MPI_Comm comm,
+                         const std::vector<runtime::TaskDescriptor>& plan, std::size_t width,
+                         const SegmentInfo& info)
     : path_(path), width_(width) {
   file_ = std::make_unique<H5File>(H5File::create_parallel(path, comm));
   // Attributes and datasets are created by every rank alike: structure changes are collective.
@@ -147,20 +148,23 @@ SegmentFile::SegmentFile(const std::string& path, MPI_Comm comm, const std::vect
   // Fixed-length string columns are created collectively; rank 0 writes their contents.
   int rank = 0;
   if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS) throw StoreError(path + ": MPI_Comm_rank failed");
-  for (const auto& [name, values] : {std::pair{"name", &names}, std::pair{"hash", &hashes}, std::pair{"kind", &kinds}}) {
+  for (const auto& [name, values] :
+       {std::pair{"name", &names}, std::pair{"hash", &hashes}, std::pair{"kind", &kinds}}) {
     std::size_t length = 1;
     for (const auto& v : *values) length = std::max(length, v.size());
     H5Handle type = fixed_string_type(length);
     H5Dataset set = H5Dataset::create(tasks, name, type.get(), {n}, nullptr);
     if (rank == 0 && n > 0) {
       std::string packed(values->size() * length, '\0');
-      for (std::size_t i = 0; i < values->size(); ++i) packed.replace(i * length, (*values)[i].size(), (*values)[i]);
+      for (std::size_t i = 0; i < values->size(); ++i)
+        packed.replace(i * length, (*values)[i].size(), (*values)[i]);
       set.write_rows(0, n, type.get(), packed.data());
     }
   }
   const double nan = std::numeric_limits<double>::quiet_NaN();
   status_ = std::make_unique<H5Dataset>(column(tasks, "status", H5T_NATIVE_INT8, {n}, std::int8_t{0}));
-  values_ = std::make_unique<H5Dataset>(column(tasks, "values", H5T_NATIVE_DOUBLE, {n, static_cast<hsize_t>(width)}, nan));
+  values_ = std::make_unique<H5Dataset>(
+      column(tasks, "values", H5T_NATIVE_DOUBLE, {n, static_cast<hsize_t>(width)}, nan));
   seconds_ = std::make_unique<H5Dataset>(column(tasks, "seconds", H5T_NATIVE_DOUBLE, {n}, nan));
   rank_ = std::make_unique<H5Dataset>(column(tasks, "rank", H5T_NATIVE_INT32, {n}, std::int32_t{-1}));
   segment_ = std::make_unique<H5Dataset>(column(tasks, "segment", H5T_NATIVE_INT32, {n}, std::int32_t{-1}));
@@ -212,16 +216,19 @@ void mark_segment_complete(H5File& file) {
   file.set_attribute("completed", now_utc());
 }
 
-bool segment_is_complete(const std::string& path) {
+void mark_segment_stopped(H5File& file) { file.set_attribute("stopped", now_utc()); }
+
+std::string segment_state(const std::string& path) {
   try {
     H5File file = H5File::open_read_only(path);
     H5Handle attr(check_h5_id(H5Aopen(file.id(), "complete", H5P_DEFAULT), "opening " + path + "@complete"),
                   H5Aclose);
     std::int64_t complete = 0;
     check_h5(H5Aread(attr.get(), H5T_NATIVE_INT64, &complete), "reading " + path + "@complete");
-    return complete == 1;
+    if (complete == 1) return "complete";
+    return H5Aexists(file.id(), "stopped") > 0 ? "stopped" : "incomplete";
   } catch (const StoreError&) {
-    return false;
+    return "unreadable";
   }
 }
 

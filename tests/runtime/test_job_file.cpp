@@ -59,6 +59,7 @@ TEST_F(JobFileTest, SetOverridesTheFile) {
   ASSERT_TRUE(job.layout.has_value());
   EXPECT_EQ(job.layout->group_size, 2);
   EXPECT_NE(job.text.find("# --set simulation.runs=9"), std::string::npos);
+  EXPECT_EQ(read_job(write(kJob), {"simulation.runs=9", "simulation.runs=11"}).simulation.runs, 11);
 }
 
 TEST_F(JobFileTest, ErrorsNameFileSectionAndKey) {

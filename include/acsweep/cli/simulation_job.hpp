@@ -28,7 +28,7 @@ SimulationJob plan_simulation(const runtime::JobSpec& job);
 void register_simulation_tasks(runtime::TaskRegistry& registry, const SimulationJob& job);
 
 // Per table, the recall curves from the values of every task row (all rows must be present).
-std::vector<law::SimulationResult> summarise_simulation(const SimulationJob& job,
-                                                        const std::vector<std::optional<std::vector<double>>>& rows);
+std::vector<law::SimulationResult> summarise_simulation(
+    const SimulationJob& job, const std::vector<std::optional<std::vector<double>>>& rows);
 
 }  // namespace acsweep::cli

@@ -68,7 +68,8 @@ class SegmentFile {
   SegmentFile& operator=(const SegmentFile&) = delete;
 
   // Independent: the computing rank writes its row.
-  void record_done(std::uint64_t row, const std::vector<double>& values, double seconds, int rank, int segment);
+  void record_done(std::uint64_t row, const std::vector<double>& values, double seconds, int rank,
+                   int segment);
   void record_failed(std::uint64_t row, int rank);
   // Collective.
   void flush();
@@ -82,8 +83,11 @@ class SegmentFile {
   std::unique_ptr<H5Dataset> status_, values_, seconds_, rank_, segment_;
 };
 
-// Marks a closed segment complete (rank 0, serial), after its summary is written.
+// Marks a closed segment (rank 0, serial): complete after its summary is written; stopped when a
+// signal ended the run early.
 void mark_segment_complete(H5File& file);
-bool segment_is_complete(const std::string& path);
+void mark_segment_stopped(H5File& file);
+// "complete", "stopped", "incomplete" (the run died: a kill, a crash) or "unreadable".
+std::string segment_state(const std::string& path);
 
 }  // namespace acsweep::store

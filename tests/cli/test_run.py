@@ -1,0 +1,180 @@
+"""acsweep run end to end: the plan, bad job files, rank counts, kill -9 and resume, SIGUSR1,
+job identity and changed definitions. Results are read back with h5py."""
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+QUICK = ["--set", "simulation.runs=200", "--set", "simulation.runs_per_task=40", "--set", "simulation.budgets=1,2,4,15"]
+# Long enough (several seconds on 2 workers) for a kill to land mid-sweep.
+LONG = ["--set", "simulation.runs=400000", "--set", "simulation.runs_per_task=5000", "--set",
+        "simulation.budgets=1,3,5,8"]
+
+
+@pytest.fixture
+def job(tmp_path, paper_table):
+    """A job file in its own folder with a copy of the paper table beside it."""
+    shutil.copy(paper_table, tmp_path / "paper.csv")
+    path = tmp_path / "job.ini"
+    path.write_text("[job]\nname = test-job\noutput = out\nseed = 4\n[simulation]\ntables = paper.csv\n")
+    return path
+
+
+def mpirun_cmd(ranks, *args):
+    return [os.environ["ACSWEEP_MPIEXEC"], os.environ["ACSWEEP_MPIEXEC_NUMPROC_FLAG"], str(ranks),
+            "--oversubscribe", os.environ["ACSWEEP_BIN"], *map(str, args)]
+
+
+def recall(out_dir):
+    """The final recall arrays from the newest complete segment."""
+    segments = sorted((out_dir / "segments").glob("segment-*.h5"))
+    with h5py.File(segments[-1], "r") as f:
+        assert f.attrs["complete"] == 1
+        g = f["policy/paper/simulation"]
+        return g["recall_at_1"][()], g["recall_at_3"][()]
+
+
+def inspect(acsweep, out_dir):
+    return json.loads(acsweep("inspect", out_dir, "--json").stdout)
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(acsweep, job):
+    out = acsweep("run", job, "--dry-run", *QUICK).stdout
+    assert "job 'test-job'" in out and "layout: world of 1" in out
+    assert "tasks: 40 policy_simulation" in out  # 2 samplers x 4 budgets x 5 shards
+    assert "paper/region/k=4/runs 160-200" in out
+    assert not (job.parent / "out").exists()
+    assert "layout: world of 4: 1 coordinator, 1 worker group(s) of 1, 2 scorer(s)" in acsweep(
+        "run", job, "--dry-run", *QUICK, ranks=4).stdout
+
+
+@pytest.mark.parametrize("text,sets,ranks,message", [
+    ("[job]\nname=x\n[simulation]\ntables=paper.csv\nrunz=3\n", [], None, "[simulation] runz: unknown key"),
+    ("[job]\nname=x\nseed=abc\n[simulation]\ntables=paper.csv\n", [], None, "[job] seed: "),
+    ("[job]\nname=x\n[simulation]\ntables=missing.csv\n", [], None, "[simulation] tables: no such file"),
+    ("[job]\nname=x\n[simulation]\ntables=paper.csv\nbudgets=3,99\n", [], None, "[simulation] budgets: '99'"),
+    ("[job]\nname=x\n[layout]\ngroups=2\ngroup_size=2\n[simulation]\ntables=paper.csv\n", [], 2,
+     "layout: 1 coordinator + 2 group(s) x 2 rank(s) needs 5 ranks, but the world has 2"),
+    ("[job]\nname=x\n[simulation]\ntables=paper.csv\n", ["simulation.runs=0"], None, "[simulation] runs: must be"),
+])
+def test_bad_job_files_fail_before_any_work(acsweep, tmp_path, paper_table, text, sets, ranks, message):
+    shutil.copy(paper_table, tmp_path / "paper.csv")
+    (tmp_path / "job.ini").write_text(text)
+    args = [a for s in sets for a in ("--set", s)]
+    done = acsweep("run", tmp_path / "job.ini", *args, ranks=ranks, check=False)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and str(tmp_path) in done.stderr or message.startswith("layout"), done.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_pmi_is_refused(acsweep, job):
+    env = dict(os.environ, SLURM_NTASKS="4")
+    done = subprocess.run([os.environ["ACSWEEP_BIN"], "run", str(job), *QUICK], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and "MPI sees a world of 1" in done.stderr
+
+
+def test_same_results_at_1_2_4_5_ranks_and_as_acsweep_policy(acsweep, job, tmp_path):
+    reference = None
+    for ranks in (1, 2, 4, 5):
+        out = tmp_path / f"out{ranks}"
+        done = acsweep("run", job, *QUICK, "--set", f"job.output={out}", ranks=ranks)
+        got = recall(out)
+        if reference is None:
+            reference, stdout = got, done.stdout
+        np.testing.assert_array_equal(got[0], reference[0])
+        np.testing.assert_array_equal(got[1], reference[1])
+        assert done.stdout == stdout, f"{ranks} ranks"
+        state = inspect(acsweep, out)
+        assert state["tasks"] == {"total": 40, "done": 40, "failed": 0, "pending": 0}
+    policy = json.loads(acsweep("policy", job.parent / "paper.csv", "--budget", "1", "--runs", "200", "--seed",
+                                "4", "--json").stdout)
+    mmbench = [p for p in policy["benchmarks"]["MMBench"]["curve"] if p["sampler"] == "region"][0]
+    assert reference[0][0, 0, 0] == mmbench["recall_at_1"]  # region, budget 1, MMBench
+
+
+def journal_values(out_dir, segment):
+    """hash -> the values of done records of one segment, as uint64 bit patterns."""
+    values = {}
+    for path in (out_dir / "journal" / f"segment-{segment:04d}").glob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            record = json.loads(line[9:])
+            if record["status"] == "done":
+                values[record["hash"]] = [int(b, 16) for b in record["values"]]
+    return values
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_kill_9_then_rerun_equals_an_uninterrupted_run(acsweep, job, tmp_path, seed):
+    reference_dir = tmp_path / "reference"
+    acsweep("run", job, *LONG, "--set", f"job.output={reference_dir}", ranks=3)
+    reference = recall(reference_dir)
+
+    out = tmp_path / "killed"
+    cmd = mpirun_cmd(3, "run", job, *LONG, "--set", f"job.output={out}")
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(random.Random(seed).uniform(1.0, 2.2))
+    os.killpg(process.pid, signal.SIGKILL)  # mpirun and every rank at once, no cleanup
+    process.wait()
+    killed = inspect(acsweep, out)
+    assert killed["segments"][0]["state"] in ("incomplete", "unreadable")
+    assert killed["tasks"]["pending"] > 0
+    before = journal_values(out, 1)
+
+    acsweep("run", job, *LONG, "--set", f"job.output={out}", ranks=2)  # another rank count
+    assert inspect(acsweep, out)["tasks"]["pending"] == 0
+    final = recall(out)
+    np.testing.assert_array_equal(final[0], reference[0])
+    np.testing.assert_array_equal(final[1], reference[1])
+    with h5py.File(out / "segments" / "segment-0002.h5", "r") as f:
+        hashes = [h.decode() for h in f["tasks/hash"][()]]
+        rows = f["tasks/values"][()]
+        assert (f["tasks/status"][()] == 1).all()
+    for task_hash, bits in before.items():  # journaled before the kill: bit-identical after
+        row = rows[hashes.index(task_hash)][: len(bits)]
+        assert [int(v) for v in row.view(np.uint64)] == bits
+
+
+def test_sigusr1_stops_gracefully_and_a_rerun_completes(acsweep, job, tmp_path):
+    out = tmp_path / "stopped"
+    process = subprocess.Popen(mpirun_cmd(3, "run", job, *LONG, "--set", f"job.output={out}"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.6)
+    process.send_signal(signal.SIGUSR1)  # mpirun forwards it to every rank
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "stopped by a signal" in err
+    state = inspect(acsweep, out)
+    assert state["segments"][0]["state"] == "stopped"
+    assert state["tasks"]["pending"] > 0
+    acsweep("run", job, *LONG, "--set", f"job.output={out}", ranks=3)
+    assert inspect(acsweep, out)["tasks"]["pending"] == 0
+
+
+def test_rerun_skips_finished_tasks_and_recomputes_changed_ones(acsweep, job, tmp_path):
+    out = tmp_path / "again"
+    acsweep("run", job, *QUICK, "--set", f"job.output={out}")
+    second = acsweep("run", job, *QUICK, "--set", f"job.output={out}")
+    assert "40 tasks, 40 done earlier, 0 to run" in second.stderr
+    grown = acsweep("run", job, *QUICK, "--set", "simulation.budgets=1,2,4,5,15", "--set", f"job.output={out}")
+    assert "50 tasks, 40 done earlier, 10 to run" in grown.stderr  # only budget 5 is new
+    table = job.parent / "paper.csv"
+    table.write_text(table.read_text().replace("64.26", "64.27"))  # the table changed: its hash too
+    changed = acsweep("run", job, *QUICK, "--set", f"job.output={out}")
+    assert "40 tasks, 0 done earlier, 40 to run" in changed.stderr
+
+
+def test_results_directory_of_another_job_is_refused(acsweep, job, tmp_path):
+    out = tmp_path / "shared"
+    acsweep("run", job, *QUICK, "--set", f"job.output={out}")
+    done = acsweep("run", job, *QUICK, "--set", f"job.output={out}", "--set", "job.name=other", check=False)
+    assert done.returncode == 2
+    assert "belongs to job 'test-job', not 'other'" in done.stderr
