@@ -6,5 +6,6 @@ Run with Debian's interpreter, which has h5py, numpy, pandas and matplotlib:
 
 from .results import Results, load
 from .report import build_report
+from .run import RunResults, load_run
 
-__all__ = ["Results", "load", "build_report"]
+__all__ = ["Results", "load", "build_report", "RunResults", "load_run"]
