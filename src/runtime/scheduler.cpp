@@ -164,6 +164,7 @@ SweepReport run_sweep(const std::vector<TaskDescriptor>& tasks, const TaskRegist
   std::vector<int> idle;
   std::map<int, std::size_t> running;  // rank -> task
   int stopped_ranks = 0;
+  long quiet_polls = 0;
   while (stopped_ranks < size - 1) {
     plan.check_stop();
     while (!idle.empty() && plan.has_work()) {
@@ -180,9 +181,15 @@ SweepReport run_sweep(const std::vector<TaskDescriptor>& tasks, const TaskRegist
     }
     MPI_Status status;
     if (!poll(MPI_ANY_SOURCE, MPI_ANY_TAG, comm, status)) {
-      std::this_thread::sleep_for(std::chrono::microseconds(200));  // a signal must still be noticed
+      // Not a blocking probe: a stop signal must still be noticed. Yield first (a reply usually
+      // comes within microseconds, and a yield leaves the core to ranks sharing it), then sleep.
+      if (++quiet_polls < 20000)
+        std::this_thread::yield();
+      else
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
       continue;
     }
+    quiet_polls = 0;
     const int source = status.MPI_SOURCE;
     if (status.MPI_TAG == kReady) {
       receive_signal(status, comm);

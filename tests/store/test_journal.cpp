@@ -32,11 +32,21 @@ class JournalTest : public ::testing::Test {
 bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
 JournalRecord record(std::uint64_t index, std::vector<double> values) {
-  return {"done", index, "task " + std::to_string(index), "h" + std::to_string(index), std::move(values), {}, "", 1, 1, 0.5};
+  return {"done",
+          index,
+          "task " + std::to_string(index),
+          "h" + std::to_string(index),
+          std::move(values),
+          {},
+          "",
+          1,
+          1,
+          0.5};
 }
 
 TEST_F(JournalTest, ValuesRoundTripBitForBit) {
-  const std::vector<double> values{0.1, -0.0, std::numeric_limits<double>::quiet_NaN(), 5e-324, 1e308, -1.0 / 3};
+  const std::vector<double> values{0.1,    -0.0,  std::numeric_limits<double>::quiet_NaN(),
+                                   5e-324, 1e308, -1.0 / 3};
   {
     JournalWriter writer(path("j.jsonl"));
     JournalRecord r = record(7, values);
@@ -47,7 +57,8 @@ TEST_F(JournalTest, ValuesRoundTripBitForBit) {
   const auto records = read_journal(path("j.jsonl"));
   ASSERT_EQ(records.size(), 1u);
   ASSERT_EQ(records[0].values.size(), values.size());
-  for (std::size_t i = 0; i < values.size(); ++i) EXPECT_TRUE(same_bits(records[0].values[i], values[i])) << i;
+  for (std::size_t i = 0; i < values.size(); ++i)
+    EXPECT_TRUE(same_bits(records[0].values[i], values[i])) << i;
   EXPECT_TRUE(same_bits(records[0].per_sample.at("loglik")[1], 1.0 / 7));
   EXPECT_EQ(records[0].message, "with \"quotes\" and\nnewline");
   EXPECT_EQ(records[0].index, 7u);
