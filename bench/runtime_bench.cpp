@@ -56,8 +56,8 @@ void roundtrip(std::size_t n, const runtime::MpiSession& mpi) {
   }
   const double raw = seconds_since(start);
   if (mpi.rank() == 0)
-    std::printf("roundtrip: %zu tasks on %d ranks: %.1f us per task; raw MPI ping-pong %.1f us; ratio %.1f\n", n,
-                mpi.size(), 1e6 * sweep / n, 1e6 * raw / n, sweep / raw);
+    std::printf("roundtrip: %zu tasks on %d ranks: %.1f us per task; raw MPI ping-pong %.1f us; ratio %.1f\n",
+                n, mpi.size(), 1e6 * sweep / n, 1e6 * raw / n, sweep / raw);
 }
 
 void rows(std::size_t n, std::size_t width, const std::string& dir) {
@@ -98,9 +98,10 @@ void efficiency(std::size_t n, const runtime::MpiSession& mpi) {
   const double makespan = seconds_since(start);
   const int workers = mpi.size() == 1 ? 1 : mpi.size() - 1;
   if (mpi.rank() == 0)
-    std::printf("efficiency: %zu tasks, %.2f s of work, %d worker(s): makespan %.3f s, ideal %.3f s, "
-                "efficiency %.1f%%\n",
-                n, work, workers, makespan, work / workers, 100.0 * work / workers / makespan);
+    std::printf(
+        "efficiency: %zu tasks, %.2f s of work, %d worker(s): makespan %.3f s, ideal %.3f s, "
+        "efficiency %.1f%%\n",
+        n, work, workers, makespan, work / workers, 100.0 * work / workers / makespan);
 }
 
 }  // namespace
@@ -109,9 +110,12 @@ int main(int argc, char** argv) {
   runtime::MpiSession mpi(argc, argv);
   const std::string mode = argc > 1 ? argv[1] : "";
   const std::size_t n = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 1000;
-  if (mode == "roundtrip") roundtrip(n, mpi);
-  else if (mode == "rows") rows(n, argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 16, argc > 4 ? argv[4] : "/tmp/acsweep-bench");
-  else if (mode == "efficiency") efficiency(n, mpi);
+  if (mode == "roundtrip")
+    roundtrip(n, mpi);
+  else if (mode == "rows")
+    rows(n, argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 16, argc > 4 ? argv[4] : "/tmp/acsweep-bench");
+  else if (mode == "efficiency")
+    efficiency(n, mpi);
   else {
     std::fprintf(stderr, "usage: runtime_bench roundtrip N | rows N WIDTH [DIR] | efficiency N\n");
     return 2;

@@ -143,7 +143,11 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
         {"failed", task.index, task.name, task.hash, {}, {}, failure.message, failure.rank, segment, 0.0});
   };
   hooks.progress = Progress();
-  const runtime::SweepReport report = run_sweep(todo, registry, hooks, job.max_attempts, world.world());
+  runtime::WorkerGroups groups;
+  for (const auto& role : world.roles()) groups.group_of_rank.push_back(role.group);
+  if (world.group() != MPI_COMM_NULL) groups.this_rank_group = world.group();
+  const runtime::SweepReport report =
+      run_sweep(todo, registry, hooks, job.max_attempts, world.world(), 0, groups);
   file.close();  // collective: every rank's rows are on disk
 
   if (world.rank() != 0) return 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -16,16 +17,24 @@ using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-// Runs one task and its persist hook; any exception becomes the failure's message.
+int rank_in(MPI_Comm comm) {
+  int rank = 0;
+  check_mpi(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank");
+  return rank;
+}
+
+// Runs one task (and, where this rank reports for it, its persist hook); any exception becomes
+// the failure's message.
 std::optional<TaskResult> execute(const TaskDescriptor& task, const TaskRegistry& registry,
-                                  const SweepHooks& hooks, int rank, std::string& error) {
+                                  const SweepHooks& hooks, int rank, MPI_Comm group, std::string& error) {
   const auto start = Clock::now();
   try {
-    TaskResult result = registry.run(task);
+    TaskResult result = registry.run(task, group);
     result.index = task.index;
     result.rank = rank;
     result.seconds = since(start);
-    if (hooks.persist) hooks.persist(task, result);
+    const bool reports = !task.whole_group || rank_in(group) == 0;
+    if (reports && hooks.persist) hooks.persist(task, result);
     return result;
   } catch (const std::exception& e) {
     error = e.what();
@@ -35,63 +44,70 @@ std::optional<TaskResult> execute(const TaskDescriptor& task, const TaskRegistry
   return std::nullopt;
 }
 
-// Largest estimated cost first; ties in plan order, so every rank count hands out alike.
-std::deque<std::size_t> cost_order(const std::vector<TaskDescriptor>& tasks) {
-  std::vector<std::size_t> order(tasks.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return tasks[a].cost > tasks[b].cost; });
-  return {order.begin(), order.end()};
-}
-
-class Coordinator {
+// The coordinator's book: what waits (largest estimated cost first, single-rank and whole-group
+// tasks apart), what runs where, and how every task ended. Every task ends exactly once.
+class Plan {
  public:
-  Coordinator(const std::vector<TaskDescriptor>& tasks, const SweepHooks& hooks, int max_attempts, int ranks)
-      : tasks_(tasks), hooks_(hooks), max_attempts_(max_attempts), attempt_(tasks.size(), 1) {
+  Plan(const std::vector<TaskDescriptor>& tasks, const SweepHooks& hooks, int max_attempts, int ranks)
+      : tasks_(tasks),
+        hooks_(hooks),
+        max_attempts_(max_attempts),
+        attempt_(tasks.size(), 1),
+        closed_(tasks.size(), false) {
     report_.results.resize(tasks.size());
     report_.ranks.resize(static_cast<std::size_t>(ranks));
-    queue_ = cost_order(tasks);
+    std::vector<std::size_t> order(tasks.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    // Ties in plan order, so every rank count hands out alike.
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return tasks[a].cost > tasks[b].cost; });
+    for (std::size_t i : order) (tasks[i].whole_group ? group_queue_ : single_queue_).push_back(i);
   }
 
-  // A result or failure of task `index` came back.
-  void finished(std::size_t index, std::optional<TaskResult> result, const std::string& error, int rank) {
-    if (report_.results[index] || closed_[index])
-      throw std::logic_error("task " + tasks_[index].name + " reported twice");
-    RankTime& time = report_.ranks[static_cast<std::size_t>(rank)];
-    ++time.tasks;
+  void finished(std::size_t position, std::optional<TaskResult> result, const std::string& error, int rank) {
+    if (report_.results[position] || closed_[position])
+      throw std::logic_error("task " + tasks_[position].name + " reported twice");
     if (result) {
-      time.busy_seconds += result->seconds;
-      report_.results[index] = std::move(result);
-      closed_[index] = true;
+      report_.results[position] = std::move(result);
+      closed_[position] = true;
       ++done_;
     } else {
-      TaskFailure failure{tasks_[index].index, tasks_[index].name, error, rank, attempt_[index]};
-      if (attempt_[index] < max_attempts_) {
-        ++attempt_[index];
+      TaskFailure failure{tasks_[position].index, tasks_[position].name, error, rank, attempt_[position]};
+      if (attempt_[position] < max_attempts_) {
+        ++attempt_[position];
         report_.retried.push_back(failure);
-        queue_.push_front(index);
+        (tasks_[position].whole_group ? group_queue_ : single_queue_).push_front(position);
       } else {
-        closed_[index] = true;
+        closed_[position] = true;
         report_.failed.push_back(failure);
-        if (hooks_.record_failure) hooks_.record_failure(tasks_[index], failure);
+        if (hooks_.record_failure) hooks_.record_failure(tasks_[position], failure);
       }
     }
     if (hooks_.progress) hooks_.progress(done_, report_.failed.size(), tasks_.size());
   }
 
-  bool has_work() const { return !queue_.empty() && !report_.stopped; }
-  std::size_t next() {
-    const std::size_t index = queue_.front();
-    queue_.pop_front();
-    return index;
+  void busy(int rank, double seconds) {
+    RankTime& time = report_.ranks[static_cast<std::size_t>(rank)];
+    time.busy_seconds += seconds;
+    ++time.tasks;
   }
-  TaskDescriptor descriptor(std::size_t index) const {
-    TaskDescriptor task = tasks_[index];
-    task.attempt = attempt_[index];
-    return task;
-  }
-  void check_stop() {
+
+  bool stopped() {
     if (!report_.stopped && stop_requested()) report_.stopped = true;
+    return report_.stopped;
+  }
+  bool has_single() { return !stopped() && !single_queue_.empty(); }
+  bool has_group() { return !stopped() && !group_queue_.empty(); }
+  bool has_work() { return has_single() || has_group(); }
+  std::size_t take_single() { return take(single_queue_); }
+  std::size_t take_group() { return take(group_queue_); }
+  // Without worker groups, a whole-group task is one rank's work (a group of one).
+  std::size_t take_any() { return !single_queue_.empty() ? take(single_queue_) : take(group_queue_); }
+
+  TaskDescriptor descriptor(std::size_t position) const {
+    TaskDescriptor task = tasks_[position];
+    task.attempt = attempt_[position];
+    return task;
   }
   SweepReport finish(double seconds) {
     report_.pending = static_cast<std::size_t>(std::count(closed_.begin(), closed_.end(), false));
@@ -100,17 +116,24 @@ class Coordinator {
   }
 
  private:
+  static std::size_t take(std::deque<std::size_t>& queue) {
+    const std::size_t position = queue.front();
+    queue.pop_front();
+    return position;
+  }
+
   const std::vector<TaskDescriptor>& tasks_;
   const SweepHooks& hooks_;
   int max_attempts_;
   std::vector<int> attempt_;
-  std::vector<bool> closed_ = std::vector<bool>(tasks_.size(), false);
-  std::deque<std::size_t> queue_;
+  std::vector<bool> closed_;
+  std::deque<std::size_t> single_queue_, group_queue_;
   std::size_t done_ = 0;
   SweepReport report_;
 };
 
-void serve(const TaskRegistry& registry, const SweepHooks& hooks, MPI_Comm comm, int coordinator, int rank) {
+void serve(const TaskRegistry& registry, const SweepHooks& hooks, MPI_Comm comm, int coordinator, int rank,
+           MPI_Comm group) {
   send_signal(coordinator, kReady, comm);
   while (true) {
     const MPI_Status status = probe(coordinator, MPI_ANY_TAG, comm);
@@ -120,12 +143,20 @@ void serve(const TaskRegistry& registry, const SweepHooks& hooks, MPI_Comm comm,
     }
     const auto task = receive_object<TaskDescriptor>(status, comm);
     std::string error;
-    if (auto result = execute(task, registry, hooks, rank, error))
+    if (auto result = execute(task, registry, hooks, rank, task.whole_group ? group : MPI_COMM_SELF, error))
       send_object(*result, coordinator, kResult, comm);
     else
       send_object(TaskFailure{task.index, task.name, error, rank, task.attempt}, coordinator, kFailure, comm);
   }
 }
+
+// A whole-group task in flight: it ends when every member has answered.
+struct GroupRun {
+  std::size_t outstanding = 0;
+  std::optional<TaskResult> leader_result;  // from group rank 0
+  std::string error;
+  int error_rank = -1;
+};
 
 }  // namespace
 
@@ -133,45 +164,88 @@ void TaskRegistry::add(const std::string& kind, TaskFunction function) {
   functions_[kind] = std::move(function);
 }
 
-TaskResult TaskRegistry::run(const TaskDescriptor& task) const {
+void TaskRegistry::add_group(const std::string& kind, GroupTaskFunction function) {
+  group_functions_[kind] = std::move(function);
+}
+
+TaskResult TaskRegistry::run(const TaskDescriptor& task, MPI_Comm group) const {
+  if (task.whole_group) {
+    const auto it = group_functions_.find(task.kind);
+    if (it == group_functions_.end())
+      throw std::runtime_error("no whole-group task kind '" + task.kind + "'");
+    return it->second(task, group);
+  }
   const auto it = functions_.find(task.kind);
   if (it == functions_.end()) throw std::runtime_error("no task kind '" + task.kind + "' on this rank");
   return it->second(task);
 }
 
 SweepReport run_sweep(const std::vector<TaskDescriptor>& tasks, const TaskRegistry& registry,
-                      const SweepHooks& hooks, int max_attempts, MPI_Comm comm, int coordinator) {
-  int rank = 0, size = 1;
-  check_mpi(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank");
+                      const SweepHooks& hooks, int max_attempts, MPI_Comm comm, int coordinator,
+                      const WorkerGroups& groups) {
+  const int rank = rank_in(comm);
+  int size = 1;
   check_mpi(MPI_Comm_size(comm, &size), "MPI_Comm_size");
   if (rank != coordinator) {
-    serve(registry, hooks, comm, coordinator, rank);
+    serve(registry, hooks, comm, coordinator, rank, groups.this_rank_group);
     return {};
   }
 
   const auto start = Clock::now();
-  Coordinator plan(tasks, hooks, max_attempts, size);
-  if (size == 1) {
-    while (plan.check_stop(), plan.has_work()) {
-      const std::size_t index = plan.next();
+  Plan plan(tasks, hooks, max_attempts, size);
+  if (size == 1) {  // one process runs everything in order, whole-group tasks as a group of one
+    while (plan.has_work()) {
+      const std::size_t position = plan.take_any();
       std::string error;
-      auto result = execute(plan.descriptor(index), registry, hooks, rank, error);
-      plan.finished(index, std::move(result), error, rank);
+      auto result = execute(plan.descriptor(position), registry, hooks, rank, MPI_COMM_SELF, error);
+      plan.busy(rank, result ? result->seconds : 0.0);
+      plan.finished(position, std::move(result), error, rank);
     }
     return plan.finish(since(start));
   }
 
-  std::vector<int> idle;
-  std::map<int, std::size_t> running;  // rank -> task
+  // Members of each worker group, by rank of `comm`.
+  std::map<int, std::vector<int>> members;
+  for (int r = 0; r < static_cast<int>(groups.group_of_rank.size()); ++r)
+    if (groups.group_of_rank[static_cast<std::size_t>(r)] >= 0 && r != coordinator)
+      members[groups.group_of_rank[static_cast<std::size_t>(r)]].push_back(r);
+  auto group_of = [&](int r) {
+    return r < static_cast<int>(groups.group_of_rank.size())
+               ? groups.group_of_rank[static_cast<std::size_t>(r)]
+               : -1;
+  };
+
+  std::set<int> idle;
+  std::map<int, std::size_t> running;  // rank -> task position
+  std::map<std::size_t, GroupRun> group_runs;
   int stopped_ranks = 0;
   long quiet_polls = 0;
   while (stopped_ranks < size - 1) {
-    plan.check_stop();
-    while (!idle.empty() && plan.has_work()) {
-      const std::size_t index = plan.next();
-      send_object(plan.descriptor(index), idle.back(), kTask, comm);
-      running[idle.back()] = index;
-      idle.pop_back();
+    // Whole-group tasks first, to any group whose every member is idle.
+    for (auto& [group, ranks] : members) {
+      if (!plan.has_group()) break;
+      if (!std::all_of(ranks.begin(), ranks.end(), [&](int r) { return idle.count(r) > 0; })) continue;
+      const std::size_t position = plan.take_group();
+      const TaskDescriptor task = plan.descriptor(position);
+      for (int r : ranks) {
+        send_object(task, r, kTask, comm);
+        running[r] = position;
+        idle.erase(r);
+      }
+      group_runs[position] = GroupRun{ranks.size(), std::nullopt, "", -1};
+    }
+    // Then single-rank work; a group's ranks are held back while a whole-group task waits.
+    for (auto it = idle.begin(); it != idle.end();) {
+      const bool held = plan.has_group() && group_of(*it) >= 0;
+      const bool groupless_group_task = members.empty() && plan.has_group();
+      if (held || !(plan.has_single() || groupless_group_task)) {
+        ++it;
+        continue;
+      }
+      const std::size_t position = members.empty() ? plan.take_any() : plan.take_single();
+      send_object(plan.descriptor(position), *it, kTask, comm);
+      running[*it] = position;
+      it = idle.erase(it);
     }
     if (!plan.has_work() && running.empty()) {  // nothing left to hand out or wait for
       for (int r : idle) send_signal(r, kStop, comm);
@@ -179,6 +253,7 @@ SweepReport run_sweep(const std::vector<TaskDescriptor>& tasks, const TaskRegist
       idle.clear();
       if (stopped_ranks == size - 1) break;
     }
+
     MPI_Status status;
     if (!poll(MPI_ANY_SOURCE, MPI_ANY_TAG, comm, status)) {
       // Not a blocking probe: a stop signal must still be noticed. Yield first (a reply usually
@@ -193,19 +268,40 @@ SweepReport run_sweep(const std::vector<TaskDescriptor>& tasks, const TaskRegist
     const int source = status.MPI_SOURCE;
     if (status.MPI_TAG == kReady) {
       receive_signal(status, comm);
-    } else if (status.MPI_TAG == kResult) {
-      auto result = receive_object<TaskResult>(status, comm);
-      plan.finished(running.at(source), std::move(result), "", source);
-      running.erase(source);
+      idle.insert(source);
+      continue;
+    }
+    std::optional<TaskResult> result;
+    std::string error;
+    if (status.MPI_TAG == kResult) {
+      result = receive_object<TaskResult>(status, comm);
     } else if (status.MPI_TAG == kFailure) {
-      const auto failure = receive_object<TaskFailure>(status, comm);
-      plan.finished(running.at(source), std::nullopt, failure.message, source);
-      running.erase(source);
+      error = receive_object<TaskFailure>(status, comm).message;
     } else {
       throw std::runtime_error("unexpected message tag " + std::to_string(status.MPI_TAG) + " from rank " +
                                std::to_string(source));
     }
-    idle.push_back(source);
+    const std::size_t position = running.at(source);
+    running.erase(source);
+    idle.insert(source);
+    plan.busy(source, result ? result->seconds : 0.0);
+    const auto group_run = group_runs.find(position);
+    if (group_run == group_runs.end()) {
+      plan.finished(position, std::move(result), error, source);
+      continue;
+    }
+    GroupRun& run = group_run->second;
+    if (!result && run.error_rank < 0) {
+      run.error = error;
+      run.error_rank = source;
+    }
+    if (result && source == members.at(group_of(source)).front()) run.leader_result = std::move(result);
+    if (--run.outstanding > 0) continue;
+    if (run.error_rank >= 0)
+      plan.finished(position, std::nullopt, run.error, run.error_rank);
+    else
+      plan.finished(position, std::move(run.leader_result), "", members.at(group_of(source)).front());
+    group_runs.erase(group_run);
   }
   return plan.finish(since(start));
 }

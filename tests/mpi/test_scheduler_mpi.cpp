@@ -11,6 +11,7 @@
 #include "acsweep/runtime/mpi.hpp"
 #include "acsweep/runtime/scheduler.hpp"
 #include "acsweep/runtime/signals.hpp"
+#include "acsweep/runtime/world.hpp"
 
 namespace acsweep::runtime {
 namespace {
@@ -122,6 +123,57 @@ TEST(SchedulerMpi, StopSignalLeavesTheRestPendingAndEndsCleanly) {
   EXPECT_GE(done, 5u);
   EXPECT_GT(report.pending, 0u);
   EXPECT_EQ(static_cast<int>(done), finished);
+}
+
+TEST(SchedulerMpi, WholeGroupTasksRunOnEveryRankOfOneGroupExactlyOnce) {
+  int size = 1;
+  check_mpi(MPI_Comm_size(MPI_COMM_WORLD, &size), "MPI_Comm_size");
+  // 5 ranks: 2 groups of 2; 4: 1 group of 2 and a scorer; 2: 1 group of 1; 1: everything in order.
+  const Layout layout = size >= 5   ? Layout{2, 2}
+                        : size >= 3 ? Layout{1, 2}
+                        : size == 2 ? Layout{1, 1}
+                                    : Layout{0, 1};
+  const World world(layout, MPI_COMM_WORLD);
+  WorkerGroups groups;
+  for (const auto& role : world.roles()) groups.group_of_rank.push_back(role.group);
+  if (world.group() != MPI_COMM_NULL) groups.this_rank_group = world.group();
+
+  auto tasks = plan(30, 5);
+  for (std::size_t i = 0; i < tasks.size(); i += 3) {
+    tasks[i].kind = "group_sum";
+    tasks[i].whole_group = true;
+  }
+  TaskRegistry r = registry();
+  std::vector<int> took_part(tasks.size(), 0), persisted(tasks.size(), 0);
+  r.add_group("group_sum", [&](const TaskDescriptor& t, MPI_Comm group) {
+    ++took_part[t.index];
+    int one = 1, members = 0;
+    check_mpi(MPI_Allreduce(&one, &members, 1, MPI_INT, MPI_SUM, group), "MPI_Allreduce(group)");
+    TaskResult result;
+    result.values = {static_cast<double>(members)};
+    return result;
+  });
+  SweepHooks hooks;
+  hooks.persist = [&](const TaskDescriptor& t, const TaskResult&) { ++persisted[t.index]; };
+  const SweepReport report = run_sweep(tasks, r, hooks, 3, MPI_COMM_WORLD, 0, groups);
+  all_reduce_sum(took_part, MPI_COMM_WORLD);
+  all_reduce_sum(persisted, MPI_COMM_WORLD);
+  const int group_size = layout.groups > 0 && size > 1 ? layout.group_size : 1;
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    EXPECT_EQ(persisted[i], 1) << "task " << i;  // reported (made durable) once, by group rank 0
+    EXPECT_EQ(took_part[i], tasks[i].whole_group ? group_size : 0) << "task " << i;
+  }
+  if (world_rank() != 0) return;
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    ASSERT_TRUE(report.results[i].has_value()) << i;
+    if (tasks[i].whole_group) {
+      EXPECT_EQ(report.results[i]->values[0], group_size) << i;
+    }
+  }
+  EXPECT_TRUE(report.failed.empty());
+  // Worker-group ranks took single-rank work too: nobody idles while work is pending.
+  for (int rank = 1; rank < size; ++rank)
+    EXPECT_GT(report.ranks[static_cast<std::size_t>(rank)].tasks, 0u) << rank;
 }
 
 }  // namespace

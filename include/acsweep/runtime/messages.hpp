@@ -19,11 +19,15 @@ struct TaskDescriptor {
   std::map<std::string, std::string> inputs;
   double cost = 1.0;  // estimated, relative; larger tasks are handed out first
   int attempt = 1;
+  bool whole_group = false;  // runs on every rank of one worker group together (finetuning)
 
+  // clang-format off
   template <class Archive>
-  void serialize(Archive& ar, unsigned /*version*/) {
-    ar& index& kind& name& hash& inputs& cost& attempt;
+  void serialize(Archive& ar, unsigned version) {
+    ar & index & kind & name & hash & inputs & cost & attempt;
+    if (version >= 2) ar & whole_group;
   }
+  // clang-format on
 };
 
 struct TaskResult {
@@ -35,7 +39,9 @@ struct TaskResult {
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& index& values& per_sample& seconds& rank;
+    // clang-format off
+    ar & index & values & per_sample & seconds & rank;
+    // clang-format on
   }
 };
 
@@ -48,7 +54,9 @@ struct TaskFailure {
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& index& name& message& rank& attempt;
+    // clang-format off
+    ar & index & name & message & rank & attempt;
+    // clang-format on
   }
 };
 
@@ -57,6 +65,6 @@ enum Tag : int { kReady = 1, kTask = 2, kResult = 3, kFailure = 4, kStop = 5 };
 
 }  // namespace acsweep::runtime
 
-BOOST_CLASS_VERSION(acsweep::runtime::TaskDescriptor, 1)
+BOOST_CLASS_VERSION(acsweep::runtime::TaskDescriptor, 2)
 BOOST_CLASS_VERSION(acsweep::runtime::TaskResult, 1)
 BOOST_CLASS_VERSION(acsweep::runtime::TaskFailure, 1)

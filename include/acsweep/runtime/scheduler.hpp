@@ -17,21 +17,35 @@
 namespace acsweep::runtime {
 
 using TaskFunction = std::function<TaskResult(const TaskDescriptor&)>;
+// A whole-group task runs on every rank of a worker group with the group's communicator; the
+// result of group rank 0 is the task's result.
+using GroupTaskFunction = std::function<TaskResult(const TaskDescriptor&, MPI_Comm group)>;
 
 // Task kinds by name. The scoring and finetuning modules add theirs; tests define their own.
 class TaskRegistry {
  public:
   void add(const std::string& kind, TaskFunction function);
-  // Runs the task's function; throws when its kind is unknown or the function throws.
-  TaskResult run(const TaskDescriptor& task) const;
+  void add_group(const std::string& kind, GroupTaskFunction function);
+  // Runs the task's function (a group function with `group`); throws when its kind is unknown
+  // or the function throws.
+  TaskResult run(const TaskDescriptor& task, MPI_Comm group = MPI_COMM_SELF) const;
 
  private:
   std::map<std::string, TaskFunction> functions_;
+  std::map<std::string, GroupTaskFunction> group_functions_;
+};
+
+// The worker groups of the sweep's communicator. Ranks of a group take single-rank tasks while
+// no whole-group task waits; once one waits, they are held back until their whole group is idle.
+// Without groups, a whole-group task runs on one rank as a group of one.
+struct WorkerGroups {
+  std::vector<int> group_of_rank;            // by rank of the sweep's communicator; -1 outside groups
+  MPI_Comm this_rank_group = MPI_COMM_SELF;  // this rank's group communicator
 };
 
 struct SweepHooks {
-  // On the rank that computed a result, before it is reported: make it durable (results row,
-  // journal, fsync). If this throws, the task counts as failed.
+  // On the rank that computed a result (group rank 0 of a whole-group task), before it is
+  // reported: make it durable (results row, journal, fsync). If this throws, the task fails.
   std::function<void(const TaskDescriptor&, const TaskResult&)> persist;
   // On the coordinator, once a task has failed for the last time.
   std::function<void(const TaskDescriptor&, const TaskFailure&)> record_failure;
@@ -58,6 +72,7 @@ struct SweepReport {
 // and returns the full report; the other ranks serve tasks and return an empty report. With one
 // rank, the coordinator runs every task itself, largest first.
 SweepReport run_sweep(const std::vector<TaskDescriptor>& tasks, const TaskRegistry& registry,
-                      const SweepHooks& hooks, int max_attempts, MPI_Comm comm, int coordinator = 0);
+                      const SweepHooks& hooks, int max_attempts, MPI_Comm comm, int coordinator = 0,
+                      const WorkerGroups& groups = {});
 
 }  // namespace acsweep::runtime
