@@ -101,6 +101,17 @@ def test_same_results_at_1_2_4_5_ranks_and_as_acsweep_policy(acsweep, job, tmp_p
     assert reference[0][0, 0, 0] == mmbench["recall_at_1"]  # region, budget 1, MMBench
 
 
+def wait_for_results(out_dir, timeout=120):
+    """Blocks until the run in out_dir has journaled its first result: signals and kills in the
+    tests below then land mid-sweep however loaded the machine is."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.stat().st_size > 0 for p in out_dir.glob("journal/segment-*/rank-*.jsonl")):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no result journaled in {out_dir} within {timeout} s")
+
+
 def journal_values(out_dir, segment):
     """hash -> the values of done records of one segment, as uint64 bit patterns."""
     values = {}
@@ -121,7 +132,8 @@ def test_kill_9_then_rerun_equals_an_uninterrupted_run(acsweep, job, tmp_path, s
     out = tmp_path / "killed"
     cmd = mpirun_cmd(3, "run", job, *LONG, "--set", f"job.output={out}")
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    time.sleep(random.Random(seed).uniform(1.0, 2.2))
+    wait_for_results(out)
+    time.sleep(random.Random(seed).uniform(0.0, 0.8))
     os.killpg(process.pid, signal.SIGKILL)  # mpirun and every rank at once, no cleanup
     process.wait()
     killed = inspect(acsweep, out)
@@ -147,7 +159,7 @@ def test_sigusr1_stops_gracefully_and_a_rerun_completes(acsweep, job, tmp_path):
     out = tmp_path / "stopped"
     process = subprocess.Popen(mpirun_cmd(3, "run", job, *LONG, "--set", f"job.output={out}"),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.6)
+    wait_for_results(out)
     process.send_signal(signal.SIGUSR1)  # mpirun forwards it to every rank
     _, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
@@ -178,3 +190,29 @@ def test_results_directory_of_another_job_is_refused(acsweep, job, tmp_path):
     done = acsweep("run", job, *QUICK, "--set", f"job.output={out}", "--set", "job.name=other", check=False)
     assert done.returncode == 2
     assert "belongs to job 'test-job', not 'other'" in done.stderr
+
+
+def test_second_signal_exits_at_once(acsweep, job, tmp_path):
+    out = tmp_path / "twice"
+    process = subprocess.Popen([os.environ["ACSWEEP_BIN"], "run", str(job), *LONG, "--set", f"job.output={out}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for_results(out)
+    process.send_signal(signal.SIGUSR1)
+    time.sleep(0.05)
+    process.send_signal(signal.SIGUSR1)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGUSR1, err
+    acsweep("run", job, *QUICK, "--set", f"job.output={out}")  # the journals still serve a rerun
+
+
+def test_corrupted_segment_is_reported_and_rebuilt(acsweep, job, tmp_path):
+    out = tmp_path / "torn"
+    acsweep("run", job, *QUICK, "--set", f"job.output={out}")
+    segment = out / "segments" / "segment-0001.h5"
+    segment.write_bytes(b"\0" * 512 + segment.read_bytes()[512:])  # the superblock is gone
+    state = inspect(acsweep, out)
+    assert state["segments"] == [{"segment": 1, "path": str(segment), "state": "unreadable"}]
+    assert "no readable segment" in acsweep("inspect", out).stdout
+    rebuilt = acsweep("run", job, *QUICK, "--set", f"job.output={out}")
+    assert "40 done earlier, 0 to run" in rebuilt.stderr  # from the journals
+    assert [s["state"] for s in inspect(acsweep, out)["segments"]] == ["unreadable", "complete"]
