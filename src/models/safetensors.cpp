@@ -64,7 +64,7 @@ std::uint16_t float_to_half(float x) {
   if (exponent == 0xFF) return static_cast<std::uint16_t>(sign | 0x7C00u | (mantissa ? 0x200u : 0u));
   const int e = static_cast<int>(exponent) - 127 + 15;
   if (e >= 31) return static_cast<std::uint16_t>(sign | 0x7C00u);  // overflow: infinity
-  if (e <= 0) {                                                     // subnormal half, or zero
+  if (e <= 0) {                                                    // subnormal half, or zero
     if (e < -10) return static_cast<std::uint16_t>(sign);
     mantissa |= 0x800000u;
     const int shift = 14 - e;
@@ -142,7 +142,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   }
   const auto* bytes = static_cast<const std::byte*>(map_);
   std::uint64_t header_length = 0;
-  for (int i = 7; i >= 0; --i) header_length = (header_length << 8) | std::to_integer<std::uint64_t>(bytes[i]);
+  for (int i = 7; i >= 0; --i)
+    header_length = (header_length << 8) | std::to_integer<std::uint64_t>(bytes[i]);
   try {
     if (header_length > kMaxHeader || header_length > size_ - 8)
       throw InputError(path + ": header length " + std::to_string(header_length) + " does not fit the " +
@@ -167,7 +168,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
           if (value.is_string()) metadata_[key] = value.get<std::string>();
         continue;
       }
-      if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets"))
+      if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
+          !entry.contains("data_offsets"))
         throw InputError(where + ": needs dtype, shape and data_offsets");
       TensorView view;
       view.name = name;
@@ -175,11 +177,13 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
       view.dtype = parse_dtype(entry["dtype"].get<std::string>(), where);
       if (!entry["shape"].is_array()) throw InputError(where + ": shape is not a list");
       for (const auto& d : entry["shape"]) {
-        if (!d.is_number_integer() || d.get<std::int64_t>() < 0) throw InputError(where + ": bad shape " + entry["shape"].dump());
+        if (!d.is_number_integer() || d.get<std::int64_t>() < 0)
+          throw InputError(where + ": bad shape " + entry["shape"].dump());
         view.shape.push_back(d.get<std::int64_t>());
       }
       const auto& offsets = entry["data_offsets"];
-      if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
+      if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+          !offsets[1].is_number_unsigned())
         throw InputError(where + ": data_offsets must be [begin, end]");
       const auto begin = offsets[0].get<std::uint64_t>(), end = offsets[1].get<std::uint64_t>();
       if (begin > end || end > data_size)
@@ -187,8 +191,9 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
                          " lie outside the " + std::to_string(data_size) + " data bytes (truncated file?)");
       const auto expected = static_cast<std::uint64_t>(view.numel()) * size_of(view.dtype);
       if (end - begin != expected)
-        throw InputError(where + ": shape " + entry["shape"].dump() + " of " + to_string(view.dtype) + " needs " +
-                         std::to_string(expected) + " bytes, the offsets give " + std::to_string(end - begin));
+        throw InputError(where + ": shape " + entry["shape"].dump() + " of " + to_string(view.dtype) +
+                         " needs " + std::to_string(expected) + " bytes, the offsets give " +
+                         std::to_string(end - begin));
       view.data = data + begin;
       view.bytes = end - begin;
       ranges.emplace_back(begin, name);
@@ -237,10 +242,12 @@ SafetensorsFolder::SafetensorsFolder(const std::string& folder) : folder_(folder
       throw InputError(index.string() + ": no weight_map");
     std::map<std::string, const SafetensorsFile*> shards;
     for (const auto& [name, shard] : doc["weight_map"].items()) {
-      if (!shard.is_string()) throw InputError(index.string() + ": weight_map['" + name + "'] is not a file name");
+      if (!shard.is_string())
+        throw InputError(index.string() + ": weight_map['" + name + "'] is not a file name");
       const std::string file = shard.get<std::string>();
       if (file.empty() || file.find('/') != std::string::npos || file == "." || file == "..")
-        throw InputError(index.string() + ": shard '" + file + "' of '" + name + "' is not a file in the folder");
+        throw InputError(index.string() + ": shard '" + file + "' of '" + name +
+                         "' is not a file in the folder");
       if (!shards.count(file)) {
         files_.push_back(std::make_unique<SafetensorsFile>((fs::path(folder) / file).string()));
         shards[file] = files_.back().get();
@@ -254,7 +261,8 @@ SafetensorsFolder::SafetensorsFolder(const std::string& folder) : folder_(folder
   const fs::path single = fs::path(folder) / "model.safetensors";
   if (!fs::exists(single)) {
     for (const char* pickle : {"pytorch_model.bin", "model.bin", "model.pt", "model.pth"})
-      if (fs::exists(fs::path(folder) / pickle)) refuse_pickle_checkpoint((fs::path(folder) / pickle).string());
+      if (fs::exists(fs::path(folder) / pickle))
+        refuse_pickle_checkpoint((fs::path(folder) / pickle).string());
     throw InputError(folder + ": no model.safetensors or model.safetensors.index.json");
   }
   files_.push_back(std::make_unique<SafetensorsFile>(single.string()));
@@ -293,7 +301,8 @@ void write_safetensors(const std::string& path, const std::map<std::string, Tens
         data.append(reinterpret_cast<const char*>(&h), 2);
       }
     }
-    header[name] = {{"dtype", to_string(tensor.dtype)}, {"shape", tensor.shape}, {"data_offsets", {begin, data.size()}}};
+    header[name] = {
+        {"dtype", to_string(tensor.dtype)}, {"shape", tensor.shape}, {"data_offsets", {begin, data.size()}}};
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned, as the reference writer does
@@ -317,7 +326,8 @@ void refuse_pickle_checkpoint(const std::string& path) {
                    ": a pickle checkpoint; acsweep does not load these because unpickling can run "
                    "arbitrary code. Convert it once, where you trust it, to safetensors: "
                    "python3 -c \"import torch; from safetensors.torch import save_file; "
-                   "save_file(torch.load('" + path + "', map_location='cpu'), 'model.safetensors')\"");
+                   "save_file(torch.load('" +
+                   path + "', map_location='cpu'), 'model.safetensors')\"");
 }
 
 }  // namespace acsweep::models

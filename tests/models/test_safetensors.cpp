@@ -60,8 +60,8 @@ std::string run(const std::string& command) {
 TEST(HalfPrecision, HandDerivedBitPatterns) {
   EXPECT_EQ(float_to_half(1.0f), 0x3C00);
   EXPECT_EQ(float_to_half(-2.0f), 0xC000);
-  EXPECT_EQ(float_to_half(65504.0f), 0x7BFF);              // largest half
-  EXPECT_EQ(float_to_half(65520.0f), 0x7C00);              // halfway to 2^16: rounds (to even) to infinity
+  EXPECT_EQ(float_to_half(65504.0f), 0x7BFF);               // largest half
+  EXPECT_EQ(float_to_half(65520.0f), 0x7C00);               // halfway to 2^16: rounds (to even) to infinity
   EXPECT_EQ(float_to_half(std::ldexp(1.0f, -24)), 0x0001);  // smallest subnormal
   EXPECT_EQ(float_to_half(std::ldexp(1.0f, -25)), 0x0000);  // its half: a tie, rounds to even zero
   EXPECT_EQ(float_to_half(0.1f), 0x2E66);
@@ -95,17 +95,21 @@ TEST_F(SafetensorsTest, RoundTripEveryDtype) {
 TEST_F(SafetensorsTest, BadHeadersNameFileAndTensor) {
   const std::string ok = R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
   EXPECT_EQ(error_of(raw_file("ok.safetensors", ok, 8)), "");
-  EXPECT_NE(error_of(raw_file("short.safetensors", ok, 4)).find("tensor 't': bytes 0..8 lie outside the 4 data bytes"),
+  EXPECT_NE(error_of(raw_file("short.safetensors", ok, 4))
+                .find("tensor 't': bytes 0..8 lie outside the 4 data bytes"),
             std::string::npos);
   EXPECT_NE(error_of(raw_file("len.safetensors", ok, 8, 1u << 20)).find("header length 1048576 does not fit"),
             std::string::npos);
-  EXPECT_NE(error_of(raw_file("json.safetensors", "{not json", 0)).find("the header is not JSON"), std::string::npos);
-  EXPECT_NE(error_of(raw_file("dtype.safetensors", R"({"t":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", 8))
-                .find("tensor 't': dtype 'I64' is not supported"),
+  EXPECT_NE(error_of(raw_file("json.safetensors", "{not json", 0)).find("the header is not JSON"),
             std::string::npos);
-  EXPECT_NE(error_of(raw_file("shape.safetensors", R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8))
-                .find("tensor 't': shape [3] of F32 needs 12 bytes, the offsets give 8"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(raw_file("dtype.safetensors", R"({"t":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", 8))
+          .find("tensor 't': dtype 'I64' is not supported"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(raw_file("shape.safetensors", R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8))
+          .find("tensor 't': shape [3] of F32 needs 12 bytes, the offsets give 8"),
+      std::string::npos);
   EXPECT_NE(error_of(raw_file("overlap.safetensors",
                               R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                               R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
@@ -113,7 +117,8 @@ TEST_F(SafetensorsTest, BadHeadersNameFileAndTensor) {
                 .find("tensors 'a' and 'b' overlap"),
             std::string::npos);
   std::ofstream(path("three.safetensors")) << "abc";
-  EXPECT_NE(error_of(path("three.safetensors")).find("too short for a safetensors header"), std::string::npos);
+  EXPECT_NE(error_of(path("three.safetensors")).find("too short for a safetensors header"),
+            std::string::npos);
   std::ofstream(path("pytorch_model.bin")) << "pickle";
   EXPECT_NE(error_of(path("pytorch_model.bin")).find("pickle checkpoint"), std::string::npos);
 }
@@ -132,7 +137,8 @@ TEST_F(SafetensorsTest, ShardedFolderThroughItsIndex) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find(": no weight 'z'"), std::string::npos);
   }
-  std::ofstream(path("model.safetensors.index.json")) << R"({"weight_map":{"x":"model-00002-of-00002.safetensors"}})";
+  std::ofstream(path("model.safetensors.index.json"))
+      << R"({"weight_map":{"x":"model-00002-of-00002.safetensors"}})";
   EXPECT_THROW(SafetensorsFolder{dir_.string()}, InputError);
   std::ofstream(path("model.safetensors.index.json")) << R"({"weight_map":{"x":"../escape.safetensors"}})";
   EXPECT_THROW(SafetensorsFolder{dir_.string()}, InputError);
@@ -150,10 +156,12 @@ TEST_F(SafetensorsTest, FolderWithOnlyAPickleIsRefused) {
 
 TEST_F(SafetensorsTest, AgreesWithAnIndependentPythonImplementation) {
   // Python writes (unpadded header, reversed key order, unaligned data); we read.
-  run("/usr/bin/python3 " ACSWEEP_TESTS_DIR "/models/safetensors_reference.py write " + path("py.safetensors"));
+  run("/usr/bin/python3 " ACSWEEP_TESTS_DIR "/models/safetensors_reference.py write " +
+      path("py.safetensors"));
   const SafetensorsFile file(path("py.safetensors"));
-  const auto expected = nlohmann::json::parse(
-      run("/usr/bin/python3 " ACSWEEP_TESTS_DIR "/models/safetensors_reference.py read " + path("py.safetensors")));
+  const auto expected = nlohmann::json::parse(run("/usr/bin/python3 " ACSWEEP_TESTS_DIR
+                                                  "/models/safetensors_reference.py read " +
+                                                  path("py.safetensors")));
   for (const auto& [name, entry] : expected.items()) {
     const TensorView& view = file.tensor(name);
     EXPECT_EQ(to_string(view.dtype), entry["dtype"].get<std::string>());
@@ -164,8 +172,9 @@ TEST_F(SafetensorsTest, AgreesWithAnIndependentPythonImplementation) {
   write_safetensors(path("cc.safetensors"), {{"h", {{2, 2}, {0.1f, 1e-6f, -7, 3e4f}, DType::F16}},
                                              {"g", {{3}, {0.3f, -1e-3f, 2e30f}, DType::BF16}},
                                              {"f", {{1}, {3.14159f}, DType::F32}}});
-  const auto read_back = nlohmann::json::parse(
-      run("/usr/bin/python3 " ACSWEEP_TESTS_DIR "/models/safetensors_reference.py read " + path("cc.safetensors")));
+  const auto read_back = nlohmann::json::parse(run("/usr/bin/python3 " ACSWEEP_TESTS_DIR
+                                                   "/models/safetensors_reference.py read " +
+                                                   path("cc.safetensors")));
   const SafetensorsFile ours(path("cc.safetensors"));
   for (const char* name : {"h", "g", "f"})
     EXPECT_EQ(ours.tensor(name).to_float(), read_back[name]["values"].get<std::vector<float>>()) << name;

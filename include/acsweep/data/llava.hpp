@@ -1,0 +1,52 @@
+#pragma once
+// Captions and instructions in LLaVA JSON (shared/spec/ARCHITECTURE.md, "Data formats"): a list
+// of {id, image, conversations: [{from, value}]}, images relative to an image folder. An image
+// path is resolved inside that folder only: absolute paths and ".." escapes are refused. Items
+// that cannot be used (no answer, missing image, a path escape) are skipped and counted, each
+// with a message naming the file, the item and the id; the file itself must be a JSON list.
+#include <string>
+#include <vector>
+
+namespace acsweep::data {
+
+struct ConversationTurn {
+  std::string from;  // "human" or "gpt"
+  std::string value;
+};
+
+struct LlavaExample {
+  std::string id;
+  std::string image;  // absolute path inside the image folder; empty for text-only items
+  std::vector<ConversationTurn> turns;
+};
+
+struct LlavaDataset {
+  std::vector<LlavaExample> examples;
+  std::vector<std::string> skipped;  // why each unusable item was left out
+};
+
+LlavaDataset read_llava_json(const std::string& json_path, const std::string& image_folder);
+
+// `relative` resolved inside `folder`; InputError naming `where` for absolute paths and escapes.
+std::string resolve_inside(const std::string& folder, const std::string& relative, const std::string& where);
+
+// A prompt as pieces: text, or the place of the image's visual tokens; trainable pieces carry
+// the loss (the caption in Stage 1, the assistant's answers in Stage 2).
+struct PromptPiece {
+  enum class Kind { Text, Image } kind = Kind::Text;
+  std::string text;
+  bool trainable = false;
+};
+
+// Stage 1, LLaVA's "plain" template: the image, then the caption and a newline (trainable).
+std::vector<PromptPiece> plain_template(const LlavaExample& example);
+// Stage 2, LLaVA's vicuna_v1 template: the system line, then "USER: ... ASSISTANT: ...</s>"
+// turns; "<image>" in a user turn marks where the visual tokens go.
+std::vector<PromptPiece> vicuna_v1_template(const LlavaExample& example);
+
+inline constexpr const char* kImageToken = "<image>";
+inline constexpr const char* kVicunaSystem =
+    "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, "
+    "detailed, and polite answers to the user's questions.";
+
+}  // namespace acsweep::data
