@@ -29,7 +29,9 @@ void append_with_images(std::vector<PromptPiece>& pieces, const std::string& tex
 std::string resolve_inside(const std::string& folder, const std::string& relative, const std::string& where) {
   const fs::path path(relative);
   if (relative.empty()) throw InputError(where + ": empty image path");
-  if (path.is_absolute()) throw InputError(where + ": image path '" + relative + "' is absolute; paths are relative to the image folder");
+  if (path.is_absolute())
+    throw InputError(where + ": image path '" + relative +
+                     "' is absolute; paths are relative to the image folder");
   for (const auto& part : path.lexically_normal())
     if (part == "..") throw InputError(where + ": image path '" + relative + "' leaves the image folder");
   return (fs::path(folder) / path).lexically_normal().string();
@@ -53,13 +55,15 @@ LlavaDataset read_llava_json(const std::string& json_path, const std::string& im
     try {
       if (!item.is_object()) throw InputError(where + ": not an object");
       LlavaExample example;
-      if (item.contains("id")) example.id = item["id"].is_string() ? item["id"].get<std::string>() : item["id"].dump();
+      if (item.contains("id"))
+        example.id = item["id"].is_string() ? item["id"].get<std::string>() : item["id"].dump();
       where += " (id " + example.id + ")";
-      if (!item.contains("conversations") || !item["conversations"].is_array() || item["conversations"].empty())
+      if (!item.contains("conversations") || !item["conversations"].is_array() ||
+          item["conversations"].empty())
         throw InputError(where + ": no conversations");
       for (const auto& turn : item["conversations"]) {
-        if (!turn.is_object() || !turn.contains("from") || !turn.contains("value") || !turn["from"].is_string() ||
-            !turn["value"].is_string())
+        if (!turn.is_object() || !turn.contains("from") || !turn.contains("value") ||
+            !turn["from"].is_string() || !turn["value"].is_string())
           throw InputError(where + ": a turn without 'from' and 'value' strings");
         const std::string from = turn["from"].get<std::string>();
         if (from != "human" && from != "gpt") throw InputError(where + ": unknown speaker '" + from + "'");
@@ -71,7 +75,8 @@ LlavaDataset read_llava_json(const std::string& json_path, const std::string& im
       if (item.contains("image")) {
         if (!item["image"].is_string()) throw InputError(where + ": 'image' is not a path");
         example.image = resolve_inside(image_folder, item["image"].get<std::string>(), where);
-        if (!fs::is_regular_file(example.image)) throw InputError(where + ": image " + example.image + " is missing");
+        if (!fs::is_regular_file(example.image))
+          throw InputError(where + ": image " + example.image + " is missing");
       }
       out.examples.push_back(std::move(example));
     } catch (const InputError& e) {

@@ -31,7 +31,8 @@ std::vector<Point> points(const nlohmann::json& list, const char* key, const std
 
 template <std::size_t N>
 std::array<double, N> numbers(const nlohmann::json& list, const char* key, const std::string& where) {
-  if (!list.is_array() || list.size() < N) throw InputError(where + ": '" + key + "' needs " + std::to_string(N) + " numbers");
+  if (!list.is_array() || list.size() < N)
+    throw InputError(where + ": '" + key + "' needs " + std::to_string(N) + " numbers");
   std::array<double, N> out{};
   for (std::size_t i = 0; i < N; ++i) {
     if (!list[i].is_number()) throw InputError(where + ": '" + key + "' holds a non-number");
@@ -40,18 +41,21 @@ std::array<double, N> numbers(const nlohmann::json& list, const char* key, const
   return out;
 }
 
-void check_inside(const std::vector<Point>& pts, const std::array<int, 2>& size, const char* key, const std::string& where) {
+void check_inside(const std::vector<Point>& pts, const std::array<int, 2>& size, const char* key,
+                  const std::string& where) {
   for (std::size_t i = 0; i < pts.size(); ++i)
     if (pts[i][0] < 0 || pts[i][1] < 0 || pts[i][0] >= size[0] || pts[i][1] >= size[1])
-      throw InputError(where + ": " + key + "[" + std::to_string(i) + "] = (" + std::to_string(pts[i][0]) + ", " +
-                       std::to_string(pts[i][1]) + ") lies outside the " + std::to_string(size[0]) + "x" +
-                       std::to_string(size[1]) + " image");
+      throw InputError(where + ": " + key + "[" + std::to_string(i) + "] = (" + std::to_string(pts[i][0]) +
+                       ", " + std::to_string(pts[i][1]) + ") lies outside the " + std::to_string(size[0]) +
+                       "x" + std::to_string(size[1]) + " image");
 }
 
 void check_box(const Box& box, const std::array<int, 2>& size, const char* key, const std::string& where) {
-  if (!(box[0] >= 0 && box[1] >= 0 && box[0] < box[2] && box[1] < box[3] && box[2] <= size[0] && box[3] <= size[1]))
-    throw InputError(where + ": " + key + " [" + std::to_string(box[0]) + ", " + std::to_string(box[1]) + ", " +
-                     std::to_string(box[2]) + ", " + std::to_string(box[3]) + "] is not a box inside the image");
+  if (!(box[0] >= 0 && box[1] >= 0 && box[0] < box[2] && box[1] < box[3] && box[2] <= size[0] &&
+        box[3] <= size[1]))
+    throw InputError(where + ": " + key + " [" + std::to_string(box[0]) + ", " + std::to_string(box[1]) +
+                     ", " + std::to_string(box[2]) + ", " + std::to_string(box[3]) +
+                     "] is not a box inside the image");
 }
 
 KeypointPair read_pair(const fs::path& file, const std::string& root) {
@@ -71,7 +75,8 @@ KeypointPair read_pair(const fs::path& file, const std::string& root) {
   const auto image = [&](const char* key) {
     const auto& name = field(doc, key, where);
     if (!name.is_string()) throw InputError(where + ": '" + key + "' is not a file name");
-    const std::string path = resolve_inside(root, "JPEGImages/" + pair.category + "/" + name.get<std::string>(), where);
+    const std::string path =
+        resolve_inside(root, "JPEGImages/" + pair.category + "/" + name.get<std::string>(), where);
     if (!fs::is_regular_file(path)) throw InputError(where + ": image " + path + " is missing");
     return path;
   };

@@ -50,7 +50,8 @@ TEST_F(DatasetTest, LlavaItemsReadOrSkippedWithReasons) {
   EXPECT_TRUE(set.examples[1].image.empty());
   ASSERT_EQ(set.skipped.size(), 5u);
   EXPECT_EQ(set.skipped[0], json + ": item 2 (id no-answer): no answer (no non-empty 'gpt' turn)");
-  EXPECT_NE(set.skipped[1].find("item 3 (id missing): image " + (dir_ / "images/coco/2.jpg").string() + " is missing"),
+  EXPECT_NE(set.skipped[1].find("item 3 (id missing): image " + (dir_ / "images/coco/2.jpg").string() +
+                                " is missing"),
             std::string::npos);
   EXPECT_NE(set.skipped[2].find("'../secret.jpg' leaves the image folder"), std::string::npos);
   EXPECT_NE(set.skipped[3].find("'/etc/passwd' is absolute"), std::string::npos);
@@ -71,15 +72,17 @@ TEST(Templates, PlainAndVicunaV1AsLlavaBuildsThem) {
   EXPECT_EQ(render(plain_template(caption)), "[IMG]A red bus.\n");
   EXPECT_EQ(render(plain_template(caption), true), "A red bus.\n");
 
-  const LlavaExample chat{"v", "", {{"human", "<image>\nWhat colour?"}, {"gpt", "Red."}, {"human", "Why?"}, {"gpt", "Paint."}}};
-  EXPECT_EQ(render(vicuna_v1_template(chat)), std::string(kVicunaSystem) +
-                                                  " USER: [IMG]\nWhat colour? ASSISTANT: Red.</s>USER: Why? ASSISTANT: "
-                                                  "Paint.</s>");
+  const LlavaExample chat{
+      "v", "", {{"human", "<image>\nWhat colour?"}, {"gpt", "Red."}, {"human", "Why?"}, {"gpt", "Paint."}}};
+  EXPECT_EQ(render(vicuna_v1_template(chat)),
+            std::string(kVicunaSystem) +
+                " USER: [IMG]\nWhat colour? ASSISTANT: Red.</s>USER: Why? ASSISTANT: "
+                "Paint.</s>");
   EXPECT_EQ(render(vicuna_v1_template(chat), true), " Red.</s> Paint.</s>");
 }
 
-std::string pair_json(const std::string& src_kps, const std::string& trg_kps, const std::string& box = "[10, 10, 90, 60]",
-                      const std::string& extra = "") {
+std::string pair_json(const std::string& src_kps, const std::string& trg_kps,
+                      const std::string& box = "[10, 10, 90, 60]", const std::string& extra = "") {
   return R"({"category": "cat", "src_imname": "a.jpg", "trg_imname": "b.jpg", "src_kps": )" + src_kps +
          R"(, "trg_kps": )" + trg_kps + R"(, "src_bndbox": [0, 0, 100, 80], "trg_bndbox": )" + box +
          R"(, "src_imsize": [100, 80, 3], "trg_imsize": [120, 70, 3])" + extra + "}";
@@ -94,8 +97,9 @@ TEST_F(DatasetTest, SpairPairsValidatedOneByOne) {
   write("spair/PairAnnotation/test/0003-a-b.json", pair_json("[[1, 2]]", "[[120, 4]]"));
   write("spair/PairAnnotation/test/0004-a-b.json", pair_json("[[1, 2]]", "[[3, 4]]", "[50, 10, 40, 60]"));
   write("spair/PairAnnotation/test/0005-a-b.json", R"({"category": "cat"})");
-  write("spair/PairAnnotation/test/0006-a-b.json",
-        pair_json("[[1, 2]]", "[[3, 4]]").replace(pair_json("[[1, 2]]", "[[3, 4]]").find("b.jpg"), 5, "c.jpg"));
+  write(
+      "spair/PairAnnotation/test/0006-a-b.json",
+      pair_json("[[1, 2]]", "[[3, 4]]").replace(pair_json("[[1, 2]]", "[[3, 4]]").find("b.jpg"), 5, "c.jpg"));
   write("spair/PairAnnotation/test/0007-a-b.json", pair_json("[[5, 5]]", "[[6, 6]]"));
 
   const KeypointPairs pairs = read_spair(root, "test");
@@ -108,8 +112,10 @@ TEST_F(DatasetTest, SpairPairsValidatedOneByOne) {
   EXPECT_EQ(p.target_size, (std::array<int, 2>{120, 70}));
   EXPECT_EQ(p.source_image, (dir_ / "spair/JPEGImages/cat/a.jpg").string());
   ASSERT_EQ(pairs.skipped.size(), 5u);
-  EXPECT_NE(pairs.skipped[0].find("0002-a-b.json: 1 source keypoints but 2 target keypoints"), std::string::npos);
-  EXPECT_NE(pairs.skipped[1].find("trg_kps[0] = (120.000000, 4.000000) lies outside the 120x70 image"), std::string::npos);
+  EXPECT_NE(pairs.skipped[0].find("0002-a-b.json: 1 source keypoints but 2 target keypoints"),
+            std::string::npos);
+  EXPECT_NE(pairs.skipped[1].find("trg_kps[0] = (120.000000, 4.000000) lies outside the 120x70 image"),
+            std::string::npos);
   EXPECT_NE(pairs.skipped[2].find("trg_bndbox [50.000000, 10.000000, 40.000000, 60.000000] is not a box"),
             std::string::npos);
   EXPECT_NE(pairs.skipped[3].find("0005-a-b.json: missing field 'src_imname'"), std::string::npos);

@@ -30,10 +30,11 @@ def encode(dtype, values):
     return rounded.astype("<u2").tobytes()
 
 
-def write(path):
+def write_tensors(path, named):
+    """named: {name: (dtype, float32 array)}; header unpadded, keys in reverse order."""
     header, blob = {}, b""
-    for name in sorted(tensors(), reverse=True):
-        dtype, values = tensors()[name]
+    for name in sorted(named, reverse=True):
+        dtype, values = named[name]
         data = encode(dtype, values)
         header[name] = {"dtype": dtype, "shape": list(values.shape), "data_offsets": [len(blob), len(blob) + len(data)]}
         blob += data
@@ -41,6 +42,10 @@ def write(path):
     text = json.dumps(header).encode()
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(text)) + text + blob)
+
+
+def write(path):
+    write_tensors(path, tensors())
 
 
 def read(path):

@@ -1,0 +1,84 @@
+#pragma once
+// Llama-family decoder (Llama, Vicuna, Mistral) in LibTorch: RMSNorm, rotary position embedding
+// with the config's theta, SwiGLU MLP, grouped-query attention with a causal mask, tied or untied
+// head. Parameters carry Hugging Face's names, so checkpoints load by name. Inputs are embeddings,
+// so visual tokens can be spliced in between text embeddings. Knows nothing of MPI.
+#include <torch/torch.h>
+
+#include "acsweep/models/hf_config.hpp"
+
+namespace acsweep::models {
+
+class RMSNormImpl : public torch::nn::Module {
+ public:
+  RMSNormImpl(std::int64_t size, double eps);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::Tensor weight_;
+  double eps_;
+};
+TORCH_MODULE(RMSNorm);
+
+class LlamaAttentionImpl : public torch::nn::Module {
+ public:
+  explicit LlamaAttentionImpl(const LlamaConfig& config);
+  // x: [B, T, D]; cos, sin: [T, head_dim]
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+
+ private:
+  LlamaConfig config_;
+  torch::nn::Linear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, o_proj_{nullptr};
+};
+TORCH_MODULE(LlamaAttention);
+
+class LlamaMLPImpl : public torch::nn::Module {
+ public:
+  explicit LlamaMLPImpl(const LlamaConfig& config);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::Linear gate_proj_{nullptr}, up_proj_{nullptr}, down_proj_{nullptr};
+};
+TORCH_MODULE(LlamaMLP);
+
+class LlamaDecoderLayerImpl : public torch::nn::Module {
+ public:
+  explicit LlamaDecoderLayerImpl(const LlamaConfig& config);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+
+ private:
+  LlamaAttention self_attn_{nullptr};
+  LlamaMLP mlp_{nullptr};
+  RMSNorm input_layernorm_{nullptr}, post_attention_layernorm_{nullptr};
+};
+TORCH_MODULE(LlamaDecoderLayer);
+
+// Holds "model.*" (embed_tokens, layers, norm) and "lm_head" unless the embeddings are tied.
+class LlamaForCausalLMImpl : public torch::nn::Module {
+ public:
+  explicit LlamaForCausalLMImpl(const LlamaConfig& config);
+
+  // [B, T] token ids -> [B, T, D] embeddings.
+  torch::Tensor embed(const torch::Tensor& ids);
+  // [B, T, D] embeddings -> [B, T, vocab] logits, causal over T.
+  torch::Tensor forward(const torch::Tensor& embeddings);
+  const LlamaConfig& config() const { return config_; }
+
+ private:
+  LlamaConfig config_;
+  std::shared_ptr<torch::nn::Module> model_;
+  torch::nn::Embedding embed_tokens_{nullptr};
+  torch::nn::ModuleList layers_;
+  RMSNorm norm_{nullptr};
+  torch::nn::Linear lm_head_{nullptr};
+};
+TORCH_MODULE(LlamaForCausalLM);
+
+// Reads config.json and the safetensors weights of an HF folder.
+LlamaForCausalLM load_llama(const std::string& folder);
+
+// cos and sin of the rotary embedding for positions 0..length-1: [length, head_dim].
+std::pair<torch::Tensor, torch::Tensor> rotary_tables(std::int64_t length, std::int64_t head_dim, double theta);
+
+}  // namespace acsweep::models

@@ -1,0 +1,18 @@
+#pragma once
+// Filling a LibTorch module's parameters from safetensors by their Hugging Face names.
+#include <torch/torch.h>
+
+#include <string>
+
+#include "acsweep/models/safetensors.hpp"
+
+namespace acsweep::models {
+
+// A float32 tensor holding the view's values (F16/BF16 widened).
+torch::Tensor to_tensor(const TensorView& view);
+
+// Copies every parameter of `module` from `weights[prefix + name]`. A missing tensor, a shape
+// that differs, or a non-finite value is an InputError naming the folder and the key.
+void load_parameters(torch::nn::Module& module, const SafetensorsFolder& weights, const std::string& prefix = "");
+
+}  // namespace acsweep::models

@@ -1,0 +1,119 @@
+#include "acsweep/models/llama.hpp"
+
+#include <filesystem>
+
+#include "acsweep/models/safetensors.hpp"
+#include "acsweep/models/torch_weights.hpp"
+
+namespace F = torch::nn::functional;
+
+namespace acsweep::models {
+namespace {
+
+torch::nn::Linear linear(std::int64_t in, std::int64_t out) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
+}
+
+// Hugging Face's convention: the two halves of each head's vector form the rotated pairs.
+torch::Tensor rotate_half(const torch::Tensor& x) {
+  const auto half = x.size(-1) / 2;
+  return torch::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
+}
+
+}  // namespace
+
+std::pair<torch::Tensor, torch::Tensor> rotary_tables(std::int64_t length, std::int64_t head_dim, double theta) {
+  const auto exponents = torch::arange(0, head_dim, 2, torch::kFloat64) / static_cast<double>(head_dim);
+  const auto inv_freq = torch::pow(theta, -exponents);
+  const auto angles = torch::outer(torch::arange(length, torch::kFloat64), inv_freq);
+  const auto full = torch::cat({angles, angles}, -1);
+  return {full.cos().to(torch::kFloat32), full.sin().to(torch::kFloat32)};
+}
+
+RMSNormImpl::RMSNormImpl(std::int64_t size, double eps) : eps_(eps) {
+  weight_ = register_parameter("weight", torch::ones({size}));
+}
+
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+  const auto x32 = x.to(torch::kFloat32);
+  const auto normed = x32 * torch::rsqrt(x32.pow(2).mean(-1, true) + eps_);
+  return weight_ * normed.to(x.scalar_type());
+}
+
+LlamaAttentionImpl::LlamaAttentionImpl(const LlamaConfig& config) : config_(config) {
+  const auto heads = config.num_attention_heads, kv = config.num_key_value_heads, d = config.head_dim;
+  q_proj_ = register_module("q_proj", linear(config.hidden_size, heads * d));
+  k_proj_ = register_module("k_proj", linear(config.hidden_size, kv * d));
+  v_proj_ = register_module("v_proj", linear(config.hidden_size, kv * d));
+  o_proj_ = register_module("o_proj", linear(heads * d, config.hidden_size));
+}
+
+torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  const auto B = x.size(0), T = x.size(1);
+  const auto heads = config_.num_attention_heads, kv = config_.num_key_value_heads, d = config_.head_dim;
+  auto q = q_proj_(x).view({B, T, heads, d}).transpose(1, 2);  // [B, H, T, d]
+  auto k = k_proj_(x).view({B, T, kv, d}).transpose(1, 2);
+  auto v = v_proj_(x).view({B, T, kv, d}).transpose(1, 2);
+  q = q * cos + rotate_half(q) * sin;
+  k = k * cos + rotate_half(k) * sin;
+  if (kv != heads) {  // grouped-query attention: each key/value head serves heads/kv query heads
+    k = k.repeat_interleave(heads / kv, 1);
+    v = v.repeat_interleave(heads / kv, 1);
+  }
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d));
+  const auto causal = torch::ones({T, T}, torch::dtype(torch::kBool).device(x.device())).triu(1);
+  scores = scores.masked_fill(causal, -std::numeric_limits<float>::infinity());
+  const auto attended = torch::matmul(torch::softmax(scores, -1, torch::kFloat32).to(v.scalar_type()), v);
+  return o_proj_(attended.transpose(1, 2).reshape({B, T, heads * d}));
+}
+
+LlamaMLPImpl::LlamaMLPImpl(const LlamaConfig& config) {
+  gate_proj_ = register_module("gate_proj", linear(config.hidden_size, config.intermediate_size));
+  up_proj_ = register_module("up_proj", linear(config.hidden_size, config.intermediate_size));
+  down_proj_ = register_module("down_proj", linear(config.intermediate_size, config.hidden_size));
+}
+
+torch::Tensor LlamaMLPImpl::forward(const torch::Tensor& x) { return down_proj_(F::silu(gate_proj_(x)) * up_proj_(x)); }
+
+LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& config) {
+  self_attn_ = register_module("self_attn", LlamaAttention(config));
+  mlp_ = register_module("mlp", LlamaMLP(config));
+  input_layernorm_ = register_module("input_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
+  post_attention_layernorm_ =
+      register_module("post_attention_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
+}
+
+torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  const auto h = x + self_attn_(input_layernorm_(x), cos, sin);
+  return h + mlp_(post_attention_layernorm_(h));
+}
+
+LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& config) : config_(config) {
+  model_ = register_module("model", std::make_shared<torch::nn::Module>());
+  embed_tokens_ = model_->register_module("embed_tokens", torch::nn::Embedding(config.vocab_size, config.hidden_size));
+  layers_ = model_->register_module("layers", torch::nn::ModuleList());
+  for (std::int64_t i = 0; i < config.num_hidden_layers; ++i) layers_->push_back(LlamaDecoderLayer(config));
+  norm_ = model_->register_module("norm", RMSNorm(config.hidden_size, config.rms_norm_eps));
+  if (!config.tie_word_embeddings) lm_head_ = register_module("lm_head", linear(config.hidden_size, config.vocab_size));
+}
+
+torch::Tensor LlamaForCausalLMImpl::embed(const torch::Tensor& ids) { return embed_tokens_(ids); }
+
+torch::Tensor LlamaForCausalLMImpl::forward(const torch::Tensor& embeddings) {
+  const auto [cos, sin] = rotary_tables(embeddings.size(1), config_.head_dim, config_.rope_theta);
+  const auto device_cos = cos.to(embeddings.device()), device_sin = sin.to(embeddings.device());
+  auto h = embeddings;
+  for (const auto& layer : *layers_) h = layer->as<LlamaDecoderLayer>()->forward(h, device_cos, device_sin);
+  h = norm_(h);
+  return config_.tie_word_embeddings ? F::linear(h, embed_tokens_->weight) : lm_head_(h);
+}
+
+LlamaForCausalLM load_llama(const std::string& folder) {
+  const LlamaConfig config = read_llama_config((std::filesystem::path(folder) / "config.json").string());
+  LlamaForCausalLM model(config);
+  load_parameters(*model, SafetensorsFolder(folder));
+  model->eval();
+  return model;
+}
+
+}  // namespace acsweep::models

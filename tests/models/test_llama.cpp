@@ -1,0 +1,86 @@
+// The LibTorch Llama decoder against a float64 reference written differently
+// (tests/models/llama_reference.py) on tiny random models: logits to 1e-4 relative, with and
+// without grouped-query attention and tied embeddings; bad weights named by key.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "acsweep/error.hpp"
+#include "acsweep/models/llama.hpp"
+#include "acsweep/models/safetensors.hpp"
+#include "acsweep/models/torch_weights.hpp"
+
+namespace acsweep::models {
+namespace {
+namespace fs = std::filesystem;
+
+fs::path make_model(const std::string& name, int seed, bool tie, int kv_heads, const std::string& fault = "") {
+  const fs::path folder = fs::temp_directory_path() / ("acsweep_llama_" + std::to_string(::getpid()) + "_" + name);
+  const std::string command = "/usr/bin/python3 " ACSWEEP_TESTS_DIR "/models/llama_reference.py " + folder.string() +
+                              " " + std::to_string(seed) + " " + (tie ? "1" : "0") + " " + std::to_string(kv_heads) +
+                              (fault.empty() ? "" : " " + fault);
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  return folder;
+}
+
+struct Case {
+  const char* name;
+  bool tie;
+  int kv_heads;
+};
+
+class LlamaAgainstReference : public ::testing::TestWithParam<Case> {};
+
+TEST_P(LlamaAgainstReference, LogitsAgreeTo1e4Relative) {
+  const Case c = GetParam();
+  const fs::path folder = make_model(c.name, 11, c.tie, c.kv_heads);
+  LlamaForCausalLM model = load_llama(folder.string());
+  std::ifstream in(folder / "ids.json");
+  const auto ids_json = nlohmann::json::parse(in);
+  std::vector<std::int64_t> flat;
+  for (const auto& row : ids_json)
+    for (const auto& id : row) flat.push_back(id.get<std::int64_t>());
+  const auto ids = torch::tensor(flat).view({static_cast<long>(ids_json.size()), -1});
+  torch::NoGradGuard no_grad;
+  const torch::Tensor logits = model->forward(model->embed(ids));
+  const torch::Tensor expected = to_tensor(SafetensorsFile((folder / "expected.safetensors").string()).tensor("logits"));
+  ASSERT_EQ(logits.sizes(), expected.sizes());
+  const double scale = expected.abs().max().item<double>();
+  const double worst = (logits - expected).abs().max().item<double>();
+  EXPECT_LE(worst, 1e-4 * scale) << "max |difference| " << worst << " against max |logit| " << scale;
+  fs::remove_all(folder);
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, LlamaAgainstReference,
+                         ::testing::Values(Case{"gqa_untied", false, 2}, Case{"mha_tied", true, 4},
+                                           Case{"mqa_untied", false, 1}),
+                         [](const auto& variant) { return std::string(variant.param.name); });
+
+std::string load_error(const fs::path& folder) {
+  try {
+    load_llama(folder.string());
+  } catch (const InputError& e) {
+    fs::remove_all(folder);
+    return e.what();
+  }
+  fs::remove_all(folder);
+  return "";
+}
+
+TEST(LlamaWeights, MissingMisShapedAndNonFiniteWeightsAreNamed) {
+  const std::string key = "model.layers.1.self_attn.k_proj.weight";
+  EXPECT_NE(load_error(make_model("drop", 1, false, 2, "--drop " + key)).find("missing weight '" + key + "'"),
+            std::string::npos);
+  EXPECT_NE(load_error(make_model("shape", 1, false, 2, "--reshape " + key))
+                .find("weight '" + key + "' has shape [31, 64], the model needs [32, 64]"),
+            std::string::npos);
+  EXPECT_NE(load_error(make_model("nan", 1, false, 2, "--nan model.norm.weight"))
+                .find("weight 'model.norm.weight' holds NaN or infinite values"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace acsweep::models
