@@ -18,7 +18,8 @@ nlohmann::json read_json(const std::string& path) {
   }
 }
 
-std::int64_t positive(const nlohmann::json& doc, const std::string& path, const char* key, std::int64_t fallback = -1) {
+std::int64_t positive(const nlohmann::json& doc, const std::string& path, const char* key,
+                      std::int64_t fallback = -1) {
   if (!doc.contains(key) || doc[key].is_null()) {
     if (fallback >= 0) return fallback;
     throw InputError(path + ": missing key '" + key + "'");
@@ -42,7 +43,8 @@ LlamaConfig read_llama_config(const std::string& path) {
   LlamaConfig c;
   c.model_type = doc.value("model_type", "");
   if (c.model_type != "llama" && c.model_type != "mistral")
-    throw InputError(path + ": model_type '" + c.model_type + "' is not a Llama-family decoder (llama, mistral)");
+    throw InputError(path + ": model_type '" + c.model_type +
+                     "' is not a Llama-family decoder (llama, mistral)");
   c.vocab_size = positive(doc, path, "vocab_size");
   c.hidden_size = positive(doc, path, "hidden_size");
   c.intermediate_size = positive(doc, path, "intermediate_size");
@@ -59,7 +61,8 @@ LlamaConfig read_llama_config(const std::string& path) {
   if (c.num_attention_heads % c.num_key_value_heads != 0)
     throw InputError(path + ": num_attention_heads " + std::to_string(c.num_attention_heads) +
                      " is not a multiple of num_key_value_heads " + std::to_string(c.num_key_value_heads));
-  if (c.head_dim % 2 != 0) throw InputError(path + ": head_dim " + std::to_string(c.head_dim) + " is odd; RoPE needs pairs");
+  if (c.head_dim % 2 != 0)
+    throw InputError(path + ": head_dim " + std::to_string(c.head_dim) + " is odd; RoPE needs pairs");
   if (doc.contains("rope_scaling") && !doc["rope_scaling"].is_null())
     throw InputError(path + ": 'rope_scaling' is not supported yet");
   return c;

@@ -22,7 +22,8 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
 
 }  // namespace
 
-std::pair<torch::Tensor, torch::Tensor> rotary_tables(std::int64_t length, std::int64_t head_dim, double theta) {
+std::pair<torch::Tensor, torch::Tensor> rotary_tables(std::int64_t length, std::int64_t head_dim,
+                                                      double theta) {
   const auto exponents = torch::arange(0, head_dim, 2, torch::kFloat64) / static_cast<double>(head_dim);
   const auto inv_freq = torch::pow(theta, -exponents);
   const auto angles = torch::outer(torch::arange(length, torch::kFloat64), inv_freq);
@@ -48,7 +49,8 @@ LlamaAttentionImpl::LlamaAttentionImpl(const LlamaConfig& config) : config_(conf
   o_proj_ = register_module("o_proj", linear(heads * d, config.hidden_size));
 }
 
-torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
+                                          const torch::Tensor& sin) {
   const auto B = x.size(0), T = x.size(1);
   const auto heads = config_.num_attention_heads, kv = config_.num_key_value_heads, d = config_.head_dim;
   auto q = q_proj_(x).view({B, T, heads, d}).transpose(1, 2);  // [B, H, T, d]
@@ -73,7 +75,9 @@ LlamaMLPImpl::LlamaMLPImpl(const LlamaConfig& config) {
   down_proj_ = register_module("down_proj", linear(config.intermediate_size, config.hidden_size));
 }
 
-torch::Tensor LlamaMLPImpl::forward(const torch::Tensor& x) { return down_proj_(F::silu(gate_proj_(x)) * up_proj_(x)); }
+torch::Tensor LlamaMLPImpl::forward(const torch::Tensor& x) {
+  return down_proj_(F::silu(gate_proj_(x)) * up_proj_(x));
+}
 
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& config) {
   self_attn_ = register_module("self_attn", LlamaAttention(config));
@@ -83,18 +87,21 @@ LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& config) {
       register_module("post_attention_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
 }
 
-torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
+                                             const torch::Tensor& sin) {
   const auto h = x + self_attn_(input_layernorm_(x), cos, sin);
   return h + mlp_(post_attention_layernorm_(h));
 }
 
 LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& config) : config_(config) {
   model_ = register_module("model", std::make_shared<torch::nn::Module>());
-  embed_tokens_ = model_->register_module("embed_tokens", torch::nn::Embedding(config.vocab_size, config.hidden_size));
+  embed_tokens_ =
+      model_->register_module("embed_tokens", torch::nn::Embedding(config.vocab_size, config.hidden_size));
   layers_ = model_->register_module("layers", torch::nn::ModuleList());
   for (std::int64_t i = 0; i < config.num_hidden_layers; ++i) layers_->push_back(LlamaDecoderLayer(config));
   norm_ = model_->register_module("norm", RMSNorm(config.hidden_size, config.rms_norm_eps));
-  if (!config.tie_word_embeddings) lm_head_ = register_module("lm_head", linear(config.hidden_size, config.vocab_size));
+  if (!config.tie_word_embeddings)
+    lm_head_ = register_module("lm_head", linear(config.hidden_size, config.vocab_size));
 }
 
 torch::Tensor LlamaForCausalLMImpl::embed(const torch::Tensor& ids) { return embed_tokens_(ids); }

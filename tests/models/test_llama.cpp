@@ -17,11 +17,13 @@ namespace acsweep::models {
 namespace {
 namespace fs = std::filesystem;
 
-fs::path make_model(const std::string& name, int seed, bool tie, int kv_heads, const std::string& fault = "") {
-  const fs::path folder = fs::temp_directory_path() / ("acsweep_llama_" + std::to_string(::getpid()) + "_" + name);
-  const std::string command = "/usr/bin/python3 " ACSWEEP_TESTS_DIR "/models/llama_reference.py " + folder.string() +
-                              " " + std::to_string(seed) + " " + (tie ? "1" : "0") + " " + std::to_string(kv_heads) +
-                              (fault.empty() ? "" : " " + fault);
+fs::path make_model(const std::string& name, int seed, bool tie, int kv_heads,
+                    const std::string& fault = "") {
+  const fs::path folder =
+      fs::temp_directory_path() / ("acsweep_llama_" + std::to_string(::getpid()) + "_" + name);
+  const std::string command = "/usr/bin/python3 " ACSWEEP_TESTS_DIR "/models/llama_reference.py " +
+                              folder.string() + " " + std::to_string(seed) + " " + (tie ? "1" : "0") + " " +
+                              std::to_string(kv_heads) + (fault.empty() ? "" : " " + fault);
   EXPECT_EQ(std::system(command.c_str()), 0) << command;
   return folder;
 }
@@ -46,7 +48,8 @@ TEST_P(LlamaAgainstReference, LogitsAgreeTo1e4Relative) {
   const auto ids = torch::tensor(flat).view({static_cast<long>(ids_json.size()), -1});
   torch::NoGradGuard no_grad;
   const torch::Tensor logits = model->forward(model->embed(ids));
-  const torch::Tensor expected = to_tensor(SafetensorsFile((folder / "expected.safetensors").string()).tensor("logits"));
+  const torch::Tensor expected =
+      to_tensor(SafetensorsFile((folder / "expected.safetensors").string()).tensor("logits"));
   ASSERT_EQ(logits.sizes(), expected.sizes());
   const double scale = expected.abs().max().item<double>();
   const double worst = (logits - expected).abs().max().item<double>();

@@ -79,6 +79,7 @@ TORCH_MODULE(LlamaForCausalLM);
 LlamaForCausalLM load_llama(const std::string& folder);
 
 // cos and sin of the rotary embedding for positions 0..length-1: [length, head_dim].
-std::pair<torch::Tensor, torch::Tensor> rotary_tables(std::int64_t length, std::int64_t head_dim, double theta);
+std::pair<torch::Tensor, torch::Tensor> rotary_tables(std::int64_t length, std::int64_t head_dim,
+                                                      double theta);
 
 }  // namespace acsweep::models

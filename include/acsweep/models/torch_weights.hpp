@@ -13,6 +13,7 @@ torch::Tensor to_tensor(const TensorView& view);
 
 // Copies every parameter of `module` from `weights[prefix + name]`. A missing tensor, a shape
 // that differs, or a non-finite value is an InputError naming the folder and the key.
-void load_parameters(torch::nn::Module& module, const SafetensorsFolder& weights, const std::string& prefix = "");
+void load_parameters(torch::nn::Module& module, const SafetensorsFolder& weights,
+                     const std::string& prefix = "");
 
 }  // namespace acsweep::models

@@ -1,0 +1,88 @@
+// The SentencePiece wrapper against Python's sentencepiece, and prompt assembly: trainable
+// tokens decode to exactly the answers, the rest to the prompt, images and "</s>" in place.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "acsweep/error.hpp"
+#include "acsweep/models/tokenizer.hpp"
+
+namespace acsweep::models {
+namespace {
+namespace fs = std::filesystem;
+
+class TokenizerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    folder_ = fs::temp_directory_path() / ("acsweep_tok_" + std::to_string(::getpid()));
+    std::string command = "/usr/bin/python3 " ACSWEEP_TESTS_DIR "/models/tokenizer_reference.py " + folder_.string();
+    for (const char* text : kTexts) command += std::string(" '") + text + "'";
+    FILE* pipe = ::popen(command.c_str(), "r");
+    std::string out;
+    char buffer[4096];
+    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+    ASSERT_EQ(::pclose(pipe), 0);
+    python_ = nlohmann::json::parse(out);
+  }
+  static void TearDownTestSuite() { fs::remove_all(folder_); }
+
+  static constexpr const char* kTexts[] = {"A red bus.", " ASSISTANT: Red.", "Two dogs play in the park", "zebra!"};
+  static inline fs::path folder_;
+  static inline nlohmann::json python_;
+};
+
+TEST_F(TokenizerTest, EncodesAsPythonSentencePiece) {
+  const Tokenizer tokenizer((folder_ / "tokenizer.model").string());
+  EXPECT_EQ(tokenizer.bos_id(), 1);
+  EXPECT_EQ(tokenizer.eos_id(), 2);
+  for (const char* text : kTexts) EXPECT_EQ(tokenizer.encode(text), python_[text].get<std::vector<std::int64_t>>()) << text;
+  EXPECT_EQ(tokenizer.decode(tokenizer.encode("zebra!")), "zebra!");  // byte fallback keeps unseen letters
+}
+
+std::vector<std::int64_t> select(const TokenizedPrompt& p, bool trainable, std::size_t from = 0) {
+  std::vector<std::int64_t> out;
+  for (std::size_t i = from; i < p.ids.size(); ++i)
+    if (p.trainable[i] == trainable) out.push_back(p.ids[i]);
+  return out;
+}
+
+TEST_F(TokenizerTest, VicunaPromptMasksEverythingButTheAnswers) {
+  const Tokenizer tokenizer((folder_ / "tokenizer.model").string());
+  const data::LlavaExample chat{
+      "v", "", {{"human", "<image>\nWhat colour is the bus?"}, {"gpt", "Red."}, {"human", "Why?"}, {"gpt", "Paint."}}};
+  const TokenizedPrompt p = tokenize_prompt(tokenizer, data::vicuna_v1_template(chat));
+  ASSERT_EQ(p.ids.size(), p.trainable.size());
+  EXPECT_EQ(p.ids.front(), tokenizer.bos_id());
+  ASSERT_EQ(p.image_positions.size(), 1u);
+  // Everything before the image: BOS, the system line and "USER: ".
+  const std::vector<std::int64_t> before(p.ids.begin() + 1, p.ids.begin() + static_cast<long>(p.image_positions[0]));
+  EXPECT_EQ(tokenizer.decode(before), std::string(data::kVicunaSystem) + " USER: ");
+  EXPECT_EQ(tokenizer.decode(select(p, true)), "Red. Paint.");
+  EXPECT_EQ(std::count(p.ids.begin(), p.ids.end(), tokenizer.eos_id()), 2);
+  for (std::size_t i = 0; i < p.ids.size(); ++i)
+    if (p.ids[i] == tokenizer.eos_id()) {
+      EXPECT_TRUE(p.trainable[i]) << "the end of an answer carries the loss";
+    }
+  // After "</s>" the next chunk starts with SentencePiece's dummy prefix ("▁USER"), as in Hugging
+  // Face's (legacy) Llama tokenizer that LLaVA used.
+  EXPECT_EQ(tokenizer.decode(select(p, false, p.image_positions[0])),
+            "\nWhat colour is the bus? ASSISTANT: USER: Why? ASSISTANT:");
+}
+
+TEST_F(TokenizerTest, PlainPromptIsImageThenCaption) {
+  const Tokenizer tokenizer((folder_ / "tokenizer.model").string());
+  const data::LlavaExample caption{"c", "", {{"human", "<image>"}, {"gpt", "A red bus."}}};
+  const TokenizedPrompt p = tokenize_prompt(tokenizer, data::plain_template(caption));
+  EXPECT_EQ(p.image_positions, (std::vector<std::size_t>{1}));  // right after BOS
+  EXPECT_EQ(tokenizer.decode(select(p, true)), "A red bus.\n");
+  EXPECT_EQ(select(p, false), (std::vector<std::int64_t>{tokenizer.bos_id()}));
+}
+
+TEST(TokenizerErrors, UnreadableModelIsNamed) {
+  EXPECT_THROW(Tokenizer("/nonexistent/tokenizer.model"), InputError);
+}
+
+}  // namespace
+}  // namespace acsweep::models
