@@ -1,6 +1,9 @@
 #include "acsweep/models/tokenizer.hpp"
 
-#include <sentencepiece_processor.h>
+#include <cstring>
+#include <fstream>
+#include <queue>
+#include <sstream>
 
 #include "acsweep/error.hpp"
 
@@ -8,6 +11,80 @@ namespace acsweep::models {
 namespace {
 
 constexpr const char* kEndOfSequence = "</s>";
+constexpr const char* kSpaceMark = "\xE2\x96\x81";  // U+2581, SentencePiece's visible space
+
+// Just enough of the protobuf wire format to read a SentencePiece ModelProto.
+class WireReader {
+ public:
+  WireReader(const std::string& bytes, std::size_t begin, std::size_t end, const std::string& file)
+      : bytes_(bytes), at_(begin), end_(end), file_(file) {}
+  bool done() const { return at_ >= end_; }
+  std::uint64_t varint() {
+    std::uint64_t value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (at_ >= end_) fail("truncated varint");
+      const auto byte = static_cast<unsigned char>(bytes_[at_++]);
+      value |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
+      if (!(byte & 0x80)) return value;
+    }
+    fail("varint too long");
+  }
+  // Next field: number and wire type; its payload is read with the calls below.
+  std::pair<std::uint32_t, int> key() {
+    const std::uint64_t k = varint();
+    return {static_cast<std::uint32_t>(k >> 3), static_cast<int>(k & 7)};
+  }
+  std::pair<std::size_t, std::size_t> length_delimited() {
+    const std::uint64_t n = varint();
+    if (n > end_ - at_) fail("field longer than the file");
+    const std::size_t begin = at_;
+    at_ += n;
+    return {begin, at_};
+  }
+  float fixed32_float() {
+    if (end_ - at_ < 4) fail("truncated float");
+    float f;
+    std::memcpy(&f, bytes_.data() + at_, 4);
+    at_ += 4;
+    return f;
+  }
+  void skip(int wire_type) {
+    switch (wire_type) {
+      case 0:
+        varint();
+        return;
+      case 1:
+        if (end_ - at_ < 8) fail("truncated field");
+        at_ += 8;
+        return;
+      case 2:
+        length_delimited();
+        return;
+      case 5:
+        if (end_ - at_ < 4) fail("truncated field");
+        at_ += 4;
+        return;
+      default:
+        fail("unknown wire type " + std::to_string(wire_type));
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& why) const {
+    throw InputError(file_ + ": not a SentencePiece model (" + why + " at byte " + std::to_string(at_) + ")");
+  }
+  const std::string& bytes_;
+  std::size_t at_, end_;
+  const std::string& file_;
+};
+
+std::size_t utf8_length(unsigned char lead) {
+  if (lead < 0x80) return 1;
+  if ((lead >> 5) == 0x6) return 2;
+  if ((lead >> 4) == 0xE) return 3;
+  if ((lead >> 3) == 0x1E) return 4;
+  return 1;  // invalid byte: a symbol of its own (byte fallback covers it)
+}
 
 struct Span {
   std::size_t begin, end;
@@ -16,10 +93,83 @@ struct Span {
 
 }  // namespace
 
-Tokenizer::Tokenizer(const std::string& model_path)
-    : processor_(std::make_unique<sentencepiece::SentencePieceProcessor>()), path_(model_path) {
-  const auto status = processor_->Load(model_path);
-  if (!status.ok()) throw InputError(model_path + ": not a SentencePiece model: " + status.ToString());
+struct Tokenizer::Model {
+  enum PieceType { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
+  std::vector<std::string> pieces;
+  std::vector<float> scores;
+  std::vector<int> types;
+  std::unordered_map<std::string, std::int64_t> id_of;  // normal and user-defined pieces
+  std::int64_t byte_id[256];
+  bool byte_fallback = false;
+  bool add_dummy_prefix = true;
+  bool escape_whitespaces = true;
+  std::int64_t unk = 0, bos = 1, eos = 2;
+};
+
+Tokenizer::Tokenizer(const std::string& model_path) : model_(std::make_unique<Model>()), path_(model_path) {
+  std::ifstream in(model_path, std::ios::binary);
+  if (!in) throw InputError(model_path + ": cannot open the tokenizer model");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string bytes = buffer.str();
+  Model& m = *model_;
+  std::fill(std::begin(m.byte_id), std::end(m.byte_id), -1);
+  int model_type = 1;  // unigram unless the trainer spec says otherwise
+  WireReader top(bytes, 0, bytes.size(), model_path);
+  while (!top.done()) {
+    const auto [field, wire] = top.key();
+    if (field == 1 && wire == 2) {  // SentencePiece
+      const auto [b, e] = top.length_delimited();
+      WireReader piece(bytes, b, e, model_path);
+      std::string text;
+      float score = 0;
+      int type = Model::kNormal;
+      while (!piece.done()) {
+        const auto [f, w] = piece.key();
+        if (f == 1 && w == 2) {
+          const auto [pb, pe] = piece.length_delimited();
+          text = bytes.substr(pb, pe - pb);
+        } else if (f == 2 && w == 5) {
+          score = piece.fixed32_float();
+        } else if (f == 3 && w == 0) {
+          type = static_cast<int>(piece.varint());
+        } else {
+          piece.skip(w);
+        }
+      }
+      const auto id = static_cast<std::int64_t>(m.pieces.size());
+      if (type == Model::kNormal || type == Model::kUserDefined) m.id_of.emplace(text, id);
+      if (type == Model::kByte && text.size() == 6 && text.rfind("<0x", 0) == 0)
+        m.byte_id[std::stoi(text.substr(3, 2), nullptr, 16)] = id;
+      m.pieces.push_back(text);
+      m.scores.push_back(score);
+      m.types.push_back(type);
+    } else if ((field == 2 || field == 3) && wire == 2) {  // TrainerSpec, NormalizerSpec
+      const auto [b, e] = top.length_delimited();
+      WireReader spec(bytes, b, e, model_path);
+      while (!spec.done()) {
+        const auto [f, w] = spec.key();
+        if (w != 0) {
+          spec.skip(w);
+          continue;
+        }
+        const auto value = static_cast<std::int64_t>(spec.varint());  // int32 -1 arrives sign-extended
+        if (field == 2 && f == 3) model_type = static_cast<int>(value);
+        if (field == 2 && f == 35) m.byte_fallback = value != 0;
+        if (field == 2 && f == 40) m.unk = value;
+        if (field == 2 && f == 41) m.bos = value;
+        if (field == 2 && f == 42) m.eos = value;
+        if (field == 3 && f == 3) m.add_dummy_prefix = value != 0;
+        if (field == 3 && f == 5) m.escape_whitespaces = value != 0;
+      }
+    } else {
+      top.skip(wire);
+    }
+  }
+  if (m.pieces.empty()) throw InputError(model_path + ": a SentencePiece model without pieces");
+  if (model_type != 2)
+    throw InputError(model_path + ": a SentencePiece model of type " + std::to_string(model_type) +
+                     "; only BPE models (the Llama family's) are supported");
 }
 
 Tokenizer::~Tokenizer() = default;
@@ -31,29 +181,123 @@ std::vector<std::int64_t> Tokenizer::encode(const std::string& text) const {
 
 std::vector<std::int64_t> Tokenizer::encode(const std::string& text,
                                             std::vector<std::pair<std::size_t, std::size_t>>& spans) const {
-  const auto proto = processor_->EncodeAsImmutableProto(text);
-  std::vector<std::int64_t> ids;
+  const Model& m = *model_;
   spans.clear();
-  for (const auto& piece : proto.pieces()) {
-    ids.push_back(piece.id());
-    spans.emplace_back(piece.begin(), piece.end());
+  if (text.empty()) return {};
+  // Symbols: UTF-8 characters, spaces written as U+2581, one more in front (the dummy prefix);
+  // each remembers the bytes of `text` it came from.
+  struct Symbol {
+    std::string text;
+    std::size_t begin, end;
+    int prev, next;
+    bool alive;
+  };
+  std::vector<Symbol> symbols;
+  if (m.add_dummy_prefix) symbols.push_back({kSpaceMark, 0, 0, -1, -1, true});
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t n = std::min(utf8_length(static_cast<unsigned char>(text[i])), text.size() - i);
+    const std::string ch = text.substr(i, n);
+    symbols.push_back({m.escape_whitespaces && ch == " " ? kSpaceMark : ch, i, i + n, -1, -1, true});
+    i += n;
+  }
+  for (std::size_t i = 0; i < symbols.size(); ++i) {
+    symbols[i].prev = static_cast<int>(i) - 1;
+    symbols[i].next = i + 1 < symbols.size() ? static_cast<int>(i) + 1 : -1;
+  }
+  // BPE as SentencePiece does it: repeatedly merge the adjacent pair that forms the piece with
+  // the highest score, the leftmost one on a tie.
+  struct Candidate {
+    float score;
+    int left, right;
+    std::size_t size;  // the merged text's length when queued: stale entries are skipped
+    bool operator<(const Candidate& o) const {
+      return score < o.score || (score == o.score && left > o.left);
+    }
+  };
+  std::priority_queue<Candidate> queue;
+  auto consider = [&](int left, int right) {
+    if (left < 0 || right < 0) return;
+    const auto it = m.id_of.find(symbols[left].text + symbols[right].text);
+    if (it == m.id_of.end() || m.types[static_cast<std::size_t>(it->second)] != Model::kNormal) return;
+    queue.push({m.scores[static_cast<std::size_t>(it->second)], left, right,
+                symbols[left].text.size() + symbols[right].text.size()});
+  };
+  for (std::size_t i = 0; i + 1 < symbols.size(); ++i) consider(static_cast<int>(i), static_cast<int>(i) + 1);
+  while (!queue.empty()) {
+    const Candidate c = queue.top();
+    queue.pop();
+    Symbol &left = symbols[static_cast<std::size_t>(c.left)],
+           &right = symbols[static_cast<std::size_t>(c.right)];
+    if (!left.alive || !right.alive || left.next != c.right || left.text.size() + right.text.size() != c.size)
+      continue;
+    left.text += right.text;
+    left.end = right.end;
+    left.next = right.next;
+    right.alive = false;
+    if (right.next >= 0) symbols[static_cast<std::size_t>(right.next)].prev = c.left;
+    consider(left.prev, c.left);
+    consider(c.left, left.next);
+  }
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i >= 0 && i < static_cast<int>(symbols.size());
+       i = symbols[static_cast<std::size_t>(i)].next) {
+    const Symbol& s = symbols[static_cast<std::size_t>(i)];
+    const auto it = m.id_of.find(s.text);
+    if (it != m.id_of.end()) {
+      ids.push_back(it->second);
+      spans.emplace_back(s.begin, s.end);
+    } else if (m.byte_fallback) {  // one token per UTF-8 byte
+      for (std::size_t b = 0; b < s.text.size(); ++b) {
+        const std::int64_t id = m.byte_id[static_cast<unsigned char>(s.text[b])];
+        ids.push_back(id >= 0 ? id : m.unk);
+        spans.emplace_back(s.begin, s.end);
+      }
+    } else {
+      ids.push_back(m.unk);
+      spans.emplace_back(s.begin, s.end);
+    }
   }
   return ids;
 }
 
 std::string Tokenizer::decode(const std::vector<std::int64_t>& ids) const {
-  std::vector<int> narrow(ids.begin(), ids.end());
+  const Model& m = *model_;
   std::string text;
-  const auto status = processor_->Decode(narrow, &text);
-  if (!status.ok()) throw std::runtime_error(path_ + ": decode failed: " + status.ToString());
-  return text;
+  for (std::int64_t id : ids) {
+    if (id < 0 || id >= static_cast<std::int64_t>(m.pieces.size()))
+      throw std::out_of_range(path_ + ": token id " + std::to_string(id));
+    const auto type = m.types[static_cast<std::size_t>(id)];
+    const std::string& piece = m.pieces[static_cast<std::size_t>(id)];
+    if (type == Model::kControl || type == Model::kUnused) continue;
+    if (type == Model::kByte) {
+      text += static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16));
+      continue;
+    }
+    if (type == Model::kUnknown) {
+      text += " \xE2\x81\x87 ";  // SentencePiece's rendering of <unk>
+      continue;
+    }
+    text += piece;
+  }
+  std::string out;
+  for (std::size_t i = 0; i < text.size();) {
+    if (text.compare(i, 3, kSpaceMark) == 0) {
+      out += ' ';
+      i += 3;
+    } else {
+      out += text[i++];
+    }
+  }
+  if (m.add_dummy_prefix && !out.empty() && out[0] == ' ') out.erase(0, 1);
+  return out;
 }
 
-std::int64_t Tokenizer::bos_id() const { return processor_->bos_id(); }
-std::int64_t Tokenizer::eos_id() const { return processor_->eos_id(); }
-std::int64_t Tokenizer::vocab_size() const { return processor_->GetPieceSize(); }
+std::int64_t Tokenizer::bos_id() const { return model_->bos; }
+std::int64_t Tokenizer::eos_id() const { return model_->eos; }
+std::int64_t Tokenizer::vocab_size() const { return static_cast<std::int64_t>(model_->pieces.size()); }
 
-TokenizedPrompt tokenize_prompt(const Tokenizer& tokenizer, const std::vector<data::PromptPiece>& pieces, bool add_bos) {
+TokenizedPrompt tokenize_prompt(const Tokenizer& tokenizer, const std::vector<data::PromptPiece>& pieces,
+                                bool add_bos) {
   TokenizedPrompt out;
   if (add_bos) {
     out.ids.push_back(tokenizer.bos_id());
@@ -77,7 +321,8 @@ TokenizedPrompt tokenize_prompt(const Tokenizer& tokenizer, const std::vector<da
   };
   auto flush = [&] {
     std::size_t start = 0;
-    for (std::size_t at = chunk.find(kEndOfSequence); at != std::string::npos; at = chunk.find(kEndOfSequence, start)) {
+    for (std::size_t at = chunk.find(kEndOfSequence); at != std::string::npos;
+         at = chunk.find(kEndOfSequence, start)) {
       encode_text(start, at);
       bool trainable = false;
       for (const Span& m : marks) trainable |= m.trainable && at < m.end && at + 4 > m.begin;

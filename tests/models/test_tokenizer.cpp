@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "acsweep/error.hpp"
@@ -17,8 +18,11 @@ class TokenizerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     folder_ = fs::temp_directory_path() / ("acsweep_tok_" + std::to_string(::getpid()));
-    std::string command = "/usr/bin/python3 " ACSWEEP_TESTS_DIR "/models/tokenizer_reference.py " + folder_.string();
-    for (const char* text : kTexts) command += std::string(" '") + text + "'";
+    fs::create_directories(folder_);
+    std::ofstream(folder_ / "texts.json")
+        << nlohmann::json(std::vector<std::string>(std::begin(kTexts), std::end(kTexts)));
+    const std::string command = "/usr/bin/python3 " ACSWEEP_TESTS_DIR "/models/tokenizer_reference.py " +
+                                folder_.string() + " " + (folder_ / "texts.json").string();
     FILE* pipe = ::popen(command.c_str(), "r");
     std::string out;
     char buffer[4096];
@@ -28,7 +32,21 @@ class TokenizerTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { fs::remove_all(folder_); }
 
-  static constexpr const char* kTexts[] = {"A red bus.", " ASSISTANT: Red.", "Two dogs play in the park", "zebra!"};
+  static constexpr const char* kTexts[] = {
+      "A red bus.",
+      " ASSISTANT: Red.",
+      "Two dogs play in the park",
+      "zebra!",
+      "  two  spaces and a tab\there",
+      "line one\nline two\n",
+      "numbers 1234567 and 3.14",
+      "caf\xC3\xA9 na\xC3\xAFve \xE2\x80\x94 \xE6\x97\xA5\xE6\x9C\xAC",
+      "emoji \xF0\x9F\x9A\x8C!",
+      "USER: What colour is the bus? ASSISTANT: Red.</s>",
+      "assistantassistant",
+      "a",
+      " ",
+      "The assistant gives helpful, detailed, and polite answers to the user's questions."};
   static inline fs::path folder_;
   static inline nlohmann::json python_;
 };
@@ -37,7 +55,8 @@ TEST_F(TokenizerTest, EncodesAsPythonSentencePiece) {
   const Tokenizer tokenizer((folder_ / "tokenizer.model").string());
   EXPECT_EQ(tokenizer.bos_id(), 1);
   EXPECT_EQ(tokenizer.eos_id(), 2);
-  for (const char* text : kTexts) EXPECT_EQ(tokenizer.encode(text), python_[text].get<std::vector<std::int64_t>>()) << text;
+  for (const char* text : kTexts)
+    EXPECT_EQ(tokenizer.encode(text), python_[text].get<std::vector<std::int64_t>>()) << text;
   EXPECT_EQ(tokenizer.decode(tokenizer.encode("zebra!")), "zebra!");  // byte fallback keeps unseen letters
 }
 
@@ -51,13 +70,16 @@ std::vector<std::int64_t> select(const TokenizedPrompt& p, bool trainable, std::
 TEST_F(TokenizerTest, VicunaPromptMasksEverythingButTheAnswers) {
   const Tokenizer tokenizer((folder_ / "tokenizer.model").string());
   const data::LlavaExample chat{
-      "v", "", {{"human", "<image>\nWhat colour is the bus?"}, {"gpt", "Red."}, {"human", "Why?"}, {"gpt", "Paint."}}};
+      "v",
+      "",
+      {{"human", "<image>\nWhat colour is the bus?"}, {"gpt", "Red."}, {"human", "Why?"}, {"gpt", "Paint."}}};
   const TokenizedPrompt p = tokenize_prompt(tokenizer, data::vicuna_v1_template(chat));
   ASSERT_EQ(p.ids.size(), p.trainable.size());
   EXPECT_EQ(p.ids.front(), tokenizer.bos_id());
   ASSERT_EQ(p.image_positions.size(), 1u);
   // Everything before the image: BOS, the system line and "USER: ".
-  const std::vector<std::int64_t> before(p.ids.begin() + 1, p.ids.begin() + static_cast<long>(p.image_positions[0]));
+  const std::vector<std::int64_t> before(p.ids.begin() + 1,
+                                         p.ids.begin() + static_cast<long>(p.image_positions[0]));
   EXPECT_EQ(tokenizer.decode(before), std::string(data::kVicunaSystem) + " USER: ");
   EXPECT_EQ(tokenizer.decode(select(p, true)), "Red. Paint.");
   EXPECT_EQ(std::count(p.ids.begin(), p.ids.end(), tokenizer.eos_id()), 2);

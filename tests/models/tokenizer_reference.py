@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Trains a tiny SentencePiece model configured like Llama's (ids unk 0, bos 1, eos 2; identity
 normaliser, byte fallback) and prints Python's
-encodings of the given texts as JSON.   tokenizer_reference.py FOLDER TEXT..."""
+encodings of the texts in TEXTS.json (a JSON list) as JSON.   tokenizer_reference.py FOLDER TEXTS.json"""
 
 import io
 import json
@@ -27,4 +27,6 @@ spm.SentencePieceTrainer.train(sentence_iterator=iter(corpus), model_writer=mode
 with open(os.path.join(folder, "tokenizer.model"), "wb") as f:
     f.write(model.getvalue())
 sp = spm.SentencePieceProcessor(model_file=os.path.join(folder, "tokenizer.model"))
-print(json.dumps({text: sp.encode(text) for text in sys.argv[2:]}))
+with open(sys.argv[2]) as f:
+    texts = json.load(f)
+print(json.dumps({text: sp.encode(text) for text in texts}))
