@@ -21,8 +21,8 @@ double caption_log_likelihood(models::LlamaForCausalLM& llm, const models::Token
   const auto embeddings = splice_visual_tokens(llm, prompt, visual);
   const auto length = embeddings.size(1);
   if (length > llm->config().max_position_embeddings)
-    throw InputError("prompt of " + std::to_string(length) + " tokens (with " + std::to_string(visual.size(0)) +
-                     " visual tokens) is longer than the LLM's context of " +
+    throw InputError("prompt of " + std::to_string(length) + " tokens (with " +
+                     std::to_string(visual.size(0)) + " visual tokens) is longer than the LLM's context of " +
                      std::to_string(llm->config().max_position_embeddings));
   const auto log_probs = torch::log_softmax(llm->forward(embeddings).squeeze(0).to(torch::kFloat64), -1);
   const std::size_t image = prompt.image_positions[0];

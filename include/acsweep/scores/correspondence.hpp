@@ -1,0 +1,36 @@
+#pragma once
+// The C score (shared/spec/LAW.md, "C score"): for each source keypoint, the source feature at
+// its cell is compared (cosine) with every target feature; the best target cell's centre,
+// mapped back to target pixels, is the prediction; it is correct when closer to the annotated
+// point than alpha * max(h, w) of the target box (strictly).
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "acsweep/data/image_transform.hpp"
+#include "acsweep/data/spair.hpp"
+
+namespace acsweep::scores {
+
+struct PairMatch {
+  std::vector<data::Point> predicted;  // in target pixels
+  std::vector<bool> correct;
+};
+
+// source, target: [C, H, W] feature maps of the two preprocessed images.
+PairMatch match_keypoints(const torch::Tensor& source, const torch::Tensor& target, const data::KeypointPair& pair,
+                          const data::ImageTransform& source_transform, const data::ImageTransform& target_transform,
+                          double alpha = 0.1);
+
+struct CorrespondenceScore {
+  double pck_keypoints = 0;  // percent of all keypoints (LAW.md's C)
+  double pck_per_pair = 0;   // percent per pair, averaged over pairs
+  std::map<std::string, double> pck_per_category;  // percent of the category's keypoints
+  std::size_t keypoints = 0, pairs = 0;
+};
+
+CorrespondenceScore summarise(const std::vector<data::KeypointPair>& pairs, const std::vector<PairMatch>& matches);
+
+}  // namespace acsweep::scores

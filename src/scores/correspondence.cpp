@@ -1,0 +1,65 @@
+#include "acsweep/scores/correspondence.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace acsweep::scores {
+
+PairMatch match_keypoints(const torch::Tensor& source, const torch::Tensor& target, const data::KeypointPair& pair,
+                          const data::ImageTransform& source_transform, const data::ImageTransform& target_transform,
+                          double alpha) {
+  if (source.dim() != 3 || target.dim() != 3 || source.size(0) != target.size(0))
+    throw std::invalid_argument("match_keypoints: feature maps must be [C, H, W] with the same C");
+  const int sw = static_cast<int>(source.size(2)), sh = static_cast<int>(source.size(1));
+  const int tw = static_cast<int>(target.size(2)), th = static_cast<int>(target.size(1));
+  const auto target_unit = torch::nn::functional::normalize(
+      target.reshape({target.size(0), -1}).to(torch::kFloat32), torch::nn::functional::NormalizeFuncOptions().dim(0));
+  const double threshold = alpha * std::max(pair.target_box[2] - pair.target_box[0], pair.target_box[3] - pair.target_box[1]);
+
+  // Every keypoint's source feature at once: [K, C] against [C, H*W].
+  std::vector<std::int64_t> flat;
+  for (const auto& p : pair.source_points) {
+    const auto [cx, cy] = data::cell_of(source_transform, sw, sh, p[0], p[1]);
+    flat.push_back(static_cast<std::int64_t>(cy) * sw + cx);
+  }
+  const auto queries = torch::nn::functional::normalize(
+      source.reshape({source.size(0), -1}).to(torch::kFloat32).index_select(1, torch::tensor(flat)).t(),
+      torch::nn::functional::NormalizeFuncOptions().dim(1));
+  const auto best = torch::matmul(queries, target_unit).argmax(1);
+
+  PairMatch out;
+  for (std::size_t k = 0; k < pair.source_points.size(); ++k) {
+    const auto cell = best[static_cast<long>(k)].item<std::int64_t>();
+    const auto predicted = data::cell_centre_in_original(target_transform, tw, th, static_cast<int>(cell % tw),
+                                                         static_cast<int>(cell / tw));
+    out.predicted.push_back({predicted[0], predicted[1]});
+    const double dx = predicted[0] - pair.target_points[k][0], dy = predicted[1] - pair.target_points[k][1];
+    out.correct.push_back(std::sqrt(dx * dx + dy * dy) < threshold);
+  }
+  return out;
+}
+
+CorrespondenceScore summarise(const std::vector<data::KeypointPair>& pairs, const std::vector<PairMatch>& matches) {
+  if (pairs.size() != matches.size() || pairs.empty())
+    throw std::invalid_argument("summarise: one match per pair, at least one pair");
+  CorrespondenceScore s;
+  std::map<std::string, std::pair<std::size_t, std::size_t>> by_category;  // correct, all
+  std::size_t correct = 0;
+  double per_pair = 0;
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    const auto hits = static_cast<std::size_t>(std::count(matches[i].correct.begin(), matches[i].correct.end(), true));
+    correct += hits;
+    s.keypoints += matches[i].correct.size();
+    per_pair += 100.0 * hits / matches[i].correct.size();
+    by_category[pairs[i].category].first += hits;
+    by_category[pairs[i].category].second += matches[i].correct.size();
+  }
+  s.pairs = pairs.size();
+  s.pck_keypoints = 100.0 * correct / s.keypoints;
+  s.pck_per_pair = per_pair / pairs.size();
+  for (const auto& [category, counts] : by_category) s.pck_per_category[category] = 100.0 * counts.first / counts.second;
+  return s;
+}
+
+}  // namespace acsweep::scores

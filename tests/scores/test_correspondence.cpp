@@ -1,0 +1,86 @@
+// The C score on cases built by hand: a target whose features are the source's shifted by a
+// known number of cells, a keypoint exactly at the threshold distance, the preprocessing round
+// trip (keypoint -> feature cell -> pixel) in crop and pad modes, and counts derived by hand.
+#include <gtest/gtest.h>
+
+#include "acsweep/scores/correspondence.hpp"
+
+namespace acsweep::scores {
+namespace {
+
+using data::ImageTransform;
+
+data::KeypointPair pair_with(std::vector<data::Point> source, std::vector<data::Point> target, data::Box box) {
+  data::KeypointPair p;
+  p.category = "cat";
+  p.source_points = std::move(source);
+  p.target_points = std::move(target);
+  p.target_box = box;
+  p.source_size = p.target_size = {64, 64};
+  return p;
+}
+
+TEST(Correspondence, KnownShiftIsFoundExactly) {
+  torch::manual_seed(0);
+  const auto source = torch::randn({16, 8, 8});
+  const auto target = torch::roll(source, {1, 2}, {1, 2});  // every feature moves 1 cell down, 2 right
+  const auto identity = ImageTransform::resize_and_center_crop(64, 64, 64, 64);
+  std::vector<data::Point> from, to;
+  for (int y = 0; y < 7; ++y)
+    for (int x = 0; x < 6; ++x) {
+      from.push_back({x * 8 + 3.0, y * 8 + 5.0});       // anywhere inside cell (x, y)
+      to.push_back({(x + 2) * 8 + 4.0, (y + 1) * 8 + 4.0});  // the centre of cell (x + 2, y + 1)
+    }
+  const auto pair = pair_with(from, to, {0, 0, 64, 64});
+  const PairMatch match = match_keypoints(source, target, pair, identity, identity);
+  for (std::size_t k = 0; k < to.size(); ++k) {
+    EXPECT_EQ(match.predicted[k], to[k]) << k;
+    EXPECT_TRUE(match.correct[k]);
+  }
+}
+
+TEST(Correspondence, ThresholdIsStrict) {
+  // One feature cell per image and alpha * max(50, 20) = 5 pixels: the prediction is the centre (32, 32).
+  const auto features = torch::ones({4, 1, 1});
+  const auto identity = ImageTransform::resize_and_center_crop(64, 64, 64, 64);
+  const auto at_threshold = pair_with({{10, 10}}, {{35, 36}}, {0, 0, 50, 20});       // 3-4-5: exactly 5
+  const auto just_inside = pair_with({{10, 10}}, {{35, 35.999}}, {0, 0, 50, 20});
+  EXPECT_FALSE(match_keypoints(features, features, at_threshold, identity, identity).correct[0]);
+  EXPECT_TRUE(match_keypoints(features, features, just_inside, identity, identity).correct[0]);
+}
+
+TEST(ImageTransformGeometry, CropAndPadRoundTrips) {
+  const auto crop = ImageTransform::resize_and_center_crop(200, 100, 50, 50);  // 100x50 resized, 25 cut each side
+  EXPECT_DOUBLE_EQ(crop.scale, 0.5);
+  EXPECT_EQ(crop.to_input(100, 50), (std::array<double, 2>{25, 25}));
+  EXPECT_EQ(data::cell_of(crop, 5, 5, 100, 50), (std::array<int, 2>{2, 2}));
+  EXPECT_EQ(data::cell_centre_in_original(crop, 5, 5, 2, 2), (std::array<double, 2>{100, 50}));
+  EXPECT_EQ(data::cell_of(crop, 5, 5, 10, 50), (std::array<int, 2>{0, 2}));  // cropped away: the border cell
+
+  const auto pad = ImageTransform::pad_to_square(200, 100, 50);  // 200x200 with 50 rows above, scale 1/4
+  EXPECT_DOUBLE_EQ(pad.offset_y, 12.5);
+  EXPECT_EQ(pad.to_input(100, 50), (std::array<double, 2>{25, 25}));
+  EXPECT_EQ(pad.to_original(25, 25), (std::array<double, 2>{100, 50}));
+  for (const ImageTransform* t : {&crop, &pad})
+    for (int cy = 0; cy < 7; ++cy)
+      for (int cx = 0; cx < 7; ++cx) {
+        const auto centre = data::cell_centre_in_original(*t, 7, 7, cx, cy);
+        EXPECT_EQ(data::cell_of(*t, 7, 7, centre[0], centre[1]), (std::array<int, 2>{cx, cy}));
+      }
+}
+
+TEST(Correspondence, SummaryCountsByHand) {
+  data::KeypointPair cat, dog;
+  cat.category = "cat";
+  dog.category = "dog";
+  const std::vector<PairMatch> matches{{{}, {true, true, false, true}}, {{}, {false, true}}};
+  const CorrespondenceScore s = summarise({cat, dog}, matches);
+  EXPECT_NEAR(s.pck_keypoints, 100.0 * 4 / 6, 1e-12);
+  EXPECT_NEAR(s.pck_per_pair, (75.0 + 50.0) / 2, 1e-12);
+  EXPECT_NEAR(s.pck_per_category.at("cat"), 75.0, 1e-12);
+  EXPECT_NEAR(s.pck_per_category.at("dog"), 50.0, 1e-12);
+  EXPECT_EQ(s.keypoints, 6u);
+}
+
+}  // namespace
+}  // namespace acsweep::scores
