@@ -33,7 +33,8 @@ std::array<int, 2> cell_of(const ImageTransform& t, int grid_w, int grid_h, doub
   return {std::clamp(cx, 0, grid_w - 1), std::clamp(cy, 0, grid_h - 1)};  // points cropped away: the border
 }
 
-std::array<double, 2> cell_centre_in_original(const ImageTransform& t, int grid_w, int grid_h, int cx, int cy) {
+std::array<double, 2> cell_centre_in_original(const ImageTransform& t, int grid_w, int grid_h, int cx,
+                                              int cy) {
   return t.to_original((cx + 0.5) * t.input_width / grid_w, (cy + 0.5) * t.input_height / grid_h);
 }
 

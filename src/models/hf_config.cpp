@@ -68,4 +68,26 @@ LlamaConfig read_llama_config(const std::string& path) {
   return c;
 }
 
+ClipVisionConfig read_clip_vision_config(const std::string& path) {
+  nlohmann::json doc = read_json(path);
+  if (doc.contains("vision_config")) doc = doc["vision_config"];
+  ClipVisionConfig c;
+  c.hidden_size = positive(doc, path, "hidden_size");
+  c.intermediate_size = positive(doc, path, "intermediate_size");
+  c.num_hidden_layers = positive(doc, path, "num_hidden_layers");
+  c.num_attention_heads = positive(doc, path, "num_attention_heads");
+  c.image_size = positive(doc, path, "image_size");
+  c.patch_size = positive(doc, path, "patch_size");
+  c.layer_norm_eps = positive_real(doc, path, "layer_norm_eps", 1e-5);
+  c.hidden_act = doc.value("hidden_act", "quick_gelu");
+  if (c.hidden_act != "quick_gelu" && c.hidden_act != "gelu")
+    throw InputError(path + ": hidden_act '" + c.hidden_act + "' is not quick_gelu or gelu");
+  if (c.image_size % c.patch_size != 0)
+    throw InputError(path + ": image_size " + std::to_string(c.image_size) +
+                     " is not a multiple of patch_size " + std::to_string(c.patch_size));
+  if (c.hidden_size % c.num_attention_heads != 0)
+    throw InputError(path + ": hidden_size is not a multiple of num_attention_heads");
+  return c;
+}
+
 }  // namespace acsweep::models

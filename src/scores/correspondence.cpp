@@ -6,16 +6,18 @@
 
 namespace acsweep::scores {
 
-PairMatch match_keypoints(const torch::Tensor& source, const torch::Tensor& target, const data::KeypointPair& pair,
-                          const data::ImageTransform& source_transform, const data::ImageTransform& target_transform,
-                          double alpha) {
+PairMatch match_keypoints(const torch::Tensor& source, const torch::Tensor& target,
+                          const data::KeypointPair& pair, const data::ImageTransform& source_transform,
+                          const data::ImageTransform& target_transform, double alpha) {
   if (source.dim() != 3 || target.dim() != 3 || source.size(0) != target.size(0))
     throw std::invalid_argument("match_keypoints: feature maps must be [C, H, W] with the same C");
   const int sw = static_cast<int>(source.size(2)), sh = static_cast<int>(source.size(1));
   const int tw = static_cast<int>(target.size(2)), th = static_cast<int>(target.size(1));
-  const auto target_unit = torch::nn::functional::normalize(
-      target.reshape({target.size(0), -1}).to(torch::kFloat32), torch::nn::functional::NormalizeFuncOptions().dim(0));
-  const double threshold = alpha * std::max(pair.target_box[2] - pair.target_box[0], pair.target_box[3] - pair.target_box[1]);
+  const auto target_unit =
+      torch::nn::functional::normalize(target.reshape({target.size(0), -1}).to(torch::kFloat32),
+                                       torch::nn::functional::NormalizeFuncOptions().dim(0));
+  const double threshold =
+      alpha * std::max(pair.target_box[2] - pair.target_box[0], pair.target_box[3] - pair.target_box[1]);
 
   // Every keypoint's source feature at once: [K, C] against [C, H*W].
   std::vector<std::int64_t> flat;
@@ -31,8 +33,8 @@ PairMatch match_keypoints(const torch::Tensor& source, const torch::Tensor& targ
   PairMatch out;
   for (std::size_t k = 0; k < pair.source_points.size(); ++k) {
     const auto cell = best[static_cast<long>(k)].item<std::int64_t>();
-    const auto predicted = data::cell_centre_in_original(target_transform, tw, th, static_cast<int>(cell % tw),
-                                                         static_cast<int>(cell / tw));
+    const auto predicted = data::cell_centre_in_original(
+        target_transform, tw, th, static_cast<int>(cell % tw), static_cast<int>(cell / tw));
     out.predicted.push_back({predicted[0], predicted[1]});
     const double dx = predicted[0] - pair.target_points[k][0], dy = predicted[1] - pair.target_points[k][1];
     out.correct.push_back(std::sqrt(dx * dx + dy * dy) < threshold);
@@ -40,7 +42,8 @@ PairMatch match_keypoints(const torch::Tensor& source, const torch::Tensor& targ
   return out;
 }
 
-CorrespondenceScore summarise(const std::vector<data::KeypointPair>& pairs, const std::vector<PairMatch>& matches) {
+CorrespondenceScore summarise(const std::vector<data::KeypointPair>& pairs,
+                              const std::vector<PairMatch>& matches) {
   if (pairs.size() != matches.size() || pairs.empty())
     throw std::invalid_argument("summarise: one match per pair, at least one pair");
   CorrespondenceScore s;
@@ -48,7 +51,8 @@ CorrespondenceScore summarise(const std::vector<data::KeypointPair>& pairs, cons
   std::size_t correct = 0;
   double per_pair = 0;
   for (std::size_t i = 0; i < pairs.size(); ++i) {
-    const auto hits = static_cast<std::size_t>(std::count(matches[i].correct.begin(), matches[i].correct.end(), true));
+    const auto hits =
+        static_cast<std::size_t>(std::count(matches[i].correct.begin(), matches[i].correct.end(), true));
     correct += hits;
     s.keypoints += matches[i].correct.size();
     per_pair += 100.0 * hits / matches[i].correct.size();
@@ -58,7 +62,8 @@ CorrespondenceScore summarise(const std::vector<data::KeypointPair>& pairs, cons
   s.pairs = pairs.size();
   s.pck_keypoints = 100.0 * correct / s.keypoints;
   s.pck_per_pair = per_pair / pairs.size();
-  for (const auto& [category, counts] : by_category) s.pck_per_category[category] = 100.0 * counts.first / counts.second;
+  for (const auto& [category, counts] : by_category)
+    s.pck_per_category[category] = 100.0 * counts.first / counts.second;
   return s;
 }
 

@@ -10,7 +10,8 @@ namespace {
 
 using data::ImageTransform;
 
-data::KeypointPair pair_with(std::vector<data::Point> source, std::vector<data::Point> target, data::Box box) {
+data::KeypointPair pair_with(std::vector<data::Point> source, std::vector<data::Point> target,
+                             data::Box box) {
   data::KeypointPair p;
   p.category = "cat";
   p.source_points = std::move(source);
@@ -28,7 +29,7 @@ TEST(Correspondence, KnownShiftIsFoundExactly) {
   std::vector<data::Point> from, to;
   for (int y = 0; y < 7; ++y)
     for (int x = 0; x < 6; ++x) {
-      from.push_back({x * 8 + 3.0, y * 8 + 5.0});       // anywhere inside cell (x, y)
+      from.push_back({x * 8 + 3.0, y * 8 + 5.0});            // anywhere inside cell (x, y)
       to.push_back({(x + 2) * 8 + 4.0, (y + 1) * 8 + 4.0});  // the centre of cell (x + 2, y + 1)
     }
   const auto pair = pair_with(from, to, {0, 0, 64, 64});
@@ -43,14 +44,15 @@ TEST(Correspondence, ThresholdIsStrict) {
   // One feature cell per image and alpha * max(50, 20) = 5 pixels: the prediction is the centre (32, 32).
   const auto features = torch::ones({4, 1, 1});
   const auto identity = ImageTransform::resize_and_center_crop(64, 64, 64, 64);
-  const auto at_threshold = pair_with({{10, 10}}, {{35, 36}}, {0, 0, 50, 20});       // 3-4-5: exactly 5
+  const auto at_threshold = pair_with({{10, 10}}, {{35, 36}}, {0, 0, 50, 20});  // 3-4-5: exactly 5
   const auto just_inside = pair_with({{10, 10}}, {{35, 35.999}}, {0, 0, 50, 20});
   EXPECT_FALSE(match_keypoints(features, features, at_threshold, identity, identity).correct[0]);
   EXPECT_TRUE(match_keypoints(features, features, just_inside, identity, identity).correct[0]);
 }
 
 TEST(ImageTransformGeometry, CropAndPadRoundTrips) {
-  const auto crop = ImageTransform::resize_and_center_crop(200, 100, 50, 50);  // 100x50 resized, 25 cut each side
+  const auto crop =
+      ImageTransform::resize_and_center_crop(200, 100, 50, 50);  // 100x50 resized, 25 cut each side
   EXPECT_DOUBLE_EQ(crop.scale, 0.5);
   EXPECT_EQ(crop.to_input(100, 50), (std::array<double, 2>{25, 25}));
   EXPECT_EQ(data::cell_of(crop, 5, 5, 100, 50), (std::array<int, 2>{2, 2}));

@@ -8,11 +8,13 @@
 namespace acsweep::data {
 
 struct ImageTransform {
-  double scale = 1.0;               // input pixels per original pixel
+  double scale = 1.0;                 // input pixels per original pixel
   double offset_x = 0, offset_y = 0;  // input = original * scale + offset
   int input_width = 0, input_height = 0;
 
-  std::array<double, 2> to_input(double x, double y) const { return {x * scale + offset_x, y * scale + offset_y}; }
+  std::array<double, 2> to_input(double x, double y) const {
+    return {x * scale + offset_x, y * scale + offset_y};
+  }
   std::array<double, 2> to_original(double u, double v) const {
     return {(u - offset_x) / scale, (v - offset_y) / scale};
   }
@@ -26,6 +28,7 @@ struct ImageTransform {
 // Feature cells of a grid_w x grid_h map laid over the input: the cell a point falls in
 // (clamped to the grid) and a cell's centre.
 std::array<int, 2> cell_of(const ImageTransform& t, int grid_w, int grid_h, double x, double y);
-std::array<double, 2> cell_centre_in_original(const ImageTransform& t, int grid_w, int grid_h, int cx, int cy);
+std::array<double, 2> cell_centre_in_original(const ImageTransform& t, int grid_w, int grid_h, int cx,
+                                              int cy);
 
 }  // namespace acsweep::data

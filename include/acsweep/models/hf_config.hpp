@@ -24,4 +24,19 @@ struct LlamaConfig {
 
 LlamaConfig read_llama_config(const std::string& path);
 
+// CLIP vision towers (OpenAI CLIP and OpenCLIP in HF format): read from a CLIPVisionModel's
+// config.json, or from the "vision_config" of a whole CLIPModel's.
+struct ClipVisionConfig {
+  std::int64_t hidden_size = 0;
+  std::int64_t intermediate_size = 0;
+  std::int64_t num_hidden_layers = 0;
+  std::int64_t num_attention_heads = 0;
+  std::int64_t image_size = 0;
+  std::int64_t patch_size = 0;
+  double layer_norm_eps = 1e-5;
+  std::string hidden_act = "quick_gelu";  // or "gelu"
+};
+
+ClipVisionConfig read_clip_vision_config(const std::string& path);
+
 }  // namespace acsweep::models

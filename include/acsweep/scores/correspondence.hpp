@@ -20,17 +20,18 @@ struct PairMatch {
 };
 
 // source, target: [C, H, W] feature maps of the two preprocessed images.
-PairMatch match_keypoints(const torch::Tensor& source, const torch::Tensor& target, const data::KeypointPair& pair,
-                          const data::ImageTransform& source_transform, const data::ImageTransform& target_transform,
-                          double alpha = 0.1);
+PairMatch match_keypoints(const torch::Tensor& source, const torch::Tensor& target,
+                          const data::KeypointPair& pair, const data::ImageTransform& source_transform,
+                          const data::ImageTransform& target_transform, double alpha = 0.1);
 
 struct CorrespondenceScore {
-  double pck_keypoints = 0;  // percent of all keypoints (LAW.md's C)
-  double pck_per_pair = 0;   // percent per pair, averaged over pairs
+  double pck_keypoints = 0;                        // percent of all keypoints (LAW.md's C)
+  double pck_per_pair = 0;                         // percent per pair, averaged over pairs
   std::map<std::string, double> pck_per_category;  // percent of the category's keypoints
   std::size_t keypoints = 0, pairs = 0;
 };
 
-CorrespondenceScore summarise(const std::vector<data::KeypointPair>& pairs, const std::vector<PairMatch>& matches);
+CorrespondenceScore summarise(const std::vector<data::KeypointPair>& pairs,
+                              const std::vector<PairMatch>& matches);
 
 }  // namespace acsweep::scores
