@@ -32,7 +32,8 @@ torch::Tensor ClipEncoderLayerImpl::forward(const torch::Tensor& x) {
   const auto h = layer_norm1_(x);
   const auto split = [&](const torch::Tensor& t) { return t.view({B, T, H, d}).transpose(1, 2); };
   const auto q = split(q_proj_(h)), k = split(k_proj_(h)), v = split(v_proj_(h));
-  const auto attention = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d)), -1);
+  const auto attention =
+      torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d)), -1);
   const auto y = x + out_proj_(torch::matmul(attention, v).transpose(1, 2).reshape({B, T, H * d}));
   auto m = fc1_(layer_norm2_(y));
   m = config_.hidden_act == "quick_gelu" ? m * torch::sigmoid(1.702 * m) : F::gelu(m);
@@ -46,8 +47,10 @@ ClipVisionTowerImpl::ClipVisionTowerImpl(const ClipVisionConfig& config) : confi
   class_embedding_ = embeddings_->register_parameter("class_embedding", torch::zeros({D}));
   patch_embedding_ = embeddings_->register_module(
       "patch_embedding",
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(3, D, config.patch_size).stride(config.patch_size).bias(false)));
-  position_embedding_ = embeddings_->register_module("position_embedding", torch::nn::Embedding(grid * grid + 1, D));
+      torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(3, D, config.patch_size).stride(config.patch_size).bias(false)));
+  position_embedding_ =
+      embeddings_->register_module("position_embedding", torch::nn::Embedding(grid * grid + 1, D));
   pre_layrnorm_ = vision_model_->register_module(
       "pre_layrnorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({D}).eps(config.layer_norm_eps)));
   encoder_ = vision_model_->register_module("encoder", std::make_shared<torch::nn::Module>());
@@ -59,12 +62,14 @@ torch::Tensor ClipVisionTowerImpl::forward(const torch::Tensor& pixels, int laye
   const auto L = config_.num_hidden_layers;
   const auto last = layer < 0 ? L + 1 + layer : layer;  // hidden states 0..L
   if (last < 0 || last > L)
-    throw std::invalid_argument("CLIP: layer " + std::to_string(layer) + " outside the tower's " + std::to_string(L));
+    throw std::invalid_argument("CLIP: layer " + std::to_string(layer) + " outside the tower's " +
+                                std::to_string(L));
   const auto B = pixels.size(0);
   auto x = patch_embedding_(pixels).flatten(2).transpose(1, 2);  // [B, G*G, D]
   x = torch::cat({class_embedding_.expand({B, 1, -1}), x}, 1) + position_embedding_->weight.unsqueeze(0);
   x = pre_layrnorm_(x);
-  for (std::int64_t i = 0; i < last; ++i) x = layers_[static_cast<std::size_t>(i)]->as<ClipEncoderLayer>()->forward(x);
+  for (std::int64_t i = 0; i < last; ++i)
+    x = layers_[static_cast<std::size_t>(i)]->as<ClipEncoderLayer>()->forward(x);
   return keep_class_token ? x : x.slice(1, 1);
 }
 
@@ -80,6 +85,8 @@ ProjectorImpl::ProjectorImpl(std::int64_t vision_channels, std::int64_t llm_hidd
   second_ = register_module("2", torch::nn::Linear(llm_hidden, llm_hidden));
 }
 
-torch::Tensor ProjectorImpl::forward(const torch::Tensor& features) { return second_(F::gelu(first_(features))); }
+torch::Tensor ProjectorImpl::forward(const torch::Tensor& features) {
+  return second_(F::gelu(first_(features)));
+}
 
 }  // namespace acsweep::models

@@ -23,9 +23,10 @@ void expect_close(const torch::Tensor& got, const torch::Tensor& want, const cha
 class ClipAgainstReference : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(ClipAgainstReference, HiddenStatesAgree) {
-  const fs::path folder = fs::temp_directory_path() / ("acsweep_clip_" + std::to_string(::getpid()) + GetParam());
-  const std::string command = "/usr/bin/python3 " ACSWEEP_TESTS_DIR "/models/clip_reference.py " + folder.string() +
-                              " 5 " + GetParam();
+  const fs::path folder =
+      fs::temp_directory_path() / ("acsweep_clip_" + std::to_string(::getpid()) + GetParam());
+  const std::string command = "/usr/bin/python3 " ACSWEEP_TESTS_DIR "/models/clip_reference.py " +
+                              folder.string() + " 5 " + GetParam();
   ASSERT_EQ(std::system(command.c_str()), 0);
   ClipVisionTower tower = load_clip_vision(folder.string());
   const SafetensorsFile expected((folder / "expected.safetensors").string());
