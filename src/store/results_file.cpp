@@ -9,19 +9,11 @@
 
 #include "acsweep/error.hpp"
 #include "acsweep/law/table_fit.hpp"
+#include "acsweep/store/timestamp.hpp"
 
 namespace acsweep::store {
 namespace fs = std::filesystem;
 namespace {
-
-std::string utc_now() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
 
 void fsync_path(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY);
@@ -62,14 +54,14 @@ ResultsFile::ResultsFile(const std::string& path, const law::LawTable& table, co
   } else {
     file_ = std::make_unique<H5File>(H5File::create(temporary_));
     write_table(*file_, table, law::normalise_table(table));
-    file_->set_attribute("created", utc_now());
+    file_->set_attribute("created", utc_timestamp());
     file_->set_attribute("table", table.source);
   }
   file_->set_attribute("version", std::string(kResultsVersion));
   file_->set_attribute("command_line", run_.command_line);
   file_->set_attribute("seed", static_cast<std::int64_t>(run_.seed));
   file_->set_attribute("world_size", static_cast<std::int64_t>(run_.world_size));
-  file_->set_attribute("updated", utc_now());
+  file_->set_attribute("updated", utc_timestamp());
 }
 
 ResultsFile::~ResultsFile() {
@@ -84,7 +76,7 @@ H5Location ResultsFile::replace_group(const std::string& name) {
   H5Location group = file_->create_group(name);
   group.set_attribute("command_line", run_.command_line);
   group.set_attribute("seed", static_cast<std::int64_t>(run_.seed));
-  group.set_attribute("written", utc_now());
+  group.set_attribute("written", utc_timestamp());
   return group;
 }
 

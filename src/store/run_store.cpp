@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "acsweep/error.hpp"
+#include "acsweep/store/timestamp.hpp"
 
 namespace acsweep::store {
 namespace fs = std::filesystem;
@@ -18,15 +19,6 @@ namespace {
 std::string numbered(const char* prefix, int n, int width) {
   char text[32];
   std::snprintf(text, sizeof text, "%s%0*d", prefix, width, n);
-  return text;
-}
-
-std::string now_utc() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return text;
 }
 
@@ -78,7 +70,7 @@ RunDirectory::RunDirectory(const std::string& dir, const std::string& job_name) 
   const std::string temporary = marker.string() + ".tmp";
   {
     std::ofstream out(temporary);
-    out << nlohmann::json{{"job", job_name}, {"created", now_utc()}, {"format", 1}}.dump(2) << "\n";
+    out << nlohmann::json{{"job", job_name}, {"created", utc_timestamp()}, {"format", 1}}.dump(2) << "\n";
     if (!out) throw StoreError(temporary + ": cannot write");
   }
   fs::rename(temporary, marker, ec);
@@ -213,10 +205,10 @@ void SegmentFile::close() {
 
 void mark_segment_complete(H5File& file) {
   file.set_attribute("complete", static_cast<std::int64_t>(1));
-  file.set_attribute("completed", now_utc());
+  file.set_attribute("completed", utc_timestamp());
 }
 
-void mark_segment_stopped(H5File& file) { file.set_attribute("stopped", now_utc()); }
+void mark_segment_stopped(H5File& file) { file.set_attribute("stopped", utc_timestamp()); }
 
 std::string segment_state(const std::string& path) {
   try {

@@ -8,27 +8,20 @@
 #include "acsweep/data/llava.hpp"
 #include "acsweep/data/spair.hpp"
 #include "acsweep/error.hpp"
+#include "temp_dir.hpp"
 
 namespace acsweep::data {
 namespace {
 namespace fs = std::filesystem;
 
-class DatasetTest : public ::testing::Test {
+class DatasetTest : public acsweep::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("acsweep_data_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string write(const std::string& relative, const std::string& text) {
     const fs::path p = dir_ / relative;
     fs::create_directories(p.parent_path());
     std::ofstream(p) << text;
     return p.string();
   }
-  fs::path dir_;
 };
 
 TEST_F(DatasetTest, LlavaItemsReadOrSkippedWithReasons) {

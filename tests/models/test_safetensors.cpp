@@ -11,22 +11,14 @@
 
 #include "acsweep/error.hpp"
 #include "acsweep/models/safetensors.hpp"
+#include "temp_dir.hpp"
 
 namespace acsweep::models {
 namespace {
 namespace fs = std::filesystem;
 
-class SafetensorsTest : public ::testing::Test {
+class SafetensorsTest : public acsweep::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("acsweep_st_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
   // A file with the given raw header text and data bytes.
   std::string raw_file(const std::string& name, const std::string& header, std::size_t data_bytes,
                        std::uint64_t claimed_length = 0) {
@@ -44,7 +36,6 @@ class SafetensorsTest : public ::testing::Test {
     }
     return "";
   }
-  fs::path dir_;
 };
 
 std::string run(const std::string& command) {

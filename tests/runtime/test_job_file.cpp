@@ -8,20 +8,19 @@
 #include "acsweep/error.hpp"
 #include "acsweep/runtime/job_file.hpp"
 #include "acsweep/runtime/world.hpp"
+#include "temp_dir.hpp"
 
 namespace acsweep::runtime {
 namespace {
 namespace fs = std::filesystem;
 
-class JobFileTest : public ::testing::Test {
+class JobFileTest : public acsweep::testing::TempDirTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("acsweep_job_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    TempDirTest::SetUp();
     fs::create_directories(dir_ / "data");
     std::ofstream(dir_ / "data" / "t.csv") << "setting,A,C,B\ns1,1,2,3\ns2,2,3,4\n";
   }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string write(const std::string& text) {
     const auto path = (dir_ / "job.ini").string();
     std::ofstream(path) << text;
@@ -36,7 +35,6 @@ class JobFileTest : public ::testing::Test {
     }
     return "";
   }
-  fs::path dir_;
 };
 
 const char* kJob = "[job]\nname = demo\nseed = 7\n[simulation]\ntables = data/t.csv\nruns = 50\n";

@@ -11,23 +11,13 @@
 #include "acsweep/error.hpp"
 #include "acsweep/store/journal.hpp"
 #include "acsweep/store/run_store.hpp"
+#include "temp_dir.hpp"
 
 namespace acsweep::store {
 namespace {
 namespace fs = std::filesystem;
 
-class JournalTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("acsweep_journal_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
-};
+class JournalTest : public acsweep::testing::TempDirTest {};
 
 bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 

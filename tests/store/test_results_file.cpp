@@ -8,6 +8,7 @@
 #include "acsweep/error.hpp"
 #include "acsweep/law/table.hpp"
 #include "acsweep/store/results_file.hpp"
+#include "temp_dir.hpp"
 
 namespace acsweep::store {
 namespace {
@@ -18,17 +19,7 @@ law::LawTable table_of(const std::string& text) {
   return law::parse_law_table(in, "t.csv");
 }
 
-class ResultsFileTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("acsweep_store_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
-};
+class ResultsFileTest : public acsweep::testing::TempDirTest {};
 
 const char* kTable = "setting,tag,A,C,B1,B2\ns1,x,-2,10,50,1\ns2,y,-1.5,20,60,3\ns3,z,-1,5,55,2\n";
 
