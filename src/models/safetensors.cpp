@@ -109,7 +109,7 @@ std::vector<float> TensorView::to_float() const {
   const auto n = static_cast<std::size_t>(numel());
   std::vector<float> out(n);
   if (dtype == DType::F32) {
-    std::memcpy(out.data(), data, n * 4);
+    if (n > 0) std::memcpy(out.data(), data, n * 4);  // an empty tensor has no buffer to copy into
     return out;
   }
   for (std::size_t i = 0; i < n; ++i) {

@@ -5,6 +5,15 @@
 #include <stdexcept>
 
 namespace acsweep::scores {
+namespace {
+
+// Columns scaled to unit length, so that dot products are cosine similarities.
+torch::Tensor unit_columns(const torch::Tensor& m) {
+  const auto x = m.to(torch::kFloat32);
+  return x / x.norm(2, {0}, true).clamp_min(1e-12);
+}
+
+}  // namespace
 
 PairMatch match_keypoints(const torch::Tensor& source, const torch::Tensor& target,
                           const data::KeypointPair& pair, const data::ImageTransform& source_transform,
@@ -13,9 +22,7 @@ PairMatch match_keypoints(const torch::Tensor& source, const torch::Tensor& targ
     throw std::invalid_argument("match_keypoints: feature maps must be [C, H, W] with the same C");
   const int sw = static_cast<int>(source.size(2)), sh = static_cast<int>(source.size(1));
   const int tw = static_cast<int>(target.size(2)), th = static_cast<int>(target.size(1));
-  const auto target_unit =
-      torch::nn::functional::normalize(target.reshape({target.size(0), -1}).to(torch::kFloat32),
-                                       torch::nn::functional::NormalizeFuncOptions().dim(0));
+  const auto target_unit = unit_columns(target.reshape({target.size(0), -1}));  // [C, H*W]
   const double threshold =
       alpha * std::max(pair.target_box[2] - pair.target_box[0], pair.target_box[3] - pair.target_box[1]);
 
@@ -25,9 +32,8 @@ PairMatch match_keypoints(const torch::Tensor& source, const torch::Tensor& targ
     const auto [cx, cy] = data::cell_of(source_transform, sw, sh, p[0], p[1]);
     flat.push_back(static_cast<std::int64_t>(cy) * sw + cx);
   }
-  const auto queries = torch::nn::functional::normalize(
-      source.reshape({source.size(0), -1}).to(torch::kFloat32).index_select(1, torch::tensor(flat)).t(),
-      torch::nn::functional::NormalizeFuncOptions().dim(1));
+  const auto queries =
+      unit_columns(source.reshape({source.size(0), -1}).index_select(1, torch::tensor(flat))).t();
   const auto best = torch::matmul(queries, target_unit).argmax(1);
 
   PairMatch out;
