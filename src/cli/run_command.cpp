@@ -109,12 +109,12 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
 
   // Earlier results whose task definition is unchanged carry over; the rest is the work.
   std::vector<std::optional<std::vector<double>>> rows(sim.tasks.size());
-  std::vector<runtime::TaskDescriptor> todo;
+  std::vector<runtime::TaskDescriptor> to_run;
   if (world.rank() == 0) {
     for (const auto& task : sim.tasks) {
       const auto found = earlier.find(task.hash);
       if (found == earlier.end()) {
-        todo.push_back(task);
+        to_run.push_back(task);
         continue;
       }
       rows[task.index] = found->second.values;
@@ -123,7 +123,7 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
     }
     std::fprintf(stderr,
                  "acsweep: segment %d of job '%s': %zu tasks, %zu done earlier, %zu to run on %d rank(s)\n",
-                 segment, job.name.c_str(), sim.tasks.size(), sim.tasks.size() - todo.size(), todo.size(),
+                 segment, job.name.c_str(), sim.tasks.size(), sim.tasks.size() - to_run.size(), to_run.size(),
                  world.size());
   }
 
@@ -147,7 +147,7 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
   for (const auto& role : world.roles()) groups.group_of_rank.push_back(role.group);
   if (world.group() != MPI_COMM_NULL) groups.this_rank_group = world.group();
   const runtime::SweepReport report =
-      run_sweep(todo, registry, hooks, job.max_attempts, world.world(), 0, groups);
+      run_sweep(to_run, registry, hooks, job.max_attempts, world.world(), 0, groups);
   file.close();  // collective: every rank's rows are on disk
 
   if (world.rank() != 0) return 0;
