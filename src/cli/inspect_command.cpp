@@ -45,7 +45,8 @@ int run_inspect(const std::vector<std::string>& args, const CommandContext& cont
     return 0;
   if (context.mpi.rank() != 0) return 0;
   const std::string dir = vm["table"].as<std::string>();
-  const store::RunDirectory run(dir, store::RunDirectory::job_of(dir));
+  const std::string job = store::RunDirectory::job_of(dir);
+  const store::RunDirectory run(dir, job);
 
   std::vector<SegmentState> segments;
   for (int s = 1; s <= run.last_segment(); ++s) segments.push_back(read_segment(dir, s));
@@ -76,7 +77,7 @@ int run_inspect(const std::vector<std::string>& args, const CommandContext& cont
 
   if (vm["json"].as<bool>()) {
     nlohmann::ordered_json doc;
-    doc["job"] = store::RunDirectory::job_of(dir);
+    doc["job"] = job;
     doc["directory"] = dir;
     doc["segments"] = nlohmann::ordered_json::array();
     for (const auto& s : segments)
@@ -87,7 +88,7 @@ int run_inspect(const std::vector<std::string>& args, const CommandContext& cont
     std::cout << doc.dump(2) << "\n";
     return 0;
   }
-  std::printf("job '%s' in %s\n", store::RunDirectory::job_of(dir).c_str(), dir.c_str());
+  std::printf("job '%s' in %s\n", job.c_str(), dir.c_str());
   for (const auto& s : segments)
     std::printf("  segment %d: %s (%s)\n", s.segment, s.state.c_str(), s.path.c_str());
   if (!plan) {

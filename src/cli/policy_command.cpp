@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <numeric>
 
 #include "acsweep/cli/commands.hpp"
 #include "acsweep/cli/options.hpp"
@@ -26,12 +25,7 @@ constexpr const char* kUsage =
     "[--benchmarks B1,B2] [--json] [--out results.h5]";
 
 std::vector<std::size_t> parse_budgets(const std::string& text, std::size_t k, const std::string& table) {
-  std::vector<std::size_t> budgets;
-  if (text == "all") {
-    budgets.resize(k);
-    std::iota(budgets.begin(), budgets.end(), std::size_t{1});
-    return budgets;
-  }
+  if (text == "all") return law::every_budget(k);
   std::size_t used = 0;
   long long value = 0;
   try {

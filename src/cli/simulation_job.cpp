@@ -21,12 +21,8 @@ std::string file_digest(const std::string& path) {
 
 std::vector<std::size_t> budgets_of(const std::string& text, std::size_t k, const std::string& job,
                                     const std::string& table) {
+  if (text == "all") return law::every_budget(k);
   std::vector<std::size_t> budgets;
-  if (text == "all") {
-    budgets.resize(k);
-    std::iota(budgets.begin(), budgets.end(), std::size_t{1});
-    return budgets;
-  }
   std::stringstream in(text);
   for (std::string item; std::getline(in, item, ',');) {
     std::size_t used = 0;

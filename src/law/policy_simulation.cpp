@@ -17,6 +17,12 @@ constexpr std::size_t kShortlists[] = {1, 3};
 
 }  // namespace
 
+std::vector<std::size_t> every_budget(std::size_t k) {
+  std::vector<std::size_t> budgets(k);
+  std::iota(budgets.begin(), budgets.end(), std::size_t{1});
+  return budgets;
+}
+
 std::string to_string(Sampler sampler) { return sampler == Sampler::Region ? "region" : "random"; }
 
 std::vector<Sampler> parse_samplers(const std::string& text) {

@@ -20,6 +20,9 @@ std::string to_string(Sampler sampler);
 // "region", "random" or "both"; throws InputError on anything else.
 std::vector<Sampler> parse_samplers(const std::string& text);
 
+// Budgets 1..k: every budget a table of k settings allows ("--budget all").
+std::vector<std::size_t> every_budget(std::size_t k);
+
 struct SimulationSpec {
   std::vector<std::size_t> budgets;  // each in 1..k
   std::size_t runs = 1000;
