@@ -22,6 +22,13 @@ find_package(Boost 1.71 REQUIRED COMPONENTS program_options serialization)
 find_package(GTest REQUIRED)
 find_package(nlohmann_json 3.9 REQUIRED)
 
+# stb_image (libstb-dev) decodes JPEG and PNG.
+find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb REQUIRED)
+find_library(STB_LIBRARY stb REQUIRED)
+add_library(acsweep_stb INTERFACE)
+target_include_directories(acsweep_stb SYSTEM INTERFACE "${STB_INCLUDE_DIR}")
+target_link_libraries(acsweep_stb INTERFACE "${STB_LIBRARY}")
+
 # LibTorch: Debian's CPU build here, a CUDA build on GPU clusters through CMAKE_PREFIX_PATH.
 find_package(Torch REQUIRED)
 

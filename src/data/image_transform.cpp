@@ -5,25 +5,40 @@
 
 namespace acsweep::data {
 
+ImageTransform ImageTransform::then_resize(int width, int height) const {
+  const double sx = static_cast<double>(width) / input_width, sy = static_cast<double>(height) / input_height;
+  return {scale_x * sx, scale_y * sy, offset_x * sx, offset_y * sy, width, height};
+}
+
+ImageTransform ImageTransform::then_crop(int left, int top, int width, int height) const {
+  return {scale_x, scale_y, offset_x - left, offset_y - top, width, height};
+}
+
+std::array<int, 2> shortest_edge_size(int width, int height, int shortest_edge) {
+  const auto long_side = [&](int shorter, int longer) {
+    return static_cast<int>(static_cast<double>(shortest_edge) * longer / shorter);  // int(), as Python
+  };
+  return width <= height ? std::array<int, 2>{shortest_edge, long_side(width, height)}
+                         : std::array<int, 2>{long_side(height, width), shortest_edge};
+}
+
+int centred_start(int size, int window) {
+  const int d = size - window;
+  return d >= 0 ? d / 2 : -((-d + 1) / 2);  // Python's floor division
+}
+
 ImageTransform ImageTransform::resize_and_center_crop(int width, int height, int shortest_edge, int crop) {
-  ImageTransform t;
-  t.scale = static_cast<double>(shortest_edge) / std::min(width, height);
-  // The resized size, rounded as image libraries round it, then the crop's top-left corner.
-  const double resized_w = std::round(width * t.scale), resized_h = std::round(height * t.scale);
-  t.offset_x = -std::floor((resized_w - crop) / 2.0);
-  t.offset_y = -std::floor((resized_h - crop) / 2.0);
-  t.input_width = t.input_height = crop;
-  return t;
+  const auto [w, h] = shortest_edge_size(width, height, shortest_edge);
+  return identity(width, height)
+      .then_resize(w, h)
+      .then_crop(centred_start(w, crop), centred_start(h, crop), crop, crop);
 }
 
 ImageTransform ImageTransform::pad_to_square(int width, int height, int size) {
-  ImageTransform t;
   const int side = std::max(width, height);
-  t.scale = static_cast<double>(size) / side;
-  t.offset_x = (side - width) / 2 * t.scale;  // integer padding on the left/top, as LLaVA's expand2square
-  t.offset_y = (side - height) / 2 * t.scale;
-  t.input_width = t.input_height = size;
-  return t;
+  return identity(width, height)
+      .then_crop(-(side - width) / 2, -(side - height) / 2, side, side)
+      .then_resize(size, size);
 }
 
 std::array<int, 2> cell_of(const ImageTransform& t, int grid_w, int grid_h, double x, double y) {

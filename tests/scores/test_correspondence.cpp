@@ -53,7 +53,8 @@ TEST(Correspondence, ThresholdIsStrict) {
 TEST(ImageTransformGeometry, CropAndPadRoundTrips) {
   const auto crop =
       ImageTransform::resize_and_center_crop(200, 100, 50, 50);  // 100x50 resized, 25 cut each side
-  EXPECT_DOUBLE_EQ(crop.scale, 0.5);
+  EXPECT_DOUBLE_EQ(crop.scale_x, 0.5);
+  EXPECT_DOUBLE_EQ(crop.scale_y, 0.5);
   EXPECT_EQ(crop.to_input(100, 50), (std::array<double, 2>{25, 25}));
   EXPECT_EQ(data::cell_of(crop, 5, 5, 100, 50), (std::array<int, 2>{2, 2}));
   EXPECT_EQ(data::cell_centre_in_original(crop, 5, 5, 2, 2), (std::array<double, 2>{100, 50}));

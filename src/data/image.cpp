@@ -1,0 +1,125 @@
+#include "acsweep/data/image.hpp"
+
+#include <stb_image.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include "acsweep/error.hpp"
+
+namespace acsweep::data {
+
+Image decode_image(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) throw InputError(path + ": image not found");
+  int width = 0, height = 0, channels = 0;
+  std::unique_ptr<stbi_uc, decltype(&stbi_image_free)> pixels(
+      stbi_load(path.c_str(), &width, &height, &channels, 3), &stbi_image_free);
+  if (!pixels) throw InputError(path + ": cannot decode image (" + stbi_failure_reason() + ")");
+  Image image{width, height, {}};
+  image.rgb.assign(pixels.get(), pixels.get() + static_cast<std::size_t>(width) * height * 3);
+  return image;
+}
+
+namespace {
+
+// Pillow's fixed point: coefficients in 22 fractional bits so a sum of 8-bit products fits 32 bits.
+constexpr int precision_bits = 32 - 8 - 2;
+
+double filter_value(Resample filter, double x) {
+  x = std::fabs(x);
+  if (filter == Resample::bilinear) return x < 1.0 ? 1.0 - x : 0.0;
+  constexpr double a = -0.5;  // Pillow's bicubic (PyTorch's plain bicubic uses -0.75)
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+  if (x < 2.0) return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
+  return 0.0;
+}
+
+double filter_support(Resample filter) { return filter == Resample::bilinear ? 1.0 : 2.0; }
+
+// For each output position: the first input index and the fixed-point weights of the inputs.
+struct Coefficients {
+  std::vector<int> first;
+  std::vector<std::vector<std::int32_t>> weights;
+};
+
+Coefficients coefficients(int in_size, int out_size, Resample filter) {
+  const double scale = static_cast<double>(in_size) / out_size;
+  const double filter_scale = std::max(scale, 1.0);  // widen the kernel when shrinking: antialiasing
+  const double support = filter_support(filter) * filter_scale;
+  Coefficients c;
+  c.first.resize(static_cast<std::size_t>(out_size));
+  c.weights.resize(static_cast<std::size_t>(out_size));
+  for (int out = 0; out < out_size; ++out) {
+    const double centre = (out + 0.5) * scale;
+    const int lo = std::max(static_cast<int>(centre - support + 0.5), 0);
+    const int hi = std::min(static_cast<int>(centre + support + 0.5), in_size);
+    std::vector<double> w;
+    double total = 0;
+    for (int x = lo; x < hi; ++x) {
+      w.push_back(filter_value(filter, (x - centre + 0.5) / filter_scale));
+      total += w.back();
+    }
+    auto& fixed = c.weights[static_cast<std::size_t>(out)];
+    for (double k : w) {
+      if (total != 0.0) k /= total;
+      const double scaled = k * (1 << precision_bits);
+      fixed.push_back(static_cast<std::int32_t>(k < 0 ? scaled - 0.5 : scaled + 0.5));
+    }
+    c.first[static_cast<std::size_t>(out)] = lo;
+  }
+  return c;
+}
+
+std::uint8_t clip8(std::int64_t sum) {
+  return static_cast<std::uint8_t>(std::clamp<std::int64_t>(sum >> precision_bits, 0, 255));
+}
+
+// One pass along x (horizontal) or y: out(x, y) = sum_k w_k in(first + k, y), rounded to 8 bits.
+Image resample_pass(const Image& in, int out_size, Resample filter, bool horizontal) {
+  const int in_size = horizontal ? in.width : in.height;
+  const Coefficients c = coefficients(in_size, out_size, filter);
+  Image out{horizontal ? out_size : in.width, horizontal ? in.height : out_size, {}};
+  out.rgb.resize(static_cast<std::size_t>(out.width) * out.height * 3);
+  for (int y = 0; y < out.height; ++y)
+    for (int x = 0; x < out.width; ++x) {
+      const int o = horizontal ? x : y;
+      const auto& w = c.weights[static_cast<std::size_t>(o)];
+      for (int ch = 0; ch < 3; ++ch) {
+        std::int64_t sum = std::int64_t{1} << (precision_bits - 1);
+        for (std::size_t k = 0; k < w.size(); ++k) {
+          const int i = c.first[static_cast<std::size_t>(o)] + static_cast<int>(k);
+          sum += static_cast<std::int64_t>(horizontal ? in.at(i, y, ch) : in.at(x, i, ch)) * w[k];
+        }
+        out.rgb[(static_cast<std::size_t>(y) * out.width + x) * 3 + ch] = clip8(sum);
+      }
+    }
+  return out;
+}
+
+}  // namespace
+
+Image resize(const Image& image, int width, int height, Resample filter) {
+  if (width <= 0 || height <= 0)
+    throw std::invalid_argument("resize to " + std::to_string(width) + "x" + std::to_string(height));
+  Image out = image.width == width ? image : resample_pass(image, width, filter, true);
+  return out.height == height ? out : resample_pass(out, height, filter, false);
+}
+
+Image crop(const Image& image, int left, int top, int width, int height, std::array<std::uint8_t, 3> fill) {
+  Image out{width, height, {}};
+  out.rgb.resize(static_cast<std::size_t>(width) * height * 3);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x) {
+      const int sx = left + x, sy = top + y;
+      const bool inside = sx >= 0 && sy >= 0 && sx < image.width && sy < image.height;
+      for (int ch = 0; ch < 3; ++ch)
+        out.rgb[(static_cast<std::size_t>(y) * width + x) * 3 + ch] =
+            inside ? image.at(sx, sy, ch) : fill[static_cast<std::size_t>(ch)];
+    }
+  return out;
+}
+
+}  // namespace acsweep::data
