@@ -8,7 +8,7 @@
 
 namespace acsweep::data {
 
-PreprocessedImage ImagePreprocessor::apply(const Image& original) const {
+ImagePreprocessor::Geometry ImagePreprocessor::geometry(const Image& original) const {
   Image image = original;
   ImageTransform t = ImageTransform::identity(image.width, image.height);
   if (pad_to_square) {  // LLaVA's expand2square: the fill is int(mean * 255)
@@ -30,7 +30,12 @@ PreprocessedImage ImagePreprocessor::apply(const Image& original) const {
     image = crop(image, left, top, crop_width, crop_height, {0, 0, 0});
     t = t.then_crop(left, top, crop_width, crop_height);
   }
-  PreprocessedImage out{image.width, image.height, {}, t};
+  return {image, t};
+}
+
+PreprocessedImage ImagePreprocessor::normalise(const Geometry& geometry) const {
+  const Image& image = geometry.image;
+  PreprocessedImage out{image.width, image.height, {}, geometry.transform};
   const std::size_t plane = static_cast<std::size_t>(image.width) * image.height;
   out.pixels.resize(3 * plane);
   for (std::size_t c = 0; c < 3; ++c) {

@@ -1,5 +1,6 @@
 #include "acsweep/models/hf_config.hpp"
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -68,20 +69,57 @@ LlamaConfig read_llama_config(const std::string& path) {
   return c;
 }
 
-ClipVisionConfig read_clip_vision_config(const std::string& path) {
+VisionTowerConfig read_vision_tower_config(const std::string& path) {
   nlohmann::json doc = read_json(path);
+  const std::string outer_type = doc.value("model_type", "");
   if (doc.contains("vision_config")) doc = doc["vision_config"];
-  ClipVisionConfig c;
+  const std::string type = doc.value("model_type", outer_type);
+  VisionTowerConfig c;
+  if (type == "clip" || type == "clip_vision_model") {
+    c.family = VisionFamily::clip;
+  } else if (type == "siglip" || type == "siglip_vision_model") {
+    c.family = VisionFamily::siglip;
+  } else if (type == "siglip2" || type == "siglip2_vision_model") {
+    c.family = VisionFamily::siglip2;
+  } else if (type == "dinov2" || type == "dinov2_with_registers") {
+    c.family = VisionFamily::dinov2;
+  } else {
+    throw InputError(
+        path + ": model_type '" + type +
+        "' is not a supported vision tower (clip, siglip, siglip2, dinov2, dinov2_with_registers);"
+        " other encoders can be exported to TorchScript with an acsweep_encoder.json sidecar");
+  }
+  const bool dinov2 = c.family == VisionFamily::dinov2;
   c.hidden_size = positive(doc, path, "hidden_size");
-  c.intermediate_size = positive(doc, path, "intermediate_size");
   c.num_hidden_layers = positive(doc, path, "num_hidden_layers");
   c.num_attention_heads = positive(doc, path, "num_attention_heads");
-  c.image_size = positive(doc, path, "image_size");
   c.patch_size = positive(doc, path, "patch_size");
-  c.layer_norm_eps = positive_real(doc, path, "layer_norm_eps", 1e-5);
-  c.hidden_act = doc.value("hidden_act", "quick_gelu");
-  if (c.hidden_act != "quick_gelu" && c.hidden_act != "gelu")
-    throw InputError(path + ": hidden_act '" + c.hidden_act + "' is not quick_gelu or gelu");
+  if (dinov2) {
+    const double ratio = positive_real(doc, path, "mlp_ratio", 4.0);
+    c.intermediate_size = static_cast<std::int64_t>(c.hidden_size * ratio);
+    c.image_size = positive(doc, path, "image_size", 518);
+    c.num_register_tokens = doc.value("num_register_tokens", std::int64_t{0});
+    if (doc.value("use_swiglu_ffn", false))
+      throw InputError(path + ": 'use_swiglu_ffn' (DINOv2 giant) is not supported");
+  } else {
+    c.intermediate_size = positive(doc, path, "intermediate_size");
+  }
+  if (c.family == VisionFamily::siglip2) {
+    c.num_patches = positive(doc, path, "num_patches", 256);
+    const auto side = static_cast<std::int64_t>(std::lround(std::sqrt(static_cast<double>(c.num_patches))));
+    if (side * side != c.num_patches) throw InputError(path + ": 'num_patches' is not a square");
+    c.image_size = positive(doc, path, "image_size", side * c.patch_size);
+  } else if (!dinov2) {
+    c.image_size = positive(doc, path, "image_size");
+  }
+  const char* default_act = c.family == VisionFamily::clip ? "quick_gelu"
+                            : dinov2                       ? "gelu"
+                                                           : "gelu_pytorch_tanh";
+  c.layer_norm_eps = positive_real(doc, path, "layer_norm_eps", dinov2 ? 1e-6 : 1e-5);
+  c.hidden_act = doc.value("hidden_act", default_act);
+  if (c.hidden_act != "quick_gelu" && c.hidden_act != "gelu" && c.hidden_act != "gelu_pytorch_tanh")
+    throw InputError(path + ": hidden_act '" + c.hidden_act +
+                     "' is not quick_gelu, gelu or gelu_pytorch_tanh");
   if (c.image_size % c.patch_size != 0)
     throw InputError(path + ": image_size " + std::to_string(c.image_size) +
                      " is not a multiple of patch_size " + std::to_string(c.patch_size));

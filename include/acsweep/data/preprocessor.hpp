@@ -33,7 +33,15 @@ struct ImagePreprocessor {
   std::array<double, 3> image_mean{0.48145466, 0.4578275, 0.40821073};  // CLIP's
   std::array<double, 3> image_std{0.26862954, 0.26130258, 0.27577711};
 
-  PreprocessedImage apply(const Image& image) const;
+  PreprocessedImage apply(const Image& image) const { return normalise(geometry(image)); }
+  // The two halves of apply: pad, resize and crop (8-bit, with the transform), then rescale and
+  // normalise. Encoder combinations feed one member's geometry to the others.
+  struct Geometry {
+    Image image;
+    ImageTransform transform;
+  };
+  Geometry geometry(const Image& image) const;
+  PreprocessedImage normalise(const Geometry& geometry) const;
   // The input size every image ends up with (throws when it depends on the image: no crop, and
   // a shortest-edge resize).
   std::array<int, 2> input_size() const;

@@ -24,19 +24,28 @@ struct LlamaConfig {
 
 LlamaConfig read_llama_config(const std::string& path);
 
-// CLIP vision towers (OpenAI CLIP and OpenCLIP in HF format): read from a CLIPVisionModel's
-// config.json, or from the "vision_config" of a whole CLIPModel's.
-struct ClipVisionConfig {
+// Vision transformer towers, by the config's model_type: CLIP (clip_vision_model, or a whole
+// clip model's "vision_config"; OpenAI CLIP and OpenCLIP in HF format), SigLIP (siglip,
+// siglip_vision_model), SigLIP2 (siglip2, siglip2_vision_model; patches as a linear layer and a
+// resized square table of positions) and DINOv2 (dinov2, dinov2_with_registers).
+enum class VisionFamily { clip, siglip, siglip2, dinov2 };
+
+struct VisionTowerConfig {
+  VisionFamily family = VisionFamily::clip;
   std::int64_t hidden_size = 0;
-  std::int64_t intermediate_size = 0;
+  std::int64_t intermediate_size = 0;  // DINOv2: hidden_size * mlp_ratio
   std::int64_t num_hidden_layers = 0;
   std::int64_t num_attention_heads = 0;
   std::int64_t image_size = 0;
   std::int64_t patch_size = 0;
+  std::int64_t num_patches = 0;          // SigLIP2's position table: a square of this many
+  std::int64_t num_register_tokens = 0;  // DINOv2 with registers
   double layer_norm_eps = 1e-5;
-  std::string hidden_act = "quick_gelu";  // or "gelu"
+  std::string hidden_act = "quick_gelu";  // quick_gelu, gelu, gelu_pytorch_tanh
+
+  std::int64_t grid() const { return image_size / patch_size; }  // patches per side at image_size
 };
 
-ClipVisionConfig read_clip_vision_config(const std::string& path);
+VisionTowerConfig read_vision_tower_config(const std::string& path);
 
 }  // namespace acsweep::models

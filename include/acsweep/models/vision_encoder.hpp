@@ -1,0 +1,50 @@
+#pragma once
+// A vision encoder as the sweep sees it: its folder's image preprocessing, and preprocessed
+// pixels [B, 3, H, W] in, a feature grid [B, C, gh, gw] out. Loaded from a folder:
+//  - a Hugging Face folder (config.json, safetensors, preprocessor_config.json) of a native tower
+//    (CLIP, SigLIP, SigLIP2, DINOv2), features = the hidden state of a chosen layer (default the
+//    penultimate, as LLaVA) without the class and register tokens;
+//  - or a TorchScript module with an acsweep_encoder.json sidecar, for anything without a native
+//    implementation (diffusion features, DiT):
+//      {"module": "encoder.pt", "output_layout": "BLC" or "BCHW", "prefix_tokens": 0,
+//       "patch_size": 14, "channels": 768}
+//    (prefix_tokens and patch_size only for BLC: the grid is H/patch x W/patch), with the
+//    preprocessing in the folder's preprocessor_config.json.
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+
+#include "acsweep/data/preprocessor.hpp"
+
+namespace acsweep::models {
+
+struct EncoderOptions {
+  int layer = -2;              // native towers: hidden state index (negative from the end)
+  int resolution = 0;          // input side in pixels; 0 keeps the checkpoint's
+  bool pad_to_square = false;  // LLaVA's image_aspect_ratio = pad
+};
+
+class VisionEncoder {
+ public:
+  virtual ~VisionEncoder() = default;
+  virtual torch::Tensor features(const torch::Tensor& pixels) = 0;  // [B,3,H,W] -> [B,C,gh,gw]
+  virtual std::int64_t channels() const = 0;
+  virtual void to(torch::Device device) = 0;
+
+  const data::ImagePreprocessor& preprocessor() const { return preprocessor_; }
+  const std::string& folder() const { return folder_; }
+
+ protected:
+  std::string folder_;
+  data::ImagePreprocessor preprocessor_;
+};
+
+// InputError naming the folder and file when something is missing or malformed.
+std::unique_ptr<VisionEncoder> load_vision_encoder(const std::string& folder,
+                                                   const EncoderOptions& options = {});
+
+// Stacks preprocessed images into [B, 3, H, W] (all must share the size).
+torch::Tensor pixel_batch(const std::vector<data::PreprocessedImage>& images);
+
+}  // namespace acsweep::models

@@ -1,0 +1,40 @@
+#pragma once
+// A setting's vision representation: one encoder, or a combination of several whose feature
+// grids are resized (bilinear) to a common grid and concatenated along channels, in list order.
+//  - The common grid is the finest among the members, per axis, so no member loses resolution.
+//  - The geometry is the first member's: its pad/resize/crop decides what part of the image is
+//    seen; every other member gets that same 8-bit image resized (with its own filter) to its own
+//    input size and normalised with its own mean and std. So a cell of the common grid covers the
+//    same pixels in every member, and one transform maps keypoints for all of them.
+#include <torch/torch.h>
+
+#include <memory>
+#include <vector>
+
+#include "acsweep/data/image.hpp"
+#include "acsweep/data/image_transform.hpp"
+#include "acsweep/models/vision_encoder.hpp"
+
+namespace acsweep::models {
+
+class VisionRepresentation {
+ public:
+  explicit VisionRepresentation(std::vector<std::unique_ptr<VisionEncoder>> members);
+
+  struct Encoded {
+    torch::Tensor features;                        // [B, C, gh, gw] on the representation's device
+    std::vector<data::ImageTransform> transforms;  // original pixels -> the first member's input
+  };
+  Encoded encode(const std::vector<data::Image>& images);
+
+  std::int64_t channels() const;
+  void to(torch::Device device);
+  torch::Device device() const { return device_; }
+  std::size_t size() const { return members_.size(); }
+
+ private:
+  std::vector<std::unique_ptr<VisionEncoder>> members_;
+  torch::Device device_ = torch::kCPU;
+};
+
+}  // namespace acsweep::models
