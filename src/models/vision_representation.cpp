@@ -17,6 +17,15 @@ std::int64_t VisionRepresentation::channels() const {
   return c;
 }
 
+std::int64_t VisionRepresentation::visual_token_count() {
+  if (visual_tokens_ == 0) {
+    torch::NoGradGuard no_grad;
+    const auto grid = encode({data::Image{1, 1, {0, 0, 0}}}).features;
+    visual_tokens_ = grid.size(2) * grid.size(3);
+  }
+  return visual_tokens_;
+}
+
 void VisionRepresentation::to(torch::Device device) {
   for (auto& m : members_) m->to(device);
   device_ = device;

@@ -1,43 +1,53 @@
 #include "acsweep/scores/alignment.hpp"
 
-#include <stdexcept>
-
-#include "acsweep/error.hpp"
+#include "acsweep/models/multimodal.hpp"
 
 namespace acsweep::scores {
 
-torch::Tensor splice_visual_tokens(models::LlamaForCausalLM& llm, const models::TokenizedPrompt& prompt,
-                                   const torch::Tensor& visual) {
-  if (prompt.image_positions.size() != 1)
-    throw std::invalid_argument("splice_visual_tokens: the prompt must hold exactly one image");
-  const auto at = static_cast<std::int64_t>(prompt.image_positions[0]);
-  const auto ids = torch::tensor(prompt.ids, torch::kInt64).unsqueeze(0);
-  const auto text = llm->embed(ids);  // [1, T, D]
-  return torch::cat({text.slice(1, 0, at), visual.to(text.dtype()).unsqueeze(0), text.slice(1, at)}, 1);
+std::vector<double> caption_log_likelihoods(models::LlamaForCausalLM& llm,
+                                            const std::vector<const models::TokenizedPrompt*>& prompts,
+                                            const torch::Tensor& visual) {
+  std::vector<std::int64_t> counts;
+  const auto log_probs = models::trainable_token_log_probs(llm, prompts, visual, counts).to(torch::kCPU);
+  std::vector<double> means;
+  std::int64_t start = 0;
+  for (const auto count : counts) {
+    means.push_back(log_probs.slice(0, start, start + count).to(torch::kFloat64).mean().item<double>());
+    start += count;
+  }
+  return means;
 }
 
 double caption_log_likelihood(models::LlamaForCausalLM& llm, const models::TokenizedPrompt& prompt,
                               const torch::Tensor& visual) {
-  const auto embeddings = splice_visual_tokens(llm, prompt, visual);
-  const auto length = embeddings.size(1);
-  if (length > llm->config().max_position_embeddings)
-    throw InputError("prompt of " + std::to_string(length) + " tokens (with " +
-                     std::to_string(visual.size(0)) + " visual tokens) is longer than the LLM's context of " +
-                     std::to_string(llm->config().max_position_embeddings));
-  const auto log_probs = torch::log_softmax(llm->forward(embeddings).squeeze(0).to(torch::kFloat64), -1);
-  const std::size_t image = prompt.image_positions[0];
-  const auto visual_length = static_cast<std::size_t>(visual.size(0));
-  double sum = 0.0;
-  std::size_t count = 0;
-  for (std::size_t i = 0; i < prompt.ids.size(); ++i) {
-    if (!prompt.trainable[i]) continue;
-    const std::size_t position = i < image ? i : i + visual_length;  // where token i sits after splicing
-    if (position == 0) throw std::invalid_argument("caption_log_likelihood: the first token has no context");
-    sum += log_probs[static_cast<long>(position - 1)][prompt.ids[i]].item<double>();
-    ++count;
+  return caption_log_likelihoods(llm, {&prompt}, visual.unsqueeze(0)).front();
+}
+
+std::vector<double> score_alignment(models::LlamaForCausalLM& llm, models::VisionRepresentation& representation,
+                                    models::Projector& projector, const std::vector<models::Caption>& heldout,
+                                    std::size_t batch) {
+  torch::NoGradGuard frozen;
+  std::vector<double> out;
+  for (std::size_t begin = 0; begin < heldout.size(); begin += batch) {
+    std::vector<std::string> images;
+    std::vector<const models::TokenizedPrompt*> prompts;
+    for (std::size_t i = begin; i < std::min(heldout.size(), begin + batch); ++i) {
+      images.push_back(heldout[i].image);
+      prompts.push_back(&heldout[i].prompt);
+    }
+    const auto values =
+        caption_log_likelihoods(llm, prompts, projector->forward(models::visual_tokens(representation, images)));
+    out.insert(out.end(), values.begin(), values.end());
   }
-  if (count == 0) throw std::invalid_argument("caption_log_likelihood: the prompt has no caption tokens");
-  return sum / static_cast<double>(count);
+  return out;
+}
+
+double alignment_similarity(const torch::Tensor& tokens, const torch::Tensor& reference) {
+  const auto unit = [](const torch::Tensor& m) {
+    const auto x = m.to(torch::kFloat32);
+    return x / x.norm(2, {1}, true).clamp_min(1e-12);
+  };
+  return torch::matmul(unit(tokens), unit(reference).t()).amax(1).mean().item<double>();
 }
 
 }  // namespace acsweep::scores

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "acsweep/data/image.hpp"
+
 namespace acsweep::scores {
 namespace {
 
@@ -45,6 +47,26 @@ PairMatch match_keypoints(const torch::Tensor& source, const torch::Tensor& targ
     const double dx = predicted[0] - pair.target_points[k][0], dy = predicted[1] - pair.target_points[k][1];
     out.correct.push_back(std::sqrt(dx * dx + dy * dy) < threshold);
   }
+  return out;
+}
+
+CorrespondenceResult score_correspondence(models::VisionRepresentation& representation,
+                                          const std::vector<data::KeypointPair>& pairs,
+                                          const CorrespondenceOptions& options) {
+  torch::NoGradGuard frozen;
+  CorrespondenceResult out;
+  for (const auto& pair : pairs) {
+    const auto encoded =
+        representation.encode({data::decode_image(pair.source_image), data::decode_image(pair.target_image)});
+    auto features = encoded.features;
+    if (options.upsample)
+      features = torch::upsample_bilinear2d(
+          features, {encoded.transforms[0].input_height, encoded.transforms[0].input_width}, false);
+    features = features.to(torch::kCPU);
+    out.matches.push_back(
+        match_keypoints(features[0], features[1], pair, encoded.transforms[0], encoded.transforms[1], options.alpha));
+  }
+  out.summary = summarise(pairs, out.matches);
   return out;
 }
 

@@ -71,5 +71,25 @@ TEST(CaptionLogLikelihood, BadPrompts) {
   }
 }
 
+TEST(CaptionLogLikelihood, BatchEqualsOneByOne) {
+  // Prompts of different lengths padded into one batch give each its own value.
+  auto llm = hand_set_llm();
+  torch::NoGradGuard no_grad;
+  const models::TokenizedPrompt shorter{{0, 2}, {false, true}, {1}}, longer{{0, 2, 1, 0}, {false, true, true, true}, {1}};
+  const auto visual = torch::tensor({{{0.0f, 2.0f}}, {{1.0f, -1.0f}}});
+  const auto batch = caption_log_likelihoods(llm, {&shorter, &longer}, visual);
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_NEAR(batch[0], caption_log_likelihood(llm, shorter, visual[0]), 1e-6);
+  EXPECT_NEAR(batch[1], caption_log_likelihood(llm, longer, visual[1]), 1e-6);
+}
+
+TEST(AlignmentSimilarity, BestMatchPerTokenByHand) {
+  // Token (1, 0) matches reference (2, 0) exactly; token (0, 1) is best matched by (1, 1): cos 1/sqrt2.
+  const auto tokens = torch::tensor({{1.0f, 0.0f}, {0.0f, 1.0f}});
+  const auto reference = torch::tensor({{2.0f, 0.0f}, {1.0f, 1.0f}, {-1.0f, 0.0f}});
+  EXPECT_NEAR(alignment_similarity(tokens, reference), (1.0 + 1.0 / std::sqrt(2.0)) / 2, 1e-6);
+  EXPECT_NEAR(alignment_similarity(reference, reference), 1.0, 1e-6);
+}
+
 }  // namespace
 }  // namespace acsweep::scores

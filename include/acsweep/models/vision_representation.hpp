@@ -28,6 +28,8 @@ class VisionRepresentation {
   Encoded encode(const std::vector<data::Image>& images);
 
   std::int64_t channels() const;
+  // Cells of the common grid (the LLM's visual tokens per image); found once, by a blank image.
+  std::int64_t visual_token_count();
   void to(torch::Device device);
   torch::Device device() const { return device_; }
   std::size_t size() const { return members_.size(); }
@@ -35,6 +37,7 @@ class VisionRepresentation {
  private:
   std::vector<std::unique_ptr<VisionEncoder>> members_;
   torch::Device device_ = torch::kCPU;
+  std::int64_t visual_tokens_ = 0;
 };
 
 }  // namespace acsweep::models

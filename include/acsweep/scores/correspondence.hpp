@@ -11,6 +11,7 @@
 
 #include "acsweep/data/image_transform.hpp"
 #include "acsweep/data/spair.hpp"
+#include "acsweep/models/vision_representation.hpp"
 
 namespace acsweep::scores {
 
@@ -33,5 +34,21 @@ struct CorrespondenceScore {
 
 CorrespondenceScore summarise(const std::vector<data::KeypointPair>& pairs,
                               const std::vector<PairMatch>& matches);
+
+struct CorrespondenceOptions {
+  double alpha = 0.1;
+  bool upsample = false;  // match on the grid upsampled (bilinear) to the input's pixels
+};
+
+struct CorrespondenceResult {
+  std::vector<PairMatch> matches;  // per pair, in order
+  CorrespondenceScore summary;
+};
+
+// The C score of a representation on keypoint pairs: both images through the representation,
+// every source keypoint matched, predictions mapped back through each image's exact transform.
+CorrespondenceResult score_correspondence(models::VisionRepresentation& representation,
+                                          const std::vector<data::KeypointPair>& pairs,
+                                          const CorrespondenceOptions& options);
 
 }  // namespace acsweep::scores

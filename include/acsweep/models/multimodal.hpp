@@ -1,0 +1,41 @@
+#pragma once
+// The LLaVA forward pass over a batch of prompts: each prompt's text embeddings with its visual
+// tokens spliced in at the image's place, right-padded into one [B, T, D] batch (a causal model
+// never looks right, so padding needs no mask), and the log-probability of each trainable token
+// given everything before it. Stage-1 training and the A score both stand on this.
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "acsweep/models/llama.hpp"
+#include "acsweep/models/tokenizer.hpp"
+#include "acsweep/models/vision_representation.hpp"
+
+namespace acsweep::models {
+
+// An image-caption pair, tokenized with the plain template.
+struct Caption {
+  std::string id;
+  std::string image;  // absolute path
+  TokenizedPrompt prompt;
+};
+
+// Image-caption items of a LLaVA JSON file (the caption: the first answer), with the plain template.
+// Items without an image are left out.
+std::vector<Caption> plain_captions(const Tokenizer& tokenizer, const data::LlavaDataset& dataset);
+
+// Visual tokens of image files: [B, L, C], the representation's [B, C, gh, gw] grid in row-major
+// cell order, computed without gradients (the encoders are frozen).
+torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vector<std::string>& images);
+
+// Tokens the prompt takes once `visual_tokens` are spliced in.
+std::size_t spliced_length(const TokenizedPrompt& prompt, std::size_t visual_tokens);
+
+// visual: [B, L, D] (B = prompts.size()), each prompt holding exactly one image. Returns the
+// log-probabilities of every trainable token, example after example ([sum of counts]), and fills
+// counts[b] with example b's number. std::invalid_argument when a prompt has no image or no
+// trainable token; InputError when one is longer than the LLM's context.
+torch::Tensor trainable_token_log_probs(LlamaForCausalLM& llm, const std::vector<const TokenizedPrompt*>& prompts,
+                                        const torch::Tensor& visual, std::vector<std::int64_t>& counts);
+
+}  // namespace acsweep::models

@@ -1,0 +1,53 @@
+#pragma once
+// Stage 1 of LLaVA for the A score (shared/spec/LAW.md, "A score", step 1): only the projector
+// trains; the vision encoders and the LLM are frozen. The input is the projected visual tokens
+// followed by the caption (the plain template); the loss is the next-token cross-entropy on the
+// caption's tokens. AdamW with a cosine schedule and warmup, the global batch reached by
+// accumulating micro-batches. The loss of a step is the mean over every caption token of the
+// global batch (token-weighted across micro-batches, so the split into micro-batches does not
+// change the gradient). Knows nothing of MPI.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "acsweep/models/llama.hpp"
+#include "acsweep/models/multimodal.hpp"
+#include "acsweep/models/projector.hpp"
+#include "acsweep/models/tokenizer.hpp"
+#include "acsweep/models/vision_representation.hpp"
+
+namespace acsweep::train {
+
+struct Stage1Options {
+  double learning_rate = 1e-3;
+  std::int64_t global_batch = 256;
+  std::int64_t micro_batch = 16;
+  std::int64_t epochs = 1;
+  double warmup_ratio = 0.03;
+  double weight_decay = 0.0;
+  double max_grad_norm = 0.0;   // 0: no clipping
+  std::uint64_t data_seed = 0;  // the order of the examples
+  std::uint64_t init_seed = 0;  // the projector's initial weights
+};
+
+struct Stage1Progress {
+  std::int64_t step = 0, steps = 0;
+  double loss = 0, examples_per_second = 0;
+};
+
+struct Stage1Result {
+  models::Projector projector{nullptr};
+  std::vector<double> step_loss;      // one per optimizer step
+  std::size_t examples = 0;           // trained on, per epoch
+  std::size_t skipped_too_long = 0;   // captions that do not fit the context with the visual tokens
+};
+
+// Frozen: no parameter of `module` takes a gradient.
+void freeze(torch::nn::Module& module);
+
+Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepresentation& representation,
+                             const std::vector<models::Caption>& captions, const Stage1Options& options,
+                             const std::function<void(const Stage1Progress&)>& progress = {});
+
+}  // namespace acsweep::train

@@ -1,0 +1,74 @@
+#include "acsweep/models/multimodal.hpp"
+
+#include <stdexcept>
+
+#include "acsweep/data/image.hpp"
+#include "acsweep/error.hpp"
+
+namespace acsweep::models {
+
+std::vector<Caption> plain_captions(const Tokenizer& tokenizer, const data::LlavaDataset& dataset) {
+  std::vector<Caption> out;
+  for (const auto& example : dataset.examples)
+    if (!example.image.empty())
+      out.push_back({example.id, example.image, tokenize_prompt(tokenizer, data::plain_template(example))});
+  return out;
+}
+
+torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vector<std::string>& images) {
+  std::vector<data::Image> decoded;
+  for (const auto& path : images) decoded.push_back(data::decode_image(path));
+  torch::NoGradGuard frozen;
+  return representation.encode(decoded).features.flatten(2).transpose(1, 2).contiguous();
+}
+
+std::size_t spliced_length(const TokenizedPrompt& prompt, std::size_t visual_tokens) {
+  return prompt.ids.size() + visual_tokens * prompt.image_positions.size();
+}
+
+torch::Tensor trainable_token_log_probs(LlamaForCausalLM& llm, const std::vector<const TokenizedPrompt*>& prompts,
+                                        const torch::Tensor& visual, std::vector<std::int64_t>& counts) {
+  if (visual.dim() != 3 || visual.size(0) != static_cast<std::int64_t>(prompts.size()))
+    throw std::invalid_argument("trainable_token_log_probs: visual must be [B, L, D], one per prompt");
+  const auto L = static_cast<std::size_t>(visual.size(1));
+  const auto device = visual.device();
+  std::size_t longest = 0;
+  for (const auto* p : prompts) {
+    if (p->image_positions.size() != 1)
+      throw std::invalid_argument("trainable_token_log_probs: a prompt must hold exactly one image");
+    longest = std::max(longest, spliced_length(*p, L));
+  }
+  const auto context = static_cast<std::size_t>(llm->config().max_position_embeddings);
+  if (longest > context)
+    throw InputError("prompt of " + std::to_string(longest) + " tokens (with " + std::to_string(L) +
+                     " visual tokens) is longer than the LLM's context of " + std::to_string(context));
+
+  const auto T = static_cast<std::int64_t>(longest);
+  std::vector<torch::Tensor> rows;
+  std::vector<std::int64_t> predict_from, targets;  // flat index b*T + t of the logit row, and its token
+  counts.assign(prompts.size(), 0);
+  for (std::size_t b = 0; b < prompts.size(); ++b) {
+    const TokenizedPrompt& p = *prompts[b];
+    const auto at = static_cast<std::int64_t>(p.image_positions[0]);
+    const auto text = llm->embed(torch::tensor(p.ids, torch::kInt64).to(device).unsqueeze(0)).squeeze(0);
+    auto row = torch::cat({text.slice(0, 0, at), visual[static_cast<std::int64_t>(b)].to(text.dtype()), text.slice(0, at)});
+    if (row.size(0) < T) row = torch::cat({row, torch::zeros({T - row.size(0), row.size(1)}, row.options())});
+    rows.push_back(row);
+    for (std::size_t i = 0; i < p.ids.size(); ++i) {
+      if (!p.trainable[i]) continue;
+      const auto position = static_cast<std::int64_t>(i < p.image_positions[0] ? i : i + L);
+      if (position == 0) throw std::invalid_argument("trainable_token_log_probs: the first token has no context");
+      predict_from.push_back(static_cast<std::int64_t>(b) * T + position - 1);
+      targets.push_back(p.ids[i]);
+      ++counts[b];
+    }
+    if (counts[b] == 0) throw std::invalid_argument("trainable_token_log_probs: a prompt has no trainable token");
+  }
+  const auto logits = llm->forward(torch::stack(rows));  // [B, T, V]
+  const auto picked = logits.reshape({-1, logits.size(2)}).index_select(0, torch::tensor(predict_from).to(device));
+  return torch::log_softmax(picked.to(torch::kFloat32), -1)
+      .gather(1, torch::tensor(targets).to(device).unsqueeze(1))
+      .squeeze(1);
+}
+
+}  // namespace acsweep::models
