@@ -1,14 +1,19 @@
 // acsweep run JOB.ini: the job on every rank of the MPI world (shared/spec/ARCHITECTURE.md).
-// Until the scoring and finetuning issues add their task kinds, a job is the policy simulation
-// sharded into tasks. Running the same job again continues it.
+// A job is a policy simulation sharded into tasks, or a scoring sweep (one task per setting);
+// the sampling, finetuning and fits join with their issues. Running the same job again
+// continues it.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
+#include <map>
+#include <memory>
 
 #include "acsweep/cli/commands.hpp"
 #include "acsweep/cli/options.hpp"
 #include "acsweep/cli/policy_output.hpp"
+#include "acsweep/cli/scoring_job.hpp"
 #include "acsweep/cli/simulation_job.hpp"
 #include "acsweep/error.hpp"
 #include "acsweep/runtime/mpi.hpp"
@@ -28,16 +33,19 @@ constexpr int kExitSomeFailed = 3;
 
 using Clock = std::chrono::steady_clock;
 
-void print_plan(const runtime::JobSpec& job, const runtime::World& world, const SimulationJob& sim) {
+void print_job(const runtime::JobSpec& job, const runtime::World& world) {
   std::printf("job '%s' (%s), seed %llu, results in %s\n", job.name.c_str(), job.path.c_str(),
               static_cast<unsigned long long>(job.seed), job.output.c_str());
   std::printf("layout: world of %d: 1 coordinator, %d worker group(s) of %d, %d scorer(s)\n", world.size(),
               world.layout().groups, world.layout().group_size,
               world.size() == 1 ? 0 : world.size() - 1 - world.layout().groups * world.layout().group_size);
+}
+
+void print_simulation_plan(const runtime::JobSpec& job, const SimulationJob& sim) {
   double cost = 0;
   for (const auto& task : sim.tasks) cost += task.cost;
   std::printf("tasks: %zu policy_simulation (runs of %lld per task), estimated cost %.0f units\n",
-              sim.tasks.size(), static_cast<long long>(job.simulation.runs_per_task), cost);
+              sim.tasks.size(), static_cast<long long>(job.simulation->runs_per_task), cost);
   for (std::size_t t = 0; t < sim.tables.size(); ++t)
     std::printf("  table %s: %zu settings, %zu benchmarks, %zu budgets, %zu runs\n",
                 sim.table_names[t].c_str(), sim.tables[t].size(), sim.tables[t].benchmark_names.size(),
@@ -66,6 +74,52 @@ class Progress {
   double last_ = -1.0;
 };
 
+// What `acsweep run` needs of a job, whatever its kind: the tasks, the shape of their results,
+// how to run them, and what to make of them once all are in (rank 0).
+struct JobPlan {
+  std::vector<runtime::TaskDescriptor> tasks;
+  std::size_t width = 0;
+  std::map<std::string, std::size_t> sample_widths;
+  std::function<void(runtime::TaskRegistry&)> register_tasks;
+  std::function<void()> print_plan;
+  std::function<void(store::H5File&, const std::vector<std::optional<std::vector<double>>>&)> summarise;
+};
+
+JobPlan plan_job(const runtime::JobSpec& job, const runtime::World& world) {
+  JobPlan plan;
+  if (job.scoring) {
+    auto scoring = std::make_shared<ScoringJob>(plan_scoring(job));
+    plan.tasks = scoring->tasks;
+    plan.width = ScoringJob::value_names().size();
+    plan.sample_widths = scoring->sample_widths();
+    plan.register_tasks = [scoring, &job, &world](runtime::TaskRegistry& registry) {
+      register_scoring_tasks(registry, *scoring, job, world.rank(), world.local_rank());
+    };
+    plan.print_plan = [scoring, &job] { print_scoring_plan(*scoring, job); };
+    plan.summarise = [scoring, &job](store::H5File& file, const auto& rows) {
+      for (const auto& why : scoring->skipped) std::fprintf(stderr, "acsweep: left out: %s\n", why.c_str());
+      write_scoring_summary(file, *scoring, job, rows);
+    };
+    return plan;
+  }
+  auto sim = std::make_shared<SimulationJob>(plan_simulation(job));
+  plan.tasks = sim->tasks;
+  plan.width = sim->width;
+  plan.register_tasks = [sim](runtime::TaskRegistry& registry) { register_simulation_tasks(registry, *sim); };
+  plan.print_plan = [sim, &job] { print_simulation_plan(job, *sim); };
+  plan.summarise = [sim](store::H5File& file, const auto& rows) {
+    const std::vector<law::SimulationResult> results = summarise_simulation(*sim, rows);
+    store::H5Location policy = file.create_group("policy");
+    for (std::size_t t = 0; t < results.size(); ++t) {
+      store::H5Location group = policy.create_group(sim->table_names[t]);
+      store::write_policy_simulation(group, sim->tables[t], results[t]);
+      print_simulation(sim->tables[t], results[t]);
+      std::printf("\n");
+    }
+  };
+  return plan;
+}
+
 }  // namespace
 
 int run_run(const std::vector<std::string>& args, const CommandContext& context) {
@@ -83,9 +137,12 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
   runtime::check_launch(context.mpi.size());
   const runtime::World world(job.layout.value_or(runtime::default_layout(context.mpi.size())),
                              MPI_COMM_WORLD);
-  const SimulationJob sim = plan_simulation(job);  // every rank plans alike: the same rows everywhere
+  const JobPlan plan = plan_job(job, world);  // every rank plans alike: the same rows everywhere
   if (vm["dry-run"].as<bool>()) {
-    if (world.rank() == 0) print_plan(job, world, sim);
+    if (world.rank() == 0) {
+      print_job(job, world);
+      plan.print_plan();
+    }
     return 0;
   }
   runtime::install_stop_handlers();
@@ -103,15 +160,15 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
   runtime::broadcast(segment, 0, world.world());
   const std::string this_segment = store::segment_path(job.output, segment);
 
-  store::SegmentFile file(this_segment, world.results(), sim.tasks, sim.width,
-                          {segment, job.name, job.text, job.seed, world.size()});
+  store::SegmentFile file(this_segment, world.results(), plan.tasks, plan.width,
+                          {segment, job.name, job.text, job.seed, world.size()}, plan.sample_widths);
   store::JournalWriter journal(store::journal_path(job.output, segment, world.rank()));
 
   // Earlier results whose task definition is unchanged carry over; the rest is the work.
-  std::vector<std::optional<std::vector<double>>> rows(sim.tasks.size());
+  std::vector<std::optional<std::vector<double>>> rows(plan.tasks.size());
   std::vector<runtime::TaskDescriptor> to_run;
   if (world.rank() == 0) {
-    for (const auto& task : sim.tasks) {
+    for (const auto& task : plan.tasks) {
       const auto found = earlier.find(task.hash);
       if (found == earlier.end()) {
         to_run.push_back(task);
@@ -119,19 +176,19 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
       }
       rows[task.index] = found->second.values;
       file.record_done(task.index, found->second.values, found->second.seconds, found->second.rank,
-                       found->second.segment);
+                       found->second.segment, found->second.per_sample);
     }
     std::fprintf(stderr,
                  "acsweep: segment %d of job '%s': %zu tasks, %zu done earlier, %zu to run on %d rank(s)\n",
-                 segment, job.name.c_str(), sim.tasks.size(), sim.tasks.size() - to_run.size(), to_run.size(),
-                 world.size());
+                 segment, job.name.c_str(), plan.tasks.size(), plan.tasks.size() - to_run.size(),
+                 to_run.size(), world.size());
   }
 
   runtime::TaskRegistry registry;
-  register_simulation_tasks(registry, sim);
+  plan.register_tasks(registry);
   runtime::SweepHooks hooks;
   hooks.persist = [&](const runtime::TaskDescriptor& task, const runtime::TaskResult& result) {
-    file.record_done(task.index, result.values, result.seconds, world.rank(), segment);
+    file.record_done(task.index, result.values, result.seconds, world.rank(), segment, result.per_sample);
     journal.append({"done", task.index, task.name, task.hash, result.values, result.per_sample, "",
                     world.rank(), segment, result.seconds});
   };
@@ -168,15 +225,8 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
     return kExitSomeFailed;
   }
 
-  const std::vector<law::SimulationResult> results = summarise_simulation(sim, rows);
   store::H5File summary = store::H5File::open_read_write(this_segment);
-  store::H5Location policy = summary.create_group("policy");
-  for (std::size_t t = 0; t < results.size(); ++t) {
-    store::H5Location group = policy.create_group(sim.table_names[t]);
-    store::write_policy_simulation(group, sim.tables[t], results[t]);
-    print_simulation(sim.tables[t], results[t]);
-    std::printf("\n");
-  }
+  plan.summarise(summary, rows);
   std::vector<double> busy;
   std::vector<std::int64_t> counts;
   for (const auto& r : report.ranks) {

@@ -46,8 +46,8 @@ SimulationJob plan_simulation(const runtime::JobSpec& job) {
   SimulationJob out;
   std::set<std::string> stems;
   std::size_t n_tasks = 0;
-  for (std::size_t t = 0; t < job.simulation.tables.size(); ++t) {
-    const std::string& path = job.simulation.tables[t];
+  for (std::size_t t = 0; t < job.simulation->tables.size(); ++t) {
+    const std::string& path = job.simulation->tables[t];
     out.tables.push_back(law::read_law_table(path));
     const law::LawTable& table = out.tables.back();
     const std::string stem = std::filesystem::path(path).stem().string();
@@ -56,15 +56,15 @@ SimulationJob plan_simulation(const runtime::JobSpec& job) {
     out.table_names.push_back(stem);
 
     law::SimulationSpec spec;
-    spec.budgets = budgets_of(job.simulation.budgets, table.size(), job.path, path);
-    spec.runs = static_cast<std::size_t>(job.simulation.runs);
+    spec.budgets = budgets_of(job.simulation->budgets, table.size(), job.path, path);
+    spec.runs = static_cast<std::size_t>(job.simulation->runs);
     spec.seed = job.seed;
-    spec.samplers = law::parse_samplers(job.simulation.samplers);
+    spec.samplers = law::parse_samplers(job.simulation->samplers);
     out.specs.push_back(spec);
     out.width = std::max(out.width, 2 * table.benchmark_names.size());
 
     const std::string digest = file_digest(path);
-    const auto per_task = static_cast<std::size_t>(job.simulation.runs_per_task);
+    const auto per_task = static_cast<std::size_t>(job.simulation->runs_per_task);
     for (law::Sampler sampler : spec.samplers)
       for (std::size_t budget : spec.budgets)
         for (std::size_t begin = 0; begin < spec.runs; begin += per_task) {

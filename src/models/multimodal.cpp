@@ -26,7 +26,8 @@ std::size_t spliced_length(const TokenizedPrompt& prompt, std::size_t visual_tok
   return prompt.ids.size() + visual_tokens * prompt.image_positions.size();
 }
 
-torch::Tensor trainable_token_log_probs(LlamaForCausalLM& llm, const std::vector<const TokenizedPrompt*>& prompts,
+torch::Tensor trainable_token_log_probs(LlamaForCausalLM& llm,
+                                        const std::vector<const TokenizedPrompt*>& prompts,
                                         const torch::Tensor& visual, std::vector<std::int64_t>& counts) {
   if (visual.dim() != 3 || visual.size(0) != static_cast<std::int64_t>(prompts.size()))
     throw std::invalid_argument("trainable_token_log_probs: visual must be [B, L, D], one per prompt");
@@ -51,21 +52,25 @@ torch::Tensor trainable_token_log_probs(LlamaForCausalLM& llm, const std::vector
     const TokenizedPrompt& p = *prompts[b];
     const auto at = static_cast<std::int64_t>(p.image_positions[0]);
     const auto text = llm->embed(torch::tensor(p.ids, torch::kInt64).to(device).unsqueeze(0)).squeeze(0);
-    auto row = torch::cat({text.slice(0, 0, at), visual[static_cast<std::int64_t>(b)].to(text.dtype()), text.slice(0, at)});
+    auto row = torch::cat(
+        {text.slice(0, 0, at), visual[static_cast<std::int64_t>(b)].to(text.dtype()), text.slice(0, at)});
     if (row.size(0) < T) row = torch::cat({row, torch::zeros({T - row.size(0), row.size(1)}, row.options())});
     rows.push_back(row);
     for (std::size_t i = 0; i < p.ids.size(); ++i) {
       if (!p.trainable[i]) continue;
       const auto position = static_cast<std::int64_t>(i < p.image_positions[0] ? i : i + L);
-      if (position == 0) throw std::invalid_argument("trainable_token_log_probs: the first token has no context");
+      if (position == 0)
+        throw std::invalid_argument("trainable_token_log_probs: the first token has no context");
       predict_from.push_back(static_cast<std::int64_t>(b) * T + position - 1);
       targets.push_back(p.ids[i]);
       ++counts[b];
     }
-    if (counts[b] == 0) throw std::invalid_argument("trainable_token_log_probs: a prompt has no trainable token");
+    if (counts[b] == 0)
+      throw std::invalid_argument("trainable_token_log_probs: a prompt has no trainable token");
   }
   const auto logits = llm->forward(torch::stack(rows));  // [B, T, V]
-  const auto picked = logits.reshape({-1, logits.size(2)}).index_select(0, torch::tensor(predict_from).to(device));
+  const auto picked =
+      logits.reshape({-1, logits.size(2)}).index_select(0, torch::tensor(predict_from).to(device));
   return torch::log_softmax(picked.to(torch::kFloat32), -1)
       .gather(1, torch::tensor(targets).to(device).unsqueeze(1))
       .squeeze(1);

@@ -35,4 +35,16 @@ void load_parameters(torch::nn::Module& module, const SafetensorsFolder& weights
   }
 }
 
+void save_parameters(torch::nn::Module& module, const std::string& path, const std::string& prefix,
+                     const std::map<std::string, std::string>& metadata) {
+  std::map<std::string, TensorData> tensors;
+  for (const auto& item : module.named_parameters()) {
+    const auto value = item.value().detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    tensors[prefix + item.key()] = {
+        value.sizes().vec(),
+        std::vector<float>(value.data_ptr<float>(), value.data_ptr<float>() + value.numel()), DType::F32};
+  }
+  write_safetensors(path, tensors, metadata);
+}
+
 }  // namespace acsweep::models

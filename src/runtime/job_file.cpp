@@ -3,7 +3,9 @@
 #include <boost/program_options.hpp>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "acsweep/error.hpp"
@@ -37,7 +39,47 @@ po::options_description schema() {
           "simulation.budgets", po::value<std::string>()->default_value("all"), "'all' or a comma list")(
           "simulation.runs", po::value<std::int64_t>()->default_value(1000), "runs per budget")(
           "simulation.runs_per_task", po::value<std::int64_t>()->default_value(100), "runs in one task")(
-          "simulation.samplers", po::value<std::string>()->default_value("both"), "region, random or both");
+          "simulation.samplers", po::value<std::string>()->default_value("both"), "region, random or both")
+      // [llm]
+      ("llm.folder", po::value<std::string>(),
+       "the LLM's HF folder (config.json, safetensors, tokenizer.model)")(
+          "llm.tokenizer", po::value<std::string>(), "tokenizer.model (default: in llm.folder)")
+      // [encoders]: NAME = FOLDER lines, any names
+      // [search]
+      ("search.settings", po::value<std::string>(),
+       "settings separated by ';', each encoder names joined by '+' (a combination)")(
+          "search.resolutions", po::value<std::string>()->default_value("native"),
+          "'native' or a comma list of input sides; every setting at each")(
+          "search.layer", po::value<int>()->default_value(-2),
+          "hidden state of native towers (-2: penultimate)")("search.image_aspect_ratio",
+                                                             po::value<std::string>()->default_value("crop"),
+                                                             "crop or pad (LLaVA's)")
+      // [stage1]
+      ("stage1.data", po::value<std::string>(), "LLaVA JSON of image-caption pairs")(
+          "stage1.images", po::value<std::string>(), "the image folder")(
+          "stage1.lr", po::value<double>()->default_value(1e-3), "peak learning rate")(
+          "stage1.global_batch", po::value<std::int64_t>()->default_value(256),
+          "examples per optimizer step")("stage1.micro_batch", po::value<std::int64_t>()->default_value(16),
+                                         "examples per forward pass")(
+          "stage1.epochs", po::value<std::int64_t>()->default_value(1), "passes over the captions")(
+          "stage1.max_samples", po::value<std::int64_t>()->default_value(0), "captions used (0: all)")(
+          "stage1.warmup_ratio", po::value<double>()->default_value(0.03), "warmup share of the steps")(
+          "stage1.weight_decay", po::value<double>()->default_value(0.0), "AdamW weight decay")(
+          "stage1.max_grad_norm", po::value<double>()->default_value(0.0), "gradient clipping (0: none)")
+      // [a_score]
+      ("a_score.n", po::value<std::int64_t>()->default_value(100),
+       "held-out caption pairs (drawn with the seed)")(
+          "a_score.batch", po::value<std::int64_t>()->default_value(8), "captions per forward pass")(
+          "a_score.references", po::value<std::string>()->default_value(""),
+          "comma-separated settings for the A_similarity variant of the paper's code; empty: off")
+      // [c_score]
+      ("c_score.root", po::value<std::string>(), "SPair-71k folder (PairAnnotation/, JPEGImages/)")(
+          "c_score.split", po::value<std::string>()->default_value("test"), "trn, val or test")(
+          "c_score.alpha", po::value<double>()->default_value(0.1),
+          "PCK threshold, times the box's larger side")(
+          "c_score.max_pairs", po::value<std::int64_t>()->default_value(0), "pairs used (0: all)")(
+          "c_score.upsample", po::value<bool>()->default_value(false),
+          "match on features upsampled to the input's pixels");
   return d;
 }
 
@@ -54,6 +96,120 @@ std::vector<std::string> split_commas(const std::string& text) {
 template <class T>
 T value_of(const po::variables_map& vm, const std::string& key) {
   return vm[key].as<T>();
+}
+
+// The scoring sections; every key checked, every file and folder found, before any work.
+ScoringSection read_scoring(const po::variables_map& vm, const std::string& path,
+                            const std::function<std::string(const std::string&)>& resolve,
+                            std::map<std::string, std::string>& encoders) {
+  auto require = [&](bool ok, const std::string& key, const std::string& why) {
+    if (!ok) throw InputError(where(path, key) + ": " + why);
+  };
+  const auto existing = [&](const std::string& key, bool folder) {
+    require(vm.count(key) && !value_of<std::string>(vm, key).empty(), key, "missing");
+    const std::string p = resolve(value_of<std::string>(vm, key));
+    require(folder ? fs::is_directory(p) : fs::is_regular_file(p), key,
+            std::string("no such ") + (folder ? "folder: " : "file: ") + p);
+    return p;
+  };
+  ScoringSection s;
+  s.llm.folder = existing("llm.folder", true);
+  s.llm.tokenizer =
+      vm.count("llm.tokenizer") ? existing("llm.tokenizer", false) : s.llm.folder + "/tokenizer.model";
+  require(fs::is_regular_file(s.llm.tokenizer), "llm.tokenizer", "no such file: " + s.llm.tokenizer);
+
+  for (auto& [name, folder] : encoders) {
+    require(!name.empty() && name.find_first_of("+;@ ") == std::string::npos, "encoders." + name,
+            "an encoder name may not hold '+', ';', '@' or spaces");
+    folder = resolve(folder);
+    require(fs::is_directory(folder), "encoders." + name, "no such folder: " + folder);
+  }
+  std::vector<int> resolutions;
+  const std::string resolution_text = value_of<std::string>(vm, "search.resolutions");
+  if (resolution_text == "native") {
+    resolutions.push_back(0);
+  } else {
+    for (const auto& item : split_commas(resolution_text)) {
+      int value = 0;
+      try {
+        value = std::stoi(item);
+      } catch (const std::exception&) {
+      }
+      require(value > 0 && item.find_first_not_of("0123456789") == std::string::npos, "search.resolutions",
+              "'" + item + "' is not a positive whole number");
+      resolutions.push_back(value);
+    }
+  }
+  std::set<std::string> names;
+  std::stringstream settings(value_of<std::string>(vm, "search.settings"));
+  for (std::string item; std::getline(settings, item, ';');) {
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (item.empty()) continue;
+    SettingSpec base;
+    std::stringstream members(item);
+    for (std::string encoder; std::getline(members, encoder, '+');) {
+      const auto found = encoders.find(encoder);
+      require(found != encoders.end(), "search.settings",
+              "'" + encoder + "' in '" + item + "' is not an [encoders] name");
+      base.encoders.push_back(encoder);
+      base.folders.push_back(found->second);
+    }
+    for (const int r : resolutions) {
+      SettingSpec setting = base;
+      setting.resolution = r;
+      setting.name = item + (r > 0 ? "@" + std::to_string(r) : "");
+      require(names.insert(setting.name).second, "search.settings", "'" + setting.name + "' twice");
+      s.search.settings.push_back(setting);
+    }
+  }
+  require(!s.search.settings.empty(), "search.settings", "no setting");
+  s.search.layer = value_of<int>(vm, "search.layer");
+  const std::string aspect = value_of<std::string>(vm, "search.image_aspect_ratio");
+  require(aspect == "crop" || aspect == "pad", "search.image_aspect_ratio",
+          "must be crop or pad, not '" + aspect + "'");
+  s.search.pad_to_square = aspect == "pad";
+
+  s.stage1.data = existing("stage1.data", false);
+  s.stage1.images = existing("stage1.images", true);
+  s.stage1.learning_rate = value_of<double>(vm, "stage1.lr");
+  require(s.stage1.learning_rate > 0, "stage1.lr", "must be positive");
+  s.stage1.global_batch = value_of<std::int64_t>(vm, "stage1.global_batch");
+  s.stage1.micro_batch = value_of<std::int64_t>(vm, "stage1.micro_batch");
+  require(s.stage1.micro_batch >= 1, "stage1.micro_batch", "must be at least 1");
+  require(s.stage1.global_batch >= s.stage1.micro_batch, "stage1.global_batch",
+          "must be at least micro_batch");
+  s.stage1.epochs = value_of<std::int64_t>(vm, "stage1.epochs");
+  require(s.stage1.epochs >= 1, "stage1.epochs", "must be at least 1");
+  s.stage1.max_samples = value_of<std::int64_t>(vm, "stage1.max_samples");
+  require(s.stage1.max_samples >= 0, "stage1.max_samples", "must not be negative");
+  s.stage1.warmup_ratio = value_of<double>(vm, "stage1.warmup_ratio");
+  require(s.stage1.warmup_ratio >= 0 && s.stage1.warmup_ratio < 1, "stage1.warmup_ratio",
+          "must be in [0, 1)");
+  s.stage1.weight_decay = value_of<double>(vm, "stage1.weight_decay");
+  s.stage1.max_grad_norm = value_of<double>(vm, "stage1.max_grad_norm");
+
+  s.a_score.n = value_of<std::int64_t>(vm, "a_score.n");
+  require(s.a_score.n >= 1, "a_score.n", "must be at least 1");
+  s.a_score.batch = value_of<std::int64_t>(vm, "a_score.batch");
+  require(s.a_score.batch >= 1, "a_score.batch", "must be at least 1");
+  for (const auto& reference : split_commas(value_of<std::string>(vm, "a_score.references"))) {
+    if (reference.empty()) continue;
+    require(names.count(reference) > 0, "a_score.references",
+            "'" + reference + "' is not one of the settings");
+    s.a_score.references.push_back(reference);
+  }
+
+  s.c_score.root = existing("c_score.root", true);
+  s.c_score.split = value_of<std::string>(vm, "c_score.split");
+  require(fs::is_directory(s.c_score.root + "/PairAnnotation/" + s.c_score.split), "c_score.split",
+          "no folder " + s.c_score.root + "/PairAnnotation/" + s.c_score.split);
+  s.c_score.alpha = value_of<double>(vm, "c_score.alpha");
+  require(s.c_score.alpha > 0, "c_score.alpha", "must be positive");
+  s.c_score.max_pairs = value_of<std::int64_t>(vm, "c_score.max_pairs");
+  require(s.c_score.max_pairs >= 0, "c_score.max_pairs", "must not be negative");
+  s.c_score.upsample = value_of<bool>(vm, "c_score.upsample");
+  return s;
 }
 
 }  // namespace
@@ -86,9 +242,24 @@ JobSpec read_job(const std::string& path, const std::vector<std::string>& overri
         args[it->second] = "--" + set;
       job.text += "\n# --set " + set;
     }
-    po::store(po::command_line_parser(args).options(keys).run(), vm);
+    // [encoders] holds NAME = FOLDER with names of the job's choosing: the only free-form keys.
+    const auto take_encoders = [&](const po::parsed_options& parsed) {
+      for (const auto& option : parsed.options) {
+        if (!option.unregistered) continue;
+        std::string key = option.string_key;
+        if (key.rfind("--", 0) == 0) key = key.substr(2);
+        if (key.rfind("encoders.", 0) != 0 || option.value.size() != 1)
+          throw po::unknown_option(key.substr(0, key.find('=')));
+        job.encoders.emplace(key.substr(9), option.value.front());  // the first seen (a --set) wins
+      }
+    };
+    const auto command_line = po::command_line_parser(args).options(keys).allow_unregistered().run();
+    take_encoders(command_line);
+    po::store(command_line, vm);
     std::istringstream file_text(buffer.str());
-    po::store(po::parse_config_file(file_text, keys, false), vm);
+    const auto file_options = po::parse_config_file(file_text, keys, true);
+    take_encoders(file_options);
+    po::store(file_options, vm);
     po::notify(vm);
   } catch (const po::unknown_option& e) {
     std::string key = e.get_option_name();
@@ -124,8 +295,15 @@ JobSpec read_job(const std::string& path, const std::vector<std::string>& overri
     require(job.layout->group_size >= 1, "layout.group_size", "must be at least 1");
   }
 
-  SimulationSection& sim = job.simulation;
-  require(vm.count("simulation.tables"), "simulation.tables", "missing: the tables to simulate on");
+  const bool simulation = vm.count("simulation.tables") > 0, scoring = vm.count("search.settings") > 0;
+  require(simulation != scoring, simulation ? "search.settings" : "simulation.tables",
+          simulation ? "a job is a policy simulation ([simulation]) or a scoring sweep ([search]), not both"
+                     : "missing: a job needs [simulation] tables or [search] settings");
+  if (scoring) {
+    job.scoring = read_scoring(vm, path, resolve, job.encoders);
+    return job;
+  }
+  SimulationSection& sim = job.simulation.emplace();
   for (const auto& table : split_commas(value_of<std::string>(vm, "simulation.tables"))) {
     require(!table.empty(), "simulation.tables", "empty name in the list");
     const std::string resolved = resolve(table);

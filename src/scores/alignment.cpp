@@ -23,7 +23,8 @@ double caption_log_likelihood(models::LlamaForCausalLM& llm, const models::Token
   return caption_log_likelihoods(llm, {&prompt}, visual.unsqueeze(0)).front();
 }
 
-std::vector<double> score_alignment(models::LlamaForCausalLM& llm, models::VisionRepresentation& representation,
+std::vector<double> score_alignment(models::LlamaForCausalLM& llm,
+                                    models::VisionRepresentation& representation,
                                     models::Projector& projector, const std::vector<models::Caption>& heldout,
                                     std::size_t batch) {
   torch::NoGradGuard frozen;
@@ -35,8 +36,8 @@ std::vector<double> score_alignment(models::LlamaForCausalLM& llm, models::Visio
       images.push_back(heldout[i].image);
       prompts.push_back(&heldout[i].prompt);
     }
-    const auto values =
-        caption_log_likelihoods(llm, prompts, projector->forward(models::visual_tokens(representation, images)));
+    const auto values = caption_log_likelihoods(
+        llm, prompts, projector->forward(models::visual_tokens(representation, images)));
     out.insert(out.end(), values.begin(), values.end());
   }
   return out;

@@ -63,8 +63,8 @@ CorrespondenceResult score_correspondence(models::VisionRepresentation& represen
       features = torch::upsample_bilinear2d(
           features, {encoded.transforms[0].input_height, encoded.transforms[0].input_width}, false);
     features = features.to(torch::kCPU);
-    out.matches.push_back(
-        match_keypoints(features[0], features[1], pair, encoded.transforms[0], encoded.transforms[1], options.alpha));
+    out.matches.push_back(match_keypoints(features[0], features[1], pair, encoded.transforms[0],
+                                          encoded.transforms[1], options.alpha));
   }
   out.summary = summarise(pairs, out.matches);
   return out;

@@ -118,7 +118,7 @@ std::map<std::string, JournalRecord> RunDirectory::done_by_hash() const {
 
 SegmentFile::SegmentFile(const std::string& path, MPI_Comm comm,
                          const std::vector<runtime::TaskDescriptor>& plan, std::size_t width,
-                         const SegmentInfo& info)
+                         const SegmentInfo& info, const std::map<std::string, std::size_t>& sample_widths)
     : path_(path), width_(width) {
   file_ = std::make_unique<H5File>(H5File::create_parallel(path, comm));
   // Attributes and datasets are created by every rank alike: structure changes are collective.
@@ -160,6 +160,13 @@ SegmentFile::SegmentFile(const std::string& path, MPI_Comm comm,
   seconds_ = std::make_unique<H5Dataset>(column(tasks, "seconds", H5T_NATIVE_DOUBLE, {n}, nan));
   rank_ = std::make_unique<H5Dataset>(column(tasks, "rank", H5T_NATIVE_INT32, {n}, std::int32_t{-1}));
   segment_ = std::make_unique<H5Dataset>(column(tasks, "segment", H5T_NATIVE_INT32, {n}, std::int32_t{-1}));
+  if (!sample_widths.empty()) {
+    H5Location per_sample = tasks.create_group("per_sample");
+    for (const auto& [name, w] : sample_widths)
+      per_sample_[name] = {w, std::make_unique<H5Dataset>(
+                                  column(per_sample, name, H5T_NATIVE_DOUBLE,
+                                         {n, static_cast<hsize_t>(std::max<std::size_t>(w, 1))}, nan))};
+  }
   file_->flush();
 }
 
@@ -171,7 +178,19 @@ void SegmentFile::write_status(std::uint64_t row, TaskStatus status) {
 }
 
 void SegmentFile::record_done(std::uint64_t row, const std::vector<double>& values, double seconds, int rank,
-                              int segment) {
+                              int segment, const std::map<std::string, std::vector<double>>& per_sample) {
+  for (const auto& [name, series] : per_sample) {
+    const auto found = per_sample_.find(name);
+    if (found == per_sample_.end())
+      continue;  // a series the plan does not keep in the file (the journal has it)
+    const std::size_t w = found->second.first;
+    if (series.size() > w)
+      throw StoreError(path_ + ": task row " + std::to_string(row) + " has " + std::to_string(series.size()) +
+                       " " + name + " values, the file holds " + std::to_string(w));
+    std::vector<double> padded(std::max<std::size_t>(w, 1), std::numeric_limits<double>::quiet_NaN());
+    std::copy(series.begin(), series.end(), padded.begin());
+    found->second.second->write_rows(row, 1, H5T_NATIVE_DOUBLE, padded.data());
+  }
   std::vector<double> padded(width_, std::numeric_limits<double>::quiet_NaN());
   if (values.size() > width_)
     throw StoreError(path_ + ": task row " + std::to_string(row) + " has " + std::to_string(values.size()) +
@@ -199,6 +218,7 @@ void SegmentFile::close() {
   seconds_.reset();
   rank_.reset();
   segment_.reset();
+  per_sample_.clear();
   file_->close();
   file_.reset();
 }

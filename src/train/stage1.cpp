@@ -37,13 +37,15 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
   result.examples = usable.size();
   if (usable.empty()) throw std::invalid_argument("Stage 1: no caption fits the LLM's context");
 
-  const auto per_epoch = (static_cast<std::int64_t>(usable.size()) + options.global_batch - 1) / options.global_batch;
+  const auto per_epoch =
+      (static_cast<std::int64_t>(usable.size()) + options.global_batch - 1) / options.global_batch;
   const auto steps = per_epoch * options.epochs;
   const auto warmup = warmup_steps(steps, options.warmup_ratio);
-  torch::optim::AdamW optimizer(result.projector->parameters(), torch::optim::AdamWOptions(options.learning_rate)
-                                                                    .betas({0.9, 0.999})
-                                                                    .eps(1e-8)
-                                                                    .weight_decay(options.weight_decay));
+  torch::optim::AdamW optimizer(result.projector->parameters(),
+                                torch::optim::AdamWOptions(options.learning_rate)
+                                    .betas({0.9, 0.999})
+                                    .eps(1e-8)
+                                    .weight_decay(options.weight_decay));
   const auto start = std::chrono::steady_clock::now();
   std::size_t seen = 0;
   std::int64_t step = 0;
@@ -52,7 +54,8 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
     law::SeededRng rng(law::derive_seed(options.data_seed, {static_cast<std::uint64_t>(epoch)}));
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
 
-    for (std::size_t begin = 0; begin < order.size(); begin += static_cast<std::size_t>(options.global_batch), ++step) {
+    for (std::size_t begin = 0; begin < order.size();
+         begin += static_cast<std::size_t>(options.global_batch), ++step) {
       const std::size_t end = std::min(order.size(), begin + static_cast<std::size_t>(options.global_batch));
       double tokens = 0;
       for (std::size_t i = begin; i < end; ++i) {
@@ -60,7 +63,8 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
         tokens += static_cast<double>(std::count(t.begin(), t.end(), true));
       }
       const double rate = cosine_with_warmup(step, steps, warmup, options.learning_rate);
-      for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(rate);
+      for (auto& group : optimizer.param_groups())
+        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(rate);
       optimizer.zero_grad();
       double step_loss = 0;
       for (std::size_t m = begin; m < end; m += static_cast<std::size_t>(options.micro_batch)) {
@@ -83,7 +87,8 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
       result.step_loss.push_back(step_loss);
       seen += end - begin;
       if (progress) {
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         progress({step + 1, steps, step_loss, seconds > 0 ? static_cast<double>(seen) / seconds : 0.0});
       }
     }

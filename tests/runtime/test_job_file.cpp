@@ -43,21 +43,21 @@ TEST_F(JobFileTest, ReadsKeysAndResolvesPathsAgainstTheJobFolder) {
   const JobSpec job = read_job(write(kJob));
   EXPECT_EQ(job.name, "demo");
   EXPECT_EQ(job.seed, 7u);
-  EXPECT_EQ(job.simulation.runs, 50);
-  EXPECT_EQ(job.simulation.runs_per_task, 100);  // default
-  ASSERT_EQ(job.simulation.tables.size(), 1u);
-  EXPECT_EQ(job.simulation.tables[0], (dir_ / "data" / "t.csv").string());
+  EXPECT_EQ(job.simulation->runs, 50);
+  EXPECT_EQ(job.simulation->runs_per_task, 100);  // default
+  ASSERT_EQ(job.simulation->tables.size(), 1u);
+  EXPECT_EQ(job.simulation->tables[0], (dir_ / "data" / "t.csv").string());
   EXPECT_EQ(job.output, (dir_ / "results").string());
   EXPECT_FALSE(job.layout.has_value());
 }
 
 TEST_F(JobFileTest, SetOverridesTheFile) {
   const JobSpec job = read_job(write(kJob), {"simulation.runs=9", "layout.groups=1", "layout.group_size=2"});
-  EXPECT_EQ(job.simulation.runs, 9);
+  EXPECT_EQ(job.simulation->runs, 9);
   ASSERT_TRUE(job.layout.has_value());
   EXPECT_EQ(job.layout->group_size, 2);
   EXPECT_NE(job.text.find("# --set simulation.runs=9"), std::string::npos);
-  EXPECT_EQ(read_job(write(kJob), {"simulation.runs=9", "simulation.runs=11"}).simulation.runs, 11);
+  EXPECT_EQ(read_job(write(kJob), {"simulation.runs=9", "simulation.runs=11"}).simulation->runs, 11);
 }
 
 TEST_F(JobFileTest, ErrorsNameFileSectionAndKey) {

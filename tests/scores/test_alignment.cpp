@@ -75,7 +75,8 @@ TEST(CaptionLogLikelihood, BatchEqualsOneByOne) {
   // Prompts of different lengths padded into one batch give each its own value.
   auto llm = hand_set_llm();
   torch::NoGradGuard no_grad;
-  const models::TokenizedPrompt shorter{{0, 2}, {false, true}, {1}}, longer{{0, 2, 1, 0}, {false, true, true, true}, {1}};
+  const models::TokenizedPrompt shorter{{0, 2}, {false, true}, {1}},
+      longer{{0, 2, 1, 0}, {false, true, true, true}, {1}};
   const auto visual = torch::tensor({{{0.0f, 2.0f}}, {{1.0f, -1.0f}}});
   const auto batch = caption_log_likelihoods(llm, {&shorter, &longer}, visual);
   ASSERT_EQ(batch.size(), 2u);

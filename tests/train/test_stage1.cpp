@@ -22,12 +22,14 @@ class Stage1 : public acsweep::testing::TempDirTest {
  protected:
   void SetUp() override {
     TempDirTest::SetUp();
-    const std::string command = "/usr/bin/python3 " ACSWEEP_TESTS_DIR "/fixtures/tiny_world.py " + dir_.string() + " 3";
+    const std::string command =
+        "/usr/bin/python3 " ACSWEEP_TESTS_DIR "/fixtures/tiny_world.py " + dir_.string() + " 3";
     ASSERT_EQ(std::system(command.c_str()), 0);
     llm_ = models::load_llama(path("llm"));
     freeze(*llm_);
     tokenizer_ = std::make_unique<models::Tokenizer>(path("llm/tokenizer.model"));
-    const auto captions = models::plain_captions(*tokenizer_, data::read_llava_json(path("captions.json"), path("images")));
+    const auto captions =
+        models::plain_captions(*tokenizer_, data::read_llava_json(path("captions.json"), path("images")));
     train_.assign(captions.begin(), captions.end() - 8);
     heldout_.assign(captions.end() - 8, captions.end());
   }
@@ -58,7 +60,8 @@ double mean(const std::vector<double>& v) { return std::accumulate(v.begin(), v.
 TEST_F(Stage1, LossFallsAndHeldOutAlignmentRises) {
   auto rep = representation();
   std::vector<Stage1Progress> seen;
-  const auto result = train_projector(llm_, rep, train_, options(4), [&](const Stage1Progress& p) { seen.push_back(p); });
+  const auto result =
+      train_projector(llm_, rep, train_, options(4), [&](const Stage1Progress& p) { seen.push_back(p); });
   ASSERT_EQ(result.step_loss.size(), 15u);  // 40 captions in steps of 8, three epochs
   ASSERT_EQ(seen.size(), 15u);
   EXPECT_EQ(seen.back().step, 15);

@@ -35,7 +35,8 @@ std::size_t spliced_length(const TokenizedPrompt& prompt, std::size_t visual_tok
 // log-probabilities of every trainable token, example after example ([sum of counts]), and fills
 // counts[b] with example b's number. std::invalid_argument when a prompt has no image or no
 // trainable token; InputError when one is longer than the LLM's context.
-torch::Tensor trainable_token_log_probs(LlamaForCausalLM& llm, const std::vector<const TokenizedPrompt*>& prompts,
+torch::Tensor trainable_token_log_probs(LlamaForCausalLM& llm,
+                                        const std::vector<const TokenizedPrompt*>& prompts,
                                         const torch::Tensor& visual, std::vector<std::int64_t>& counts);
 
 }  // namespace acsweep::models

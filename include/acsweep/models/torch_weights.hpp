@@ -2,6 +2,7 @@
 // Filling a LibTorch module's parameters from safetensors by their Hugging Face names.
 #include <torch/torch.h>
 
+#include <map>
 #include <string>
 
 #include "acsweep/models/safetensors.hpp"
@@ -15,5 +16,10 @@ torch::Tensor to_tensor(const TensorView& view);
 // that differs, or a non-finite value is an InputError naming the folder and the key.
 void load_parameters(torch::nn::Module& module, const SafetensorsFolder& weights,
                      const std::string& prefix = "");
+
+// Writes every parameter of `module` as float32 under `prefix + name` into a safetensors file
+// (atomically), so load_parameters reads it back.
+void save_parameters(torch::nn::Module& module, const std::string& path, const std::string& prefix = "",
+                     const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace acsweep::models

@@ -5,6 +5,7 @@
 // types, missing files and impossible values are InputErrors naming the file, section and key,
 // raised before any rank starts work. Relative paths are relative to the job file's folder.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,54 @@ struct SimulationSection {
   std::string samplers = "both";
 };
 
+// The scoring phase (shared/spec/LAW.md, A and C): which settings, and how each is scored.
+struct LlmSection {
+  std::string folder;     // HF folder: config.json, safetensors, tokenizer.model
+  std::string tokenizer;  // tokenizer.model; default <folder>/tokenizer.model
+};
+
+struct SettingSpec {
+  std::string name;                   // encoder names joined by '+', then "@resolution" when set
+  std::vector<std::string> encoders;  // names of [encoders] keys, in order
+  std::vector<std::string> folders;   // their folders
+  int resolution = 0;                 // 0: each checkpoint's own
+};
+
+struct SearchSection {
+  std::vector<SettingSpec> settings;
+  int layer = -2;              // hidden state of native towers
+  bool pad_to_square = false;  // image_aspect_ratio = pad (LLaVA) or crop
+};
+
+struct Stage1Section {
+  std::string data, images;  // LLaVA JSON (plain captions) and its image folder
+  double learning_rate = 1e-3;
+  std::int64_t global_batch = 256, micro_batch = 16, epochs = 1, max_samples = 0;
+  double warmup_ratio = 0.03, weight_decay = 0.0, max_grad_norm = 0.0;
+};
+
+struct AScoreSection {
+  std::int64_t n = 100;  // held-out pairs drawn from the Stage-1 captions with the job's seed
+  std::int64_t batch = 8;
+  std::vector<std::string> references;  // settings for the A_similarity variant; empty: not computed
+};
+
+struct CScoreSection {
+  std::string root;  // SPair-71k as downloaded
+  std::string split = "test";
+  double alpha = 0.1;
+  std::int64_t max_pairs = 0;
+  bool upsample = false;
+};
+
+struct ScoringSection {
+  LlmSection llm;
+  SearchSection search;
+  Stage1Section stage1;
+  AScoreSection a_score;
+  CScoreSection c_score;
+};
+
 struct JobSpec {
   std::string path;  // the job file
   std::string text;  // its text with the --set overrides appended, stored in the results
@@ -32,7 +81,9 @@ struct JobSpec {
   std::uint64_t seed = 0;
   int max_attempts = 3;  // tries of a failing task before it is recorded as failed
   std::optional<Layout> layout;
-  SimulationSection simulation;
+  std::map<std::string, std::string> encoders;  // [encoders] NAME = FOLDER (absolute)
+  std::optional<SimulationSection> simulation;  // a job is a policy simulation ([simulation])
+  std::optional<ScoringSection> scoring;        // or a scoring sweep ([search])
 };
 
 // Reads and validates `path` with `overrides` ("section.key=value").

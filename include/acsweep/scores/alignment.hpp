@@ -31,7 +31,8 @@ std::vector<double> caption_log_likelihoods(models::LlamaForCausalLM& llm,
 
 // A(I, y) of each held-out pair, `batch` at a time (everything frozen, no gradients). The A score
 // is their mean.
-std::vector<double> score_alignment(models::LlamaForCausalLM& llm, models::VisionRepresentation& representation,
+std::vector<double> score_alignment(models::LlamaForCausalLM& llm,
+                                    models::VisionRepresentation& representation,
                                     models::Projector& projector, const std::vector<models::Caption>& heldout,
                                     std::size_t batch);
 

@@ -58,18 +58,21 @@ struct SegmentInfo {
 
 // One run segment's HDF5 file, opened by every rank of `comm` (collective open, create, close;
 // independent row writes). /tasks/{name, hash, kind, status, values, seconds, rank, segment}:
-// one row per task of the plan, created up front with fixed shapes, NaN or -1 filled.
+// one row per task of the plan, created up front with fixed shapes, NaN or -1 filled; and
+// /tasks/per_sample/<name> [tasks, width] for each per-sample series the plan declares (per-caption
+// log-likelihoods, per-keypoint correctness), shorter series padded with NaN.
 class SegmentFile {
  public:
   SegmentFile(const std::string& path, MPI_Comm comm, const std::vector<runtime::TaskDescriptor>& plan,
-              std::size_t width, const SegmentInfo& info);
+              std::size_t width, const SegmentInfo& info,
+              const std::map<std::string, std::size_t>& sample_widths = {});
   ~SegmentFile();
   SegmentFile(const SegmentFile&) = delete;
   SegmentFile& operator=(const SegmentFile&) = delete;
 
   // Independent: the computing rank writes its row.
   void record_done(std::uint64_t row, const std::vector<double>& values, double seconds, int rank,
-                   int segment);
+                   int segment, const std::map<std::string, std::vector<double>>& per_sample = {});
   void record_failed(std::uint64_t row, int rank);
   // Collective.
   void flush();
@@ -81,6 +84,7 @@ class SegmentFile {
   std::size_t width_;
   std::unique_ptr<H5File> file_;
   std::unique_ptr<H5Dataset> status_, values_, seconds_, rank_, segment_;
+  std::map<std::string, std::pair<std::size_t, std::unique_ptr<H5Dataset>>> per_sample_;  // width, dataset
 };
 
 // Marks a closed segment (rank 0, serial): complete after its summary is written; stopped when a

@@ -11,10 +11,12 @@ inline std::int64_t warmup_steps(std::int64_t total_steps, double warmup_ratio) 
 }
 
 // The rate for optimizer step `step` (0-based) of `total_steps`.
-inline double cosine_with_warmup(std::int64_t step, std::int64_t total_steps, std::int64_t warmup, double peak) {
-  if (step < warmup) return peak * static_cast<double>(step) / static_cast<double>(std::max<std::int64_t>(1, warmup));
-  const double progress =
-      static_cast<double>(step - warmup) / static_cast<double>(std::max<std::int64_t>(1, total_steps - warmup));
+inline double cosine_with_warmup(std::int64_t step, std::int64_t total_steps, std::int64_t warmup,
+                                 double peak) {
+  if (step < warmup)
+    return peak * static_cast<double>(step) / static_cast<double>(std::max<std::int64_t>(1, warmup));
+  const double progress = static_cast<double>(step - warmup) /
+                          static_cast<double>(std::max<std::int64_t>(1, total_steps - warmup));
   return peak * std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * progress)));
 }
 

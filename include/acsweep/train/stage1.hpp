@@ -38,9 +38,9 @@ struct Stage1Progress {
 
 struct Stage1Result {
   models::Projector projector{nullptr};
-  std::vector<double> step_loss;      // one per optimizer step
-  std::size_t examples = 0;           // trained on, per epoch
-  std::size_t skipped_too_long = 0;   // captions that do not fit the context with the visual tokens
+  std::vector<double> step_loss;     // one per optimizer step
+  std::size_t examples = 0;          // trained on, per epoch
+  std::size_t skipped_too_long = 0;  // captions that do not fit the context with the visual tokens
 };
 
 // Frozen: no parameter of `module` takes a gradient.

@@ -1,0 +1,53 @@
+#pragma once
+// The scoring sweep as a job for `acsweep run` (shared/spec/ARCHITECTURE.md, "Pipeline", step 2):
+// one task per setting, run by whichever rank is idle. A task trains the setting's Stage-1
+// projector (saved under <output>/stage1/), measures A on the held-out manifest and C on the
+// keypoint pairs, and returns
+//   values:     A, C (pooled over keypoints), C per image (pairs averaged), A_similarity (the
+//               paper code's variant; NaN when no reference is set), Stage-1 final loss,
+//               Stage-1 captions, captions too long for the context
+//   per_sample: A (per held-out caption), C_correct (1/0 per keypoint, pairs in order),
+//               C_per_pair, C_per_category (categories sorted), stage1_loss (per step)
+// Every rank plans alike from the same files: the manifest (drawn with the job's seed), the
+// pairs, the task hashes.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "acsweep/runtime/job_file.hpp"
+#include "acsweep/runtime/messages.hpp"
+#include "acsweep/runtime/scheduler.hpp"
+#include "acsweep/store/hdf5.hpp"
+
+namespace acsweep::cli {
+
+struct ScoringJob {
+  std::vector<runtime::TaskDescriptor> tasks;  // one per setting, in [search] order
+  std::vector<std::string> heldout_ids;        // the A manifest, in drawn order
+  std::vector<std::size_t> heldout, train;     // indices into the caption file's usable items
+  std::vector<std::string> pair_names, pair_categories, categories;
+  std::vector<std::int64_t> pair_keypoints;
+  std::size_t keypoints = 0;
+  std::size_t stage1_steps = 0;      // at most, per setting
+  std::vector<std::string> skipped;  // caption items and pairs left out, with why
+
+  static const std::vector<std::string>& value_names();
+  std::map<std::string, std::size_t> sample_widths() const;
+};
+
+// InputError naming the file or key when the data cannot make a sweep (too few captions for the
+// manifest, no valid pair).
+ScoringJob plan_scoring(const runtime::JobSpec& job);
+
+// The "score" task kind. `rank` and `local_rank` name the rank in progress lines and pick a GPU.
+void register_scoring_tasks(runtime::TaskRegistry& registry, const ScoringJob& plan,
+                            const runtime::JobSpec& job, int rank, int local_rank);
+
+void print_scoring_plan(const ScoringJob& plan, const runtime::JobSpec& job);
+
+// /scores: setting names, the summary columns, the manifest and the pairs; and a table on stdout.
+void write_scoring_summary(store::H5Location& root, const ScoringJob& plan, const runtime::JobSpec& job,
+                           const std::vector<std::optional<std::vector<double>>>& rows);
+
+}  // namespace acsweep::cli

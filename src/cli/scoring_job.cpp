@@ -1,0 +1,413 @@
+#include "acsweep/cli/scoring_job.hpp"
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <memory>
+
+#include "acsweep/data/llava.hpp"
+#include "acsweep/data/spair.hpp"
+#include "acsweep/error.hpp"
+#include "acsweep/law/seeded_rng.hpp"
+#include "acsweep/models/multimodal.hpp"
+#include "acsweep/models/safetensors.hpp"
+#include "acsweep/models/torch_weights.hpp"
+#include "acsweep/models/vision_encoder.hpp"
+#include "acsweep/runtime/content_hash.hpp"
+#include "acsweep/scores/alignment.hpp"
+#include "acsweep/scores/correspondence.hpp"
+#include "acsweep/train/stage1.hpp"
+
+namespace acsweep::cli {
+namespace {
+namespace fs = std::filesystem;
+
+// Streams of the job's seed (law::derive_seed paths).
+constexpr std::uint64_t kManifestStream = 0xA5C0'0001, kStage1Order = 0xA5C0'0002, kStage1Init = 0xA5C0'0003;
+
+std::uint64_t name_number(const std::string& name) {
+  std::uint64_t h = 0xCBF29CE484222325ULL;
+  for (unsigned char c : name) h = (h ^ c) * 0x100000001B3ULL;
+  return h;
+}
+
+// What a file or a folder's files are, cheaply: names, sizes and modification times (model
+// folders run to gigabytes; reading them to hash would cost more than scoring).
+void add_identity(runtime::ContentHash& hash, const std::string& path) {
+  std::vector<fs::path> files;
+  if (fs::is_directory(path)) {
+    for (const auto& entry : fs::directory_iterator(path))
+      if (entry.is_regular_file()) files.push_back(entry.path());
+  } else {
+    files.push_back(path);
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    std::error_code ec;
+    const auto size = fs::file_size(f, ec);
+    const auto time = fs::last_write_time(f, ec).time_since_epoch().count();
+    hash.add(f.filename().string()).add(std::to_string(size)).add(std::to_string(time));
+  }
+}
+
+std::string join(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
+  return out;
+}
+
+std::string stage1_folder(const runtime::JobSpec& job, const std::string& stage1_hash) {
+  return (fs::path(job.output) / "stage1" / stage1_hash).string();
+}
+
+models::VisionRepresentation load_representation(const runtime::SettingSpec& setting,
+                                                 const runtime::SearchSection& search, torch::Device device) {
+  std::vector<std::unique_ptr<models::VisionEncoder>> members;
+  for (const auto& folder : setting.folders)
+    members.push_back(
+        models::load_vision_encoder(folder, {search.layer, setting.resolution, search.pad_to_square}));
+  models::VisionRepresentation representation(std::move(members));
+  representation.to(device);
+  return representation;
+}
+
+// What every task on a rank shares, loaded by its first task.
+struct ScorerState {
+  models::LlamaForCausalLM llm{nullptr};
+  std::unique_ptr<models::Tokenizer> tokenizer;
+  std::vector<models::Caption> train, heldout;
+  std::vector<data::KeypointPair> pairs;
+  torch::Device device = torch::kCPU;
+};
+
+std::shared_ptr<ScorerState> load_state(const ScoringJob& plan, const runtime::ScoringSection& s,
+                                        int local_rank) {
+  auto state = std::make_shared<ScorerState>();
+  if (torch::cuda::is_available())
+    state->device = torch::Device(
+        torch::kCUDA,
+        static_cast<c10::DeviceIndex>(local_rank % static_cast<int>(torch::cuda::device_count())));
+  state->llm = models::load_llama(s.llm.folder);
+  train::freeze(*state->llm);
+  state->llm->to(state->device);
+  state->tokenizer = std::make_unique<models::Tokenizer>(s.llm.tokenizer);
+  const auto captions =
+      models::plain_captions(*state->tokenizer, data::read_llava_json(s.stage1.data, s.stage1.images));
+  for (const auto i : plan.train) state->train.push_back(captions.at(i));
+  for (const auto i : plan.heldout) state->heldout.push_back(captions.at(i));
+  state->pairs =
+      data::read_spair(s.c_score.root, s.c_score.split, static_cast<std::size_t>(s.c_score.max_pairs)).pairs;
+  return state;
+}
+
+// The setting's Stage-1 projector under <output>/stage1/<hash>/: model.safetensors (LLaVA's
+// model.mm_projector.* names) and stage1_loss.safetensors (the loss per step; the caption counts
+// in its metadata). Trained by the first task that needs it (its own, or another setting's
+// A_similarity) and read back by the rest: training is deterministic from the seed, so either
+// way it is the same projector. The projector file is written last, each file atomically.
+struct Stage1Outcome {
+  models::Projector projector{nullptr};
+  std::vector<double> loss;
+  std::size_t examples = 0, too_long = 0;
+};
+
+Stage1Outcome stage1(ScorerState& state, models::VisionRepresentation& representation,
+                     const runtime::SettingSpec& setting, const std::string& stage1_hash,
+                     const runtime::JobSpec& job, int rank) {
+  const auto& s = job.scoring->stage1;
+  const std::string folder = stage1_folder(job, stage1_hash);
+  const std::string file = folder + "/model.safetensors", loss_file = folder + "/stage1_loss.safetensors";
+  Stage1Outcome out;
+  if (fs::exists(file) && fs::exists(loss_file)) {
+    out.projector = models::Projector(representation.channels(), state.llm->config().hidden_size);
+    models::load_parameters(*out.projector, models::SafetensorsFolder(folder), "model.mm_projector.");
+    out.projector->to(state.device);
+    out.projector->eval();
+    const models::SafetensorsFile losses(loss_file);
+    for (const float v : losses.tensor("step_loss").to_float()) out.loss.push_back(v);
+    out.examples = std::stoul(losses.metadata().at("captions"));
+    out.too_long = std::stoul(losses.metadata().at("too_long"));
+    std::fprintf(stderr, "acsweep [rank %d] %s: Stage-1 projector read from %s\n", rank, setting.name.c_str(),
+                 folder.c_str());
+    return out;
+  }
+  train::Stage1Options o;
+  o.learning_rate = s.learning_rate;
+  o.global_batch = s.global_batch;
+  o.micro_batch = s.micro_batch;
+  o.epochs = s.epochs;
+  o.warmup_ratio = s.warmup_ratio;
+  o.weight_decay = s.weight_decay;
+  o.max_grad_norm = s.max_grad_norm;
+  o.data_seed = law::derive_seed(job.seed, {kStage1Order});
+  o.init_seed = law::derive_seed(job.seed, {kStage1Init, name_number(setting.name)});
+  auto last = std::chrono::steady_clock::now() - std::chrono::seconds(10);
+  auto result =
+      train::train_projector(state.llm, representation, state.train, o, [&](const train::Stage1Progress& p) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last < std::chrono::seconds(2) && p.step != p.steps) return;
+        last = now;
+        const double eta = p.examples_per_second > 0
+                               ? static_cast<double>(p.steps - p.step) * static_cast<double>(s.global_batch) /
+                                     p.examples_per_second
+                               : 0.0;
+        std::fprintf(stderr,
+                     "acsweep [rank %d] %s: stage 1 step %lld/%lld, loss %.4f, %.1f captions/s, ETA %.0f s\n",
+                     rank, setting.name.c_str(), static_cast<long long>(p.step),
+                     static_cast<long long>(p.steps), p.loss, p.examples_per_second, eta);
+      });
+  out.projector = result.projector;
+  for (const double v : result.step_loss) out.loss.push_back(static_cast<float>(v));  // as a reader gets them
+  out.examples = result.examples;
+  out.too_long = result.skipped_too_long;
+
+  fs::create_directories(folder);
+  const std::string mine = ".rank" + std::to_string(rank);  // two ranks may train one reference at once
+  models::TensorData losses{
+      {static_cast<std::int64_t>(out.loss.size())}, {out.loss.begin(), out.loss.end()}, models::DType::F32};
+  models::write_safetensors(
+      loss_file + mine, {{"step_loss", losses}},
+      {{"captions", std::to_string(out.examples)}, {"too_long", std::to_string(out.too_long)}});
+  fs::rename(loss_file + mine, loss_file);
+  models::save_parameters(*out.projector, file + mine, "model.mm_projector.",
+                          {{"setting", setting.name}, {"encoders", join(setting.encoders, "+")}});
+  fs::rename(file + mine, file);
+  return out;
+}
+
+runtime::TaskResult score_setting(ScorerState& state, const ScoringJob& plan, const runtime::JobSpec& job,
+                                  const runtime::TaskDescriptor& task, int rank) {
+  const auto& s = *job.scoring;
+  const std::size_t index = std::stoul(task.inputs.at("setting"));
+  const auto& setting = s.search.settings.at(index);
+  auto representation = load_representation(setting, s.search, state.device);
+  auto trained = stage1(state, representation, setting, task.inputs.at("stage1_hash"), job, rank);
+
+  runtime::TaskResult result;
+  const auto a = scores::score_alignment(state.llm, representation, trained.projector, state.heldout,
+                                         static_cast<std::size_t>(s.a_score.batch));
+  const auto c =
+      scores::score_correspondence(representation, state.pairs, {s.c_score.alpha, s.c_score.upsample});
+
+  double similarity = std::numeric_limits<double>::quiet_NaN();
+  if (!s.a_score.references.empty()) {
+    double total = 0;
+    for (const auto& reference : s.a_score.references) {
+      std::size_t r = 0;
+      while (s.search.settings[r].name != reference) ++r;
+      auto ref_representation = load_representation(s.search.settings[r], s.search, state.device);
+      auto ref = r == index ? trained
+                            : stage1(state, ref_representation, s.search.settings[r],
+                                     plan.tasks[r].inputs.at("stage1_hash"), job, rank);
+      torch::NoGradGuard frozen;
+      for (const auto& caption : state.heldout) {
+        const auto mine =
+            trained.projector->forward(models::visual_tokens(representation, {caption.image}))[0];
+        const auto theirs =
+            ref.projector->forward(models::visual_tokens(ref_representation, {caption.image}))[0];
+        total += scores::alignment_similarity(mine, theirs);
+      }
+    }
+    similarity = total / static_cast<double>(s.a_score.references.size() * state.heldout.size());
+  }
+
+  double a_mean = 0;
+  for (const double v : a) a_mean += v;
+  a_mean /= static_cast<double>(a.size());
+  result.values = {a_mean,
+                   c.summary.pck_keypoints,
+                   c.summary.pck_per_pair,
+                   similarity,
+                   trained.loss.empty() ? std::numeric_limits<double>::quiet_NaN() : trained.loss.back(),
+                   static_cast<double>(trained.examples),
+                   static_cast<double>(trained.too_long)};
+  result.per_sample["A"] = a;
+  auto& correct = result.per_sample["C_correct"];
+  auto& per_pair = result.per_sample["C_per_pair"];
+  for (const auto& match : c.matches) {
+    double hits = 0;
+    for (const bool ok : match.correct) {
+      correct.push_back(ok ? 1.0 : 0.0);
+      hits += ok ? 1.0 : 0.0;
+    }
+    per_pair.push_back(100.0 * hits / static_cast<double>(match.correct.size()));
+  }
+  for (const auto& category : plan.categories) {
+    const auto found = c.summary.pck_per_category.find(category);
+    result.per_sample["C_per_category"].push_back(
+        found == c.summary.pck_per_category.end() ? std::numeric_limits<double>::quiet_NaN() : found->second);
+  }
+  result.per_sample["stage1_loss"] = trained.loss;
+  std::fprintf(stderr, "acsweep [rank %d] %s: A %.4f, C %.2f%% (%zu keypoints), A_similarity %.4f\n", rank,
+               setting.name.c_str(), a_mean, c.summary.pck_keypoints, c.summary.keypoints, similarity);
+  return result;
+}
+
+}  // namespace
+
+const std::vector<std::string>& ScoringJob::value_names() {
+  static const std::vector<std::string> names{
+      "A", "C", "C_per_image", "A_similarity", "stage1_final_loss", "stage1_captions", "stage1_too_long"};
+  return names;
+}
+
+std::map<std::string, std::size_t> ScoringJob::sample_widths() const {
+  return {{"A", heldout.size()},
+          {"C_correct", keypoints},
+          {"C_per_pair", pair_names.size()},
+          {"C_per_category", categories.size()},
+          {"stage1_loss", stage1_steps}};
+}
+
+ScoringJob plan_scoring(const runtime::JobSpec& job) {
+  const auto& s = *job.scoring;
+  ScoringJob plan;
+  const data::LlavaDataset captions = data::read_llava_json(s.stage1.data, s.stage1.images);
+  plan.skipped = captions.skipped;
+  std::vector<std::string> ids;
+  for (const auto& example : captions.examples)
+    if (!example.image.empty()) ids.push_back(example.id);
+  const auto n = static_cast<std::size_t>(s.a_score.n);
+  if (ids.size() <= n)
+    throw InputError(s.stage1.data + ": " + std::to_string(ids.size()) +
+                     " captions with images; [a_score] n = " + std::to_string(n) +
+                     " held out would leave none to train Stage 1 on");
+  // The manifest: n captions drawn with the seed (a partial Fisher-Yates); the rest trains.
+  std::vector<std::size_t> order(ids.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  law::SeededRng rng(law::derive_seed(job.seed, {kManifestStream}));
+  for (std::size_t i = 0; i < n; ++i) std::swap(order[i], order[i + rng.below(order.size() - i)]);
+  plan.heldout.assign(order.begin(), order.begin() + static_cast<long>(n));
+  std::vector<bool> held(ids.size(), false);
+  for (const auto i : plan.heldout) {
+    held[i] = true;
+    plan.heldout_ids.push_back(ids[i]);
+  }
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (!held[i] &&
+        (s.stage1.max_samples == 0 || plan.train.size() < static_cast<std::size_t>(s.stage1.max_samples)))
+      plan.train.push_back(i);
+  const auto per_epoch = (plan.train.size() + static_cast<std::size_t>(s.stage1.global_batch) - 1) /
+                         static_cast<std::size_t>(s.stage1.global_batch);
+  plan.stage1_steps = per_epoch * static_cast<std::size_t>(s.stage1.epochs);
+
+  const data::KeypointPairs pairs =
+      data::read_spair(s.c_score.root, s.c_score.split, static_cast<std::size_t>(s.c_score.max_pairs));
+  plan.skipped.insert(plan.skipped.end(), pairs.skipped.begin(), pairs.skipped.end());
+  if (pairs.pairs.empty())
+    throw InputError(s.c_score.root + ": no valid keypoint pair in split '" + s.c_score.split + "'");
+  for (const auto& pair : pairs.pairs) {
+    plan.pair_names.push_back(pair.name);
+    plan.pair_categories.push_back(pair.category);
+    plan.pair_keypoints.push_back(static_cast<std::int64_t>(pair.source_points.size()));
+    plan.keypoints += pair.source_points.size();
+    if (std::find(plan.categories.begin(), plan.categories.end(), pair.category) == plan.categories.end())
+      plan.categories.push_back(pair.category);
+  }
+  std::sort(plan.categories.begin(), plan.categories.end());
+
+  // Hashes: the Stage-1 projector's (setting, LLM, captions, recipe, seed, manifest), then the task's.
+  for (std::size_t i = 0; i < s.search.settings.size(); ++i) {
+    const auto& setting = s.search.settings[i];
+    runtime::ContentHash stage1_hash;
+    stage1_hash.add("stage1").add(setting.name).add(std::to_string(setting.resolution));
+    stage1_hash.add(std::to_string(s.search.layer)).add(s.search.pad_to_square ? "pad" : "crop");
+    double cost = 0;
+    for (const auto& folder : setting.folders) {
+      add_identity(stage1_hash, folder);
+      for (const auto& entry : fs::directory_iterator(folder))
+        if (entry.is_regular_file()) cost += static_cast<double>(entry.file_size());
+    }
+    add_identity(stage1_hash, s.llm.folder);
+    add_identity(stage1_hash, s.llm.tokenizer);
+    add_identity(stage1_hash, s.stage1.data);
+    for (const double v :
+         {s.stage1.learning_rate, s.stage1.warmup_ratio, s.stage1.weight_decay, s.stage1.max_grad_norm})
+      stage1_hash.add(std::to_string(v));
+    for (const auto v : {s.stage1.global_batch, s.stage1.micro_batch, s.stage1.epochs, s.stage1.max_samples})
+      stage1_hash.add(std::to_string(v));
+    stage1_hash.add(std::to_string(job.seed)).add(join(plan.heldout_ids, "\n"));
+
+    runtime::ContentHash task_hash = stage1_hash;
+    task_hash.add("score").add(std::to_string(s.a_score.batch)).add(join(s.a_score.references, ","));
+    task_hash.add(s.c_score.root).add(s.c_score.split).add(std::to_string(s.c_score.alpha));
+    task_hash.add(std::to_string(s.c_score.max_pairs)).add(s.c_score.upsample ? "upsample" : "grid");
+    task_hash.add(join(plan.pair_names, ","));
+
+    runtime::TaskDescriptor task;
+    task.index = i;
+    task.kind = "score";
+    task.name = setting.name;
+    task.hash = task_hash.hex();
+    task.inputs = {{"setting", std::to_string(i)}, {"stage1_hash", stage1_hash.hex()}};
+    const double side = setting.resolution > 0 ? setting.resolution / 224.0 : 1.0;
+    task.cost = std::max(1.0, cost * side * side);  // weights times pixels: the big settings first
+    plan.tasks.push_back(task);
+  }
+  return plan;
+}
+
+void register_scoring_tasks(runtime::TaskRegistry& registry, const ScoringJob& plan,
+                            const runtime::JobSpec& job, int rank, int local_rank) {
+  auto state = std::make_shared<std::shared_ptr<ScorerState>>();
+  registry.add("score", [state, &plan, &job, rank, local_rank](const runtime::TaskDescriptor& task) {
+    if (!*state) *state = load_state(plan, *job.scoring, local_rank);
+    return score_setting(**state, plan, job, task, rank);
+  });
+}
+
+void print_scoring_plan(const ScoringJob& plan, const runtime::JobSpec& job) {
+  const auto& s = *job.scoring;
+  std::printf(
+      "scoring: %zu settings; Stage 1 on %zu captions (%zu steps of %lld), A on %zu held out, C on %zu pairs "
+      "(%zu keypoints, %zu categories, split %s)\n",
+      plan.tasks.size(), plan.train.size(), plan.stage1_steps, static_cast<long long>(s.stage1.global_batch),
+      plan.heldout.size(), plan.pair_names.size(), plan.keypoints, plan.categories.size(),
+      s.c_score.split.c_str());
+  if (!plan.skipped.empty())
+    std::printf("left out of the data: %zu items (the run lists them)\n", plan.skipped.size());
+  std::printf("%6s  %-16s  %12s  %s\n", "row", "hash", "cost", "setting (encoders)");
+  for (const auto& task : plan.tasks) {
+    const auto& setting = s.search.settings[std::stoul(task.inputs.at("setting"))];
+    std::printf("%6llu  %-16s  %12.3g  %s (%s)\n", static_cast<unsigned long long>(task.index),
+                task.hash.c_str(), task.cost, task.name.c_str(), join(setting.folders, ", ").c_str());
+  }
+}
+
+void write_scoring_summary(store::H5Location& root, const ScoringJob& plan, const runtime::JobSpec& job,
+                           const std::vector<std::optional<std::vector<double>>>& rows) {
+  store::H5Location scores = root.create_group("scores");
+  std::vector<std::string> names;
+  const auto& columns = ScoringJob::value_names();
+  std::vector<std::vector<double>> values(columns.size());
+  for (std::size_t t = 0; t < plan.tasks.size(); ++t) {
+    names.push_back(plan.tasks[t].name);
+    for (std::size_t c = 0; c < columns.size(); ++c)
+      values[c].push_back(rows[t] && c < rows[t]->size() ? (*rows[t])[c]
+                                                         : std::numeric_limits<double>::quiet_NaN());
+  }
+  scores.write("setting", names);
+  for (std::size_t c = 0; c < columns.size(); ++c) scores.write(columns[c], values[c]);
+  scores.write("manifest", plan.heldout_ids);
+  scores.write("pair", plan.pair_names);
+  scores.write("pair_category", plan.pair_categories);
+  scores.write("pair_keypoints", plan.pair_keypoints);
+  scores.write("category", plan.categories);
+  scores.set_attribute(
+      "c_pooling", std::string("C: correct keypoints over all keypoints; C_per_image: per pair, averaged"));
+  scores.set_attribute("alpha", job.scoring->c_score.alpha);
+
+  std::printf("%-28s  %9s  %8s  %8s  %12s  %10s\n", "setting", "A", "C %", "C/img %", "A_similarity",
+              "stage1 loss");
+  for (std::size_t t = 0; t < names.size(); ++t)
+    std::printf("%-28s  %9.4f  %8.2f  %8.2f  %12.4f  %10.4f\n", names[t].c_str(), values[0][t], values[1][t],
+                values[2][t], values[3][t], values[4][t]);
+}
+
+}  // namespace acsweep::cli

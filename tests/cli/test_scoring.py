@@ -1,0 +1,133 @@
+"""acsweep run on a scoring sweep: a tiny world in the real formats (tests/fixtures/tiny_world.py),
+three settings (two towers and their combination). The same numbers at 1 and 4 ranks, a rerun
+that recomputes nothing, a changed C definition that recomputes C but reads the Stage-1
+projectors back, results that agree with themselves, and bad job files named."""
+
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORLD = os.path.join(HERE, "..", "fixtures", "tiny_world.py")
+
+JOB = """[job]
+name = tiny-scoring
+output = out
+seed = 5
+
+[llm]
+folder = world/llm
+
+[encoders]
+clip = world/encoders/clip
+dino = world/encoders/dino
+
+[search]
+settings = clip; dino; clip+dino
+
+[stage1]
+data = world/captions.json
+images = world/images
+lr = 3e-3
+global_batch = 8
+micro_batch = 4
+epochs = 2
+
+[a_score]
+n = 8
+batch = 4
+references = clip
+
+[c_score]
+root = world/spair
+"""
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("scoring")
+    subprocess.run(["/usr/bin/python3", WORLD, str(folder / "world"), "2"], check=True)
+    return folder
+
+
+def write_job(folder, text=JOB, name="job.ini"):
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def segment(out_dir, number):
+    return h5py.File(out_dir / "segments" / f"segment-{number:04d}.h5", "r")
+
+
+def run(acsweep, job, *sets, ranks=None):
+    args = ["run", job]
+    for s in sets:
+        args += ["--set", s]
+    return acsweep(*args, ranks=ranks)
+
+
+def test_plan_then_one_rank_equals_four_and_rerun_is_free(acsweep, world):
+    job = write_job(world)
+    plan = acsweep("run", job, "--dry-run").stdout
+    assert "scoring: 3 settings; Stage 1 on 40 captions (10 steps of 8), A on 8 held out, C on 6 pairs" in plan
+    assert "clip+dino (" in plan
+    assert not (world / "out").exists()
+
+    done = run(acsweep, job, "job.output=one")
+    assert "stage 1 step 10/10" in done.stderr and "A_similarity" in done.stdout
+    run(acsweep, job, "job.output=four", ranks=4)
+    with segment(world / "one", 1) as a, segment(world / "four", 1) as b:
+        assert a.attrs["complete"] == 1 and b.attrs["complete"] == 1
+        np.testing.assert_array_equal(a["tasks/values"][()], b["tasks/values"][()])
+        for name in a["tasks/per_sample"]:
+            np.testing.assert_array_equal(a["tasks/per_sample"][name][()], b["tasks/per_sample"][name][()])
+
+        # The file agrees with itself: the summaries are the means of what they summarise.
+        s = a["scores"]
+        assert [x.decode() for x in s["setting"][()]] == ["clip", "dino", "clip+dino"]
+        per = a["tasks/per_sample"]
+        np.testing.assert_allclose(s["A"][()], per["A"][()].mean(1), rtol=1e-12)
+        np.testing.assert_allclose(s["C"][()], 100 * per["C_correct"][()].mean(1), rtol=1e-12)
+        np.testing.assert_allclose(s["C_per_image"][()], per["C_per_pair"][()].mean(1), rtol=1e-12)
+        assert per["C_correct"].shape == (3, int(s["pair_keypoints"][()].sum()))
+        assert len(s["manifest"][()]) == 8
+        assert s["A_similarity"][0] == pytest.approx(1.0)  # clip against itself
+        assert np.all(s["A"][()] < 0) and np.all(s["stage1_captions"][()] == 40)
+        loss = per["stage1_loss"][()]
+        assert np.all(loss[:, -1] < loss[:, 0])
+        np.testing.assert_array_equal(s["stage1_final_loss"][()], loss[:, -1])
+
+    again = run(acsweep, job, "job.output=one")
+    assert "3 tasks, 3 done earlier, 0 to run" in again.stderr
+    with segment(world / "one", 1) as a, segment(world / "one", 2) as b:
+        np.testing.assert_array_equal(a["tasks/values"][()], b["tasks/values"][()])
+        np.testing.assert_array_equal(a["tasks/per_sample/C_correct"][()], b["tasks/per_sample/C_correct"][()])
+
+    # Another C threshold: every task again, but Stage 1 is read back, so A is unchanged.
+    changed = run(acsweep, job, "job.output=one", "c_score.alpha=0.5")
+    assert "0 done earlier, 3 to run" in changed.stderr
+    assert "Stage-1 projector read from" in changed.stderr and "stage 1 step" not in changed.stderr
+    with segment(world / "one", 1) as a, segment(world / "one", 3) as b:
+        np.testing.assert_array_equal(a["scores/A"][()], b["scores/A"][()])
+        assert np.all(b["scores/C"][()] >= a["scores/C"][()])
+
+
+@pytest.mark.parametrize("edit,message", [
+    (("clip; dino; clip+dino", "clip; vit"), "[search] settings: 'vit' in 'vit' is not an [encoders] name"),
+    (("dino = world/encoders/dino", "dino = world/encoders/none"), "[encoders] dino: no such folder"),
+    (("lr = 3e-3", "lr = fast"), "[stage1] lr"),
+    (("n = 8", "n = 48"), "48 captions with images; [a_score] n = 48 held out would leave none"),
+    (("references = clip", "references = siglip"), "[a_score] references: 'siglip' is not one of the settings"),
+    (("[c_score]", "[c_score]\nsplit = val"), "[c_score] split: no folder"),
+    (("epochs = 2", "epochs = 2\nwarmup = 1"), "[stage1] warmup: unknown key"),
+])
+def test_bad_job_files_are_named(acsweep, world, edit, message):
+    job = write_job(world, JOB.replace(*edit), "bad.ini")
+    done = acsweep("run", job, "--dry-run", check=False)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
