@@ -55,16 +55,19 @@ CorrespondenceResult score_correspondence(models::VisionRepresentation& represen
                                           const CorrespondenceOptions& options) {
   torch::NoGradGuard frozen;
   CorrespondenceResult out;
+  // One image at a time: a preprocessor without a crop keeps each image's own size and grid.
+  const auto features_of = [&](const std::string& image, data::ImageTransform& transform) {
+    const auto encoded = representation.encode({data::decode_image(image)});
+    transform = encoded.transforms[0];
+    auto grid = encoded.features;
+    if (options.upsample) grid = torch::upsample_bilinear2d(grid, {transform.input_height, transform.input_width}, false);
+    return grid.to(torch::kCPU)[0];
+  };
   for (const auto& pair : pairs) {
-    const auto encoded =
-        representation.encode({data::decode_image(pair.source_image), data::decode_image(pair.target_image)});
-    auto features = encoded.features;
-    if (options.upsample)
-      features = torch::upsample_bilinear2d(
-          features, {encoded.transforms[0].input_height, encoded.transforms[0].input_width}, false);
-    features = features.to(torch::kCPU);
-    out.matches.push_back(match_keypoints(features[0], features[1], pair, encoded.transforms[0],
-                                          encoded.transforms[1], options.alpha));
+    data::ImageTransform source_transform, target_transform;
+    const auto source = features_of(pair.source_image, source_transform);
+    const auto target = features_of(pair.target_image, target_transform);
+    out.matches.push_back(match_keypoints(source, target, pair, source_transform, target_transform, options.alpha));
   }
   out.summary = summarise(pairs, out.matches);
   return out;

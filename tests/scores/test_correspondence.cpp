@@ -3,7 +3,12 @@
 // trip (keypoint -> feature cell -> pixel) in crop and pad modes, and counts derived by hand.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
+
+#include "acsweep/models/vision_encoder.hpp"
 #include "acsweep/scores/correspondence.hpp"
+#include "temp_dir.hpp"
 
 namespace acsweep::scores {
 namespace {
@@ -83,6 +88,61 @@ TEST(Correspondence, SummaryCountsByHand) {
   EXPECT_NEAR(s.pck_per_category.at("cat"), 75.0, 1e-12);
   EXPECT_NEAR(s.pck_per_category.at("dog"), 50.0, 1e-12);
   EXPECT_EQ(s.keypoints, 6u);
+}
+
+// Whole pipeline on real files: a PNG of random 8x8 colour blocks, and a larger target holding
+// the same picture 8 px right and 16 px down; the encoder (TorchScript, written by python3-torch)
+// gives each 8x8 patch its mean colour, so every block's feature is unique and found exactly.
+class ImagePairByConstruction : public acsweep::testing::TempDirTest {};
+
+TEST_F(ImagePairByConstruction, EveryKeypointFoundThroughDecodingAndTransforms) {
+  const std::string script = R"(
+import json, sys, torch
+import numpy as np
+from PIL import Image
+folder = sys.argv[1]
+class PatchColour(torch.nn.Module):
+    def forward(self, x):
+        return torch.nn.functional.avg_pool2d(x, 8)
+torch.jit.script(PatchColour()).save(folder + "/encoder.pt")
+json.dump({"module": "encoder.pt", "output_layout": "BCHW", "channels": 3}, open(folder + "/acsweep_encoder.json", "w"))
+json.dump({"do_resize": False, "do_normalize": False}, open(folder + "/preprocessor_config.json", "w"))
+blocks = np.random.default_rng(1).integers(0, 256, (4, 4, 3)).astype(np.uint8)
+source = blocks.repeat(8, 0).repeat(8, 1)
+target = np.full((48, 40, 3), 7, np.uint8)
+target[16:48, 8:40] = source
+Image.fromarray(source).save(folder + "/source.png")
+Image.fromarray(target).save(folder + "/target.png")
+)";
+  std::ofstream(path("make.py")) << script;
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + path("make.py") + " " + dir_.string()).c_str()), 0);
+  std::vector<std::unique_ptr<models::VisionEncoder>> members;
+  members.push_back(models::load_vision_encoder(dir_.string()));
+  models::VisionRepresentation representation(std::move(members));
+
+  data::KeypointPair pair;
+  pair.category = "blocks";
+  pair.source_image = path("source.png");
+  pair.target_image = path("target.png");
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 4; ++x) {
+      pair.source_points.push_back({8.0 * x + 2, 8.0 * y + 5});  // anywhere inside the block
+      pair.target_points.push_back({8.0 * x + 4 + 8, 8.0 * y + 4 + 16});
+    }
+  pair.target_points.back() = {1, 1};  // the annotation of the last one is elsewhere: wrong
+  pair.target_box = {8, 16, 40, 48};  // PCK threshold 0.1 * 32 = 3.2 px
+  const auto result = score_correspondence(representation, {pair}, {});
+  ASSERT_EQ(result.matches.size(), 1u);
+  for (std::size_t k = 0; k < 15; ++k) {
+    EXPECT_TRUE(result.matches[0].correct[k]) << k;
+    EXPECT_EQ(result.matches[0].predicted[k], pair.target_points[k]);  // the block's centre, exactly
+  }
+  EXPECT_FALSE(result.matches[0].correct[15]);
+  EXPECT_DOUBLE_EQ(result.summary.pck_keypoints, 100.0 * 15 / 16);
+
+  // Upsampled to pixels, the block centres are still best (bilinear blending only lowers others).
+  const auto upsampled = score_correspondence(representation, {pair}, {0.1, true});
+  EXPECT_DOUBLE_EQ(upsampled.summary.pck_keypoints, 100.0 * 15 / 16);
 }
 
 }  // namespace
