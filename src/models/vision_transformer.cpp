@@ -187,10 +187,10 @@ torch::Tensor Dinov2Impl::hidden_states(const torch::Tensor& pixels, int layer) 
   const auto patches = projection_(pixels).flatten(2).transpose(1, 2);
   auto patch_positions = position_embeddings_.slice(1, 1);
   const auto side = config_.grid();
-  if (gh != side || gw != side) {  // as transformers' interpolate_pos_encoding: bicubic, antialiased
+  if (gh != side || gw != side) {  // as transformers' interpolate_pos_encoding: plain bicubic to the grid
     const auto square = patch_positions.reshape({1, side, side, D}).permute({0, 3, 1, 2});
     patch_positions =
-        at::_upsample_bicubic2d_aa(square, {gh, gw}, false).permute({0, 2, 3, 1}).reshape({1, gh * gw, D});
+        torch::upsample_bicubic2d(square, {gh, gw}, false).permute({0, 2, 3, 1}).reshape({1, gh * gw, D});
   }
   auto x = torch::cat(
       {cls_token_.expand({B, 1, D}) + position_embeddings_.slice(1, 0, 1), patches + patch_positions}, 1);

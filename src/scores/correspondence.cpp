@@ -60,14 +60,16 @@ CorrespondenceResult score_correspondence(models::VisionRepresentation& represen
     const auto encoded = representation.encode({data::decode_image(image)});
     transform = encoded.transforms[0];
     auto grid = encoded.features;
-    if (options.upsample) grid = torch::upsample_bilinear2d(grid, {transform.input_height, transform.input_width}, false);
+    if (options.upsample)
+      grid = torch::upsample_bilinear2d(grid, {transform.input_height, transform.input_width}, false);
     return grid.to(torch::kCPU)[0];
   };
   for (const auto& pair : pairs) {
     data::ImageTransform source_transform, target_transform;
     const auto source = features_of(pair.source_image, source_transform);
     const auto target = features_of(pair.target_image, target_transform);
-    out.matches.push_back(match_keypoints(source, target, pair, source_transform, target_transform, options.alpha));
+    out.matches.push_back(
+        match_keypoints(source, target, pair, source_transform, target_transform, options.alpha));
   }
   out.summary = summarise(pairs, out.matches);
   return out;

@@ -47,10 +47,29 @@ def resample_matrix(n_in, n_out, name):
     return m
 
 
+def cubic_matrix(n_in, n_out, a=-0.75):
+    """Rows: plain bicubic convolution weights (no antialiasing, edges clamped), align_corners=False."""
+    scale = n_in / n_out
+    near = lambda x: ((a + 2) * x - (a + 3)) * x * x + 1
+    far = lambda x: ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    m = np.zeros((n_out, n_in))
+    for o in range(n_out):
+        real = scale * (o + 0.5) - 0.5
+        first = math.floor(real)
+        t = real - first
+        for k, w in enumerate((far(t + 1), near(t), near(1 - t), far(2 - t))):
+            m[o, min(max(first - 1 + k, 0), n_in - 1)] += w
+    return m
+
+
 def resize_table(table, side, gh, gw, name):
-    """table [side*side, D] -> [gh*gw, D] resampled over the square grid."""
+    """table [side*side, D] -> [gh*gw, D] resampled over the square grid: "bilinear" antialiased
+    (SigLIP2), "bicubic" plain (DINOv2, as transformers' interpolate_pos_encoding)."""
     grid = table.reshape(side, side, -1)
-    rows, cols = resample_matrix(side, gh, name), resample_matrix(side, gw, name)
+    if name == "bilinear":
+        rows, cols = resample_matrix(side, gh, name), resample_matrix(side, gw, name)
+    else:
+        rows, cols = cubic_matrix(side, gh), cubic_matrix(side, gw)
     return np.einsum("ys,xt,stc->yxc", rows, cols, grid).reshape(gh * gw, -1)
 
 

@@ -130,7 +130,7 @@ Image.fromarray(target).save(folder + "/target.png")
       pair.target_points.push_back({8.0 * x + 4 + 8, 8.0 * y + 4 + 16});
     }
   pair.target_points.back() = {1, 1};  // the annotation of the last one is elsewhere: wrong
-  pair.target_box = {8, 16, 40, 48};  // PCK threshold 0.1 * 32 = 3.2 px
+  pair.target_box = {8, 16, 40, 48};   // PCK threshold 0.1 * 32 = 3.2 px
   const auto result = score_correspondence(representation, {pair}, {});
   ASSERT_EQ(result.matches.size(), 1u);
   for (std::size_t k = 0; k < 15; ++k) {

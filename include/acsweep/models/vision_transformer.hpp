@@ -5,7 +5,7 @@
 //    last; a square table of positions resized bilinearly, antialiased, to the patch grid), all
 //    under vision_model.* with CLIP's layer names.
 //  - Dinov2: class token, optional register tokens, layer scale, positions interpolated
-//    (bicubic, antialiased) to other input sizes.
+//    (plain bicubic, as transformers) to other input sizes.
 // hidden_states(pixels, layer) returns the tokens after `layer` (0: the embeddings, negative counts
 // from the end, -2 the penultimate) including the prefix tokens (class, registers); patches()
 // drops them. Knows nothing of MPI.
