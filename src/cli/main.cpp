@@ -6,6 +6,7 @@
 
 #include "acsweep/cli/commands.hpp"
 #include "acsweep/error.hpp"
+#include "acsweep/models/torch_runtime.hpp"
 #include "acsweep/runtime/mpi.hpp"
 
 namespace {
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   std::string command_line;
   for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + quote_for_shell(argv[i]);
 
+  acsweep::models::keep_tensor_memory_for_reuse();
   acsweep::runtime::MpiSession mpi(argc, argv);
   if (argc < 2) {
     if (mpi.rank() == 0) std::fputs(kUsage, stderr);

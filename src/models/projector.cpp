@@ -1,5 +1,7 @@
 #include "acsweep/models/projector.hpp"
 
+#include "acsweep/models/linear.hpp"
+
 namespace acsweep::models {
 
 ProjectorImpl::ProjectorImpl(std::int64_t vision_channels, std::int64_t llm_hidden) {
@@ -8,7 +10,7 @@ ProjectorImpl::ProjectorImpl(std::int64_t vision_channels, std::int64_t llm_hidd
 }
 
 torch::Tensor ProjectorImpl::forward(const torch::Tensor& features) {
-  return second_(torch::gelu(first_(features)));
+  return linear(second_, torch::gelu(linear(first_, features)));
 }
 
 }  // namespace acsweep::models

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "acsweep/models/linear.hpp"
+
 namespace acsweep::models {
 
 torch::Tensor vision_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
@@ -66,9 +68,9 @@ VisionEncoderLayerImpl::VisionEncoderLayerImpl(const VisionTowerConfig& config) 
 
 torch::Tensor VisionEncoderLayerImpl::forward(const torch::Tensor& x) {
   const auto h = layer_norm1_(x);
-  const auto y =
-      x + out_proj_(vision_attention(q_proj_(h), k_proj_(h), v_proj_(h), config_.num_attention_heads));
-  return y + fc2_(activation(fc1_(layer_norm2_(y)), config_.hidden_act));
+  const auto y = x + linear(out_proj_, vision_attention(linear(q_proj_, h), linear(k_proj_, h),
+                                                        linear(v_proj_, h), config_.num_attention_heads));
+  return y + linear(fc2_, activation(linear(fc1_, layer_norm2_(y)), config_.hidden_act));
 }
 
 VisionTransformerImpl::VisionTransformerImpl(const VisionTowerConfig& config) : config_(config) {
@@ -120,7 +122,8 @@ torch::Tensor VisionTransformerImpl::hidden_states(const torch::Tensor& pixels, 
   const auto gh = pixels.size(2) / P, gw = pixels.size(3) / P;
   torch::Tensor x;
   if (patch_linear_) {  // SigLIP2's processor flattens each patch as (row, column, channel)
-    x = patch_linear_(
+    x = linear(
+        patch_linear_,
         pixels.reshape({B, 3, gh, P, gw, P}).permute({0, 2, 4, 3, 5, 1}).reshape({B, gh * gw, P * P * 3}));
   } else {
     x = patch_conv_(pixels).flatten(2).transpose(1, 2);  // [B, gh*gw, D]
@@ -158,8 +161,9 @@ Dinov2LayerImpl::Dinov2LayerImpl(const VisionTowerConfig& config) : config_(conf
 torch::Tensor Dinov2LayerImpl::forward(const torch::Tensor& x) {
   const auto h = norm1_(x);
   const auto y =
-      x + lambda1_ * dense_(vision_attention(query_(h), key_(h), value_(h), config_.num_attention_heads));
-  return y + lambda2_ * fc2_(activation(fc1_(norm2_(y)), config_.hidden_act));
+      x + lambda1_ * linear(dense_, vision_attention(linear(query_, h), linear(key_, h), linear(value_, h),
+                                                     config_.num_attention_heads));
+  return y + lambda2_ * linear(fc2_, activation(linear(fc1_, norm2_(y)), config_.hidden_act));
 }
 
 Dinov2Impl::Dinov2Impl(const VisionTowerConfig& config) : config_(config) {

@@ -13,4 +13,10 @@ struct TorchRuntime {
 
 TorchRuntime torch_runtime();
 
+// Keeps freed memory in the process for the next tensor instead of handing every large block
+// back to the kernel: with glibc's defaults each activation of a few MB is a fresh mmap whose
+// pages fault in and are zeroed on every forward pass, which cost 15% of a ViT's CPU forward
+// time (bench/models_vs_pytorch.py). Called once at start-up by the executables.
+void keep_tensor_memory_for_reuse();
+
 }  // namespace acsweep::models
