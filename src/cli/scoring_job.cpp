@@ -81,7 +81,7 @@ models::VisionRepresentation load_representation(const runtime::SettingSpec& set
 struct ScorerState {
   models::LlamaForCausalLM llm{nullptr};
   std::unique_ptr<models::Tokenizer> tokenizer;
-  std::vector<models::Caption> train, heldout;
+  std::vector<models::ImagePrompt> train, heldout;
   std::vector<data::KeypointPair> pairs;
   torch::Device device = torch::kCPU;
 };

@@ -7,11 +7,26 @@
 
 namespace acsweep::models {
 
-std::vector<Caption> plain_captions(const Tokenizer& tokenizer, const data::LlavaDataset& dataset) {
-  std::vector<Caption> out;
+std::vector<ImagePrompt> plain_captions(const Tokenizer& tokenizer, const data::LlavaDataset& dataset) {
+  std::vector<ImagePrompt> out;
   for (const auto& example : dataset.examples)
     if (!example.image.empty())
       out.push_back({example.id, example.image, tokenize_prompt(tokenizer, data::plain_template(example))});
+  return out;
+}
+
+std::vector<ImagePrompt> vicuna_conversations(const Tokenizer& tokenizer, const data::LlavaDataset& dataset,
+                                              std::size_t& left_out) {
+  std::vector<ImagePrompt> out;
+  left_out = 0;
+  for (const auto& example : dataset.examples) {
+    auto prompt = tokenize_prompt(tokenizer, data::vicuna_v1_template(example));
+    if (example.image.empty() || prompt.image_positions.size() != 1) {
+      ++left_out;
+      continue;
+    }
+    out.push_back({example.id, example.image, std::move(prompt)});
+  }
   return out;
 }
 

@@ -25,8 +25,8 @@ double caption_log_likelihood(models::LlamaForCausalLM& llm, const models::Token
 
 std::vector<double> score_alignment(models::LlamaForCausalLM& llm,
                                     models::VisionRepresentation& representation,
-                                    models::Projector& projector, const std::vector<models::Caption>& heldout,
-                                    std::size_t batch) {
+                                    models::Projector& projector,
+                                    const std::vector<models::ImagePrompt>& heldout, std::size_t batch) {
   torch::NoGradGuard frozen;
   std::vector<double> out;
   for (std::size_t begin = 0; begin < heldout.size(); begin += batch) {

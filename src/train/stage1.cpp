@@ -15,7 +15,7 @@ void freeze(torch::nn::Module& module) {
 }
 
 Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepresentation& representation,
-                             const std::vector<models::Caption>& captions, const Stage1Options& options,
+                             const std::vector<models::ImagePrompt>& captions, const Stage1Options& options,
                              const std::function<void(const Stage1Progress&)>& progress) {
   if (options.micro_batch < 1 || options.global_batch < options.micro_batch)
     throw std::invalid_argument("Stage 1: need 1 <= micro_batch <= global_batch");

@@ -52,7 +52,7 @@ class Stage1 : public acsweep::testing::TempDirTest {
 
   models::LlamaForCausalLM llm_{nullptr};
   std::unique_ptr<models::Tokenizer> tokenizer_;
-  std::vector<models::Caption> train_, heldout_;
+  std::vector<models::ImagePrompt> train_, heldout_;
 };
 
 double mean(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / v.size(); }

@@ -13,8 +13,9 @@
 
 namespace acsweep::models {
 
-// An image-caption pair, tokenized with the plain template.
-struct Caption {
+// An image with its tokenized prompt: a caption (plain template, Stage 1) or a conversation
+// (vicuna_v1, Stage 2).
+struct ImagePrompt {
   std::string id;
   std::string image;  // absolute path
   TokenizedPrompt prompt;
@@ -22,7 +23,12 @@ struct Caption {
 
 // Image-caption items of a LLaVA JSON file (the caption: the first answer), with the plain template.
 // Items without an image are left out.
-std::vector<Caption> plain_captions(const Tokenizer& tokenizer, const data::LlavaDataset& dataset);
+std::vector<ImagePrompt> plain_captions(const Tokenizer& tokenizer, const data::LlavaDataset& dataset);
+
+// Conversations of a LLaVA JSON file with the vicuna_v1 template (the loss on the answers). Items
+// without an image, or with more than one, are left out and counted in `left_out`.
+std::vector<ImagePrompt> vicuna_conversations(const Tokenizer& tokenizer, const data::LlavaDataset& dataset,
+                                              std::size_t& left_out);
 
 // Visual tokens of image files: [B, L, C], the representation's [B, C, gh, gw] grid in row-major
 // cell order, computed without gradients (the encoders are frozen).

@@ -33,8 +33,8 @@ std::vector<double> caption_log_likelihoods(models::LlamaForCausalLM& llm,
 // is their mean.
 std::vector<double> score_alignment(models::LlamaForCausalLM& llm,
                                     models::VisionRepresentation& representation,
-                                    models::Projector& projector, const std::vector<models::Caption>& heldout,
-                                    std::size_t batch);
+                                    models::Projector& projector,
+                                    const std::vector<models::ImagePrompt>& heldout, std::size_t batch);
 
 // mean_i max_j cos(tokens_i, reference_j) for tokens [L, D] and reference [L', D].
 double alignment_similarity(const torch::Tensor& tokens, const torch::Tensor& reference);

@@ -47,7 +47,7 @@ struct Stage1Result {
 void freeze(torch::nn::Module& module);
 
 Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepresentation& representation,
-                             const std::vector<models::Caption>& captions, const Stage1Options& options,
+                             const std::vector<models::ImagePrompt>& captions, const Stage1Options& options,
                              const std::function<void(const Stage1Progress&)>& progress = {});
 
 }  // namespace acsweep::train

@@ -1,0 +1,71 @@
+#pragma once
+// Data-parallel gradient reduction, separate from the model (shared/STYLE.md): it is given the
+// trainable parameters and a communicator-backed all-reduce, and knows nothing else.
+//  - Every trainable parameter's gradient lives as a view into a flat bucket: a small first
+//    bucket (the last parameters, whose gradients the backward pass makes first), then about
+//    `bucket_bytes` each, filled in reverse registration order; frozen parameters are in none.
+//  - reduce() all-reduces the buckets in one fixed order that every rank issues identically and
+//    divides by the number of ranks. Call it once per optimizer step, after the last micro-step's
+//    backward: the micro-steps before only accumulate into the buckets.
+//  - A parameter that got no gradient in a step contributes zeros: the buckets are zeroed by
+//    zero_grad(), so no rank waits on a bucket another rank never sends.
+// Backends: MPI for CPU tensors; NCCL for CUDA tensors where compiled in (ACSWEEP_HAVE_NCCL).
+#include <mpi.h>
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace acsweep::train {
+
+// An in-place sum over the ranks of a communicator, for one contiguous float tensor.
+class AllReduce {
+ public:
+  virtual ~AllReduce() = default;
+  virtual void sum(torch::Tensor& flat) = 0;
+  virtual int size() const = 0;
+  virtual std::string name() const = 0;
+};
+
+// MPI_Allreduce (MPI_IN_PLACE, MPI_SUM) on contiguous CPU float32 tensors.
+class MpiAllReduce : public AllReduce {
+ public:
+  explicit MpiAllReduce(MPI_Comm comm);
+  void sum(torch::Tensor& flat) override;
+  int size() const override { return size_; }
+  std::string name() const override { return "mpi"; }
+
+ private:
+  MPI_Comm comm_;
+  int size_ = 1;
+};
+
+// NCCL for CUDA tensors: the unique id is made by rank 0 of `comm` and broadcast with MPI_Bcast.
+// Throws when acsweep was built without NCCL.
+std::unique_ptr<AllReduce> make_nccl_all_reduce(MPI_Comm comm, int device);
+
+struct Bucket {
+  torch::Tensor flat;                // float32, contiguous, on the parameters' device
+  std::vector<std::size_t> members;  // indices into the reducer's parameters
+};
+
+class GradientReducer {
+ public:
+  GradientReducer(std::vector<torch::Tensor> trainable, AllReduce& all_reduce,
+                  std::size_t first_bucket_bytes = std::size_t{1} << 20,
+                  std::size_t bucket_bytes = 25u << 20);
+
+  void zero_grad();  // every bucket to zero (the gradients are views: never set them to none)
+  void reduce();     // sum over ranks in bucket order, then divide by the number of ranks
+
+  const std::vector<Bucket>& buckets() const { return buckets_; }
+  const std::vector<torch::Tensor>& parameters() const { return parameters_; }
+
+ private:
+  std::vector<torch::Tensor> parameters_;
+  std::vector<Bucket> buckets_;
+  AllReduce& all_reduce_;
+};
+
+}  // namespace acsweep::train

@@ -1,0 +1,65 @@
+#pragma once
+// Stage 2 of LLaVA (visual instruction tuning): the projector and the LLM train, the vision
+// encoders stay frozen; vicuna_v1 conversations with the loss on the answers. Data-parallel over
+// the ranks of a worker group through a GradientReducer, so this file knows an AllReduce but
+// nothing of MPI or NCCL:
+//  - the global batch is global_batch examples of a seeded permutation per epoch; rank r of W
+//    takes the r-th contiguous W-th of it, in micro-batches, accumulating gradients;
+//  - the loss of a step is the mean over every answer token of the global batch (each rank's
+//    share weighted by W / all tokens, then the gradients averaged), so 1 rank and W ranks take
+//    the same steps;
+//  - AdamW, cosine schedule with warmup, optional gradient clipping; checkpoints every N steps
+//    (rank 0 writes), and a run resumes from the newest complete checkpoint in its folder.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "acsweep/models/llama.hpp"
+#include "acsweep/models/multimodal.hpp"
+#include "acsweep/models/projector.hpp"
+#include "acsweep/models/vision_representation.hpp"
+#include "acsweep/train/reducer.hpp"
+
+namespace acsweep::train {
+
+struct Stage2Options {
+  double learning_rate = 2e-5;
+  std::int64_t global_batch = 128;
+  std::int64_t micro_batch = 4;  // per rank
+  std::int64_t epochs = 1;
+  double warmup_ratio = 0.03;
+  double weight_decay = 0.0;
+  double max_grad_norm = 0.0;  // 0: no clipping
+  std::uint64_t data_seed = 0;
+  std::int64_t checkpoint_every = 0;  // optimizer steps; 0: no checkpoints
+  std::string checkpoint_dir;         // where checkpoints go and a resumed run looks
+  std::int64_t stop_after = 0;        // end after this many steps of the schedule (0: all of it)
+};
+
+struct Stage2Progress {
+  std::int64_t step = 0, steps = 0;
+  double loss = 0, tokens_per_second = 0;  // this rank's tokens (visual ones included)
+};
+
+struct Stage2Result {
+  std::vector<double> step_loss;     // every step of the schedule done so far, resumed ones included
+  std::int64_t resumed_from = 0;     // the checkpoint's step, 0 for a fresh start
+  std::int64_t steps = 0;            // of the whole schedule
+  std::size_t skipped_too_long = 0;  // conversations that do not fit the context
+  double tokens_per_second = 0;
+};
+
+// The trainable parameters as checkpoints and the results name them: the projector as
+// model.mm_projector.*, then the LLM's own names.
+std::vector<std::pair<std::string, torch::Tensor>> stage2_parameters(models::LlamaForCausalLM& llm,
+                                                                     models::Projector& projector);
+
+// std::invalid_argument when global_batch is not a multiple of micro_batch times the ranks.
+Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& projector,
+                          models::VisionRepresentation& representation,
+                          const std::vector<models::ImagePrompt>& conversations, const Stage2Options& options,
+                          AllReduce& all_reduce, int rank,
+                          const std::function<void(const Stage2Progress&)>& progress = {});
+
+}  // namespace acsweep::train

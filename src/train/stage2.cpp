@@ -1,0 +1,130 @@
+#include "acsweep/train/stage2.hpp"
+
+#include <chrono>
+#include <stdexcept>
+
+#include "acsweep/law/seeded_rng.hpp"
+#include "acsweep/train/adamw.hpp"
+#include "acsweep/train/checkpoint.hpp"
+#include "acsweep/train/schedule.hpp"
+
+namespace acsweep::train {
+
+std::vector<std::pair<std::string, torch::Tensor>> stage2_parameters(models::LlamaForCausalLM& llm,
+                                                                     models::Projector& projector) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& p : projector->named_parameters())
+    out.emplace_back("model.mm_projector." + p.key(), p.value());
+  for (const auto& p : llm->named_parameters()) out.emplace_back(p.key(), p.value());
+  return out;
+}
+
+Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& projector,
+                          models::VisionRepresentation& representation,
+                          const std::vector<models::ImagePrompt>& conversations, const Stage2Options& options,
+                          AllReduce& all_reduce, int rank,
+                          const std::function<void(const Stage2Progress&)>& progress) {
+  const std::int64_t ranks = all_reduce.size();
+  if (options.micro_batch < 1 || options.global_batch % (options.micro_batch * ranks) != 0)
+    throw std::invalid_argument("Stage 2: global_batch " + std::to_string(options.global_batch) +
+                                " is not a multiple of micro_batch " + std::to_string(options.micro_batch) +
+                                " x " + std::to_string(ranks) + " ranks");
+  if (options.checkpoint_every > 0 && options.checkpoint_dir.empty())
+    throw std::invalid_argument("Stage 2: checkpoint_every needs a checkpoint_dir");
+  // Conversations that cannot fit the context next to the visual tokens are left out, counted.
+  const auto visual_length = static_cast<std::size_t>(representation.visual_token_count());
+  std::vector<const models::ImagePrompt*> usable;
+  std::size_t too_long = 0;
+  for (const auto& c : conversations) {
+    if (models::spliced_length(c.prompt, visual_length) <=
+        static_cast<std::size_t>(llm->config().max_position_embeddings))
+      usable.push_back(&c);
+    else
+      ++too_long;
+  }
+  if (usable.empty()) throw std::invalid_argument("Stage 2: no conversation fits the LLM's context");
+
+  const auto named = stage2_parameters(llm, projector);
+  std::vector<torch::Tensor> trainable;
+  for (const auto& [name, p] : named) {
+    p.set_requires_grad(true);
+    trainable.push_back(p);
+  }
+  GradientReducer reducer(trainable, all_reduce);
+  AdamW optimizer(trainable, {0.9, 0.999, 1e-8, options.weight_decay});
+
+  const auto n = static_cast<std::int64_t>(usable.size()), G = options.global_batch;
+  const std::int64_t per_epoch = (n + G - 1) / G;
+  Stage2Result result;
+  result.skipped_too_long = too_long;
+  result.steps = per_epoch * options.epochs;
+  const auto warmup = warmup_steps(result.steps, options.warmup_ratio);
+  const std::int64_t last =
+      options.stop_after > 0 ? std::min(options.stop_after, result.steps) : result.steps;
+
+  TrainingCursor cursor;
+  if (!options.checkpoint_dir.empty()) {
+    if (const auto step = latest_checkpoint(options.checkpoint_dir)) {
+      cursor = load_checkpoint(options.checkpoint_dir, *step, named, optimizer);
+      result.resumed_from = cursor.step;
+    }
+  }
+
+  const auto device = representation.device();
+  std::vector<std::size_t> order;
+  std::int64_t order_epoch = -1;
+  double tokens_seen = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (std::int64_t step = cursor.step; step < last; ++step) {
+    const std::int64_t epoch = step / per_epoch, b = step % per_epoch;
+    if (epoch != order_epoch) {  // the epoch's permutation: Fisher-Yates from a stream of the seed
+      order.resize(static_cast<std::size_t>(n));
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+      law::SeededRng rng(law::derive_seed(options.data_seed, {static_cast<std::uint64_t>(epoch)}));
+      for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+      order_epoch = epoch;
+    }
+    const std::int64_t begin = b * G, size = std::min(n, begin + G) - begin;
+    double tokens = 0;  // answer tokens of the whole global batch: every rank counts them alike
+    for (std::int64_t i = begin; i < begin + size; ++i) {
+      const auto& t = usable[order[static_cast<std::size_t>(i)]]->prompt.trainable;
+      tokens += static_cast<double>(std::count(t.begin(), t.end(), true));
+    }
+    const std::int64_t mine_begin = begin + size * rank / ranks, mine_end = begin + size * (rank + 1) / ranks;
+
+    reducer.zero_grad();
+    auto loss_sum = torch::zeros({1}, torch::TensorOptions().device(device));
+    for (std::int64_t m = mine_begin; m < mine_end; m += options.micro_batch) {
+      std::vector<std::string> images;
+      std::vector<const models::TokenizedPrompt*> prompts;
+      for (std::int64_t i = m; i < std::min(mine_end, m + options.micro_batch); ++i) {
+        const auto& example = *usable[order[static_cast<std::size_t>(i)]];
+        images.push_back(example.image);
+        prompts.push_back(&example.prompt);
+        tokens_seen += static_cast<double>(models::spliced_length(example.prompt, 0));
+      }
+      const auto visual = projector->forward(models::visual_tokens(representation, images));
+      tokens_seen += static_cast<double>(visual.size(0) * visual.size(1));
+      std::vector<std::int64_t> counts;
+      const auto negative_log_likelihood =
+          -models::trainable_token_log_probs(llm, prompts, visual, counts).sum();
+      (negative_log_likelihood * (static_cast<double>(ranks) / tokens)).backward();
+      loss_sum += negative_log_likelihood.detach();
+    }
+    reducer.reduce();  // every rank, even one whose share of a short last batch is empty
+    all_reduce.sum(loss_sum);
+    if (options.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(trainable, options.max_grad_norm);
+    optimizer.step(cosine_with_warmup(step, result.steps, warmup, options.learning_rate));
+    cursor.step = step + 1;
+    cursor.step_loss.push_back(loss_sum.item<double>() / tokens);
+    if (rank == 0 && options.checkpoint_every > 0 && cursor.step % options.checkpoint_every == 0)
+      save_checkpoint(options.checkpoint_dir, named, optimizer, cursor);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    result.tokens_per_second = seconds > 0 ? tokens_seen / seconds : 0.0;
+    if (progress) progress({cursor.step, result.steps, cursor.step_loss.back(), result.tokens_per_second});
+  }
+  result.step_loss = cursor.step_loss;
+  return result;
+}
+
+}  // namespace acsweep::train
