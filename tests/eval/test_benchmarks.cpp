@@ -1,0 +1,137 @@
+// Benchmarks: reading JSONL (bad lines skipped, each named by file and line), the scores worked
+// out by hand (accuracy per category; MME's acc and acc+), lmms-eval imports, and the model's
+// choice against scoring each candidate on its own.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "acsweep/data/llava.hpp"
+#include "acsweep/error.hpp"
+#include "acsweep/eval/benchmarks.hpp"
+#include "acsweep/eval/evaluate.hpp"
+#include "acsweep/models/multimodal.hpp"
+#include "acsweep/models/vision_encoder.hpp"
+#include "temp_dir.hpp"
+
+namespace acsweep::eval {
+namespace {
+
+class Benchmarks : public acsweep::testing::TempDirTest {
+ protected:
+  std::string write(const std::string& name, const std::string& text) {
+    std::ofstream(path(name)) << text;
+    return path(name);
+  }
+};
+
+TEST_F(Benchmarks, BadLinesAreSkippedAndNamed) {
+  write("a.jpg", "x");
+  const auto file =
+      write("mc.jsonl", R"({"id": 1, "image": "a.jpg", "question": "Q?", "options": ["x", "y"], "answer": "B"}
+{"id": 2, "image": "a.jpg", "question": "Q?", "answer": "A"}
+{"id": 3, "image": "a.jpg", "question": "Q?", "options": {"A": "x", "B": "y", "C": "z"}, "answer": "D"}
+{"id": 4, "image": "b.jpg", "question": "Q?", "options": ["x", "y"], "answer": "A"}
+{"id": 5, "image": "../a.jpg", "question": "Q?", "options": ["x", "y"], "answer": "A"}
+not json
+
+{"id": 6, "image": "a.jpg", "question": "Q?", "options": {"A": "x", "B": "y"}, "answer": "A", "category": "c"}
+)");
+  const auto b = read_benchmark(file, dir_.string(), BenchmarkKind::multiple_choice, "mc");
+  ASSERT_EQ(b.items.size(), 2u);
+  EXPECT_EQ(b.items[0].answer, 1u);
+  EXPECT_EQ(b.items[1].options, (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(b.items[1].category, "c");
+  ASSERT_EQ(b.skipped.size(), 5u);
+  EXPECT_EQ(b.skipped[0], file + ": line 2: no 'options'");
+  EXPECT_EQ(b.skipped[1], file + ": line 3: answer 'D' is not one of the option letters");
+  EXPECT_NE(b.skipped[2].find("line 4: image " + path("b.jpg") + " is missing"), std::string::npos);
+  EXPECT_NE(b.skipped[3].find("line 5: image: image path '../a.jpg' leaves the image folder"),
+            std::string::npos)
+      << b.skipped[3];
+  EXPECT_NE(b.skipped[4].find("line 6: "), std::string::npos);
+  EXPECT_THROW(read_benchmark(write("empty.jsonl", "\n"), dir_.string(), BenchmarkKind::yes_no, "e"),
+               InputError);
+  EXPECT_THROW(read_benchmark(path("none.jsonl"), dir_.string(), BenchmarkKind::yes_no, "e"), InputError);
+}
+
+TEST(BenchmarkScores, MultipleChoiceAccuracyByHand) {
+  Benchmark b{"mc", BenchmarkKind::multiple_choice, {}, {}};
+  for (const auto& [category, answer] :
+       std::vector<std::pair<std::string, std::size_t>>{{"x", 0}, {"x", 1}, {"x", 2}, {"y", 0}})
+    b.items.push_back({"", "img", "q", category, {"a", "b", "c"}, answer});
+  const auto s = score_choices(b, {0, 1, 0, 1});  // x: 2 of 3 right, y: 0 of 1
+  EXPECT_DOUBLE_EQ(s.score, 50.0);
+  EXPECT_DOUBLE_EQ(s.per_category.at("x"), 200.0 / 3);
+  EXPECT_DOUBLE_EQ(s.per_category.at("y"), 0.0);
+  EXPECT_EQ(s.correct, (std::vector<double>{1, 1, 0, 0}));
+  EXPECT_EQ(question_prompt(b, b.items[0]),
+            "q\nA. a\nB. b\nC. c\nAnswer with the option's letter from the given choices directly.");
+}
+
+TEST(BenchmarkScores, MmeAccAndAccPlusByHand) {
+  // Category "count": two images, two questions each; image 1 both right, image 2 one right.
+  // acc = 3/4 = 75, acc+ = 1/2 = 50 -> 125. Category "color": one image, both wrong -> 0 + 0.
+  Benchmark b{"mme", BenchmarkKind::yes_no, {}, {}};
+  b.items = {{"", "1", "q", "count", {}, 0}, {"", "1", "q", "count", {}, 1}, {"", "2", "q", "count", {}, 0},
+             {"", "2", "q", "count", {}, 1}, {"", "3", "q", "color", {}, 0}, {"", "3", "q", "color", {}, 1}};
+  const auto s = score_choices(b, {0, 1, 0, 0, 1, 0});
+  EXPECT_DOUBLE_EQ(s.per_category.at("count"), 125.0);
+  EXPECT_DOUBLE_EQ(s.per_category.at("color"), 0.0);
+  EXPECT_DOUBLE_EQ(s.score, 125.0);
+  EXPECT_EQ(candidate_answers(b, b.items[0]), (std::vector<std::string>{"Yes", "No"}));
+}
+
+TEST_F(Benchmarks, LmmsEvalResultsImported) {
+  const auto file =
+      write("r.json", R"({"results": {"mme": {"mme_cognition_score,none": 300.5, "alias": "mme"},
+    "mmbench_en_dev": {"gpt_eval_score,none": 64.3}}, "config": {"model": "llava"}})");
+  const auto r = read_lmms_eval(file);
+  EXPECT_EQ(r.size(), 2u);
+  EXPECT_DOUBLE_EQ(r.at("mme/mme_cognition_score,none"), 300.5);
+  EXPECT_DOUBLE_EQ(r.at("mmbench_en_dev/gpt_eval_score,none"), 64.3);
+  EXPECT_THROW(read_lmms_eval(write("bad.json", R"({"accuracy": 1})")), InputError);
+}
+
+TEST_F(Benchmarks, ChoiceIsTheLikeliestCandidateScoredAlone) {
+  ASSERT_EQ(
+      std::system(
+          ("/usr/bin/python3 " ACSWEEP_TESTS_DIR "/fixtures/tiny_world.py " + path("w") + " 6").c_str()),
+      0);
+  auto llm = models::load_llama(path("w/llm"));
+  const models::Tokenizer tokenizer(path("w/llm/tokenizer.model"));
+  std::vector<std::unique_ptr<models::VisionEncoder>> members;
+  members.push_back(models::load_vision_encoder(path("w/encoders/dino")));
+  models::VisionRepresentation representation(std::move(members));
+  torch::manual_seed(5);
+  models::Projector projector(representation.channels(), llm->config().hidden_size);
+  Benchmark b{"mc", BenchmarkKind::multiple_choice, {}, {}};
+  for (int i = 0; i < 6; ++i)
+    b.items.push_back({std::to_string(i),
+                       path("w/images/00" + std::to_string(i) + ".jpg"),
+                       "what shape is it",
+                       "all",
+                       {"a square", "a disc", "a red thing"},
+                       0});
+  const auto chosen = choose_answers(b, llm, projector, representation, tokenizer);
+  torch::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < b.items.size(); ++i) {
+    const auto& item = b.items[i];
+    data::LlavaExample example{item.id, item.image, {{"human", "<image>\n" + question_prompt(b, item)}}};
+    const auto visual = projector->forward(models::visual_tokens(representation, {item.image}));
+    std::vector<double> totals;
+    for (const auto& answer : candidate_answers(b, item)) {
+      auto pieces = data::vicuna_v1_template(example);
+      pieces.push_back({data::PromptPiece::Kind::Text, " " + answer, true});
+      const auto prompt = models::tokenize_prompt(tokenizer, pieces);
+      std::vector<std::int64_t> counts;
+      totals.push_back(
+          models::trainable_token_log_probs(llm, {&prompt}, visual, counts).sum().item<double>());
+    }
+    EXPECT_EQ(chosen[i],
+              static_cast<std::size_t>(std::max_element(totals.begin(), totals.end()) - totals.begin()));
+  }
+}
+
+}  // namespace
+}  // namespace acsweep::eval
