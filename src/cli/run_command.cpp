@@ -90,7 +90,7 @@ JobPlan plan_job(const runtime::JobSpec& job, const runtime::World& world) {
   if (job.scoring) {
     auto scoring = std::make_shared<ScoringJob>(plan_scoring(job));
     plan.tasks = scoring->tasks;
-    plan.width = ScoringJob::value_names().size();
+    plan.width = scoring->width();
     plan.sample_widths = scoring->sample_widths();
     plan.register_tasks = [scoring, &job, &world](runtime::TaskRegistry& registry) {
       register_scoring_tasks(registry, *scoring, job, world.rank(), world.local_rank());

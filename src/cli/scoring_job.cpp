@@ -14,22 +14,27 @@
 #include "acsweep/data/llava.hpp"
 #include "acsweep/data/spair.hpp"
 #include "acsweep/error.hpp"
+#include "acsweep/eval/benchmarks.hpp"
+#include "acsweep/eval/evaluate.hpp"
 #include "acsweep/law/seeded_rng.hpp"
 #include "acsweep/models/multimodal.hpp"
 #include "acsweep/models/safetensors.hpp"
 #include "acsweep/models/torch_weights.hpp"
 #include "acsweep/models/vision_encoder.hpp"
 #include "acsweep/runtime/content_hash.hpp"
+#include "acsweep/runtime/mpi.hpp"
 #include "acsweep/scores/alignment.hpp"
 #include "acsweep/scores/correspondence.hpp"
 #include "acsweep/train/stage1.hpp"
+#include "acsweep/train/stage2.hpp"
 
 namespace acsweep::cli {
 namespace {
 namespace fs = std::filesystem;
 
 // Streams of the job's seed (law::derive_seed paths).
-constexpr std::uint64_t kManifestStream = 0xA5C0'0001, kStage1Order = 0xA5C0'0002, kStage1Init = 0xA5C0'0003;
+constexpr std::uint64_t kManifestStream = 0xA5C0'0001, kStage1Order = 0xA5C0'0002, kStage1Init = 0xA5C0'0003,
+                        kStage2Order = 0xA5C0'0004;
 
 std::uint64_t name_number(const std::string& name) {
   std::uint64_t h = 0xCBF29CE484222325ULL;
@@ -249,6 +254,100 @@ runtime::TaskResult score_setting(ScorerState& state, const ScoringJob& plan, co
   return result;
 }
 
+// What every finetune on a rank shares, loaded by its first finetune.
+struct FinetuneState {
+  std::vector<models::ImagePrompt> conversations;
+  std::vector<eval::Benchmark> benchmarks;
+};
+
+std::shared_ptr<FinetuneState> load_finetune_state(const runtime::FinetuneSection& f,
+                                                   const models::Tokenizer& tokenizer) {
+  auto state = std::make_shared<FinetuneState>();
+  std::size_t left_out = 0;
+  state->conversations = models::vicuna_conversations(
+      tokenizer, data::read_llava_json(f.stage2.data, f.stage2.images), left_out);
+  for (const auto& b : f.benchmarks)
+    state->benchmarks.push_back(eval::read_benchmark(
+        b.path, fs::path(b.path).parent_path().string(),
+        b.kind == "yes_no" ? eval::BenchmarkKind::yes_no : eval::BenchmarkKind::multiple_choice, b.name));
+  return state;
+}
+
+runtime::TaskResult finetune_setting(ScorerState& state, FinetuneState& finetune, const runtime::JobSpec& job,
+                                     const runtime::TaskDescriptor& task, MPI_Comm group, int rank) {
+  const auto& s = *job.scoring;
+  const auto& f = *s.finetune;
+  const auto& setting = s.search.settings.at(std::stoul(task.inputs.at("setting")));
+  int group_rank = 0;
+  runtime::check_mpi(MPI_Comm_rank(group, &group_rank), "MPI_Comm_rank(worker group)");
+  auto representation = load_representation(setting, s.search, state.device);
+  const auto stage1_projector =
+      stage1(state, representation, setting, task.inputs.at("stage1_hash"), job, rank).projector;
+
+  // Stage 2 trains copies: the shared LLM stays frozen for the scores.
+  auto llm = models::load_llama(s.llm.folder);
+  llm->to(state.device);
+  models::Projector projector(representation.channels(), llm->config().hidden_size);
+  projector->to(state.device);
+  {
+    torch::NoGradGuard no_grad;
+    auto from = stage1_projector->parameters(), to = projector->parameters();
+    for (std::size_t i = 0; i < to.size(); ++i) to[i].copy_(from[i]);
+  }
+  train::Stage2Options o;
+  o.learning_rate = f.stage2.learning_rate;
+  o.global_batch = f.stage2.global_batch;
+  o.micro_batch = f.stage2.micro_batch;
+  o.epochs = f.stage2.epochs;
+  o.warmup_ratio = f.stage2.warmup_ratio;
+  o.weight_decay = f.stage2.weight_decay;
+  o.max_grad_norm = f.stage2.max_grad_norm;
+  o.data_seed = law::derive_seed(job.seed, {kStage2Order});
+  o.checkpoint_every = f.stage2.checkpoint_every;
+  if (o.checkpoint_every > 0) {
+    o.checkpoint_dir = (fs::path(job.output) / "stage2" / task.inputs.at("stage2_hash")).string();
+    fs::create_directories(o.checkpoint_dir);
+  }
+  std::unique_ptr<train::AllReduce> all_reduce;
+  if (state.device.is_cuda())
+    all_reduce = train::make_nccl_all_reduce(group, state.device.index());
+  else
+    all_reduce = std::make_unique<train::MpiAllReduce>(group);
+  auto last = std::chrono::steady_clock::now() - std::chrono::seconds(10);
+  const auto trained = train::train_stage2(
+      llm, projector, representation, finetune.conversations, o, *all_reduce, group_rank,
+      [&](const train::Stage2Progress& p) {
+        const auto now = std::chrono::steady_clock::now();
+        if (group_rank != 0 || (now - last < std::chrono::seconds(2) && p.step != p.steps)) return;
+        last = now;
+        std::fprintf(stderr,
+                     "acsweep [rank %d] %s: stage 2 step %lld/%lld, loss %.4f, %.0f tokens/s per rank\n",
+                     rank, setting.name.c_str(), static_cast<long long>(p.step),
+                     static_cast<long long>(p.steps), p.loss, p.tokens_per_second);
+      });
+  if (trained.resumed_from > 0 && group_rank == 0)
+    std::fprintf(stderr, "acsweep [rank %d] %s: stage 2 resumed from the checkpoint of step %lld\n", rank,
+                 setting.name.c_str(), static_cast<long long>(trained.resumed_from));
+
+  runtime::TaskResult result;
+  if (group_rank != 0) return result;  // the group's result is its rank 0's
+  const models::Tokenizer tokenizer(s.llm.tokenizer);
+  for (const auto& benchmark : finetune.benchmarks) {
+    const auto chosen = eval::choose_answers(benchmark, llm, projector, representation, tokenizer);
+    const auto score = eval::score_choices(benchmark, chosen);
+    result.values.push_back(score.score);
+    result.per_sample[benchmark.name + "_correct"] = score.correct;
+    std::fprintf(stderr, "acsweep [rank %d] %s: %s %.2f\n", rank, setting.name.c_str(),
+                 benchmark.name.c_str(), score.score);
+  }
+  for (const float v : trained.step_loss) result.per_sample["stage2_loss"].push_back(v);
+  result.values.push_back(trained.step_loss.empty()
+                              ? std::numeric_limits<double>::quiet_NaN()
+                              : static_cast<double>(static_cast<float>(trained.step_loss.back())));
+  result.values.push_back(static_cast<double>(trained.skipped_too_long));
+  return result;
+}
+
 }  // namespace
 
 const std::vector<std::string>& ScoringJob::value_names() {
@@ -257,13 +356,86 @@ const std::vector<std::string>& ScoringJob::value_names() {
   return names;
 }
 
-std::map<std::string, std::size_t> ScoringJob::sample_widths() const {
-  return {{"A", heldout.size()},
-          {"C_correct", keypoints},
-          {"C_per_pair", pair_names.size()},
-          {"C_per_category", categories.size()},
-          {"stage1_loss", stage1_steps}};
+std::vector<std::string> ScoringJob::finetune_value_names() const {
+  auto names = benchmark_names;
+  names.push_back("stage2_final_loss");
+  names.push_back("stage2_too_long");
+  return names;
 }
+
+std::size_t ScoringJob::width() const {
+  return std::max(value_names().size(), score_tasks < tasks.size() ? finetune_value_names().size() : 0);
+}
+
+std::map<std::string, std::size_t> ScoringJob::sample_widths() const {
+  std::map<std::string, std::size_t> widths{{"A", heldout.size()},
+                                            {"C_correct", keypoints},
+                                            {"C_per_pair", pair_names.size()},
+                                            {"C_per_category", categories.size()},
+                                            {"stage1_loss", stage1_steps}};
+  if (score_tasks < tasks.size()) {
+    widths["stage2_loss"] = stage2_steps;
+    for (std::size_t b = 0; b < benchmark_names.size(); ++b)
+      widths[benchmark_names[b] + "_correct"] = benchmark_items[b];
+  }
+  return widths;
+}
+
+namespace {
+
+// The finetune tasks: one whole-group task per chosen setting, after the score tasks.
+void plan_finetunes(ScoringJob& plan, const runtime::JobSpec& job) {
+  const auto& s = *job.scoring;
+  const auto& f = *s.finetune;
+  const data::LlavaDataset conversations = data::read_llava_json(f.stage2.data, f.stage2.images);
+  plan.skipped.insert(plan.skipped.end(), conversations.skipped.begin(), conversations.skipped.end());
+  std::size_t with_image = 0;
+  for (const auto& example : conversations.examples) with_image += example.image.empty() ? 0 : 1;
+  if (with_image == 0) throw InputError(f.stage2.data + ": no conversation with an image for Stage 2");
+  const auto per_epoch = (with_image + static_cast<std::size_t>(f.stage2.global_batch) - 1) /
+                         static_cast<std::size_t>(f.stage2.global_batch);
+  plan.stage2_steps = per_epoch * static_cast<std::size_t>(f.stage2.epochs);
+  runtime::ContentHash benchmarks_hash;
+  for (const auto& b : f.benchmarks) {
+    const auto benchmark = eval::read_benchmark(
+        b.path, fs::path(b.path).parent_path().string(),
+        b.kind == "yes_no" ? eval::BenchmarkKind::yes_no : eval::BenchmarkKind::multiple_choice, b.name);
+    plan.skipped.insert(plan.skipped.end(), benchmark.skipped.begin(), benchmark.skipped.end());
+    plan.benchmark_names.push_back(b.name);
+    plan.benchmark_items.push_back(benchmark.items.size());
+    benchmarks_hash.add(b.name).add(b.kind);
+    add_identity(benchmarks_hash, b.path);
+  }
+  for (const auto& name : f.settings) {
+    std::size_t i = 0;
+    while (s.search.settings[i].name != name) ++i;
+    const auto& score = plan.tasks[i];
+    runtime::ContentHash stage2_hash;
+    stage2_hash.add("stage2").add(score.inputs.at("stage1_hash"));
+    add_identity(stage2_hash, f.stage2.data);
+    for (const double v :
+         {f.stage2.learning_rate, f.stage2.warmup_ratio, f.stage2.weight_decay, f.stage2.max_grad_norm})
+      stage2_hash.add(std::to_string(v));
+    for (const auto v : {f.stage2.global_batch, f.stage2.micro_batch, f.stage2.epochs})
+      stage2_hash.add(std::to_string(v));
+    runtime::ContentHash task_hash = stage2_hash;
+    task_hash.add("finetune").add(benchmarks_hash.hex());
+
+    runtime::TaskDescriptor task;
+    task.index = plan.tasks.size();
+    task.kind = "finetune";
+    task.name = name + " (finetune)";
+    task.hash = task_hash.hex();
+    task.inputs = {{"setting", std::to_string(i)},
+                   {"stage1_hash", score.inputs.at("stage1_hash")},
+                   {"stage2_hash", stage2_hash.hex()}};
+    task.cost = score.cost * 100;  // Stage 2 trains the LLM too: far more than a score
+    task.whole_group = true;
+    plan.tasks.push_back(task);
+  }
+}
+
+}  // namespace
 
 ScoringJob plan_scoring(const runtime::JobSpec& job) {
   const auto& s = *job.scoring;
@@ -350,6 +522,8 @@ ScoringJob plan_scoring(const runtime::JobSpec& job) {
     task.cost = std::max(1.0, cost * side * side);  // weights times pixels: the big settings first
     plan.tasks.push_back(task);
   }
+  plan.score_tasks = plan.tasks.size();
+  if (s.finetune) plan_finetunes(plan, job);
   return plan;
 }
 
@@ -360,6 +534,13 @@ void register_scoring_tasks(runtime::TaskRegistry& registry, const ScoringJob& p
     if (!*state) *state = load_state(plan, *job.scoring, local_rank);
     return score_setting(**state, plan, job, task, rank);
   });
+  auto finetune = std::make_shared<std::shared_ptr<FinetuneState>>();
+  registry.add_group("finetune", [state, finetune, &plan, &job, rank, local_rank](
+                                     const runtime::TaskDescriptor& task, MPI_Comm group) {
+    if (!*state) *state = load_state(plan, *job.scoring, local_rank);
+    if (!*finetune) *finetune = load_finetune_state(*job.scoring->finetune, *(*state)->tokenizer);
+    return finetune_setting(**state, **finetune, job, task, group, rank);
+  });
 }
 
 void print_scoring_plan(const ScoringJob& plan, const runtime::JobSpec& job) {
@@ -367,9 +548,15 @@ void print_scoring_plan(const ScoringJob& plan, const runtime::JobSpec& job) {
   std::printf(
       "scoring: %zu settings; Stage 1 on %zu captions (%zu steps of %lld), A on %zu held out, C on %zu pairs "
       "(%zu keypoints, %zu categories, split %s)\n",
-      plan.tasks.size(), plan.train.size(), plan.stage1_steps, static_cast<long long>(s.stage1.global_batch),
+      plan.score_tasks, plan.train.size(), plan.stage1_steps, static_cast<long long>(s.stage1.global_batch),
       plan.heldout.size(), plan.pair_names.size(), plan.keypoints, plan.categories.size(),
       s.c_score.split.c_str());
+  if (plan.score_tasks < plan.tasks.size())
+    std::printf(
+        "finetuning: %zu settings, Stage 2 (%zu steps of %lld) on worker groups, then %zu benchmarks (%s)\n",
+        plan.tasks.size() - plan.score_tasks, plan.stage2_steps,
+        static_cast<long long>(s.finetune->stage2.global_batch), plan.benchmark_names.size(),
+        join(plan.benchmark_names, ", ").c_str());
   if (!plan.skipped.empty())
     std::printf("left out of the data: %zu items (the run lists them)\n", plan.skipped.size());
   std::printf("%6s  %-16s  %12s  %s\n", "row", "hash", "cost", "setting (encoders)");
@@ -386,7 +573,7 @@ void write_scoring_summary(store::H5Location& root, const ScoringJob& plan, cons
   std::vector<std::string> names;
   const auto& columns = ScoringJob::value_names();
   std::vector<std::vector<double>> values(columns.size());
-  for (std::size_t t = 0; t < plan.tasks.size(); ++t) {
+  for (std::size_t t = 0; t < plan.score_tasks; ++t) {
     names.push_back(plan.tasks[t].name);
     for (std::size_t c = 0; c < columns.size(); ++c)
       values[c].push_back(rows[t] && c < rows[t]->size() ? (*rows[t])[c]
@@ -408,6 +595,31 @@ void write_scoring_summary(store::H5Location& root, const ScoringJob& plan, cons
   for (std::size_t t = 0; t < names.size(); ++t)
     std::printf("%-28s  %9.4f  %8.2f  %8.2f  %12.4f  %10.4f\n", names[t].c_str(), values[0][t], values[1][t],
                 values[2][t], values[3][t], values[4][t]);
+  if (plan.score_tasks == plan.tasks.size()) return;
+
+  // /finetune: one row per finetuned setting, a column per benchmark.
+  store::H5Location finetune = root.create_group("finetune");
+  const auto finetune_columns = plan.finetune_value_names();
+  std::vector<std::string> finetuned;
+  std::vector<std::vector<double>> scores_of(finetune_columns.size());
+  for (std::size_t t = plan.score_tasks; t < plan.tasks.size(); ++t) {
+    finetuned.push_back(
+        plan.tasks[t].name.substr(0, plan.tasks[t].name.size() - std::string(" (finetune)").size()));
+    for (std::size_t c = 0; c < finetune_columns.size(); ++c)
+      scores_of[c].push_back(rows[t] && c < rows[t]->size() ? (*rows[t])[c]
+                                                            : std::numeric_limits<double>::quiet_NaN());
+  }
+  finetune.write("setting", finetuned);
+  for (std::size_t c = 0; c < finetune_columns.size(); ++c) finetune.write(finetune_columns[c], scores_of[c]);
+  finetune.write("benchmarks", plan.benchmark_names);
+  std::printf("\n%-28s", "finetuned setting");
+  for (const auto& name : finetune_columns) std::printf("  %14s", name.c_str());
+  std::printf("\n");
+  for (std::size_t r = 0; r < finetuned.size(); ++r) {
+    std::printf("%-28s", finetuned[r].c_str());
+    for (const auto& column : scores_of) std::printf("  %14.4f", column[r]);
+    std::printf("\n");
+  }
 }
 
 }  // namespace acsweep::cli

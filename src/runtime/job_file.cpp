@@ -79,7 +79,21 @@ po::options_description schema() {
           "PCK threshold, times the box's larger side")(
           "c_score.max_pairs", po::value<std::int64_t>()->default_value(0), "pairs used (0: all)")(
           "c_score.upsample", po::value<bool>()->default_value(false),
-          "match on features upsampled to the input's pixels");
+          "match on features upsampled to the input's pixels")
+      // [finetune], [stage2]; [benchmarks]: NAME = multiple_choice:PATH or yes_no:PATH lines
+      ("finetune.settings", po::value<std::string>(), "settings to finetune (comma-separated, or all)")(
+          "stage2.data", po::value<std::string>(), "LLaVA JSON of conversations")(
+          "stage2.images", po::value<std::string>(), "the image folder")(
+          "stage2.lr", po::value<double>()->default_value(2e-5), "peak learning rate")(
+          "stage2.global_batch", po::value<std::int64_t>()->default_value(128),
+          "examples per optimizer step")("stage2.micro_batch", po::value<std::int64_t>()->default_value(4),
+                                         "examples per forward pass and rank")(
+          "stage2.epochs", po::value<std::int64_t>()->default_value(1), "passes over the conversations")(
+          "stage2.warmup_ratio", po::value<double>()->default_value(0.03), "warmup share of the steps")(
+          "stage2.weight_decay", po::value<double>()->default_value(0.0), "AdamW weight decay")(
+          "stage2.max_grad_norm", po::value<double>()->default_value(0.0), "gradient clipping (0: none)")(
+          "stage2.checkpoint_every", po::value<std::int64_t>()->default_value(0),
+          "optimizer steps between checkpoints (0: none); a rerun resumes from the newest");
   return d;
 }
 
@@ -101,7 +115,8 @@ T value_of(const po::variables_map& vm, const std::string& key) {
 // The scoring sections; every key checked, every file and folder found, before any work.
 ScoringSection read_scoring(const po::variables_map& vm, const std::string& path,
                             const std::function<std::string(const std::string&)>& resolve,
-                            std::map<std::string, std::string>& encoders) {
+                            std::map<std::string, std::string>& encoders,
+                            const std::map<std::string, std::string>& benchmarks) {
   auto require = [&](bool ok, const std::string& key, const std::string& why) {
     if (!ok) throw InputError(where(path, key) + ": " + why);
   };
@@ -209,6 +224,46 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   s.c_score.max_pairs = value_of<std::int64_t>(vm, "c_score.max_pairs");
   require(s.c_score.max_pairs >= 0, "c_score.max_pairs", "must not be negative");
   s.c_score.upsample = value_of<bool>(vm, "c_score.upsample");
+
+  if (!vm.count("finetune.settings")) {
+    require(benchmarks.empty(), "benchmarks", "benchmarks need [finetune] settings");
+    return s;
+  }
+  FinetuneSection& f = s.finetune.emplace();
+  const std::string chosen = value_of<std::string>(vm, "finetune.settings");
+  std::vector<std::string> every;  // "all": in [search] order
+  for (const auto& setting : s.search.settings) every.push_back(setting.name);
+  for (const auto& name : chosen == "all" ? every : split_commas(chosen)) {
+    require(names.count(name) > 0, "finetune.settings", "'" + name + "' is not one of the settings");
+    f.settings.push_back(name);
+  }
+  Stage2Section& t = f.stage2;
+  t.data = existing("stage2.data", false);
+  t.images = existing("stage2.images", true);
+  t.learning_rate = value_of<double>(vm, "stage2.lr");
+  require(t.learning_rate > 0, "stage2.lr", "must be positive");
+  t.global_batch = value_of<std::int64_t>(vm, "stage2.global_batch");
+  t.micro_batch = value_of<std::int64_t>(vm, "stage2.micro_batch");
+  require(t.micro_batch >= 1, "stage2.micro_batch", "must be at least 1");
+  require(t.global_batch >= t.micro_batch, "stage2.global_batch", "must be at least micro_batch");
+  t.epochs = value_of<std::int64_t>(vm, "stage2.epochs");
+  require(t.epochs >= 1, "stage2.epochs", "must be at least 1");
+  t.warmup_ratio = value_of<double>(vm, "stage2.warmup_ratio");
+  require(t.warmup_ratio >= 0 && t.warmup_ratio < 1, "stage2.warmup_ratio", "must be in [0, 1)");
+  t.weight_decay = value_of<double>(vm, "stage2.weight_decay");
+  t.max_grad_norm = value_of<double>(vm, "stage2.max_grad_norm");
+  t.checkpoint_every = value_of<std::int64_t>(vm, "stage2.checkpoint_every");
+  require(t.checkpoint_every >= 0, "stage2.checkpoint_every", "must not be negative");
+  require(!benchmarks.empty(), "benchmarks", "missing: a finetuned setting is judged on [benchmarks]");
+  for (const auto& [name, spec] : benchmarks) {
+    const auto colon = spec.find(':');
+    const std::string kind = spec.substr(0, colon);
+    require(colon != std::string::npos && (kind == "multiple_choice" || kind == "yes_no"),
+            "benchmarks." + name, "must be multiple_choice:PATH or yes_no:PATH, not '" + spec + "'");
+    const std::string file = resolve(spec.substr(colon + 1));
+    require(fs::is_regular_file(file), "benchmarks." + name, "no such file: " + file);
+    f.benchmarks.push_back({name, kind, file});
+  }
   return s;
 }
 
@@ -248,9 +303,12 @@ JobSpec read_job(const std::string& path, const std::vector<std::string>& overri
         if (!option.unregistered) continue;
         std::string key = option.string_key;
         if (key.rfind("--", 0) == 0) key = key.substr(2);
-        if (key.rfind("encoders.", 0) != 0 || option.value.size() != 1)
+        if (option.value.size() == 1 && key.rfind("encoders.", 0) == 0)
+          job.encoders.emplace(key.substr(9), option.value.front());  // the first seen (a --set) wins
+        else if (option.value.size() == 1 && key.rfind("benchmarks.", 0) == 0)
+          job.benchmarks.emplace(key.substr(11), option.value.front());
+        else
           throw po::unknown_option(key.substr(0, key.find('=')));
-        job.encoders.emplace(key.substr(9), option.value.front());  // the first seen (a --set) wins
       }
     };
     const auto command_line = po::command_line_parser(args).options(keys).allow_unregistered().run();
@@ -300,7 +358,7 @@ JobSpec read_job(const std::string& path, const std::vector<std::string>& overri
           simulation ? "a job is a policy simulation ([simulation]) or a scoring sweep ([search]), not both"
                      : "missing: a job needs [simulation] tables or [search] settings");
   if (scoring) {
-    job.scoring = read_scoring(vm, path, resolve, job.encoders);
+    job.scoring = read_scoring(vm, path, resolve, job.encoders, job.benchmarks);
     return job;
   }
   SimulationSection& sim = job.simulation.emplace();

@@ -131,3 +131,45 @@ def test_bad_job_files_are_named(acsweep, world, edit, message):
     done = acsweep("run", job, "--dry-run", check=False)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
+
+
+FINETUNE = JOB.replace("settings = clip; dino; clip+dino", "settings = clip; dino").replace(
+    "references = clip\n", "") + """
+[finetune]
+settings = clip
+
+[stage2]
+data = world/captions.json
+images = world/images
+lr = 1e-3
+global_batch = 8
+micro_batch = 2
+epochs = 2
+checkpoint_every = 4
+
+[benchmarks]
+shapes = multiple_choice:world/shapes.jsonl
+yes_no = yes_no:world/yes_no.jsonl
+"""
+
+
+def test_finetune_on_a_worker_group_equals_one_rank(acsweep, world):
+    job = write_job(world, FINETUNE, "finetune.ini")
+    plan = acsweep("run", job, "--dry-run").stdout
+    assert "finetuning: 1 settings, Stage 2 (12 steps of 8) on worker groups, then 2 benchmarks (shapes, yes_no)" in plan
+    one = run(acsweep, job, "job.output=ft1")
+    assert "stage 2 step 12/12" in one.stderr and "finetuned setting" in one.stdout
+    # Three ranks: the coordinator and one worker group of two, which trains data-parallel.
+    run(acsweep, job, "job.output=ft3", "layout.groups=1", "layout.group_size=2", ranks=3)
+    with segment(world / "ft1", 1) as a, segment(world / "ft3", 1) as b:
+        for f in (a, b):
+            assert [x.decode() for x in f["finetune/setting"][()]] == ["clip"]
+            assert f["finetune/shapes"].shape == (1,)
+        np.testing.assert_allclose(a["tasks/per_sample/stage2_loss"][()], b["tasks/per_sample/stage2_loss"][()],
+                                   rtol=1e-5)
+        for name in ("shapes", "yes_no"):
+            np.testing.assert_array_equal(a["finetune/" + name][()], b["finetune/" + name][()])
+            correct = a[f"tasks/per_sample/{name}_correct"][()]
+            assert correct.shape == (3, 12 if name == "shapes" else 24)  # a row per task
+        np.testing.assert_allclose(a["finetune/shapes"][()], 100 * np.nanmean(a["tasks/per_sample/shapes_correct"][2:]))
+    assert (world / "ft1" / "stage2").is_dir()  # checkpoints every 4 steps

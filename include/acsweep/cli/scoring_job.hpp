@@ -8,8 +8,14 @@
 //               Stage-1 captions, captions too long for the context
 //   per_sample: A (per held-out caption), C_correct (1/0 per keypoint, pairs in order),
 //               C_per_pair, C_per_category (categories sorted), stage1_loss (per step)
+// With [finetune], each chosen setting also gets a whole-group task: its Stage-1 projector (read
+// back or trained), Stage 2 data-parallel over the worker group (checkpoints under
+// <output>/stage2/<hash>/, resumed by a rerun), then every benchmark, returning
+//   values:     each benchmark's score ([benchmarks] order), Stage-2 final loss, conversations too
+//               long for the context
+//   per_sample: <benchmark>_correct (1/0 per item), stage2_loss (per step)
 // Every rank plans alike from the same files: the manifest (drawn with the job's seed), the
-// pairs, the task hashes.
+// pairs, the benchmarks, the task hashes.
 #include <map>
 #include <optional>
 #include <string>
@@ -23,16 +29,22 @@
 namespace acsweep::cli {
 
 struct ScoringJob {
-  std::vector<runtime::TaskDescriptor> tasks;  // one per setting, in [search] order
-  std::vector<std::string> heldout_ids;        // the A manifest, in drawn order
-  std::vector<std::size_t> heldout, train;     // indices into the caption file's usable items
+  std::vector<runtime::TaskDescriptor> tasks;  // one per setting, in [search] order, then the finetunes
+  std::size_t score_tasks = 0;
+  std::vector<std::string> heldout_ids;     // the A manifest, in drawn order
+  std::vector<std::size_t> heldout, train;  // indices into the caption file's usable items
   std::vector<std::string> pair_names, pair_categories, categories;
   std::vector<std::int64_t> pair_keypoints;
   std::size_t keypoints = 0;
-  std::size_t stage1_steps = 0;      // at most, per setting
-  std::vector<std::string> skipped;  // caption items and pairs left out, with why
+  std::size_t stage1_steps = 0;  // at most, per setting
+  std::size_t stage2_steps = 0;  // at most, per finetune
+  std::vector<std::string> benchmark_names;
+  std::vector<std::size_t> benchmark_items;
+  std::vector<std::string> skipped;  // caption items, pairs and benchmark lines left out, with why
 
-  static const std::vector<std::string>& value_names();
+  static const std::vector<std::string>& value_names();  // of a score task's row
+  std::vector<std::string> finetune_value_names() const;
+  std::size_t width() const;
   std::map<std::string, std::size_t> sample_widths() const;
 };
 
@@ -40,7 +52,8 @@ struct ScoringJob {
 // manifest, no valid pair).
 ScoringJob plan_scoring(const runtime::JobSpec& job);
 
-// The "score" task kind. `rank` and `local_rank` name the rank in progress lines and pick a GPU.
+// The "score" task kind, and the whole-group "finetune" kind. `rank` and `local_rank` name the rank in
+// progress lines and pick a GPU.
 void register_scoring_tasks(runtime::TaskRegistry& registry, const ScoringJob& plan,
                             const runtime::JobSpec& job, int rank, int local_rank);
 

@@ -65,12 +65,33 @@ struct CScoreSection {
   bool upsample = false;
 };
 
+// Stage 2 and benchmarks for the settings a job finetunes.
+struct Stage2Section {
+  std::string data, images;  // LLaVA JSON conversations (vicuna_v1) and their image folder
+  double learning_rate = 2e-5;
+  std::int64_t global_batch = 128, micro_batch = 4, epochs = 1, checkpoint_every = 0;
+  double warmup_ratio = 0.03, weight_decay = 0.0, max_grad_norm = 0.0;
+};
+
+struct BenchmarkSpec {
+  std::string name;
+  std::string kind;  // multiple_choice or yes_no
+  std::string path;  // JSONL; its images are relative to its folder
+};
+
+struct FinetuneSection {
+  std::vector<std::string> settings;  // names of [search] settings ("all": every one)
+  Stage2Section stage2;
+  std::vector<BenchmarkSpec> benchmarks;
+};
+
 struct ScoringSection {
   LlmSection llm;
   SearchSection search;
   Stage1Section stage1;
   AScoreSection a_score;
   CScoreSection c_score;
+  std::optional<FinetuneSection> finetune;  // [finetune] settings given
 };
 
 struct JobSpec {
@@ -81,9 +102,10 @@ struct JobSpec {
   std::uint64_t seed = 0;
   int max_attempts = 3;  // tries of a failing task before it is recorded as failed
   std::optional<Layout> layout;
-  std::map<std::string, std::string> encoders;  // [encoders] NAME = FOLDER (absolute)
-  std::optional<SimulationSection> simulation;  // a job is a policy simulation ([simulation])
-  std::optional<ScoringSection> scoring;        // or a scoring sweep ([search])
+  std::map<std::string, std::string> encoders;    // [encoders] NAME = FOLDER (absolute)
+  std::map<std::string, std::string> benchmarks;  // [benchmarks] NAME = KIND:PATH
+  std::optional<SimulationSection> simulation;    // a job is a policy simulation ([simulation])
+  std::optional<ScoringSection> scoring;          // or a scoring sweep ([search])
 };
 
 // Reads and validates `path` with `overrides` ("section.key=value").
