@@ -94,7 +94,7 @@ def vit_forward(w, pixels, layers=VIT["num_hidden_layers"] - 1):  # the penultim
 
 def llama_forward(w, ids):
     D, H = LLAMA["hidden_size"], LLAMA["num_attention_heads"]
-    d, T = D // H, ids.shape[1]
+    d, (B, T) = D // H, ids.shape
     inv = 1.0 / (LLAMA["rope_theta"] ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
     angles = torch.outer(torch.arange(T, dtype=torch.float32), inv)
     cos, sin = torch.cat([angles.cos()] * 2, -1), torch.cat([angles.sin()] * 2, -1)
@@ -105,9 +105,9 @@ def llama_forward(w, ids):
     for i in range(LLAMA["num_hidden_layers"]):
         p = f"model.layers.{i}."
         h = norm(x, w[p + "input_layernorm.weight"])
-        q, k, v = (F.linear(h, w[p + f"self_attn.{n}_proj.weight"]).view(1, T, H, d).transpose(1, 2) for n in "qkv")
+        q, k, v = (F.linear(h, w[p + f"self_attn.{n}_proj.weight"]).view(B, T, H, d).transpose(1, 2) for n in "qkv")
         s = rope(q) @ rope(k).transpose(-2, -1) / math.sqrt(d) + mask
-        x = x + F.linear((torch.softmax(s, -1) @ v).transpose(1, 2).reshape(1, T, D), w[p + "self_attn.o_proj.weight"])
+        x = x + F.linear((torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D), w[p + "self_attn.o_proj.weight"])
         h = norm(x, w[p + "post_attention_layernorm.weight"])
         x = x + F.linear(F.silu(F.linear(h, w[p + "mlp.gate_proj.weight"])) * F.linear(h, w[p + "mlp.up_proj.weight"]),
                          w[p + "mlp.down_proj.weight"])

@@ -31,8 +31,9 @@ std::unique_ptr<AllReduce> make_nccl_all_reduce(MPI_Comm, int) {
 #endif
 
 GradientReducer::GradientReducer(std::vector<torch::Tensor> trainable, AllReduce& all_reduce,
-                                 std::size_t first_bucket_bytes, std::size_t bucket_bytes)
-    : all_reduce_(all_reduce) {
+                                 Averaging averaging, std::size_t first_bucket_bytes,
+                                 std::size_t bucket_bytes)
+    : all_reduce_(all_reduce), averaging_(averaging) {
   for (auto& p : trainable)
     if (p.requires_grad()) parameters_.push_back(p);
   // Reverse registration order: the backward pass produces the last layers' gradients first.
@@ -84,7 +85,7 @@ void GradientReducer::reduce() {
   const double ranks = all_reduce_.size();
   for (auto& bucket : buckets_) {
     all_reduce_.sum(bucket.flat);
-    if (ranks > 1) bucket.flat.div_(ranks);
+    if (ranks > 1 && averaging_ == Averaging::divide) bucket.flat.div_(ranks);
   }
 }
 

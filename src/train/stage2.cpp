@@ -50,7 +50,7 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
     p.set_requires_grad(true);
     trainable.push_back(p);
   }
-  GradientReducer reducer(trainable, all_reduce);
+  GradientReducer reducer(trainable, all_reduce, GradientReducer::Averaging::prescaled);
   AdamW optimizer(trainable, {0.9, 0.999, 1e-8, options.weight_decay});
 
   const auto n = static_cast<std::int64_t>(usable.size()), G = options.global_batch;
@@ -108,7 +108,7 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
       std::vector<std::int64_t> counts;
       const auto negative_log_likelihood =
           -models::trainable_token_log_probs(llm, prompts, visual, counts).sum();
-      (negative_log_likelihood * (static_cast<double>(ranks) / tokens)).backward();
+      (negative_log_likelihood / tokens).backward();  // prescaled: the sum over ranks is the global mean
       loss_sum += negative_log_likelihood.detach();
     }
     reducer.reduce();  // every rank, even one whose share of a short last batch is empty

@@ -41,7 +41,7 @@ TEST(GradientReducer, EveryTrainableParameterInOneBucketFrozenInNone) {
   for (const std::int64_t n : {300000, 5, 70000, 1, 250000, 12})
     params.push_back(torch::zeros({n}, torch::requires_grad()));
   params[3].set_requires_grad(false);
-  GradientReducer reducer(params, all_reduce, 4 * 1000, 4 * 400000);
+  GradientReducer reducer(params, all_reduce, GradientReducer::Averaging::divide, 4 * 1000, 4 * 400000);
   std::vector<int> seen(params.size(), 0);
   std::size_t listed = 0;
   for (const auto& bucket : reducer.buckets())
@@ -62,7 +62,7 @@ TEST(GradientReducer, AveragesAndToleratesMissingGradients) {
   MpiAllReduce all_reduce(MPI_COMM_WORLD);
   const int rank = world_rank(), size = world_size();
   auto a = torch::ones({3}, torch::requires_grad()), b = torch::ones({2}, torch::requires_grad());
-  GradientReducer reducer({a, b}, all_reduce, 8, 8);
+  GradientReducer reducer({a, b}, all_reduce, GradientReducer::Averaging::divide, 8, 8);
   for (int step = 0; step < 2; ++step) {  // twice: the views survive a step
     reducer.zero_grad();
     // Every rank: d/da of (rank+1) * sum(a); only rank 0 touches b.

@@ -5,8 +5,10 @@
 //    bucket (the last parameters, whose gradients the backward pass makes first), then about
 //    `bucket_bytes` each, filled in reverse registration order; frozen parameters are in none.
 //  - reduce() all-reduces the buckets in one fixed order that every rank issues identically and
-//    divides by the number of ranks. Call it once per optimizer step, after the last micro-step's
-//    backward: the micro-steps before only accumulate into the buckets.
+//    divides by the number of ranks (or, with Averaging::prescaled, leaves that to the caller,
+//    who scales its loss by 1/ranks: the division is a pass over every gradient byte, 30% of the
+//    reduction's time at 2 ranks, bench/reducer.sh). Call it once per optimizer step, after the
+//    last micro-step's backward: the micro-steps before only accumulate into the buckets.
 //  - A parameter that got no gradient in a step contributes zeros: the buckets are zeroed by
 //    zero_grad(), so no rank waits on a bucket another rank never sends.
 // Backends: MPI for CPU tensors; NCCL for CUDA tensors where compiled in (ACSWEEP_HAVE_NCCL).
@@ -52,7 +54,9 @@ struct Bucket {
 
 class GradientReducer {
  public:
+  enum class Averaging { divide, prescaled };
   GradientReducer(std::vector<torch::Tensor> trainable, AllReduce& all_reduce,
+                  Averaging averaging = Averaging::divide,
                   std::size_t first_bucket_bytes = std::size_t{1} << 20,
                   std::size_t bucket_bytes = 25u << 20);
 
@@ -66,6 +70,7 @@ class GradientReducer {
   std::vector<torch::Tensor> parameters_;
   std::vector<Bucket> buckets_;
   AllReduce& all_reduce_;
+  Averaging averaging_;
 };
 
 }  // namespace acsweep::train

@@ -6,8 +6,8 @@
 //  - the global batch is global_batch examples of a seeded permutation per epoch; rank r of W
 //    takes the r-th contiguous W-th of it, in micro-batches, accumulating gradients;
 //  - the loss of a step is the mean over every answer token of the global batch (each rank's
-//    share weighted by W / all tokens, then the gradients averaged), so 1 rank and W ranks take
-//    the same steps;
+//    share divided by all the batch's tokens, then the gradients summed over the ranks), so
+//    1 rank and W ranks take the same steps;
 //  - AdamW, cosine schedule with warmup, optional gradient clipping; checkpoints every N steps
 //    (rank 0 writes), and a run resumes from the newest complete checkpoint in its folder.
 #include <cstdint>

@@ -1,0 +1,54 @@
+// One training step of a small Llama (forward, next-token cross-entropy, backward, AdamW) in
+// acsweep's C++; bench/train_step_vs_pytorch.py runs the same step in python3-torch beside it.
+//   bench_train_step THREADS  ->  one JSON line
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "acsweep/models/llama.hpp"
+#include "acsweep/models/torch_runtime.hpp"
+#include "acsweep/train/adamw.hpp"
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: bench_train_step THREADS\n");
+    return 2;
+  }
+  acsweep::models::keep_tensor_memory_for_reuse();
+  at::set_num_threads(std::stoi(argv[1]));
+  torch::manual_seed(0);
+  acsweep::models::LlamaConfig c;
+  c.model_type = "llama";
+  c.vocab_size = 1000;
+  c.hidden_size = 256;
+  c.intermediate_size = 688;
+  c.num_hidden_layers = 4;
+  c.num_attention_heads = 8;
+  c.num_key_value_heads = 8;
+  c.head_dim = 32;
+  c.max_position_embeddings = 512;
+  c.rms_norm_eps = 1e-5;
+  acsweep::models::LlamaForCausalLM llm(c);
+  acsweep::train::AdamW optimizer(llm->parameters());
+  const std::int64_t B = 4, T = 128;
+  const auto ids = torch::randint(0, c.vocab_size, {B, T + 1});
+  const auto inputs = ids.slice(1, 0, T), targets = ids.slice(1, 1).reshape({-1});
+  const auto step = [&] {
+    for (auto& p : llm->parameters()) p.mutable_grad() = torch::Tensor();
+    const auto logits = llm->forward(llm->embed(inputs));
+    const auto loss = torch::nll_loss(torch::log_softmax(logits.reshape({B * T, -1}), -1), targets);
+    loss.backward();
+    optimizer.step(1e-4);
+  };
+  step();
+  double best = 1e30;
+  for (int r = 0; r < 5; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    step();
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::printf("{\"step_s\": %.6f, \"tokens_per_s\": %.2f}\n", best, B * T / best);
+  return 0;
+}

@@ -1,0 +1,92 @@
+// The GPU half of data-parallel training, for a machine with CUDA, NCCL and a CUDA LibTorch
+// (tests/device/gpu_check.sh runs it at 1 rank and at one rank per GPU). Skipped where LibTorch
+// sees no GPU or acsweep was built without NCCL:
+//  - an NCCL all-reduce of a CUDA tensor gives the sum over ranks;
+//  - one Stage-2 step on the GPU (NCCL over the ranks) gives the loss of the same step on the CPU
+//    of rank 0 alone, to float tolerance.
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "acsweep/data/llava.hpp"
+#include "acsweep/models/vision_encoder.hpp"
+#include "acsweep/train/stage2.hpp"
+
+namespace acsweep::train {
+namespace {
+
+int local_device() {
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  int local = 0;
+  MPI_Comm_rank(node, &local);
+  MPI_Comm_free(&node);
+  return local % static_cast<int>(torch::cuda::device_count());
+}
+
+#define REQUIRE_GPU()                                                       \
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "LibTorch sees no GPU"; \
+  try {                                                                     \
+    make_nccl_all_reduce(MPI_COMM_SELF, 0);                                 \
+  } catch (const std::exception& e) {                                       \
+    GTEST_SKIP() << e.what();                                               \
+  }
+
+TEST(GpuTraining, NcclAllReduceSums) {
+  REQUIRE_GPU();
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  const int device = local_device();
+  auto nccl = make_nccl_all_reduce(MPI_COMM_WORLD, device);
+  auto t = torch::full({1 << 20}, static_cast<float>(rank + 1), torch::Device(torch::kCUDA, device));
+  nccl->sum(t);
+  EXPECT_TRUE(torch::allclose(t.cpu(), torch::full({1 << 20}, size * (size + 1) / 2.0f)));
+}
+
+TEST(GpuTraining, OneStage2StepMatchesTheCpu) {
+  REQUIRE_GPU();
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  std::string root = "/tmp/acsweep_gpu_world";
+  if (rank == 0) {
+    ASSERT_EQ(
+        std::system(("/usr/bin/python3 " ACSWEEP_TESTS_DIR "/fixtures/tiny_world.py " + root + " 4").c_str()),
+        0);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  const auto run = [&](torch::Device device, AllReduce& all_reduce, int r) {
+    auto llm = models::load_llama(root + "/llm");
+    llm->to(device);
+    std::vector<std::unique_ptr<models::VisionEncoder>> members;
+    members.push_back(models::load_vision_encoder(root + "/encoders/clip"));
+    models::VisionRepresentation representation(std::move(members));
+    representation.to(device);
+    torch::manual_seed(21);
+    models::Projector projector(representation.channels(), llm->config().hidden_size);
+    projector->to(device);
+    const models::Tokenizer tokenizer(root + "/llm/tokenizer.model");
+    std::size_t left_out = 0;
+    const auto data = models::vicuna_conversations(
+        tokenizer, data::read_llava_json(root + "/captions.json", root + "/images"), left_out);
+    Stage2Options o;
+    o.global_batch = 8;
+    o.micro_batch = 1;
+    o.stop_after = 1;
+    return train_stage2(llm, projector, representation, data, o, all_reduce, r).step_loss.at(0);
+  };
+  int size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (8 % size != 0) GTEST_SKIP() << "a global batch of 8 needs 1, 2, 4 or 8 ranks";
+  auto nccl = make_nccl_all_reduce(MPI_COMM_WORLD, local_device());
+  const double gpu = run(torch::Device(torch::kCUDA, local_device()), *nccl, rank);
+  if (rank == 0) {
+    MpiAllReduce self(MPI_COMM_SELF);
+    EXPECT_NEAR(gpu, run(torch::kCPU, self, 0), 1e-4 * std::abs(gpu));
+  }
+}
+
+}  // namespace
+}  // namespace acsweep::train
