@@ -5,7 +5,6 @@
 //   bench_models MODELS_FOLDER THREADS  ->  one JSON line
 #include <torch/torch.h>
 
-#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -13,25 +12,7 @@
 #include "acsweep/models/torch_runtime.hpp"
 #include "acsweep/models/vision_encoder.hpp"
 #include "acsweep/scores/correspondence.hpp"
-
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// Best of `repeats` timings of `f` (seconds), after one warm-up call.
-template <typename F>
-double best_seconds(int repeats, F&& f) {
-  f();
-  double best = 1e30;
-  for (int r = 0; r < repeats; ++r) {
-    const auto start = Clock::now();
-    f();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  return best;
-}
-
-}  // namespace
+#include "best_of.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 3) {

@@ -6,31 +6,15 @@
 //
 //   build/bench/bench_policy_scale [budget=16] [repeats=5]
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 
 #include "acsweep/law/ac_policy.hpp"
 #include "acsweep/law/normalise.hpp"
+#include "best_of.hpp"
 
 using acsweep::law::ACPolicy;
-using Clock = std::chrono::steady_clock;
-
-namespace {
-
-template <class F>
-double best_seconds(int repeats, F&& f) {
-  double best = 1e30;
-  for (int r = 0; r < repeats; ++r) {
-    const auto start = Clock::now();
-    f();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  return best;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   const std::size_t budget = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 16;

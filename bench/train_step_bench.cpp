@@ -10,6 +10,7 @@
 #include "acsweep/models/llama.hpp"
 #include "acsweep/models/torch_runtime.hpp"
 #include "acsweep/train/adamw.hpp"
+#include "best_of.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -42,13 +43,7 @@ int main(int argc, char** argv) {
     loss.backward();
     optimizer.step(1e-4);
   };
-  step();
-  double best = 1e30;
-  for (int r = 0; r < 5; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    step();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
+  const double best = best_seconds(5, step);
   std::printf("{\"step_s\": %.6f, \"tokens_per_s\": %.2f}\n", best, B * T / best);
   return 0;
 }

@@ -567,18 +567,28 @@ void print_scoring_plan(const ScoringJob& plan, const runtime::JobSpec& job) {
   }
 }
 
+namespace {
+
+// Columns of the task rows [first, last): values[c][t - first], NaN where a row is missing.
+std::vector<std::vector<double>> columns_of(const std::vector<std::optional<std::vector<double>>>& rows,
+                                            std::size_t first, std::size_t last, std::size_t width) {
+  std::vector<std::vector<double>> values(width);
+  for (std::size_t t = first; t < last; ++t)
+    for (std::size_t c = 0; c < width; ++c)
+      values[c].push_back(rows[t] && c < rows[t]->size() ? (*rows[t])[c]
+                                                         : std::numeric_limits<double>::quiet_NaN());
+  return values;
+}
+
+}  // namespace
+
 void write_scoring_summary(store::H5Location& root, const ScoringJob& plan, const runtime::JobSpec& job,
                            const std::vector<std::optional<std::vector<double>>>& rows) {
   store::H5Location scores = root.create_group("scores");
   std::vector<std::string> names;
   const auto& columns = ScoringJob::value_names();
-  std::vector<std::vector<double>> values(columns.size());
-  for (std::size_t t = 0; t < plan.score_tasks; ++t) {
-    names.push_back(plan.tasks[t].name);
-    for (std::size_t c = 0; c < columns.size(); ++c)
-      values[c].push_back(rows[t] && c < rows[t]->size() ? (*rows[t])[c]
-                                                         : std::numeric_limits<double>::quiet_NaN());
-  }
+  for (std::size_t t = 0; t < plan.score_tasks; ++t) names.push_back(plan.tasks[t].name);
+  const auto values = columns_of(rows, 0, plan.score_tasks, columns.size());
   scores.write("setting", names);
   for (std::size_t c = 0; c < columns.size(); ++c) scores.write(columns[c], values[c]);
   scores.write("manifest", plan.heldout_ids);
@@ -601,14 +611,9 @@ void write_scoring_summary(store::H5Location& root, const ScoringJob& plan, cons
   store::H5Location finetune = root.create_group("finetune");
   const auto finetune_columns = plan.finetune_value_names();
   std::vector<std::string> finetuned;
-  std::vector<std::vector<double>> scores_of(finetune_columns.size());
-  for (std::size_t t = plan.score_tasks; t < plan.tasks.size(); ++t) {
-    finetuned.push_back(
-        plan.tasks[t].name.substr(0, plan.tasks[t].name.size() - std::string(" (finetune)").size()));
-    for (std::size_t c = 0; c < finetune_columns.size(); ++c)
-      scores_of[c].push_back(rows[t] && c < rows[t]->size() ? (*rows[t])[c]
-                                                            : std::numeric_limits<double>::quiet_NaN());
-  }
+  for (std::size_t t = plan.score_tasks; t < plan.tasks.size(); ++t)
+    finetuned.push_back(job.scoring->search.settings.at(std::stoul(plan.tasks[t].inputs.at("setting"))).name);
+  const auto scores_of = columns_of(rows, plan.score_tasks, plan.tasks.size(), finetune_columns.size());
   finetune.write("setting", finetuned);
   for (std::size_t c = 0; c < finetune_columns.size(); ++c) finetune.write(finetune_columns[c], scores_of[c]);
   finetune.write("benchmarks", plan.benchmark_names);
