@@ -321,25 +321,40 @@ runtime::TaskResult finetune_setting(ScorerState& state, FinetuneState& finetune
         if (group_rank != 0 || (now - last < std::chrono::seconds(2) && p.step != p.steps)) return;
         last = now;
         std::fprintf(stderr,
-                     "acsweep [rank %d] %s: stage 2 step %lld/%lld, loss %.4f, %.0f tokens/s per rank\n",
+                     "acsweep [rank %d] %s: stage 2 step %lld/%lld, loss %.4f, %.0f tokens/s and %.2f model "
+                     "GFLOP/s per rank\n",
                      rank, setting.name.c_str(), static_cast<long long>(p.step),
-                     static_cast<long long>(p.steps), p.loss, p.tokens_per_second);
+                     static_cast<long long>(p.steps), p.loss, p.tokens_per_second, p.flops_per_second / 1e9);
       });
   if (trained.resumed_from > 0 && group_rank == 0)
     std::fprintf(stderr, "acsweep [rank %d] %s: stage 2 resumed from the checkpoint of step %lld\n", rank,
                  setting.name.c_str(), static_cast<long long>(trained.resumed_from));
 
+  // Every rank of the group answers its share of each benchmark; rank 0 scores them all.
+  int group_size = 1;
+  runtime::check_mpi(MPI_Comm_size(group, &group_size), "MPI_Comm_size(worker group)");
   runtime::TaskResult result;
-  if (group_rank != 0) return result;  // the group's result is its rank 0's
   const models::Tokenizer tokenizer(s.llm.tokenizer);
   for (const auto& benchmark : finetune.benchmarks) {
-    const auto chosen = eval::choose_answers(benchmark, llm, projector, representation, tokenizer);
-    const auto score = eval::score_choices(benchmark, chosen);
+    const std::size_t n = benchmark.items.size();
+    const std::size_t begin = n * static_cast<std::size_t>(group_rank) / static_cast<std::size_t>(group_size);
+    const std::size_t end =
+        n * static_cast<std::size_t>(group_rank + 1) / static_cast<std::size_t>(group_size);
+    eval::Benchmark share = benchmark;
+    share.items.assign(benchmark.items.begin() + static_cast<long>(begin),
+                       benchmark.items.begin() + static_cast<long>(end));
+    const auto mine = eval::choose_answers(share, llm, projector, representation, tokenizer);
+    std::vector<std::int64_t> chosen(n, 0);  // zero outside this rank's share, so the sum gathers them
+    for (std::size_t i = 0; i < mine.size(); ++i) chosen[begin + i] = static_cast<std::int64_t>(mine[i]);
+    runtime::all_reduce_sum(chosen, group);
+    if (group_rank != 0) continue;
+    const auto score = eval::score_choices(benchmark, std::vector<std::size_t>(chosen.begin(), chosen.end()));
     result.values.push_back(score.score);
     result.per_sample[benchmark.name + "_correct"] = score.correct;
     std::fprintf(stderr, "acsweep [rank %d] %s: %s %.2f\n", rank, setting.name.c_str(),
                  benchmark.name.c_str(), score.score);
   }
+  if (group_rank != 0) return result;  // the group's result is its rank 0's
   for (const float v : trained.step_loss) result.per_sample["stage2_loss"].push_back(v);
   result.values.push_back(trained.step_loss.empty()
                               ? std::numeric_limits<double>::quiet_NaN()

@@ -73,7 +73,11 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
   const auto device = representation.device();
   std::vector<std::size_t> order;
   std::int64_t order_epoch = -1;
-  double tokens_seen = 0;
+  double tokens_seen = 0, flops = 0;
+  double llm_parameters = 0;
+  for (const auto& p : llm->parameters()) llm_parameters += static_cast<double>(p.numel());
+  const double attention =
+      12.0 * static_cast<double>(llm->config().num_hidden_layers * llm->config().hidden_size);
   const auto start = std::chrono::steady_clock::now();
   for (std::int64_t step = cursor.step; step < last; ++step) {
     const std::int64_t epoch = step / per_epoch, b = step % per_epoch;
@@ -101,10 +105,11 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
         const auto& example = *usable[order[static_cast<std::size_t>(i)]];
         images.push_back(example.image);
         prompts.push_back(&example.prompt);
-        tokens_seen += static_cast<double>(models::spliced_length(example.prompt, 0));
+        const auto length = static_cast<double>(models::spliced_length(example.prompt, visual_length));
+        tokens_seen += length;
+        flops += length * (6.0 * llm_parameters + attention * length);
       }
       const auto visual = projector->forward(models::visual_tokens(representation, images));
-      tokens_seen += static_cast<double>(visual.size(0) * visual.size(1));
       std::vector<std::int64_t> counts;
       const auto negative_log_likelihood =
           -models::trainable_token_log_probs(llm, prompts, visual, counts).sum();
@@ -121,7 +126,10 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
       save_checkpoint(options.checkpoint_dir, named, optimizer, cursor);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     result.tokens_per_second = seconds > 0 ? tokens_seen / seconds : 0.0;
-    if (progress) progress({cursor.step, result.steps, cursor.step_loss.back(), result.tokens_per_second});
+    result.flops_per_second = seconds > 0 ? flops / seconds : 0.0;
+    if (progress)
+      progress({cursor.step, result.steps, cursor.step_loss.back(), result.tokens_per_second,
+                result.flops_per_second});
   }
   result.step_loss = cursor.step_loss;
   return result;

@@ -40,6 +40,9 @@ struct Stage2Options {
 struct Stage2Progress {
   std::int64_t step = 0, steps = 0;
   double loss = 0, tokens_per_second = 0;  // this rank's tokens (visual ones included)
+  // This rank's model FLOPs per second, PaLM's count: per token 6N (N: the LLM's parameters) plus
+  // 12 * layers * hidden * sequence length for attention. MFU is this over the device's peak.
+  double flops_per_second = 0;
 };
 
 struct Stage2Result {
@@ -47,7 +50,7 @@ struct Stage2Result {
   std::int64_t resumed_from = 0;     // the checkpoint's step, 0 for a fresh start
   std::int64_t steps = 0;            // of the whole schedule
   std::size_t skipped_too_long = 0;  // conversations that do not fit the context
-  double tokens_per_second = 0;
+  double tokens_per_second = 0, flops_per_second = 0;
 };
 
 // The trainable parameters as checkpoints and the results name them: the projector as
