@@ -57,15 +57,16 @@ po::options_description schema() {
       // [stage1]
       ("stage1.data", po::value<std::string>(), "LLaVA JSON of image-caption pairs")(
           "stage1.images", po::value<std::string>(), "the image folder")(
-          "stage1.lr", po::value<double>()->default_value(1e-3), "peak learning rate")(
+          "stage1.lr", po::value<double>()->default_value(1e-3, "1e-3"), "peak learning rate")(
           "stage1.global_batch", po::value<std::int64_t>()->default_value(256),
           "examples per optimizer step")("stage1.micro_batch", po::value<std::int64_t>()->default_value(16),
                                          "examples per forward pass")(
           "stage1.epochs", po::value<std::int64_t>()->default_value(1), "passes over the captions")(
           "stage1.max_samples", po::value<std::int64_t>()->default_value(0), "captions used (0: all)")(
-          "stage1.warmup_ratio", po::value<double>()->default_value(0.03), "warmup share of the steps")(
-          "stage1.weight_decay", po::value<double>()->default_value(0.0), "AdamW weight decay")(
-          "stage1.max_grad_norm", po::value<double>()->default_value(0.0), "gradient clipping (0: none)")
+          "stage1.warmup_ratio", po::value<double>()->default_value(0.03, "0.03"),
+          "warmup share of the steps")("stage1.weight_decay", po::value<double>()->default_value(0.0, "0"),
+                                       "AdamW weight decay")(
+          "stage1.max_grad_norm", po::value<double>()->default_value(0.0, "0"), "gradient clipping (0: none)")
       // [a_score]
       ("a_score.n", po::value<std::int64_t>()->default_value(100),
        "held-out caption pairs (drawn with the seed)")(
@@ -75,7 +76,7 @@ po::options_description schema() {
       // [c_score]
       ("c_score.root", po::value<std::string>(), "SPair-71k folder (PairAnnotation/, JPEGImages/)")(
           "c_score.split", po::value<std::string>()->default_value("test"), "trn, val or test")(
-          "c_score.alpha", po::value<double>()->default_value(0.1),
+          "c_score.alpha", po::value<double>()->default_value(0.1, "0.1"),
           "PCK threshold, times the box's larger side")(
           "c_score.max_pairs", po::value<std::int64_t>()->default_value(0), "pairs used (0: all)")(
           "c_score.upsample", po::value<bool>()->default_value(false),
@@ -84,14 +85,16 @@ po::options_description schema() {
       ("finetune.settings", po::value<std::string>(), "settings to finetune (comma-separated, or all)")(
           "stage2.data", po::value<std::string>(), "LLaVA JSON of conversations")(
           "stage2.images", po::value<std::string>(), "the image folder")(
-          "stage2.lr", po::value<double>()->default_value(2e-5), "peak learning rate")(
+          "stage2.lr", po::value<double>()->default_value(2e-5, "2e-5"), "peak learning rate")(
           "stage2.global_batch", po::value<std::int64_t>()->default_value(128),
           "examples per optimizer step")("stage2.micro_batch", po::value<std::int64_t>()->default_value(4),
                                          "examples per forward pass and rank")(
           "stage2.epochs", po::value<std::int64_t>()->default_value(1), "passes over the conversations")(
-          "stage2.warmup_ratio", po::value<double>()->default_value(0.03), "warmup share of the steps")(
-          "stage2.weight_decay", po::value<double>()->default_value(0.0), "AdamW weight decay")(
-          "stage2.max_grad_norm", po::value<double>()->default_value(0.0), "gradient clipping (0: none)")(
+          "stage2.warmup_ratio", po::value<double>()->default_value(0.03, "0.03"),
+          "warmup share of the steps")("stage2.weight_decay", po::value<double>()->default_value(0.0, "0"),
+                                       "AdamW weight decay")("stage2.max_grad_norm",
+                                                             po::value<double>()->default_value(0.0, "0"),
+                                                             "gradient clipping (0: none)")(
           "stage2.checkpoint_every", po::value<std::int64_t>()->default_value(0),
           "optimizer steps between checkpoints (0: none); a rerun resumes from the newest");
   return d;
