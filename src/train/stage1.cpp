@@ -4,8 +4,9 @@
 #include <numeric>
 #include <stdexcept>
 
-#include "acsweep/law/seeded_rng.hpp"
 #include "acsweep/models/multimodal.hpp"
+#include "acsweep/train/adamw.hpp"
+#include "acsweep/train/prompt_batches.hpp"
 #include "acsweep/train/schedule.hpp"
 
 namespace acsweep::train {
@@ -25,15 +26,9 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
   result.projector->to(representation.device());
 
   // Captions that cannot fit the context next to the visual tokens are left out and counted.
-  const auto visual_length = static_cast<std::size_t>(representation.visual_token_count());
-  std::vector<std::size_t> usable;
-  for (std::size_t i = 0; i < captions.size(); ++i) {
-    if (models::spliced_length(captions[i].prompt, visual_length) <=
-        static_cast<std::size_t>(llm->config().max_position_embeddings))
-      usable.push_back(i);
-    else
-      ++result.skipped_too_long;
-  }
+  const auto usable = prompts_within_context(
+      captions, static_cast<std::size_t>(representation.visual_token_count()),
+      static_cast<std::size_t>(llm->config().max_position_embeddings), result.skipped_too_long);
   result.examples = usable.size();
   if (usable.empty()) throw std::invalid_argument("Stage 1: no caption fits the LLM's context");
 
@@ -41,39 +36,25 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
       (static_cast<std::int64_t>(usable.size()) + options.global_batch - 1) / options.global_batch;
   const auto steps = per_epoch * options.epochs;
   const auto warmup = warmup_steps(steps, options.warmup_ratio);
-  torch::optim::AdamW optimizer(result.projector->parameters(),
-                                torch::optim::AdamWOptions(options.learning_rate)
-                                    .betas({0.9, 0.999})
-                                    .eps(1e-8)
-                                    .weight_decay(options.weight_decay));
+  AdamW optimizer(result.projector->parameters(), {0.9, 0.999, 1e-8, options.weight_decay});
   const auto start = std::chrono::steady_clock::now();
   std::size_t seen = 0;
   std::int64_t step = 0;
   for (std::int64_t epoch = 0; epoch < options.epochs; ++epoch) {
-    std::vector<std::size_t> order = usable;  // Fisher-Yates from a stream per epoch
-    law::SeededRng rng(law::derive_seed(options.data_seed, {static_cast<std::uint64_t>(epoch)}));
-    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
-
+    const auto order = epoch_order(usable.size(), options.data_seed, epoch);
     for (std::size_t begin = 0; begin < order.size();
          begin += static_cast<std::size_t>(options.global_batch), ++step) {
       const std::size_t end = std::min(order.size(), begin + static_cast<std::size_t>(options.global_batch));
-      double tokens = 0;
-      for (std::size_t i = begin; i < end; ++i) {
-        const auto& t = captions[order[i]].prompt.trainable;
-        tokens += static_cast<double>(std::count(t.begin(), t.end(), true));
-      }
-      const double rate = cosine_with_warmup(step, steps, warmup, options.learning_rate);
-      for (auto& group : optimizer.param_groups())
-        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(rate);
-      optimizer.zero_grad();
+      const double tokens = trainable_tokens(usable, order, begin, end);
+      for (auto& p : result.projector->parameters()) p.mutable_grad() = torch::Tensor();
       double step_loss = 0;
       for (std::size_t m = begin; m < end; m += static_cast<std::size_t>(options.micro_batch)) {
         const std::size_t m_end = std::min(end, m + static_cast<std::size_t>(options.micro_batch));
         std::vector<std::string> images;
         std::vector<const models::TokenizedPrompt*> prompts;
         for (std::size_t i = m; i < m_end; ++i) {
-          images.push_back(captions[order[i]].image);
-          prompts.push_back(&captions[order[i]].prompt);
+          images.push_back(usable[order[i]]->image);
+          prompts.push_back(&usable[order[i]]->prompt);
         }
         const auto visual = result.projector->forward(models::visual_tokens(representation, images));
         std::vector<std::int64_t> counts;
@@ -83,7 +64,7 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
       }
       if (options.max_grad_norm > 0)
         torch::nn::utils::clip_grad_norm_(result.projector->parameters(), options.max_grad_norm);
-      optimizer.step();
+      optimizer.step(cosine_with_warmup(step, steps, warmup, options.learning_rate));
       result.step_loss.push_back(step_loss);
       seen += end - begin;
       if (progress) {

@@ -3,9 +3,9 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "acsweep/law/seeded_rng.hpp"
 #include "acsweep/train/adamw.hpp"
 #include "acsweep/train/checkpoint.hpp"
+#include "acsweep/train/prompt_batches.hpp"
 #include "acsweep/train/schedule.hpp"
 
 namespace acsweep::train {
@@ -33,15 +33,10 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
     throw std::invalid_argument("Stage 2: checkpoint_every needs a checkpoint_dir");
   // Conversations that cannot fit the context next to the visual tokens are left out, counted.
   const auto visual_length = static_cast<std::size_t>(representation.visual_token_count());
-  std::vector<const models::ImagePrompt*> usable;
   std::size_t too_long = 0;
-  for (const auto& c : conversations) {
-    if (models::spliced_length(c.prompt, visual_length) <=
-        static_cast<std::size_t>(llm->config().max_position_embeddings))
-      usable.push_back(&c);
-    else
-      ++too_long;
-  }
+  const auto usable =
+      prompts_within_context(conversations, visual_length,
+                             static_cast<std::size_t>(llm->config().max_position_embeddings), too_long);
   if (usable.empty()) throw std::invalid_argument("Stage 2: no conversation fits the LLM's context");
 
   const auto named = stage2_parameters(llm, projector);
@@ -81,19 +76,14 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
   const auto start = std::chrono::steady_clock::now();
   for (std::int64_t step = cursor.step; step < last; ++step) {
     const std::int64_t epoch = step / per_epoch, b = step % per_epoch;
-    if (epoch != order_epoch) {  // the epoch's permutation: Fisher-Yates from a stream of the seed
-      order.resize(static_cast<std::size_t>(n));
-      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-      law::SeededRng rng(law::derive_seed(options.data_seed, {static_cast<std::uint64_t>(epoch)}));
-      for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+    if (epoch != order_epoch) {
+      order = epoch_order(usable.size(), options.data_seed, epoch);
       order_epoch = epoch;
     }
     const std::int64_t begin = b * G, size = std::min(n, begin + G) - begin;
-    double tokens = 0;  // answer tokens of the whole global batch: every rank counts them alike
-    for (std::int64_t i = begin; i < begin + size; ++i) {
-      const auto& t = usable[order[static_cast<std::size_t>(i)]]->prompt.trainable;
-      tokens += static_cast<double>(std::count(t.begin(), t.end(), true));
-    }
+    // Answer tokens of the whole global batch: every rank counts them alike.
+    const double tokens = trainable_tokens(usable, order, static_cast<std::size_t>(begin),
+                                           static_cast<std::size_t>(begin + size));
     const std::int64_t mine_begin = begin + size * rank / ranks, mine_end = begin + size * (rank + 1) / ranks;
 
     reducer.zero_grad();

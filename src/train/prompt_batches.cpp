@@ -1,0 +1,41 @@
+#include "acsweep/train/prompt_batches.hpp"
+
+#include <algorithm>
+
+#include "acsweep/law/seeded_rng.hpp"
+
+namespace acsweep::train {
+
+std::vector<const models::ImagePrompt*> prompts_within_context(
+    const std::vector<models::ImagePrompt>& prompts, std::size_t visual_tokens, std::size_t context,
+    std::size_t& too_long) {
+  std::vector<const models::ImagePrompt*> usable;
+  too_long = 0;
+  for (const auto& p : prompts) {
+    if (models::spliced_length(p.prompt, visual_tokens) <= context)
+      usable.push_back(&p);
+    else
+      ++too_long;
+  }
+  return usable;
+}
+
+std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, std::int64_t epoch) {
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  law::SeededRng rng(law::derive_seed(seed, {static_cast<std::uint64_t>(epoch)}));
+  for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  return order;
+}
+
+double trainable_tokens(const std::vector<const models::ImagePrompt*>& prompts,
+                        const std::vector<std::size_t>& order, std::size_t begin, std::size_t end) {
+  double tokens = 0;
+  for (std::size_t i = begin; i < end; ++i) {
+    const auto& t = prompts[order[i]]->prompt.trainable;
+    tokens += static_cast<double>(std::count(t.begin(), t.end(), true));
+  }
+  return tokens;
+}
+
+}  // namespace acsweep::train
