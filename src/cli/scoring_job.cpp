@@ -202,21 +202,29 @@ runtime::TaskResult score_setting(ScorerState& state, const ScoringJob& plan, co
 
   double similarity = std::numeric_limits<double>::quiet_NaN();
   if (!s.a_score.references.empty()) {
+    std::vector<torch::Tensor> mine;  // this setting's projected tokens of each held-out image, once
+    {
+      torch::NoGradGuard frozen;
+      for (const auto& caption : state.heldout)
+        mine.push_back(trained.projector->forward(models::visual_tokens(representation, {caption.image}))[0]);
+    }
     double total = 0;
     for (const auto& reference : s.a_score.references) {
       std::size_t r = 0;
       while (s.search.settings[r].name != reference) ++r;
+      if (r == index) {  // against itself: its own tokens, no second copy of its encoders
+        for (const auto& tokens : mine) total += scores::alignment_similarity(tokens, tokens);
+        continue;
+      }
       auto ref_representation = load_representation(s.search.settings[r], s.search, state.device);
-      auto ref = r == index ? trained
-                            : stage1(state, ref_representation, s.search.settings[r],
-                                     plan.tasks[r].inputs.at("stage1_hash"), job, rank);
+      auto ref =
+          stage1(state, ref_representation, s.search.settings[r], plan.tasks[r].inputs.at("stage1_hash"), job,
+                 rank);  // trains (with gradients) unless another task saved it
       torch::NoGradGuard frozen;
-      for (const auto& caption : state.heldout) {
-        const auto mine =
-            trained.projector->forward(models::visual_tokens(representation, {caption.image}))[0];
+      for (std::size_t i = 0; i < state.heldout.size(); ++i) {
         const auto theirs =
-            ref.projector->forward(models::visual_tokens(ref_representation, {caption.image}))[0];
-        total += scores::alignment_similarity(mine, theirs);
+            ref.projector->forward(models::visual_tokens(ref_representation, {state.heldout[i].image}))[0];
+        total += scores::alignment_similarity(mine[i], theirs);
       }
     }
     similarity = total / static_cast<double>(s.a_score.references.size() * state.heldout.size());
