@@ -37,6 +37,22 @@ double positive_real(const nlohmann::json& doc, const std::string& path, const c
   return doc[key].get<double>();
 }
 
+// RoPE's base: transformers < 5 writes rope_theta (and rope_scaling) at the top; transformers 5
+// writes rope_parameters {rope_type, rope_theta}. Only the plain rotation is supported.
+double read_rope_theta(const nlohmann::json& doc, const std::string& path) {
+  double theta = positive_real(doc, path, "rope_theta", 10000.0);
+  for (const char* key : {"rope_scaling", "rope_parameters"}) {
+    if (!doc.contains(key) || doc[key].is_null()) continue;
+    const auto& rope = doc[key];
+    if (!rope.is_object()) throw InputError(path + ": '" + key + "' must be an object, not " + rope.dump());
+    const auto type = rope.value("rope_type", rope.value("type", std::string("default")));
+    if (type != "default")
+      throw InputError(path + ": " + key + " of type '" + type + "' is not supported yet (only 'default')");
+    theta = positive_real(rope, path + " " + key, "rope_theta", theta);
+  }
+  return theta;
+}
+
 }  // namespace
 
 LlamaConfig read_llama_config(const std::string& path) {
@@ -55,7 +71,7 @@ LlamaConfig read_llama_config(const std::string& path) {
   c.head_dim = positive(doc, path, "head_dim", c.hidden_size / c.num_attention_heads);
   c.max_position_embeddings = positive(doc, path, "max_position_embeddings", 2048);
   c.rms_norm_eps = positive_real(doc, path, "rms_norm_eps", 1e-6);
-  c.rope_theta = positive_real(doc, path, "rope_theta", 10000.0);
+  c.rope_theta = read_rope_theta(doc, path);
   if (doc.contains("tie_word_embeddings") && !doc["tie_word_embeddings"].is_boolean())
     throw InputError(path + ": 'tie_word_embeddings' must be true or false");
   c.tie_word_embeddings = doc.value("tie_word_embeddings", false);
@@ -64,8 +80,6 @@ LlamaConfig read_llama_config(const std::string& path) {
                      " is not a multiple of num_key_value_heads " + std::to_string(c.num_key_value_heads));
   if (c.head_dim % 2 != 0)
     throw InputError(path + ": head_dim " + std::to_string(c.head_dim) + " is odd; RoPE needs pairs");
-  if (doc.contains("rope_scaling") && !doc["rope_scaling"].is_null())
-    throw InputError(path + ": 'rope_scaling' is not supported yet");
   return c;
 }
 

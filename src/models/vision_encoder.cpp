@@ -51,7 +51,7 @@ class NativeEncoder : public VisionEncoder {
     if (options.resolution > 0) set_resolution(preprocessor_, options.resolution, config.patch_size, folder);
     hidden_state_index(layer_, config.num_hidden_layers,
                        folder.c_str());  // an impossible layer fails at load
-    load_parameters(*tower_, SafetensorsFolder(folder));
+    tower_->load(SafetensorsFolder(folder));
     tower_->eval();
   }
   torch::Tensor features(const torch::Tensor& pixels) override {

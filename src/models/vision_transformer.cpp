@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "acsweep/models/linear.hpp"
+#include "acsweep/models/torch_weights.hpp"
 
 namespace acsweep::models {
 
@@ -100,6 +101,15 @@ VisionTransformerImpl::VisionTransformerImpl(const VisionTowerConfig& config) : 
   for (std::int64_t i = 0; i < config.num_hidden_layers; ++i) layers_->push_back(VisionEncoderLayer(config));
 }
 
+void VisionTransformerImpl::load(const SafetensorsFolder& weights) {
+  const bool prefixed = weights.contains("vision_model.embeddings.patch_embedding.weight") ||
+                        !weights.contains("embeddings.patch_embedding.weight");
+  if (prefixed)
+    load_parameters(*this, weights);  // a missing weight is named with its vision_model. prefix
+  else
+    load_parameters(body(), weights);
+}
+
 torch::Tensor VisionTransformerImpl::positions(std::int64_t grid_h, std::int64_t grid_w) const {
   const auto& table = position_embedding_->weight;
   const auto D = config_.hidden_size;
@@ -165,6 +175,8 @@ torch::Tensor Dinov2LayerImpl::forward(const torch::Tensor& x) {
                                                      config_.num_attention_heads));
   return y + lambda2_ * linear(fc2_, activation(linear(fc1_, norm2_(y)), config_.hidden_act));
 }
+
+void Dinov2Impl::load(const SafetensorsFolder& weights) { load_parameters(*this, weights); }
 
 Dinov2Impl::Dinov2Impl(const VisionTowerConfig& config) : config_(config) {
   const auto D = config.hidden_size, P = config.patch_size;

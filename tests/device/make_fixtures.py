@@ -24,6 +24,8 @@ from PIL import Image
 from safetensors.torch import save_file
 
 torch.manual_seed(0)
+torch.backends.cuda.matmul.allow_tf32 = False  # golden values in full float32 (cuDNN's convolutions
+torch.backends.cudnn.allow_tf32 = False       # would otherwise round the patch embedding to TF32)
 device = "cuda" if torch.cuda.is_available() else "cpu"
 ROOT = sys.argv[1]
 SMALL = dict(hidden_size=32, num_hidden_layers=3, num_attention_heads=4, patch_size=4)
@@ -59,9 +61,9 @@ def towers():
     out = {"pixels": pixels, **hidden(siglip2, **siglip2_inputs(pixels, 4)), "other_pixels": other}
     out.update({"other_" + k: v for k, v in hidden(siglip2, **siglip2_inputs(other, 4)).items()})
     save("siglip2", siglip2, out)
-    for name, model in (("dinov2", tf.Dinov2Model(tf.Dinov2Config(**SMALL, mlp_ratio=1.5, image_size=16))),
+    for name, model in (("dinov2", tf.Dinov2Model(tf.Dinov2Config(**SMALL, mlp_ratio=2, image_size=16))),
                         ("dinov2_registers", tf.Dinov2WithRegistersModel(
-                            tf.Dinov2WithRegistersConfig(**SMALL, mlp_ratio=1.5, image_size=16, num_register_tokens=2)))):
+                            tf.Dinov2WithRegistersConfig(**SMALL, mlp_ratio=2, image_size=16, num_register_tokens=2)))):
         model.eval()
         with torch.no_grad():  # layer scale starts at 1: move it so that it matters
             for p in model.parameters():
@@ -83,24 +85,44 @@ def llama():
     save("llama", model, {"input_ids": ids.float(), "logits": logits})
 
 
+def pil_backend(name):
+    """transformers 5's <Model>ImageProcessor runs on torchvision; <Model>ImageProcessorPil is the
+    PIL path LLaVA trained with (and transformers 4's only one), which acsweep reproduces."""
+    return getattr(tf, name + "Pil", None) or getattr(tf, name)
+
+
 def processors():
     rng = np.random.default_rng(1)
     image = Image.fromarray(rng.integers(0, 256, (38, 57, 3)).astype(np.uint8))
-    for name, processor in (
-            ("clip_processor", tf.CLIPImageProcessor(size={"shortest_edge": 24}, crop_size={"height": 24, "width": 24})),
-            ("siglip_processor", tf.SiglipImageProcessor(size={"height": 32, "width": 32})),
-            ("dinov2_processor", tf.BitImageProcessor(size={"shortest_edge": 40}, crop_size={"height": 28, "width": 28},
-                                                      image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]))):
+    kwargs = {
+        "clip_processor": ("CLIPImageProcessor", dict(size={"shortest_edge": 24}, crop_size={"height": 24, "width": 24})),
+        "siglip_processor": ("SiglipImageProcessor", dict(size={"height": 32, "width": 32})),
+        "dinov2_processor": ("BitImageProcessor", dict(size={"shortest_edge": 40}, crop_size={"height": 28, "width": 28},
+                                                       image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])),
+    }
+    for name, (cls, args) in kwargs.items():
+        processor = pil_backend(cls)(**args)
         folder = os.path.join(ROOT, name)
         processor.save_pretrained(folder)
         image.save(os.path.join(folder, "image.png"))
-        values = processor(images=image, return_tensors="pt")["pixel_values"]
-        save_file({"pixel_values": values.contiguous()}, os.path.join(folder, "fixture.safetensors"))
+        out = {"pixel_values": processor(images=image, return_tensors="pt")["pixel_values"].contiguous()}
+        default = getattr(tf, cls)(**args)  # the torchvision backend in transformers 5: for the record
+        out["default_backend_pixel_values"] = default(images=image, return_tensors="pt")["pixel_values"].contiguous()
+        print(name, type(processor).__name__, "vs", type(default).__name__, "max |diff|",
+              float((out["pixel_values"] - out["default_backend_pixel_values"]).abs().max()))
+        save_file(out, os.path.join(folder, "fixture.safetensors"))
         print("wrote", folder)
 
 
 if __name__ == "__main__":
     os.makedirs(ROOT, exist_ok=True)
-    towers()
-    llama()
-    processors()
+    print("transformers", tf.__version__, "torch", torch.__version__, "on", device)
+    failed = []
+    for part in (towers, llama, processors):  # one family failing still leaves the others' fixtures
+        try:
+            part()
+        except Exception:
+            import traceback
+            traceback.print_exc()
+            failed.append(part.__name__)
+    sys.exit(f"failed: {', '.join(failed)}" if failed else 0)

@@ -55,7 +55,7 @@ TEST_P(TowerFixture, EveryHiddenStateAsTransformers) {
   const SafetensorsFile expected((folder / "fixture.safetensors").string());
   const SafetensorsFolder weights(folder.string());
   const auto check = [&](auto tower) {
-    load_parameters(*tower, weights);
+    tower->load(weights);
     check_states(tower, expected, "");
     if (config.family == VisionFamily::siglip2 || config.family == VisionFamily::dinov2)
       check_states(tower, expected, "other_");

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "acsweep/error.hpp"
+#include "acsweep/models/hf_config.hpp"
 #include "acsweep/models/safetensors.hpp"
 #include "temp_dir.hpp"
 
@@ -172,4 +173,30 @@ TEST_F(SafetensorsTest, AgreesWithAnIndependentPythonImplementation) {
 }
 
 }  // namespace
+// RoPE's base as transformers < 5 (rope_theta, rope_scaling) and 5 (rope_parameters) write it.
+TEST_F(SafetensorsTest, LlamaConfigReadsRopeThetaFromEitherPlace) {
+  const auto config_with = [&](const std::string& rope) {
+    std::ofstream(path("config.json"))
+        << R"({"model_type": "llama", "vocab_size": 97, "hidden_size": 64, "intermediate_size": 96,
+               "num_hidden_layers": 2, "num_attention_heads": 4)"
+        << rope << "}";
+    return path("config.json");
+  };
+  EXPECT_EQ(read_llama_config(config_with("")).rope_theta, 10000.0);
+  EXPECT_EQ(read_llama_config(config_with(R"(, "rope_theta": 500000.0, "rope_scaling": null)")).rope_theta,
+            5e5);
+  EXPECT_EQ(read_llama_config(
+                config_with(R"(, "rope_parameters": {"rope_theta": 500000.0, "rope_type": "default"})"))
+                .rope_theta,
+            5e5);
+  try {
+    read_llama_config(config_with(R"(, "rope_parameters": {"rope_theta": 5e5, "rope_type": "llama3"})"));
+    ADD_FAILURE() << "llama3 scaling accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("rope_parameters of type 'llama3'"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(read_llama_config(config_with(R"(, "rope_scaling": {"type": "linear", "factor": 2.0})")),
+               InputError);
+}
+
 }  // namespace acsweep::models

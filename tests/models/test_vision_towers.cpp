@@ -64,7 +64,7 @@ TEST_P(TowerAgainstReference, HiddenStatesAgree) {
   const SafetensorsFile expected(path("expected.safetensors"));
   const SafetensorsFolder weights(dir_.string());
   const auto check = [&](auto tower) {
-    load_parameters(*tower, weights);
+    tower->load(weights);
     check_tower(tower, expected, "native");
     if (v.other_size) check_tower(tower, expected, "other");
   };
@@ -82,6 +82,35 @@ INSTANTIATE_TEST_SUITE_P(Families, TowerAgainstReference,
                          [](const auto& variant) {
                            return std::string(variant.param.family) + "_" + variant.param.act;
                          });
+
+// transformers 5 saves a CLIPVisionModel without the vision_model. prefix of CLIPModel checkpoints.
+TEST_F(TowerAgainstReference, ReadsWeightsSavedWithoutTheVisionModelPrefix) {
+  write_reference(dir_, "clip", "quick_gelu");
+  const auto config = read_vision_tower_config(path("config.json"));
+  VisionTransformer prefixed(config), bare(config);
+  prefixed->load(SafetensorsFolder(dir_.string()));
+  fs::create_directories(dir_ / "bare");
+  fs::copy_file(path("config.json"), dir_ / "bare/config.json");
+  save_parameters(prefixed->body(), (dir_ / "bare/model.safetensors").string());
+  EXPECT_FALSE(
+      SafetensorsFolder((dir_ / "bare").string()).contains("vision_model.embeddings.patch_embedding.weight"));
+  bare->load(SafetensorsFolder((dir_ / "bare").string()));
+  torch::NoGradGuard no_grad;
+  const auto pixels = torch::randn({1, 3, 16, 16});
+  EXPECT_TRUE(torch::equal(bare->hidden_states(pixels, -1), prefixed->hidden_states(pixels, -1)));
+  fs::remove(dir_ / "bare/model.safetensors");
+  save_parameters(prefixed->body(), (dir_ / "bare/model.safetensors").string(), "other.");
+  EXPECT_THROW(
+      {
+        try {
+          bare->load(SafetensorsFolder((dir_ / "bare").string()));
+        } catch (const InputError& e) {
+          EXPECT_NE(std::string(e.what()).find("vision_model.embeddings"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      InputError);
+}
 
 class VisionEncoders : public acsweep::testing::TempDirTest {};
 

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "acsweep/models/hf_config.hpp"
+#include "acsweep/models/safetensors.hpp"
 
 namespace acsweep::models {
 
@@ -37,6 +38,10 @@ class VisionTransformerImpl : public torch::nn::Module {
   }
   std::int64_t prefix_tokens() const { return config_.family == VisionFamily::clip ? 1 : 0; }
   const VisionTowerConfig& config() const { return config_; }
+  // Reads the weights as CLIPModel/SiglipModel checkpoints and transformers < 5 name them
+  // (vision_model.*) or as transformers 5 saves a bare *VisionModel (no prefix).
+  void load(const SafetensorsFolder& weights);
+  torch::nn::Module& body() { return *vision_model_; }  // the module under vision_model.
 
  private:
   torch::Tensor positions(std::int64_t grid_h, std::int64_t grid_w) const;  // [grid_h * grid_w, D]
@@ -75,6 +80,7 @@ class Dinov2Impl : public torch::nn::Module {
   }
   std::int64_t prefix_tokens() const { return 1 + config_.num_register_tokens; }
   const VisionTowerConfig& config() const { return config_; }
+  void load(const SafetensorsFolder& weights);
 
  private:
   VisionTowerConfig config_;
