@@ -20,14 +20,16 @@ struct SegmentState {
   int segment = 0;
   std::string path, state;  // complete, stopped, incomplete, unreadable, missing
   std::vector<std::string> hashes;
+  std::vector<double> status;  // store::TaskStatus per row
 };
 
 SegmentState read_segment(const std::string& dir, int segment) {
-  SegmentState s{segment, store::segment_path(dir, segment), "missing", {}};
+  SegmentState s{segment, store::segment_path(dir, segment), "missing", {}, {}};
   if (!std::filesystem::exists(s.path)) return s;
   try {
     store::H5File file = store::H5File::open_read_only(s.path);
     s.hashes = file.open_group("tasks").read_strings("hash");
+    s.status = file.open_group("tasks").read_doubles("status");
     s.state = store::segment_state(s.path);
   } catch (const store::StoreError&) {
     s.state = "unreadable";
@@ -57,15 +59,22 @@ int run_inspect(const std::vector<std::string>& args, const CommandContext& cont
   }
   // The plan: the newest segment whose task list could be read.
   const std::vector<std::string>* plan = nullptr;
+  const SegmentState* newest = nullptr;
   for (auto it = segments.rbegin(); it != segments.rend() && !plan; ++it)
-    if (it->state != "unreadable" && it->state != "missing") plan = &it->hashes;
-  std::size_t done = 0, failed = 0, pending = 0;
+    if (it->state != "unreadable" && it->state != "missing") {
+      plan = &it->hashes;
+      newest = &*it;
+    }
+  std::size_t done = 0, failed = 0, pending = 0, not_needed = 0;
   nlohmann::ordered_json failures = nlohmann::ordered_json::array();
   if (plan)
-    for (const auto& hash : *plan) {
+    for (std::size_t row = 0; row < plan->size(); ++row) {
+      const auto& hash = (*plan)[row];
       const auto it = latest.find(hash);
       if (it == latest.end()) {
-        ++pending;
+        const bool settled = row < newest->status.size() &&
+                             newest->status[row] == static_cast<double>(store::TaskStatus::NotNeeded);
+        ++(settled ? not_needed : pending);
       } else if (it->second.status == "done") {
         ++done;
       } else {
@@ -82,8 +91,11 @@ int run_inspect(const std::vector<std::string>& args, const CommandContext& cont
     doc["segments"] = nlohmann::ordered_json::array();
     for (const auto& s : segments)
       doc["segments"].push_back({{"segment", s.segment}, {"path", s.path}, {"state", s.state}});
-    doc["tasks"] = {
-        {"total", plan ? plan->size() : 0}, {"done", done}, {"failed", failed}, {"pending", pending}};
+    doc["tasks"] = {{"total", plan ? plan->size() : 0},
+                    {"done", done},
+                    {"failed", failed},
+                    {"pending", pending},
+                    {"not_needed", not_needed}};
     doc["failures"] = failures;
     std::cout << doc.dump(2) << "\n";
     return 0;
@@ -95,8 +107,10 @@ int run_inspect(const std::vector<std::string>& args, const CommandContext& cont
     std::printf("no readable segment: run the job again to rebuild one from the journals\n");
     return 0;
   }
-  std::printf("tasks: %zu in the plan: %zu done, %zu failed, %zu pending\n", plan->size(), done, failed,
+  std::printf("tasks: %zu in the plan: %zu done, %zu failed, %zu pending", plan->size(), done, failed,
               pending);
+  if (not_needed > 0) std::printf(", %zu not needed (finetunes the policy did not pick)", not_needed);
+  std::printf("\n");
   for (const auto& f : failures)
     std::printf("  failed: %s on rank %d: %s\n", f["task"].get<std::string>().c_str(), f["rank"].get<int>(),
                 f["message"].get<std::string>().c_str());

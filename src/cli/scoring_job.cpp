@@ -454,6 +454,7 @@ void plan_finetunes(ScoringJob& plan, const runtime::JobSpec& job) {
                    {"stage2_hash", stage2_hash.hex()}};
     task.cost = score.cost * 100;  // Stage 2 trains the LLM too: far more than a score
     task.whole_group = true;
+    plan.finetune_task[i] = plan.tasks.size();
     plan.tasks.push_back(task);
   }
 }
@@ -546,6 +547,7 @@ ScoringJob plan_scoring(const runtime::JobSpec& job) {
     plan.tasks.push_back(task);
   }
   plan.score_tasks = plan.tasks.size();
+  plan.finetune_task.assign(plan.score_tasks, std::string::npos);
   if (s.finetune) plan_finetunes(plan, job);
   return plan;
 }
@@ -574,12 +576,17 @@ void print_scoring_plan(const ScoringJob& plan, const runtime::JobSpec& job) {
       plan.score_tasks, plan.train.size(), plan.stage1_steps, static_cast<long long>(s.stage1.global_batch),
       plan.heldout.size(), plan.pair_names.size(), plan.keypoints, plan.categories.size(),
       s.c_score.split.c_str());
+  if (s.finetune && s.finetune->policy)
+    std::printf("policy: region-based sampling picks %zu of the %zu settings once every A and C is in%s\n",
+                s.finetune->budget, plan.score_tasks,
+                s.finetune->validate ? "; validation finetunes every setting to judge the pick" : "");
   if (plan.score_tasks < plan.tasks.size())
     std::printf(
         "finetuning: %zu settings, Stage 2 (%zu steps of %lld) on worker groups, then %zu benchmarks (%s)\n",
-        plan.tasks.size() - plan.score_tasks, plan.stage2_steps,
-        static_cast<long long>(s.finetune->stage2.global_batch), plan.benchmark_names.size(),
-        join(plan.benchmark_names, ", ").c_str());
+        s.finetune->policy && !s.finetune->validate ? s.finetune->budget
+                                                    : plan.tasks.size() - plan.score_tasks,
+        plan.stage2_steps, static_cast<long long>(s.finetune->stage2.global_batch),
+        plan.benchmark_names.size(), join(plan.benchmark_names, ", ").c_str());
   if (!plan.skipped.empty())
     std::printf("left out of the data: %zu items (the run lists them)\n", plan.skipped.size());
   std::printf("%6s  %-16s  %12s  %s\n", "row", "hash", "cost", "setting (encoders)");
@@ -633,10 +640,14 @@ void write_scoring_summary(store::H5Location& root, const ScoringJob& plan, cons
   // /finetune: one row per finetuned setting, a column per benchmark.
   store::H5Location finetune = root.create_group("finetune");
   const auto finetune_columns = plan.finetune_value_names();
-  std::vector<std::string> finetuned;
-  for (std::size_t t = plan.score_tasks; t < plan.tasks.size(); ++t)
+  std::vector<std::string> finetuned;  // the finetune tasks that ran (the policy's pick, or the list)
+  std::vector<std::optional<std::vector<double>>> done;
+  for (std::size_t t = plan.score_tasks; t < plan.tasks.size(); ++t) {
+    if (!rows[t]) continue;
     finetuned.push_back(job.scoring->search.settings.at(std::stoul(plan.tasks[t].inputs.at("setting"))).name);
-  const auto scores_of = columns_of(rows, plan.score_tasks, plan.tasks.size(), finetune_columns.size());
+    done.push_back(rows[t]);
+  }
+  const auto scores_of = columns_of(done, 0, done.size(), finetune_columns.size());
   finetune.write("setting", finetuned);
   for (std::size_t c = 0; c < finetune_columns.size(); ++c) finetune.write(finetune_columns[c], scores_of[c]);
   finetune.write("benchmarks", plan.benchmark_names);

@@ -30,7 +30,11 @@ po::options_description schema() {
       ("job.name", po::value<std::string>(), "name of the job; a results directory belongs to one job")(
           "job.output", po::value<std::string>()->default_value("results"), "results directory")(
           "job.seed", po::value<std::int64_t>()->default_value(0), "seed of every random choice")(
-          "job.max_attempts", po::value<int>()->default_value(3), "tries of a failing task")
+          "job.max_attempts", po::value<int>()->default_value(3), "tries of a failing task")(
+          "job.budget", po::value<std::int64_t>(),
+          "settings the AC policy finetunes (k'; finetune.settings = policy)")(
+          "job.validate", po::value<bool>()->default_value(false),
+          "finetune every setting too, to judge the policy's pick (Recall@1, @3 against random)")
       // [layout]
       ("layout.groups", po::value<int>(), "worker groups (G)")("layout.group_size", po::value<int>(),
                                                                "ranks per worker group (S)")
@@ -82,7 +86,8 @@ po::options_description schema() {
           "c_score.upsample", po::value<bool>()->default_value(false),
           "match on features upsampled to the input's pixels")
       // [finetune], [stage2]; [benchmarks]: NAME = multiple_choice:PATH or yes_no:PATH lines
-      ("finetune.settings", po::value<std::string>(), "settings to finetune (comma-separated, or all)")(
+      ("finetune.settings", po::value<std::string>(),
+       "settings to finetune: comma-separated, all, or policy (region-based sampling of [job] budget)")(
           "stage2.data", po::value<std::string>(), "LLaVA JSON of conversations")(
           "stage2.images", po::value<std::string>(), "the image folder")(
           "stage2.lr", po::value<double>()->default_value(2e-5, "2e-5"), "peak learning rate")(
@@ -119,14 +124,22 @@ T value_of(const po::variables_map& vm, const std::string& key) {
 ScoringSection read_scoring(const po::variables_map& vm, const std::string& path,
                             const std::function<std::string(const std::string&)>& resolve,
                             std::map<std::string, std::string>& encoders,
-                            const std::map<std::string, std::string>& benchmarks) {
+                            const std::map<std::string, std::string>& benchmarks,
+                            std::vector<std::string>* missing) {
   auto require = [&](bool ok, const std::string& key, const std::string& why) {
     if (!ok) throw InputError(where(path, key) + ": " + why);
+  };
+  // A file or folder the job names: an error, or (planning only) a note in `missing`.
+  const auto located = [&](bool ok, const std::string& key, const std::string& why) {
+    if (!ok && missing)
+      missing->push_back(where(path, key) + ": " + why);
+    else
+      require(ok, key, why);
   };
   const auto existing = [&](const std::string& key, bool folder) {
     require(vm.count(key) && !value_of<std::string>(vm, key).empty(), key, "missing");
     const std::string p = resolve(value_of<std::string>(vm, key));
-    require(folder ? fs::is_directory(p) : fs::is_regular_file(p), key,
+    located(folder ? fs::is_directory(p) : fs::is_regular_file(p), key,
             std::string("no such ") + (folder ? "folder: " : "file: ") + p);
     return p;
   };
@@ -134,13 +147,14 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   s.llm.folder = existing("llm.folder", true);
   s.llm.tokenizer =
       vm.count("llm.tokenizer") ? existing("llm.tokenizer", false) : s.llm.folder + "/tokenizer.model";
-  require(fs::is_regular_file(s.llm.tokenizer), "llm.tokenizer", "no such file: " + s.llm.tokenizer);
+  if (vm.count("llm.tokenizer") == 0)
+    located(fs::is_regular_file(s.llm.tokenizer), "llm.tokenizer", "no such file: " + s.llm.tokenizer);
 
   for (auto& [name, folder] : encoders) {
     require(!name.empty() && name.find_first_of("+;@ ") == std::string::npos, "encoders." + name,
             "an encoder name may not hold '+', ';', '@' or spaces");
     folder = resolve(folder);
-    require(fs::is_directory(folder), "encoders." + name, "no such folder: " + folder);
+    located(fs::is_directory(folder), "encoders." + name, "no such folder: " + folder);
   }
   std::vector<int> resolutions;
   const std::string resolution_text = value_of<std::string>(vm, "search.resolutions");
@@ -220,7 +234,7 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
 
   s.c_score.root = existing("c_score.root", true);
   s.c_score.split = value_of<std::string>(vm, "c_score.split");
-  require(fs::is_directory(s.c_score.root + "/PairAnnotation/" + s.c_score.split), "c_score.split",
+  located(fs::is_directory(s.c_score.root + "/PairAnnotation/" + s.c_score.split), "c_score.split",
           "no folder " + s.c_score.root + "/PairAnnotation/" + s.c_score.split);
   s.c_score.alpha = value_of<double>(vm, "c_score.alpha");
   require(s.c_score.alpha > 0, "c_score.alpha", "must be positive");
@@ -230,13 +244,27 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
 
   if (!vm.count("finetune.settings")) {
     require(benchmarks.empty(), "benchmarks", "benchmarks need [finetune] settings");
+    require(!vm.count("job.budget"), "job.budget", "a budget needs [finetune] settings = policy");
     return s;
   }
   FinetuneSection& f = s.finetune.emplace();
   const std::string chosen = value_of<std::string>(vm, "finetune.settings");
-  std::vector<std::string> every;  // "all": in [search] order
+  f.policy = chosen == "policy";
+  f.validate = value_of<bool>(vm, "job.validate");
+  if (f.policy) {
+    require(vm.count("job.budget"), "job.budget", "missing: finetune.settings = policy needs a budget");
+    const auto budget = value_of<std::int64_t>(vm, "job.budget");
+    require(budget >= 1 && static_cast<std::size_t>(budget) <= s.search.settings.size(), "job.budget",
+            "must be in 1.." + std::to_string(s.search.settings.size()) + " (the settings), not " +
+                std::to_string(budget));
+    f.budget = static_cast<std::size_t>(budget);
+  } else {
+    require(!vm.count("job.budget"), "job.budget", "a budget needs [finetune] settings = policy");
+    require(!f.validate, "job.validate", "validation judges the policy: needs finetune.settings = policy");
+  }
+  std::vector<std::string> every;  // "all" and "policy": in [search] order
   for (const auto& setting : s.search.settings) every.push_back(setting.name);
-  for (const auto& name : chosen == "all" ? every : split_commas(chosen)) {
+  for (const auto& name : chosen == "all" || f.policy ? every : split_commas(chosen)) {
     require(names.count(name) > 0, "finetune.settings", "'" + name + "' is not one of the settings");
     f.settings.push_back(name);
   }
@@ -264,7 +292,7 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
     require(colon != std::string::npos && (kind == "multiple_choice" || kind == "yes_no"),
             "benchmarks." + name, "must be multiple_choice:PATH or yes_no:PATH, not '" + spec + "'");
     const std::string file = resolve(spec.substr(colon + 1));
-    require(fs::is_regular_file(file), "benchmarks." + name, "no such file: " + file);
+    located(fs::is_regular_file(file), "benchmarks." + name, "no such file: " + file);
     f.benchmarks.push_back({name, kind, file});
   }
   return s;
@@ -272,7 +300,7 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
 
 }  // namespace
 
-JobSpec read_job(const std::string& path, const std::vector<std::string>& overrides) {
+JobSpec read_job(const std::string& path, const std::vector<std::string>& overrides, bool need_inputs) {
   std::ifstream in(path);
   if (!in) throw InputError(path + ": cannot open the job file");
   std::stringstream buffer;
@@ -361,9 +389,11 @@ JobSpec read_job(const std::string& path, const std::vector<std::string>& overri
           simulation ? "a job is a policy simulation ([simulation]) or a scoring sweep ([search]), not both"
                      : "missing: a job needs [simulation] tables or [search] settings");
   if (scoring) {
-    job.scoring = read_scoring(vm, path, resolve, job.encoders, job.benchmarks);
+    job.scoring =
+        read_scoring(vm, path, resolve, job.encoders, job.benchmarks, need_inputs ? nullptr : &job.missing);
     return job;
   }
+  require(!vm.count("job.budget"), "job.budget", "a policy simulation takes its budgets from [simulation]");
   SimulationSection& sim = job.simulation.emplace();
   for (const auto& table : split_commas(value_of<std::string>(vm, "simulation.tables"))) {
     require(!table.empty(), "simulation.tables", "empty name in the list");

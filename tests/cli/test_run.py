@@ -48,7 +48,7 @@ def inspect(acsweep, out_dir):
 
 def test_dry_run_prints_the_plan_and_writes_nothing(acsweep, job):
     out = acsweep("run", job, "--dry-run", *QUICK).stdout
-    assert "job 'test-job'" in out and "layout: world of 1" in out
+    assert "job 'test-job'" in out and "layout: one process runs every task in order" in out
     assert "tasks: 40 policy_simulation" in out  # 2 samplers x 4 budgets x 5 shards
     assert "paper/region/k=4/runs 160-200" in out
     assert not (job.parent / "out").exists()
@@ -94,7 +94,7 @@ def test_same_results_at_1_2_4_5_ranks_and_as_acsweep_policy(acsweep, job, tmp_p
         np.testing.assert_array_equal(got[1], reference[1])
         assert done.stdout == stdout, f"{ranks} ranks"
         state = inspect(acsweep, out)
-        assert state["tasks"] == {"total": 40, "done": 40, "failed": 0, "pending": 0}
+        assert state["tasks"] == {"total": 40, "done": 40, "failed": 0, "pending": 0, "not_needed": 0}
     policy = json.loads(acsweep("policy", job.parent / "paper.csv", "--budget", "1", "--runs", "200", "--seed",
                                 "4", "--json").stdout)
     mmbench = [p for p in policy["benchmarks"]["MMBench"]["curve"] if p["sampler"] == "region"][0]

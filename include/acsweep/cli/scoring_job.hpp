@@ -31,6 +31,7 @@ namespace acsweep::cli {
 struct ScoringJob {
   std::vector<runtime::TaskDescriptor> tasks;  // one per setting, in [search] order, then the finetunes
   std::size_t score_tasks = 0;
+  std::vector<std::size_t> finetune_task;   // by setting: its finetune task's index, or npos
   std::vector<std::string> heldout_ids;     // the A manifest, in drawn order
   std::vector<std::size_t> heldout, train;  // indices into the caption file's usable items
   std::vector<std::string> pair_names, pair_categories, categories;

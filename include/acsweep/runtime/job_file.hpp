@@ -80,7 +80,13 @@ struct BenchmarkSpec {
 };
 
 struct FinetuneSection {
-  std::vector<std::string> settings;  // names of [search] settings ("all": every one)
+  std::vector<std::string> settings;  // names of [search] settings ("all" and "policy": every one)
+  // settings = policy: the AC policy picks [job] budget settings by region-based sampling once
+  // every A and C is in; with [job] validate, every setting is finetuned so the policy's pick can
+  // be judged against the truth.
+  bool policy = false;
+  std::size_t budget = 0;
+  bool validate = false;
   Stage2Section stage2;
   std::vector<BenchmarkSpec> benchmarks;
 };
@@ -106,10 +112,14 @@ struct JobSpec {
   std::map<std::string, std::string> benchmarks;  // [benchmarks] NAME = KIND:PATH
   std::optional<SimulationSection> simulation;    // a job is a policy simulation ([simulation])
   std::optional<ScoringSection> scoring;          // or a scoring sweep ([search])
+  std::vector<std::string> missing;               // inputs not found (read_job with need_inputs false)
 };
 
-// Reads and validates `path` with `overrides` ("section.key=value").
-JobSpec read_job(const std::string& path, const std::vector<std::string>& overrides = {});
+// Reads and validates `path` with `overrides` ("section.key=value"). Without `need_inputs` (a
+// plan for another machine), the scoring job's missing files and folders are listed in
+// JobSpec::missing instead of being errors; every other check still applies.
+JobSpec read_job(const std::string& path, const std::vector<std::string>& overrides = {},
+                 bool need_inputs = true);
 
 // The documented keys, one "section.key  type  default  meaning" line each (acsweep run --help).
 std::string job_keys_help();

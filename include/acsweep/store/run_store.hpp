@@ -20,7 +20,8 @@
 
 namespace acsweep::store {
 
-enum class TaskStatus : std::int8_t { Pending = 0, Done = 1, Failed = 2 };
+// NotNeeded: the run ended without needing the task (a finetune the AC policy did not pick).
+enum class TaskStatus : std::int8_t { Pending = 0, Done = 1, Failed = 2, NotNeeded = 3 };
 
 // Where things live in a results directory; every rank can compute them.
 std::string segment_path(const std::string& dir, int segment);
@@ -74,6 +75,7 @@ class SegmentFile {
   void record_done(std::uint64_t row, const std::vector<double>& values, double seconds, int rank,
                    int segment, const std::map<std::string, std::vector<double>>& per_sample = {});
   void record_failed(std::uint64_t row, int rank);
+  void record_not_needed(std::uint64_t row) { write_status(row, TaskStatus::NotNeeded); }
   // Collective.
   void flush();
   void close();

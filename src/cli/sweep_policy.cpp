@@ -1,0 +1,267 @@
+#include "acsweep/cli/sweep_policy.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+#include "acsweep/cli/policy_output.hpp"
+#include "acsweep/error.hpp"
+#include "acsweep/law/ac_policy.hpp"
+#include "acsweep/law/policy_simulation.hpp"
+#include "acsweep/law/seeded_rng.hpp"
+#include "acsweep/law/table.hpp"
+#include "acsweep/law/table_fit.hpp"
+#include "acsweep/store/results_file.hpp"
+
+namespace acsweep::cli {
+namespace {
+
+constexpr std::uint64_t kPolicyStream = 0xA5C0'0010;  // law::derive_seed path of the sampling
+constexpr std::size_t kValidationRuns = 1000;         // the paper's R
+constexpr std::size_t kShortlist = 3;
+
+// Score-row columns (ScoringJob::value_names()).
+constexpr std::size_t kA = 0, kC = 1;
+
+double cell(const TaskRows& rows, std::size_t task, std::size_t column) {
+  if (task == std::string::npos || !rows.at(task) || column >= rows[task]->size()) return std::nan("");
+  return (*rows[task])[column];
+}
+
+// Min-max over the values; a constant column maps to 0 (every point alike, nothing to order).
+struct Range {
+  double lo = 0.0, span = 1.0;
+  explicit Range(const std::vector<double>& values) {
+    const auto [min, max] = std::minmax_element(values.begin(), values.end());
+    lo = *min;
+    span = *max > *min ? *max - *min : 1.0;
+  }
+  double to_unit(double x) const { return (x - lo) / span; }
+  double from_unit(double u) const { return lo + u * span; }
+};
+
+bool varies(const std::vector<double>& values) {
+  return !values.empty() &&
+         *std::max_element(values.begin(), values.end()) > *std::min_element(values.begin(), values.end());
+}
+
+std::vector<double> to_unit(const std::vector<double>& values) {
+  const Range range(values);
+  std::vector<double> out;
+  for (const double v : values) out.push_back(range.to_unit(v));
+  return out;
+}
+
+const std::string& setting_name(const runtime::JobSpec& job, std::size_t setting) {
+  return job.scoring->search.settings.at(setting).name;
+}
+
+// Writes <output>/measured.csv (setting, A, C, one column per benchmark) atomically.
+void write_measured_csv(const std::string& path, const law::LawTable& table) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary);
+    out.precision(17);
+    out << "setting,A,C";
+    for (const auto& b : table.benchmark_names) out << ',' << b;
+    out << '\n';
+    for (std::size_t i = 0; i < table.size(); ++i) {
+      out << table.settings[i] << ',' << table.alignment[i] << ',' << table.correspondence[i];
+      for (const auto& column : table.benchmark_scores) out << ',' << column[i];
+      out << '\n';
+    }
+    if (!out.flush()) throw std::runtime_error(temporary + ": cannot write");
+  }
+  std::filesystem::rename(temporary, path);
+}
+
+// /validation: the truth from finetuning every setting, and the policy judged on it.
+void write_validation(store::H5Location& root, const ScoringJob& plan, const runtime::JobSpec& job,
+                      const TaskRows& rows, const PolicyPick& pick,
+                      const std::vector<std::vector<std::size_t>>& rankings) {
+  law::LawTable table;
+  table.source = job.output + "/measured.csv";
+  std::vector<std::size_t> complete;  // settings with every benchmark measured
+  for (const auto s : pick.scored) {
+    bool all = true;
+    for (std::size_t b = 0; b < plan.benchmark_names.size(); ++b)
+      all = all && std::isfinite(cell(rows, plan.finetune_task[s], b));
+    if (!all) continue;
+    complete.push_back(s);
+    table.settings.push_back(setting_name(job, s));
+    table.alignment.push_back(cell(rows, plan.tasks[s].index, kA));
+    table.correspondence.push_back(cell(rows, plan.tasks[s].index, kC));
+  }
+  store::H5Location group = root.create_group("validation");
+  group.write("setting", table.settings);
+  std::printf("\nvalidation: every setting finetuned (%zu of %zu with every benchmark)\n", complete.size(),
+              pick.scored.size());
+  std::vector<std::string> judged, best_names;
+  std::vector<std::int64_t> hit1, hit3;
+  for (std::size_t b = 0; b < plan.benchmark_names.size(); ++b) {
+    std::vector<double> y;
+    for (const auto s : complete) y.push_back(cell(rows, plan.finetune_task[s], b));
+    if (y.empty()) continue;
+    const auto best_at = static_cast<std::size_t>(std::max_element(y.begin(), y.end()) - y.begin());
+    const std::size_t best = complete[best_at];
+    const auto& ranking = rankings[b];
+    const auto position = std::find(ranking.begin(), ranking.end(), best) - ranking.begin();
+    judged.push_back(plan.benchmark_names[b]);
+    best_names.push_back(setting_name(job, best));
+    hit1.push_back(position < 1 ? 1 : 0);
+    hit3.push_back(position < static_cast<long>(kShortlist) ? 1 : 0);
+    std::printf("  %-12s true best %s (%.2f): the policy ranked it #%ld\n", plan.benchmark_names[b].c_str(),
+                setting_name(job, best).c_str(), y[best_at], static_cast<long>(position) + 1);
+    if (varies(y)) {
+      table.benchmark_names.push_back(plan.benchmark_names[b]);
+      table.benchmark_scores.push_back(y);
+    } else {
+      std::printf("  %-12s every setting scored alike: left out of the Law and the simulation\n",
+                  plan.benchmark_names[b].c_str());
+    }
+  }
+  group.write("benchmark", judged);
+  group.write("best_setting", best_names);
+  group.write("hit_at_1", hit1);
+  group.write("hit_at_3", hit3);
+  group.set_attribute("budget", static_cast<std::int64_t>(job.scoring->finetune->budget));
+  group.set_attribute("random_recall", static_cast<double>(job.scoring->finetune->budget) /
+                                           static_cast<double>(std::max<std::size_t>(1, complete.size())));
+  if (complete.size() < 2 || table.benchmark_names.empty() || !varies(table.alignment) ||
+      !varies(table.correspondence)) {
+    std::printf("  too little variation to fit the Law or judge the policy over runs\n");
+    return;
+  }
+  write_measured_csv(table.source, table);
+  const auto fits = law::fit_table(law::normalise_table(table), law::LawModel{});
+  std::vector<double> r2;
+  std::printf("  the Law fitted on all %zu settings:", table.size());
+  for (std::size_t b = 0; b < fits.size(); ++b) {
+    r2.push_back(fits[b].r2);
+    std::printf(" %s R2 %.3f;", table.benchmark_names[b].c_str(), fits[b].r2);
+  }
+  std::printf("\n  measured table: %s\n\n", table.source.c_str());
+  group.write("law_benchmark", table.benchmark_names);
+  group.write("law_r2", r2);
+  law::SimulationSpec spec;
+  spec.budgets = law::every_budget(table.size());
+  spec.runs = kValidationRuns;
+  spec.seed = job.seed;
+  const law::PolicySimulation simulation(table, spec);
+  const auto result = simulation.summarise(simulation.count_hits());
+  store::write_policy_simulation(group, table, result);
+  print_simulation(table, result);
+}
+
+}  // namespace
+
+PolicyPick pick_settings(const ScoringJob& plan, const runtime::JobSpec& job, const TaskRows& rows) {
+  PolicyPick pick;
+  std::vector<double> a, c;
+  for (std::size_t s = 0; s < plan.score_tasks; ++s) {
+    const double as = cell(rows, s, kA), cs = cell(rows, s, kC);
+    if (!std::isfinite(as) || !std::isfinite(cs)) continue;
+    pick.scored.push_back(s);
+    a.push_back(as);
+    c.push_back(cs);
+  }
+  if (pick.scored.size() < 2)
+    throw std::runtime_error("the policy needs the A and C of at least 2 settings; " +
+                             std::to_string(pick.scored.size()) + " were scored");
+  const auto budget = std::min(job.scoring->finetune->budget, pick.scored.size());
+  if (budget < job.scoring->finetune->budget)
+    std::fprintf(stderr, "acsweep: only %zu settings scored: the policy finetunes all of them\n",
+                 pick.scored.size());
+  const law::RegionSampler sampler(to_unit(a), to_unit(c));
+  law::SeededRng rng(law::derive_seed(job.seed, {kPolicyStream}));
+  for (const auto position : sampler.sample(budget, rng)) pick.sampled.push_back(pick.scored[position]);
+  std::fprintf(stderr, "acsweep [coordinator] region-based sampling picked %zu of %zu settings:", budget,
+               pick.scored.size());
+  for (const auto s : pick.sampled) std::fprintf(stderr, " %s;", setting_name(job, s).c_str());
+  std::fprintf(stderr, "\n");
+  return pick;
+}
+
+std::vector<std::size_t> finetune_tasks_for(const ScoringJob& plan, const runtime::JobSpec& job,
+                                            const PolicyPick& pick) {
+  std::vector<std::size_t> tasks;
+  for (const auto s : job.scoring->finetune->validate ? pick.scored : pick.sampled)
+    tasks.push_back(plan.finetune_task.at(s));
+  return tasks;
+}
+
+void write_policy(store::H5Location& root, const ScoringJob& plan, const runtime::JobSpec& job,
+                  const TaskRows& rows, const PolicyPick& pick) {
+  std::vector<double> a, c;
+  std::vector<std::string> names;
+  for (const auto s : pick.scored) {
+    a.push_back(cell(rows, s, kA));
+    c.push_back(cell(rows, s, kC));
+    names.push_back(setting_name(job, s));
+  }
+  const law::ACPolicy policy(to_unit(a), to_unit(c));
+  store::H5Location group = root.create_group("policy");
+  group.write("setting", names);
+  std::vector<std::string> sampled;
+  for (const auto s : pick.sampled) sampled.push_back(setting_name(job, s));
+  group.write("sampled", sampled);
+  group.set_attribute("budget", static_cast<std::int64_t>(pick.sampled.size()));
+  group.set_attribute("model", law::model_name(law::LawModel{}));
+  std::printf(
+      "\nthe AC policy: %zu of %zu settings finetuned (%zu Stage-2 runs saved); shortlist per benchmark\n",
+      pick.sampled.size(), pick.scored.size(), pick.scored.size() - pick.sampled.size());
+
+  std::vector<std::vector<std::size_t>> rankings;  // per benchmark, settings best first
+  for (std::size_t b = 0; b < plan.benchmark_names.size(); ++b) {
+    std::vector<std::size_t> finetuned;  // positions in pick.scored
+    std::vector<double> measured;
+    for (const auto s : pick.sampled) {
+      const double y = cell(rows, plan.finetune_task[s], b);
+      if (!std::isfinite(y)) continue;
+      finetuned.push_back(static_cast<std::size_t>(std::find(pick.scored.begin(), pick.scored.end(), s) -
+                                                   pick.scored.begin()));
+      measured.push_back(y);
+    }
+    const std::string& benchmark = plan.benchmark_names[b];
+    if (finetuned.empty()) {
+      std::printf("  %-12s no finetuned setting has a result\n", benchmark.c_str());
+      rankings.emplace_back();
+      continue;
+    }
+    const Range range(measured);
+    std::vector<double> unit;
+    for (const double y : measured) unit.push_back(range.to_unit(y));
+    const law::PolicyRanking ranked = policy.rank(finetuned, unit);
+    std::vector<double> prediction;
+    for (const double u : ranked.score) prediction.push_back(range.from_unit(u));
+    std::vector<std::string> order;
+    std::vector<std::size_t> settings_order;
+    for (const auto position : ranked.ranking) {
+      order.push_back(names[position]);
+      settings_order.push_back(pick.scored[position]);
+    }
+    rankings.push_back(settings_order);
+    store::H5Location out = group.create_group(benchmark);
+    out.write("terms", law::LawModel{}.terms());
+    out.write("coefficients", ranked.fit.coefficients);
+    out.write("prediction", prediction);
+    out.write("ranking", order);
+    out.write("measured", measured);
+    out.set_attribute("r2", ranked.fit.r2);
+    std::printf("  %-12s", benchmark.c_str());
+    for (std::size_t n = 0; n < std::min(kShortlist, order.size()); ++n) {
+      const auto position = ranked.ranking[n];
+      const bool was_finetuned = std::find(finetuned.begin(), finetuned.end(), position) != finetuned.end();
+      std::printf("  %zu. %s (%s %.2f)", n + 1, order[n].c_str(), was_finetuned ? "measured" : "predicted",
+                  prediction[position]);
+    }
+    std::printf("   R2 on the %zu finetuned: %.3f\n", finetuned.size(), ranked.fit.r2);
+  }
+  if (job.scoring->finetune->validate) write_validation(root, plan, job, rows, pick, rankings);
+}
+
+}  // namespace acsweep::cli
