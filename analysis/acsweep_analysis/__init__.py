@@ -2,10 +2,12 @@
 
 Run with Debian's interpreter, which has h5py, numpy, pandas and matplotlib:
     /usr/bin/python3 -m acsweep_analysis report results.h5 --out report/
+    /usr/bin/python3 -m acsweep_analysis sweep results/demo/run --out report/
 """
 
 from .results import Results, load
 from .report import build_report
 from .run import RunResults, load_run
+from .sweep import Sweep, build_sweep_report, load_sweep
 
-__all__ = ["Results", "load", "build_report", "RunResults", "load_run"]
+__all__ = ["Results", "load", "build_report", "RunResults", "load_run", "Sweep", "load_sweep", "build_sweep_report"]

@@ -49,9 +49,10 @@ def plot_law_surfaces(r: Results, path: str) -> None:
     plt.close(fig)
 
 
-def plot_recall(r: Results, path: str) -> None:
-    curves = r.policy.curves
-    names = r.policy.benchmarks + ["average"]
+def plot_recall_curves(curves, title: str, path: str) -> None:
+    """Recall@1 (and the region sampler's Recall@3) over the budget, per benchmark and averaged;
+    curves: benchmark ("average" too), sampler, budget, recall_at_1, recall_at_3."""
+    names = [b for b in curves.benchmark.unique() if b != "average"] + ["average"]
     fig, axes = _grid(len(names))
     for ax, bench in zip(axes, names):
         for sampler, style in (("region", "-"), ("random", "--")):
@@ -67,10 +68,14 @@ def plot_recall(r: Results, path: str) -> None:
         ax.set_ylabel("recall")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"AC policy against random selection ({r.policy.runs} runs per budget)")
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_recall(r: Results, path: str) -> None:
+    plot_recall_curves(r.policy.curves, f"AC policy against random selection ({r.policy.runs} runs per budget)", path)
 
 
 def plot_ac_scatter(r: Results, path: str) -> None:
