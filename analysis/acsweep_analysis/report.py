@@ -14,6 +14,12 @@ import numpy as np  # noqa: E402
 from .results import MODELS, Results, law_surface, load  # noqa: E402
 
 
+def save_figure(fig, path: str) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _grid(n: int):
     cols = min(4, n)
     rows = math.ceil(n / cols)
@@ -44,9 +50,7 @@ def plot_law_surfaces(r: Results, path: str) -> None:
         ax.set_ylabel("c (normalised C)")
         fig.colorbar(cs, ax=ax, fraction=0.046)
     fig.suptitle("The Law: fitted benchmark score over alignment and correspondence")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_recall_curves(curves, title: str, path: str) -> None:
@@ -69,9 +73,7 @@ def plot_recall_curves(curves, title: str, path: str) -> None:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_recall(r: Results, path: str) -> None:
@@ -87,9 +89,7 @@ def plot_ac_scatter(r: Results, path: str) -> None:
     ax.set_ylabel("C score (correspondence, PCK@0.1 %)")
     ax.set_title("Settings in the A-C plane")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _markdown_table(frame, fmt="{:.3f}") -> str:

@@ -22,7 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .report import plot_recall_curves  # noqa: E402
+from .report import _markdown_table as _table  # noqa: E402
+from .report import plot_recall_curves, save_figure  # noqa: E402
 from .results import law_surface  # noqa: E402
 from .run import segment_state  # noqa: E402
 
@@ -143,9 +144,7 @@ def plot_ac_plane(s: Sweep, path: str) -> None:
     ax.set_title("Settings in the A-C plane; the policy's sample in draw order")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_law_fits(s: Sweep, path: str) -> None:
@@ -171,9 +170,7 @@ def plot_law_fits(s: Sweep, path: str) -> None:
     for ax in list(axes.flat)[len(benchmarks):]:
         ax.set_visible(False)
     fig.suptitle("The Law fitted on the sampled settings (circled); points: predicted results")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_ranks(s: Sweep, path: str) -> None:
@@ -185,18 +182,7 @@ def plot_ranks(s: Sweep, path: str) -> None:
     ax.set_ylabel("seconds")
     ax.set_title("Each rank's time in tasks over the sweep")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _table(frame: pd.DataFrame, fmt="{:.3f}") -> str:
-    lines = ["| " + " | ".join([frame.index.name or ""] + [str(c) for c in frame.columns]) + " |",
-             "|" + "---|" * (len(frame.columns) + 1)]
-    for idx, row in frame.iterrows():
-        cells = [fmt.format(v) if isinstance(v, (float, np.floating)) else str(v) for v in row]
-        lines.append("| " + " | ".join([str(idx)] + cells) + " |")
-    return "\n".join(lines)
+    save_figure(fig, path)
 
 
 def build_sweep_report(run_dir: str, out_dir: str) -> str:

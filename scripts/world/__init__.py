@@ -1,0 +1,1 @@
+"""The embedded synthetic world of the demo (scripts/make_world.py): scenes, text model, encoders."""

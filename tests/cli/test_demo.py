@@ -1,0 +1,141 @@
+"""The demo end to end at reduced size: the world of scripts/make_world.py (--size test), the real
+jobs/demo.ini with fewer settings and shorter training. One rank and five give the same scores,
+the same sample and the same finetunes, policy and validation; the policy's fits equal a NumPy
+least-squares fit of what the file holds; a run killed in Stage 2 and run again ends as an
+uninterrupted one; the report builds. (CTest runs this file as cli.demo.)"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SETTINGS = "clip-p8; dino-p4; where-p8; diffusion-cnn; clip-p8+dino-p8; noisy-p4"
+REDUCED = [f"search.settings={SETTINGS}", "job.budget=3", "a_score.n=16", "stage1.epochs=1", "stage2.epochs=1",
+           "stage2.micro_batch=16"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "make_world.py"),
+                    str(root / "results" / "demo" / "world"), "--size", "test"], check=True, timeout=600)
+    (root / "jobs").mkdir()
+    shutil.copy(os.path.join(ROOT, "jobs", "demo.ini"), root / "jobs" / "demo.ini")
+    return root
+
+
+def run(acsweep, demo, output, *sets, ranks=None):
+    args = ["run", demo / "jobs" / "demo.ini"]
+    for s in REDUCED + [f"job.output=../results/demo/{output}", *sets]:
+        args += ["--set", s]
+    return acsweep(*args, ranks=ranks)
+
+
+def newest(out_dir):
+    return h5py.File(sorted((out_dir / "segments").glob("segment-*.h5"))[-1], "r")
+
+
+def strings(dataset):
+    return [v.decode() for v in dataset[()]]
+
+
+def policy_results(f):
+    """Everything the policy decided, as comparable arrays."""
+    out = {"A": f["scores/A"][()], "C": f["scores/C"][()], "sampled": strings(f["policy/sampled"]),
+           "finetuned": strings(f["finetune/setting"])}
+    for b in strings(f["finetune/benchmarks"]):
+        out["finetune/" + b] = f["finetune/" + b][()]
+        out["prediction/" + b] = f[f"policy/{b}/prediction"][()]
+        out["ranking/" + b] = strings(f[f"policy/{b}/ranking"])
+    return out
+
+
+def assert_same(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], list):
+            assert a[key] == b[key], key
+        else:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def unit(x):
+    x = np.asarray(x, dtype=float)
+    return (x - x.min()) / (x.max() - x.min()) if x.max() > x.min() else np.zeros_like(x)
+
+
+def test_one_rank_equals_five_and_validation_judges_the_pick(acsweep, demo):
+    one = run(acsweep, demo, "one", "job.validate=true")
+    assert "the AC policy: 3 of 6 settings finetuned" in one.stdout and "validation:" in one.stdout
+    assert "phase score took" in one.stderr and "phase finetune took" in one.stderr
+    five = run(acsweep, demo, "five", "job.validate=true", ranks=5)
+    assert "rank 4:" in five.stderr and "idle" in five.stderr
+    out = demo / "results" / "demo"
+    with newest(out / "one") as a, newest(out / "five") as b:
+        assert_same(policy_results(a), policy_results(b))
+        np.testing.assert_array_equal(a["validation/simulation/recall_at_1"][()],
+                                      b["validation/simulation/recall_at_1"][()])
+        r = policy_results(a)
+        names = strings(a["scores/setting"])
+        assert len(set(r["sampled"])) == 3 and set(r["sampled"]) <= set(names)
+        assert sorted(r["finetuned"]) == sorted(names)  # validation finetunes every setting
+
+        # The policy's fit, again in NumPy: min-max normalised A and C over all settings, the
+        # benchmark over the sampled ones, least squares (minimum norm: 3 points, 6 terms).
+        a_n, c_n = unit(r["A"]), unit(r["C"])
+        X = np.column_stack([np.ones_like(a_n), a_n, c_n, a_n * a_n, a_n * c_n, c_n * c_n])
+        rows = [names.index(s) for s in r["sampled"]]
+        for b in strings(a["finetune/benchmarks"]):
+            y = np.array([r["finetune/" + b][r["finetuned"].index(s)] for s in r["sampled"]])
+            lo, span = y.min(), (y.max() - y.min()) or 1.0
+            w = np.linalg.lstsq(X[rows], (y - lo) / span, rcond=None)[0]
+            predicted = lo + span * (X @ w)
+            predicted[rows] = y  # finetuned settings keep their measured value
+            np.testing.assert_allclose(r["prediction/" + b], predicted, rtol=1e-9, atol=1e-9)
+            # The validation's truth is the best measured setting.
+            measured = np.array([r["finetune/" + b][r["finetuned"].index(s)] for s in names])
+            judged = strings(a["validation/benchmark"])
+            if b in judged:
+                assert strings(a["validation/best_setting"])[judged.index(b)] == names[int(np.argmax(measured))]
+    assert (out / "one" / "measured.csv").exists() or "too little variation" in one.stdout
+
+
+def test_killed_in_stage_2_then_rerun_equals_an_uninterrupted_run(acsweep, demo):
+    out = demo / "results" / "demo"
+    longer = ["stage2.epochs=2", "stage2.micro_batch=8", "stage2.checkpoint_every=2", "layout.groups=2"]
+    run(acsweep, demo, "whole", *longer, ranks=3)
+    cmd = [os.environ["ACSWEEP_MPIEXEC"], os.environ["ACSWEEP_MPIEXEC_NUMPROC_FLAG"], "3", "--oversubscribe",
+           os.environ["ACSWEEP_BIN"], "run", str(demo / "jobs" / "demo.ini")]
+    for s in REDUCED + longer + ["job.output=../results/demo/killed"]:
+        cmd += ["--set", s]
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not list((out / "killed" / "stage2").glob("*/checkpoint-*/DONE")) and time.monotonic() < deadline:
+        assert process.poll() is None, "the run ended before its first Stage-2 checkpoint"
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)  # mid Stage 2: scores done, finetunes under way
+    process.wait()
+    again = run(acsweep, demo, "killed", *longer)  # one rank this time
+    assert "resumed from the checkpoint of step" in again.stderr
+    with newest(out / "whole") as a, newest(out / "killed") as b:
+        assert_same(policy_results(a), policy_results(b))
+
+
+def test_the_report_builds_from_the_demo(acsweep, demo):
+    out = demo / "results" / "demo" / "report"
+    run(acsweep, demo, "reported")
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "analysis"), MPLBACKEND="Agg")
+    subprocess.run([sys.executable, "-m", "acsweep_analysis", "sweep", str(demo / "results" / "demo" / "reported"),
+                    "--out", str(out)], check=True, env=env, timeout=300)
+    text = (out / "report.md").read_text()
+    for section in ("## Settings", "## The AC policy", "## Finetuned settings", "## Time"):
+        assert section in text
+    for picture in ("ac_plane.png", "law_fits.png", "ranks.png"):
+        assert (out / picture).stat().st_size > 1000
