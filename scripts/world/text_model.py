@@ -192,8 +192,7 @@ def build_llm(folder: str, texts: dict, seed: int, size: dict, log=print) -> dic
     schedule = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / 20) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
 
-    def padded_loss(items):
-        """Summed weighted loss and summed weight of sequences padded to the longest."""
+    def batch_loss(items):
         T = max(len(s) for s, _ in items)
         ids = torch.zeros(len(items), T, dtype=torch.long)
         mask = torch.zeros(len(items), T - 1)
@@ -203,15 +202,7 @@ def build_llm(folder: str, texts: dict, seed: int, size: dict, log=print) -> dic
         logits = model(ids)[:, :-1]
         nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1),
                                                 reduction="none").view(mask.shape)
-        return (nll * mask).sum(), mask.sum()
-
-    def batch_loss(items):
-        # short texts (captions) and long ones (conversations) padded apart: most of a mixed
-        # batch would be padding otherwise
-        short = [it for it in items if len(it[0]) <= 64]
-        long = [it for it in items if len(it[0]) > 64]
-        parts = [padded_loss(group) for group in (short, long) if group]
-        return sum(p[0] for p in parts) / sum(p[1] for p in parts)
+        return (nll * mask).sum() / mask.sum()
 
     first = None
     for step in range(steps):
