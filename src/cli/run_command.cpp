@@ -118,6 +118,15 @@ class Progress {
 
 using Rows = std::vector<std::optional<std::vector<double>>>;
 
+// Each working rank's tasks, busy and idle time over `seconds` (rank 0 coordinates, unless alone).
+void print_rank_times(double seconds, const std::vector<double>& busy,
+                      const std::vector<std::int64_t>& tasks) {
+  for (std::size_t r = busy.size() == 1 ? 0 : 1; r < busy.size(); ++r)
+    std::fprintf(stderr, "  rank %zu: %lld tasks, busy %.2f s, idle %.2f s (%.0f%%)\n", r,
+                 static_cast<long long>(tasks[r]), busy[r], seconds - busy[r],
+                 seconds > 0 ? 100 * (seconds - busy[r]) / seconds : 0.0);
+}
+
 // What `acsweep run` needs of a job, whatever its kind: the tasks, the shape of their results,
 // how to run them, which run in which phase, and what to make of them once all are in (rank 0).
 struct JobPlan {
@@ -308,15 +317,15 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
       phase_seconds.push_back(report.seconds);
       std::fprintf(stderr, "acsweep: phase %s took %.2f s\n", plan.phase_names.at(phase).c_str(),
                    report.seconds);
+      std::vector<double> phase_busy;
+      std::vector<std::int64_t> phase_tasks_done;
       for (std::size_t r = 0; r < report.ranks.size(); ++r) {
-        busy[r] += report.ranks[r].busy_seconds;
-        counts[r] += static_cast<std::int64_t>(report.ranks[r].tasks);
-        if (r == 0 && report.ranks.size() > 1) continue;  // rank 0 coordinates
-        const double idle = report.seconds - report.ranks[r].busy_seconds;
-        std::fprintf(stderr, "  rank %zu: %zu tasks, busy %.2f s, idle %.2f s (%.0f%%)\n", r,
-                     report.ranks[r].tasks, report.ranks[r].busy_seconds, idle,
-                     report.seconds > 0 ? 100 * idle / report.seconds : 0.0);
+        phase_busy.push_back(report.ranks[r].busy_seconds);
+        phase_tasks_done.push_back(static_cast<std::int64_t>(report.ranks[r].tasks));
+        busy[r] += phase_busy[r];
+        counts[r] += phase_tasks_done[r];
       }
+      print_rank_times(report.seconds, phase_busy, phase_tasks_done);
     }
     int more = 0;
     runtime::on_root_then_share_errors(0, world.world(), [&] {
@@ -363,10 +372,7 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
   store::mark_segment_complete(summary);
   summary.close();
   std::fprintf(stderr, "acsweep: sweep took %.2f s; results in %s\n", total, this_segment.c_str());
-  for (std::size_t r = busy.size() == 1 ? 0 : 1; r < busy.size(); ++r)  // rank 0 coordinates
-    std::fprintf(stderr, "  rank %zu: %lld tasks, busy %.2f s, idle %.2f s (%.0f%%)\n", r,
-                 static_cast<long long>(counts[r]), busy[r], total - busy[r],
-                 total > 0 ? 100 * (total - busy[r]) / total : 0.0);
+  print_rank_times(total, busy, counts);
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "acsweep/cli/policy_output.hpp"
 #include "acsweep/error.hpp"
 #include "acsweep/law/ac_policy.hpp"
+#include "acsweep/law/normalise.hpp"
 #include "acsweep/law/policy_simulation.hpp"
 #include "acsweep/law/seeded_rng.hpp"
 #include "acsweep/law/table.hpp"
@@ -32,17 +33,11 @@ double cell(const TaskRows& rows, std::size_t task, std::size_t column) {
   return (*rows[task])[column];
 }
 
-// Min-max over the values; a constant column maps to 0 (every point alike, nothing to order).
-struct Range {
-  double lo = 0.0, span = 1.0;
-  explicit Range(const std::vector<double>& values) {
-    const auto [min, max] = std::minmax_element(values.begin(), values.end());
-    lo = *min;
-    span = *max > *min ? *max - *min : 1.0;
-  }
-  double to_unit(double x) const { return (x - lo) / span; }
-  double from_unit(double u) const { return lo + u * span; }
-};
+// The values' range; a constant column gets a unit span, so it maps to 0 (nothing to order).
+law::MinMax range_of(const std::vector<double>& values) {
+  const auto [min, max] = std::minmax_element(values.begin(), values.end());
+  return {*min, *max > *min ? *max : *min + 1.0};
+}
 
 bool varies(const std::vector<double>& values) {
   return !values.empty() &&
@@ -50,9 +45,9 @@ bool varies(const std::vector<double>& values) {
 }
 
 std::vector<double> to_unit(const std::vector<double>& values) {
-  const Range range(values);
+  const law::MinMax range = range_of(values);
   std::vector<double> out;
-  for (const double v : values) out.push_back(range.to_unit(v));
+  for (const double v : values) out.push_back(range.apply(v));
   return out;
 }
 
@@ -86,15 +81,16 @@ void write_validation(store::H5Location& root, const ScoringJob& plan, const run
   law::LawTable table;
   table.source = job.output + "/measured.csv";
   std::vector<std::size_t> complete;  // settings with every benchmark measured
-  for (const auto s : pick.scored) {
+  for (std::size_t i = 0; i < pick.scored.size(); ++i) {
+    const auto s = pick.scored[i];
     bool all = true;
     for (std::size_t b = 0; b < plan.benchmark_names.size(); ++b)
       all = all && std::isfinite(cell(rows, plan.finetune_task[s], b));
     if (!all) continue;
     complete.push_back(s);
     table.settings.push_back(setting_name(job, s));
-    table.alignment.push_back(cell(rows, plan.tasks[s].index, kA));
-    table.correspondence.push_back(cell(rows, plan.tasks[s].index, kC));
+    table.alignment.push_back(pick.alignment[i]);
+    table.correspondence.push_back(pick.correspondence[i]);
   }
   store::H5Location group = root.create_group("validation");
   group.write("setting", table.settings);
@@ -161,13 +157,12 @@ void write_validation(store::H5Location& root, const ScoringJob& plan, const run
 
 PolicyPick pick_settings(const ScoringJob& plan, const runtime::JobSpec& job, const TaskRows& rows) {
   PolicyPick pick;
-  std::vector<double> a, c;
   for (std::size_t s = 0; s < plan.score_tasks; ++s) {
     const double as = cell(rows, s, kA), cs = cell(rows, s, kC);
     if (!std::isfinite(as) || !std::isfinite(cs)) continue;
     pick.scored.push_back(s);
-    a.push_back(as);
-    c.push_back(cs);
+    pick.alignment.push_back(as);
+    pick.correspondence.push_back(cs);
   }
   if (pick.scored.size() < 2)
     throw std::runtime_error("the policy needs the A and C of at least 2 settings; " +
@@ -176,7 +171,7 @@ PolicyPick pick_settings(const ScoringJob& plan, const runtime::JobSpec& job, co
   if (budget < job.scoring->finetune->budget)
     std::fprintf(stderr, "acsweep: only %zu settings scored: the policy finetunes all of them\n",
                  pick.scored.size());
-  const law::RegionSampler sampler(to_unit(a), to_unit(c));
+  const law::RegionSampler sampler(to_unit(pick.alignment), to_unit(pick.correspondence));
   law::SeededRng rng(law::derive_seed(job.seed, {kPolicyStream}));
   for (const auto position : sampler.sample(budget, rng)) pick.sampled.push_back(pick.scored[position]);
   std::fprintf(stderr, "acsweep [coordinator] region-based sampling picked %zu of %zu settings:", budget,
@@ -196,14 +191,9 @@ std::vector<std::size_t> finetune_tasks_for(const ScoringJob& plan, const runtim
 
 void write_policy(store::H5Location& root, const ScoringJob& plan, const runtime::JobSpec& job,
                   const TaskRows& rows, const PolicyPick& pick) {
-  std::vector<double> a, c;
   std::vector<std::string> names;
-  for (const auto s : pick.scored) {
-    a.push_back(cell(rows, s, kA));
-    c.push_back(cell(rows, s, kC));
-    names.push_back(setting_name(job, s));
-  }
-  const law::ACPolicy policy(to_unit(a), to_unit(c));
+  for (const auto s : pick.scored) names.push_back(setting_name(job, s));
+  const law::ACPolicy policy(to_unit(pick.alignment), to_unit(pick.correspondence));
   store::H5Location group = root.create_group("policy");
   group.write("setting", names);
   std::vector<std::string> sampled;
@@ -232,12 +222,10 @@ void write_policy(store::H5Location& root, const ScoringJob& plan, const runtime
       rankings.emplace_back();
       continue;
     }
-    const Range range(measured);
-    std::vector<double> unit;
-    for (const double y : measured) unit.push_back(range.to_unit(y));
-    const law::PolicyRanking ranked = policy.rank(finetuned, unit);
+    const law::MinMax range = range_of(measured);
+    const law::PolicyRanking ranked = policy.rank(finetuned, to_unit(measured));
     std::vector<double> prediction;
-    for (const double u : ranked.score) prediction.push_back(range.from_unit(u));
+    for (const double u : ranked.score) prediction.push_back(range.lo + u * (range.hi - range.lo));
     std::vector<std::string> order;
     std::vector<std::size_t> settings_order;
     for (const auto position : ranked.ranking) {

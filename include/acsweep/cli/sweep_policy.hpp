@@ -23,8 +23,9 @@ namespace acsweep::cli {
 using TaskRows = std::vector<std::optional<std::vector<double>>>;
 
 struct PolicyPick {
-  std::vector<std::size_t> scored;   // settings with a finite A and C, in [search] order
-  std::vector<std::size_t> sampled;  // settings, in the order drawn
+  std::vector<std::size_t> scored;                // settings with a finite A and C, in [search] order
+  std::vector<double> alignment, correspondence;  // their A and C
+  std::vector<std::size_t> sampled;               // settings, in the order drawn
 };
 
 // std::runtime_error when fewer than two settings were scored (nothing to normalise over).
