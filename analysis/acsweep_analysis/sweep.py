@@ -46,6 +46,7 @@ class Sweep:
     scores: pd.DataFrame                          # index setting: A, C, C_per_image, ...
     finetuned: pd.DataFrame                       # index setting: one column per benchmark
     sampled: list = field(default_factory=list)   # in the order drawn
+    known: list = field(default_factory=list)     # results given before ([known]): counted as finetuned
     policy: dict = field(default_factory=dict)    # benchmark -> BenchmarkPolicy
     validation: dict = field(default_factory=dict)
     recall: pd.DataFrame | None = None            # benchmark (and "average"), sampler, budget, recall_at_1, recall_at_3
@@ -84,6 +85,7 @@ def load_sweep(run_dir: str) -> Sweep:
             p = f["policy"]
             settings = _strings(p["setting"])
             sweep.sampled = _strings(p["sampled"])
+            sweep.known = _strings(p["known"]) if "known" in p else []
             for bench in p:
                 if not isinstance(p[bench], h5py.Group):
                     continue
@@ -132,10 +134,14 @@ def _unit(x):
 
 def plot_ac_plane(s: Sweep, path: str) -> None:
     fig, ax = plt.subplots(figsize=(7, 5.2))
-    picked = s.scores.index.isin(s.sampled)
-    ax.scatter(s.scores["A"][~picked], s.scores["C"][~picked], s=36, color="tab:blue", label="scored only")
+    picked, known = s.scores.index.isin(s.sampled), s.scores.index.isin(s.known)
+    rest = ~picked & ~known
+    ax.scatter(s.scores["A"][rest], s.scores["C"][rest], s=36, color="tab:blue", label="scored only")
     ax.scatter(s.scores["A"][picked], s.scores["C"][picked], s=70, color="tab:red", marker="*",
                label="sampled and finetuned")
+    if known.any():
+        ax.scatter(s.scores["A"][known], s.scores["C"][known], s=60, color="tab:green", marker="D",
+                   label="known before ([known])")
     for name, row in s.scores.iterrows():
         label = name + (f"  (#{s.sampled.index(name) + 1})" if name in s.sampled else "")
         ax.annotate(label, (row["A"], row["C"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
@@ -161,15 +167,15 @@ def plot_law_fits(s: Sweep, path: str) -> None:
         cs = ax.contourf(grid_a, grid_c, np.clip(z, levels[0], levels[-1]), levels=levels, cmap="viridis")
         values = p.prediction.loc[s.scores.index].to_numpy()
         ax.scatter(a, c, c=values, cmap="magma", edgecolors="white", s=40, zorder=3)
-        picked = s.scores.index.isin(s.sampled)
+        picked = s.scores.index.isin(s.sampled + s.known)
         ax.scatter(a[picked], c[picked], s=140, facecolors="none", edgecolors="red", linewidths=1.5, zorder=4)
-        ax.set_title(f"{bench}: Law on the {int(picked.sum())} sampled, R² {p.r2:.3f}", fontsize=9)
+        ax.set_title(f"{bench}: Law on the {int(picked.sum())} finetuned, R² {p.r2:.3f}", fontsize=9)
         ax.set_xlabel("a (normalised A)")
         ax.set_ylabel("c (normalised C)")
         fig.colorbar(cs, ax=ax, fraction=0.046)
     for ax in list(axes.flat)[len(benchmarks):]:
         ax.set_visible(False)
-    fig.suptitle("The Law fitted on the sampled settings (circled); points: predicted results")
+    fig.suptitle("The Law fitted on the finetuned settings (circled); points: predicted results")
     save_figure(fig, path)
 
 
@@ -192,14 +198,15 @@ def build_sweep_report(run_dir: str, out_dir: str) -> str:
           f"From `{s.segment}`: {len(s.scores)} settings scored, {len(s.finetuned)} finetuned.", ""]
     plot_ac_plane(s, os.path.join(out_dir, "ac_plane.png"))
     table = s.scores[["A", "C"]].copy()
-    table["sampled"] = ["#%d" % (s.sampled.index(n) + 1) if n in s.sampled else "" for n in table.index]
+    table["sampled"] = ["#%d" % (s.sampled.index(n) + 1) if n in s.sampled else "known" if n in s.known else ""
+                        for n in table.index]
     for bench, p in s.policy.items():
         table[f"{bench} (pred.)"] = p.prediction.loc[table.index]
     md += ["## Settings", "", "![A-C plane](ac_plane.png)", "", _table(table), ""]
     if s.policy:
         plot_law_fits(s, os.path.join(out_dir, "law_fits.png"))
         md += ["## The AC policy", "", "![Law fits](law_fits.png)", ""]
-        rows = {b: {"R² (sampled)": p.r2, "shortlist": ", ".join(p.ranking[:3])} for b, p in s.policy.items()}
+        rows = {b: {"R² (finetuned)": p.r2, "shortlist": ", ".join(p.ranking[:3])} for b, p in s.policy.items()}
         md += [_table(pd.DataFrame(rows).T.rename_axis("benchmark")), ""]
     if not s.finetuned.empty:
         md += ["## Finetuned settings (measured)", "", _table(s.finetuned), ""]

@@ -118,14 +118,29 @@ class Progress {
 
 using Rows = std::vector<std::optional<std::vector<double>>>;
 
-// Each working rank's tasks, busy and idle time over `seconds` (rank 0 coordinates, unless alone).
-void print_rank_times(double seconds, const std::vector<double>& busy,
-                      const std::vector<std::int64_t>& tasks) {
-  for (std::size_t r = busy.size() == 1 ? 0 : 1; r < busy.size(); ++r)
-    std::fprintf(stderr, "  rank %zu: %lld tasks, busy %.2f s, idle %.2f s (%.0f%%)\n", r,
-                 static_cast<long long>(tasks[r]), busy[r], seconds - busy[r],
-                 seconds > 0 ? 100 * (seconds - busy[r]) / seconds : 0.0);
-}
+// Each working rank's tasks, busy and idle time over `seconds` (rank 0 coordinates, unless
+// alone), and of the idle time how much passed while a task it could run waited.
+struct RankTimes {
+  std::vector<double> busy, waited;
+  std::vector<std::int64_t> tasks;
+
+  explicit RankTimes(std::size_t ranks) : busy(ranks, 0.0), waited(ranks, 0.0), tasks(ranks, 0) {}
+  void add(const std::vector<runtime::RankTime>& ranks) {
+    for (std::size_t r = 0; r < ranks.size(); ++r) {
+      busy[r] += ranks[r].busy_seconds;
+      waited[r] += ranks[r].waited_seconds;
+      tasks[r] += static_cast<std::int64_t>(ranks[r].tasks);
+    }
+  }
+  void print(double seconds) const {
+    for (std::size_t r = busy.size() == 1 ? 0 : 1; r < busy.size(); ++r)
+      std::fprintf(
+          stderr,
+          "  rank %zu: %lld tasks, busy %.2f s, idle %.2f s (%.0f%%; %.2f s of it with a task waiting)\n", r,
+          static_cast<long long>(tasks[r]), busy[r], seconds - busy[r],
+          seconds > 0 ? 100 * (seconds - busy[r]) / seconds : 0.0, waited[r]);
+  }
+};
 
 // What `acsweep run` needs of a job, whatever its kind: the tasks, the shape of their results,
 // how to run them, which run in which phase, and what to make of them once all are in (rank 0).
@@ -290,8 +305,7 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
   // The phases: each a sweep over the world; rank 0 picks the next from the rows so far.
   std::vector<std::size_t> phase_tasks = plan.first_phase;
   std::vector<bool> scheduled(plan.tasks.size(), false);  // in some phase
-  std::vector<double> busy(static_cast<std::size_t>(world.size()), 0.0);
-  std::vector<std::int64_t> counts(busy.size(), 0);
+  RankTimes times(static_cast<std::size_t>(world.size()));
   std::vector<double> phase_seconds;
   std::size_t failed = 0, pending = 0;
   bool stopped = false;
@@ -317,15 +331,13 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
       phase_seconds.push_back(report.seconds);
       std::fprintf(stderr, "acsweep: phase %s took %.2f s\n", plan.phase_names.at(phase).c_str(),
                    report.seconds);
-      std::vector<double> phase_busy;
-      std::vector<std::int64_t> phase_tasks_done;
-      for (std::size_t r = 0; r < report.ranks.size(); ++r) {
-        phase_busy.push_back(report.ranks[r].busy_seconds);
-        phase_tasks_done.push_back(static_cast<std::int64_t>(report.ranks[r].tasks));
-        busy[r] += phase_busy[r];
-        counts[r] += phase_tasks_done[r];
-      }
-      print_rank_times(report.seconds, phase_busy, phase_tasks_done);
+      RankTimes phase_times(report.ranks.size());
+      phase_times.add(report.ranks);
+      if (to_run.empty())
+        std::fprintf(stderr, "  nothing to run: every task of this phase was done earlier\n");
+      else
+        phase_times.print(report.seconds);
+      times.add(report.ranks);
     }
     int more = 0;
     runtime::on_root_then_share_errors(0, world.world(), [&] {
@@ -362,8 +374,9 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
   double total = 0;
   for (const double seconds : phase_seconds) total += seconds;
   store::H5Location ranks = summary.create_group("ranks");
-  ranks.write("busy_seconds", busy);
-  ranks.write("tasks", counts);
+  ranks.write("busy_seconds", times.busy);
+  ranks.write("waited_seconds", times.waited);
+  ranks.write("tasks", times.tasks);
   ranks.write("phase_seconds", phase_seconds);
   ranks.write("phase",
               std::vector<std::string>(plan.phase_names.begin(),
@@ -372,7 +385,7 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
   store::mark_segment_complete(summary);
   summary.close();
   std::fprintf(stderr, "acsweep: sweep took %.2f s; results in %s\n", total, this_segment.c_str());
-  print_rank_times(total, busy, counts);
+  times.print(total);
   return 0;
 }
 

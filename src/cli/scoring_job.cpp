@@ -12,11 +12,13 @@
 #include <memory>
 
 #include "acsweep/data/llava.hpp"
+#include "acsweep/data/preprocessor.hpp"
 #include "acsweep/data/spair.hpp"
 #include "acsweep/error.hpp"
 #include "acsweep/eval/benchmarks.hpp"
 #include "acsweep/eval/evaluate.hpp"
 #include "acsweep/law/seeded_rng.hpp"
+#include "acsweep/models/hf_config.hpp"
 #include "acsweep/models/multimodal.hpp"
 #include "acsweep/models/safetensors.hpp"
 #include "acsweep/models/torch_weights.hpp"
@@ -40,6 +42,54 @@ std::uint64_t name_number(const std::string& name) {
   std::uint64_t h = 0xCBF29CE484222325ULL;
   for (unsigned char c : name) h = (h ^ c) * 0x100000001B3ULL;
   return h;
+}
+
+// The bytes of a folder's files: its weights, near enough.
+double folder_bytes(const std::string& folder) {
+  double bytes = 0;
+  for (const auto& entry : fs::directory_iterator(folder))
+    if (entry.is_regular_file()) bytes += static_cast<double>(entry.file_size());
+  return bytes;
+}
+
+// Visual tokens a setting gives the LLM: its finest member's grid (combinations are resized to
+// it): the input size (the setting's resolution, or the preprocessor's crop or resize) over the
+// patch of config.json; none for a TorchScript member, whose grid only running it tells.
+std::optional<double> visual_tokens(const runtime::SettingSpec& setting) {
+  double tokens = 0;
+  for (const auto& folder : setting.folders) {
+    const std::string config = folder + "/config.json", processor = folder + "/preprocessor_config.json";
+    if (!fs::is_regular_file(config) || !fs::is_regular_file(processor)) return std::nullopt;
+    const auto patch = static_cast<double>(models::read_vision_tower_config(config).patch_size);
+    const data::ImagePreprocessor p = data::read_preprocessor_config(processor);
+    double width = p.do_center_crop ? p.crop_width : p.resize_width;
+    double height = p.do_center_crop ? p.crop_height : p.resize_height;
+    if (width <= 0 || height <= 0) width = height = p.shortest_edge;
+    if (setting.resolution > 0) width = height = setting.resolution;
+    tokens = std::max(tokens, std::floor(width / patch) * std::floor(height / patch));
+  }
+  return tokens;
+}
+
+// The settings' estimated costs, for scheduling the largest first: Stage 1 and the scores run the
+// encoders and the LLM over every visual token (text is the same for every setting), so
+// visual tokens times the weights they pass through. A setting of unknown grid is costed as the
+// largest known one: started early rather than left to end the phase.
+std::vector<double> estimate_costs(const runtime::ScoringSection& s) {
+  const double llm_bytes = folder_bytes(s.llm.folder);
+  std::vector<std::optional<double>> tokens;
+  double most = 1;
+  for (const auto& setting : s.search.settings) {
+    tokens.push_back(visual_tokens(setting));
+    if (tokens.back()) most = std::max(most, *tokens.back());
+  }
+  std::vector<double> costs;
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    double bytes = llm_bytes;
+    for (const auto& folder : s.search.settings[i].folders) bytes += folder_bytes(folder);
+    costs.push_back(std::max(1.0, tokens[i].value_or(most) * bytes / 1e6));
+  }
+  return costs;
 }
 
 // What a file or a folder's files are, cheaply: names, sizes and modification times (model
@@ -122,14 +172,27 @@ struct Stage1Outcome {
   std::size_t examples = 0, too_long = 0;
 };
 
+// The sum over a worker group's ranks: NCCL for a GPU, MPI otherwise.
+std::unique_ptr<train::AllReduce> group_all_reduce(const torch::Device& device, MPI_Comm group) {
+  if (device.is_cuda()) return train::make_nccl_all_reduce(group, device.index());
+  return std::make_unique<train::MpiAllReduce>(group);
+}
+
+// With [stage1] data_parallel, the ranks of `group` train it together (its rank 0 decides whether
+// it must be trained, and writes it); otherwise each rank on its own.
 Stage1Outcome stage1(ScorerState& state, models::VisionRepresentation& representation,
                      const runtime::SettingSpec& setting, const std::string& stage1_hash,
-                     const runtime::JobSpec& job, int rank) {
+                     const runtime::JobSpec& job, int rank, MPI_Comm group) {
   const auto& s = job.scoring->stage1;
   const std::string folder = stage1_folder(job, stage1_hash);
   const std::string file = folder + "/model.safetensors", loss_file = folder + "/stage1_loss.safetensors";
+  int group_rank = 0, saved = fs::exists(file) && fs::exists(loss_file) ? 1 : 0;
+  if (s.data_parallel) {  // one decision for the group, or its ranks would not meet in the all-reduce
+    runtime::check_mpi(MPI_Comm_rank(group, &group_rank), "MPI_Comm_rank(worker group)");
+    runtime::broadcast(saved, 0, group);
+  }
   Stage1Outcome out;
-  if (fs::exists(file) && fs::exists(loss_file)) {
+  if (saved) {
     out.projector = models::Projector(representation.channels(), state.llm->config().hidden_size);
     models::load_parameters(*out.projector, models::SafetensorsFolder(folder), "model.mm_projector.");
     out.projector->to(state.device);
@@ -153,10 +216,16 @@ Stage1Outcome stage1(ScorerState& state, models::VisionRepresentation& represent
   o.data_seed = law::derive_seed(job.seed, {kStage1Order});
   o.init_seed = law::derive_seed(job.seed, {kStage1Init, name_number(setting.name)});
   auto last = std::chrono::steady_clock::now() - std::chrono::seconds(10);
-  auto result =
-      train::train_projector(state.llm, representation, state.train, o, [&](const train::Stage1Progress& p) {
+  std::unique_ptr<train::AllReduce> all_reduce;
+  if (s.data_parallel)
+    all_reduce = group_all_reduce(state.device, group);
+  else
+    all_reduce = std::make_unique<train::SingleRankAllReduce>();
+  auto result = train::train_projector(
+      state.llm, representation, state.train, o, *all_reduce, group_rank,
+      [&](const train::Stage1Progress& p) {
         const auto now = std::chrono::steady_clock::now();
-        if (now - last < std::chrono::seconds(2) && p.step != p.steps) return;
+        if (group_rank != 0 || (now - last < std::chrono::seconds(2) && p.step != p.steps)) return;
         last = now;
         const double eta = p.examples_per_second > 0
                                ? static_cast<double>(p.steps - p.step) * static_cast<double>(s.global_batch) /
@@ -171,6 +240,7 @@ Stage1Outcome stage1(ScorerState& state, models::VisionRepresentation& represent
   for (const double v : result.step_loss) out.loss.push_back(static_cast<float>(v));  // as a reader gets them
   out.examples = result.examples;
   out.too_long = result.skipped_too_long;
+  if (group_rank != 0) return out;  // data-parallel: the group's rank 0 writes it
 
   fs::create_directories(folder);
   const std::string mine = ".rank" + std::to_string(rank);  // two ranks may train one reference at once
@@ -186,13 +256,31 @@ Stage1Outcome stage1(ScorerState& state, models::VisionRepresentation& represent
   return out;
 }
 
+// On one rank, or with [stage1] data_parallel on every rank of `group`: they train the Stage-1
+// projectors together (the setting's, and any reference's not saved yet), then the group's rank
+// 0 measures A and C alone and its result is the task's.
 runtime::TaskResult score_setting(ScorerState& state, const ScoringJob& plan, const runtime::JobSpec& job,
-                                  const runtime::TaskDescriptor& task, int rank) {
+                                  const runtime::TaskDescriptor& task, int rank, MPI_Comm group) {
   const auto& s = *job.scoring;
   const std::size_t index = std::stoul(task.inputs.at("setting"));
   const auto& setting = s.search.settings.at(index);
   auto representation = load_representation(setting, s.search, state.device);
-  auto trained = stage1(state, representation, setting, task.inputs.at("stage1_hash"), job, rank);
+  auto trained = stage1(state, representation, setting, task.inputs.at("stage1_hash"), job, rank, group);
+  // The references' projectors, for A_similarity (each trained here unless another task saved it).
+  std::vector<std::unique_ptr<models::VisionRepresentation>> reference_representations;
+  std::vector<Stage1Outcome> references;
+  for (const auto& reference : s.a_score.references) {
+    std::size_t r = 0;
+    while (s.search.settings[r].name != reference) ++r;
+    if (r == index) continue;
+    reference_representations.push_back(std::make_unique<models::VisionRepresentation>(
+        load_representation(s.search.settings[r], s.search, state.device)));
+    references.push_back(stage1(state, *reference_representations.back(), s.search.settings[r],
+                                plan.tasks[r].inputs.at("stage1_hash"), job, rank, group));
+  }
+  int group_rank = 0;
+  runtime::check_mpi(MPI_Comm_rank(group, &group_rank), "MPI_Comm_rank(worker group)");
+  if (group_rank != 0) return {};
 
   runtime::TaskResult result;
   const auto a = scores::score_alignment(state.llm, representation, trained.projector, state.heldout,
@@ -209,17 +297,14 @@ runtime::TaskResult score_setting(ScorerState& state, const ScoringJob& plan, co
         mine.push_back(trained.projector->forward(models::visual_tokens(representation, {caption.image}))[0]);
     }
     double total = 0;
+    std::size_t next = 0;  // in `references`
     for (const auto& reference : s.a_score.references) {
-      std::size_t r = 0;
-      while (s.search.settings[r].name != reference) ++r;
-      if (r == index) {  // against itself: its own tokens, no second copy of its encoders
+      if (reference == setting.name) {  // against itself: its own tokens, no second copy of its encoders
         for (const auto& tokens : mine) total += scores::alignment_similarity(tokens, tokens);
         continue;
       }
-      auto ref_representation = load_representation(s.search.settings[r], s.search, state.device);
-      auto ref =
-          stage1(state, ref_representation, s.search.settings[r], plan.tasks[r].inputs.at("stage1_hash"), job,
-                 rank);  // trains (with gradients) unless another task saved it
+      auto& ref = references[next];
+      auto& ref_representation = *reference_representations[next++];
       torch::NoGradGuard frozen;
       for (std::size_t i = 0; i < state.heldout.size(); ++i) {
         const auto theirs =
@@ -290,7 +375,7 @@ runtime::TaskResult finetune_setting(ScorerState& state, FinetuneState& finetune
   runtime::check_mpi(MPI_Comm_rank(group, &group_rank), "MPI_Comm_rank(worker group)");
   auto representation = load_representation(setting, s.search, state.device);
   const auto stage1_projector =
-      stage1(state, representation, setting, task.inputs.at("stage1_hash"), job, rank).projector;
+      stage1(state, representation, setting, task.inputs.at("stage1_hash"), job, rank, group).projector;
 
   // Stage 2 trains copies: the shared LLM stays frozen for the scores.
   auto llm = models::load_llama(s.llm.folder);
@@ -316,11 +401,7 @@ runtime::TaskResult finetune_setting(ScorerState& state, FinetuneState& finetune
     o.checkpoint_dir = (fs::path(job.output) / "stage2" / task.inputs.at("stage2_hash")).string();
     fs::create_directories(o.checkpoint_dir);
   }
-  std::unique_ptr<train::AllReduce> all_reduce;
-  if (state.device.is_cuda())
-    all_reduce = train::make_nccl_all_reduce(group, state.device.index());
-  else
-    all_reduce = std::make_unique<train::MpiAllReduce>(group);
+  const auto all_reduce = group_all_reduce(state.device, group);
   auto last = std::chrono::steady_clock::now() - std::chrono::seconds(10);
   const auto trained = train::train_stage2(
       llm, projector, representation, finetune.conversations, o, *all_reduce, group_rank,
@@ -429,9 +510,13 @@ void plan_finetunes(ScoringJob& plan, const runtime::JobSpec& job) {
     benchmarks_hash.add(b.name).add(b.kind);
     add_identity(benchmarks_hash, b.path);
   }
+  std::vector<std::string> setting_names;
+  for (const auto& setting : s.search.settings) setting_names.push_back(setting.name);
+  plan.known = read_known_results(f.known, setting_names, plan.benchmark_names);
   for (const auto& name : f.settings) {
     std::size_t i = 0;
     while (s.search.settings[i].name != name) ++i;
+    if (plan.known.has(i)) continue;  // measured before: counts as finetuned
     const auto& score = plan.tasks[i];
     runtime::ContentHash stage2_hash;
     stage2_hash.add("stage2").add(score.inputs.at("stage1_hash"));
@@ -509,17 +594,14 @@ ScoringJob plan_scoring(const runtime::JobSpec& job) {
   std::sort(plan.categories.begin(), plan.categories.end());
 
   // Hashes: the Stage-1 projector's (setting, LLM, captions, recipe, seed, manifest), then the task's.
+  const std::vector<double> costs = estimate_costs(s);
   for (std::size_t i = 0; i < s.search.settings.size(); ++i) {
     const auto& setting = s.search.settings[i];
     runtime::ContentHash stage1_hash;
     stage1_hash.add("stage1").add(setting.name).add(std::to_string(setting.resolution));
     stage1_hash.add(std::to_string(s.search.layer)).add(s.search.pad_to_square ? "pad" : "crop");
-    double cost = 0;
-    for (const auto& folder : setting.folders) {
-      add_identity(stage1_hash, folder);
-      for (const auto& entry : fs::directory_iterator(folder))
-        if (entry.is_regular_file()) cost += static_cast<double>(entry.file_size());
-    }
+    for (const auto& folder : setting.folders) add_identity(stage1_hash, folder);
+    if (s.stage1.data_parallel) stage1_hash.add("data-parallel");  // not bit-identical to one rank
     add_identity(stage1_hash, s.llm.folder);
     add_identity(stage1_hash, s.llm.tokenizer);
     add_identity(stage1_hash, s.stage1.data);
@@ -542,8 +624,8 @@ ScoringJob plan_scoring(const runtime::JobSpec& job) {
     task.name = setting.name;
     task.hash = task_hash.hex();
     task.inputs = {{"setting", std::to_string(i)}, {"stage1_hash", stage1_hash.hex()}};
-    const double side = setting.resolution > 0 ? setting.resolution / 224.0 : 1.0;
-    task.cost = std::max(1.0, cost * side * side);  // weights times pixels: the big settings first
+    task.cost = costs[i];
+    task.whole_group = s.stage1.data_parallel;
     plan.tasks.push_back(task);
   }
   plan.score_tasks = plan.tasks.size();
@@ -557,8 +639,13 @@ void register_scoring_tasks(runtime::TaskRegistry& registry, const ScoringJob& p
   auto state = std::make_shared<std::shared_ptr<ScorerState>>();
   registry.add("score", [state, &plan, &job, rank, local_rank](const runtime::TaskDescriptor& task) {
     if (!*state) *state = load_state(plan, *job.scoring, local_rank);
-    return score_setting(**state, plan, job, task, rank);
+    return score_setting(**state, plan, job, task, rank, MPI_COMM_SELF);
   });
+  registry.add_group(
+      "score", [state, &plan, &job, rank, local_rank](const runtime::TaskDescriptor& task, MPI_Comm group) {
+        if (!*state) *state = load_state(plan, *job.scoring, local_rank);
+        return score_setting(**state, plan, job, task, rank, group);
+      });
   auto finetune = std::make_shared<std::shared_ptr<FinetuneState>>();
   registry.add_group("finetune", [state, finetune, &plan, &job, rank, local_rank](
                                      const runtime::TaskDescriptor& task, MPI_Comm group) {
@@ -576,15 +663,23 @@ void print_scoring_plan(const ScoringJob& plan, const runtime::JobSpec& job) {
       plan.score_tasks, plan.train.size(), plan.stage1_steps, static_cast<long long>(s.stage1.global_batch),
       plan.heldout.size(), plan.pair_names.size(), plan.keypoints, plan.categories.size(),
       s.c_score.split.c_str());
+  if (s.stage1.data_parallel)
+    std::printf("Stage 1: data-parallel over each worker group (score tasks run on whole groups)\n");
   if (s.finetune && s.finetune->policy)
     std::printf("policy: region-based sampling picks %zu of the %zu settings once every A and C is in%s\n",
                 s.finetune->budget, plan.score_tasks,
                 s.finetune->validate ? "; validation finetunes every setting to judge the pick" : "");
+  if (plan.known.count() > 0)
+    std::printf("known: %zu settings' benchmark results given ([known]): they count as finetuned\n",
+                plan.known.count());
   if (plan.score_tasks < plan.tasks.size())
     std::printf(
-        "finetuning: %zu settings, Stage 2 (%zu steps of %lld) on worker groups, then %zu benchmarks (%s)\n",
-        s.finetune->policy && !s.finetune->validate ? s.finetune->budget
-                                                    : plan.tasks.size() - plan.score_tasks,
+        "finetuning: %s%zu settings, Stage 2 (%zu steps of %lld) on worker groups, then %zu benchmarks "
+        "(%s)\n",
+        s.finetune->policy && !s.finetune->validate ? "at most " : "",
+        s.finetune->policy && !s.finetune->validate
+            ? std::min(s.finetune->budget, plan.tasks.size() - plan.score_tasks)
+            : plan.tasks.size() - plan.score_tasks,
         plan.stage2_steps, static_cast<long long>(s.finetune->stage2.global_batch),
         plan.benchmark_names.size(), join(plan.benchmark_names, ", ").c_str());
   if (!plan.skipped.empty())
@@ -608,6 +703,31 @@ std::vector<std::vector<double>> columns_of(const std::vector<std::optional<std:
       values[c].push_back(rows[t] && c < rows[t]->size() ? (*rows[t])[c]
                                                          : std::numeric_limits<double>::quiet_NaN());
   return values;
+}
+
+// /known: the [known] results, a row per setting given, a column per benchmark.
+void write_known(store::H5Location& root, const ScoringJob& plan, const runtime::JobSpec& job) {
+  std::vector<std::string> names, sources;
+  std::vector<std::vector<double>> columns(plan.benchmark_names.size());
+  for (std::size_t s = 0; s < plan.known.values.size(); ++s) {
+    if (!plan.known.has(s)) continue;
+    names.push_back(job.scoring->search.settings[s].name);
+    sources.push_back(plan.known.source[s]);
+    for (std::size_t b = 0; b < columns.size(); ++b) columns[b].push_back(plan.known.values[s][b]);
+  }
+  store::H5Location known = root.create_group("known");
+  known.write("setting", names);
+  known.write("source", sources);
+  known.write("benchmarks", plan.benchmark_names);
+  for (std::size_t b = 0; b < columns.size(); ++b) known.write(plan.benchmark_names[b], columns[b]);
+  std::printf("\n%-28s", "known setting");
+  for (const auto& name : plan.benchmark_names) std::printf("  %14s", name.c_str());
+  std::printf("  source\n");
+  for (std::size_t r = 0; r < names.size(); ++r) {
+    std::printf("%-28s", names[r].c_str());
+    for (const auto& column : columns) std::printf("  %14.4f", column[r]);
+    std::printf("  %s\n", sources[r].c_str());
+  }
 }
 
 }  // namespace
@@ -635,6 +755,7 @@ void write_scoring_summary(store::H5Location& root, const ScoringJob& plan, cons
   for (std::size_t t = 0; t < names.size(); ++t)
     std::printf("%-28s  %9.4f  %8.2f  %8.2f  %12.4f  %10.4f\n", names[t].c_str(), values[0][t], values[1][t],
                 values[2][t], values[3][t], values[4][t]);
+  if (plan.known.count() > 0) write_known(root, plan, job);
   if (plan.score_tasks == plan.tasks.size()) return;
 
   // /finetune: one row per finetuned setting, a column per benchmark.

@@ -51,6 +51,12 @@ std::vector<double> to_unit(const std::vector<double>& values) {
   return out;
 }
 
+// A setting's result on benchmark `b`: given in [known], or its finetune's (NaN: none).
+double finetuned_value(const ScoringJob& plan, const TaskRows& rows, std::size_t setting, std::size_t b) {
+  if (plan.known.has(setting)) return plan.known.values[setting][b];
+  return cell(rows, plan.finetune_task[setting], b);
+}
+
 const std::string& setting_name(const runtime::JobSpec& job, std::size_t setting) {
   return job.scoring->search.settings.at(setting).name;
 }
@@ -85,7 +91,7 @@ void write_validation(store::H5Location& root, const ScoringJob& plan, const run
     const auto s = pick.scored[i];
     bool all = true;
     for (std::size_t b = 0; b < plan.benchmark_names.size(); ++b)
-      all = all && std::isfinite(cell(rows, plan.finetune_task[s], b));
+      all = all && std::isfinite(finetuned_value(plan, rows, s, b));
     if (!all) continue;
     complete.push_back(s);
     table.settings.push_back(setting_name(job, s));
@@ -100,7 +106,7 @@ void write_validation(store::H5Location& root, const ScoringJob& plan, const run
   std::vector<std::int64_t> hit1, hit3;
   for (std::size_t b = 0; b < plan.benchmark_names.size(); ++b) {
     std::vector<double> y;
-    for (const auto s : complete) y.push_back(cell(rows, plan.finetune_task[s], b));
+    for (const auto s : complete) y.push_back(finetuned_value(plan, rows, s, b));
     if (y.empty()) continue;
     const auto best_at = static_cast<std::size_t>(std::max_element(y.begin(), y.end()) - y.begin());
     const std::size_t best = complete[best_at];
@@ -171,11 +177,22 @@ PolicyPick pick_settings(const ScoringJob& plan, const runtime::JobSpec& job, co
   if (budget < job.scoring->finetune->budget)
     std::fprintf(stderr, "acsweep: only %zu settings scored: the policy finetunes all of them\n",
                  pick.scored.size());
+  std::vector<std::size_t> known_positions;  // in pick.scored
+  for (std::size_t i = 0; i < pick.scored.size(); ++i)
+    if (plan.known.has(pick.scored[i])) {
+      known_positions.push_back(i);
+      pick.known.push_back(pick.scored[i]);
+    }
+  const std::size_t draw = budget > pick.known.size() ? budget - pick.known.size() : 0;
   const law::RegionSampler sampler(to_unit(pick.alignment), to_unit(pick.correspondence));
   law::SeededRng rng(law::derive_seed(job.seed, {kPolicyStream}));
-  for (const auto position : sampler.sample(budget, rng)) pick.sampled.push_back(pick.scored[position]);
-  std::fprintf(stderr, "acsweep [coordinator] region-based sampling picked %zu of %zu settings:", budget,
+  for (const auto position : sampler.sample(draw, rng, known_positions))
+    pick.sampled.push_back(pick.scored[position]);
+  std::fprintf(stderr, "acsweep [coordinator] region-based sampling picked %zu of %zu settings", draw,
                pick.scored.size());
+  if (!pick.known.empty())
+    std::fprintf(stderr, " (%zu more known: budget %zu)", pick.known.size(), job.scoring->finetune->budget);
+  std::fprintf(stderr, ":");
   for (const auto s : pick.sampled) std::fprintf(stderr, " %s;", setting_name(job, s).c_str());
   std::fprintf(stderr, "\n");
   return pick;
@@ -185,8 +202,14 @@ std::vector<std::size_t> finetune_tasks_for(const ScoringJob& plan, const runtim
                                             const PolicyPick& pick) {
   std::vector<std::size_t> tasks;
   for (const auto s : job.scoring->finetune->validate ? pick.scored : pick.sampled)
-    tasks.push_back(plan.finetune_task.at(s));
+    if (!plan.known.has(s)) tasks.push_back(plan.finetune_task.at(s));
   return tasks;
+}
+
+std::vector<std::size_t> PolicyPick::finetuned() const {
+  std::vector<std::size_t> out = known;
+  out.insert(out.end(), sampled.begin(), sampled.end());
+  return out;
 }
 
 void write_policy(store::H5Location& root, const ScoringJob& plan, const runtime::JobSpec& job,
@@ -199,18 +222,24 @@ void write_policy(store::H5Location& root, const ScoringJob& plan, const runtime
   std::vector<std::string> sampled;
   for (const auto s : pick.sampled) sampled.push_back(setting_name(job, s));
   group.write("sampled", sampled);
-  group.set_attribute("budget", static_cast<std::int64_t>(pick.sampled.size()));
+  std::vector<std::string> known;
+  for (const auto s : pick.known) known.push_back(setting_name(job, s));
+  group.write("known", known);
+  const auto finetuned_settings = pick.finetuned();
+  group.set_attribute("budget", static_cast<std::int64_t>(finetuned_settings.size()));
   group.set_attribute("model", law::model_name(law::LawModel{}));
   std::printf(
-      "\nthe AC policy: %zu of %zu settings finetuned (%zu Stage-2 runs saved); shortlist per benchmark\n",
-      pick.sampled.size(), pick.scored.size(), pick.scored.size() - pick.sampled.size());
+      "\nthe AC policy: %zu of %zu settings finetuned (%zu of them known before), %zu Stage-2 runs saved; "
+      "shortlist per benchmark\n",
+      finetuned_settings.size(), pick.scored.size(), pick.known.size(),
+      pick.scored.size() - finetuned_settings.size());
 
   std::vector<std::vector<std::size_t>> rankings;  // per benchmark, settings best first
   for (std::size_t b = 0; b < plan.benchmark_names.size(); ++b) {
     std::vector<std::size_t> finetuned;  // positions in pick.scored
     std::vector<double> measured;
-    for (const auto s : pick.sampled) {
-      const double y = cell(rows, plan.finetune_task[s], b);
+    for (const auto s : finetuned_settings) {
+      const double y = finetuned_value(plan, rows, s, b);
       if (!std::isfinite(y)) continue;
       finetuned.push_back(static_cast<std::size_t>(std::find(pick.scored.begin(), pick.scored.end(), s) -
                                                    pick.scored.begin()));

@@ -1,5 +1,9 @@
 #include "acsweep/law/csv.hpp"
 
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
 #include "acsweep/error.hpp"
 
 namespace acsweep::law {
@@ -67,7 +71,24 @@ std::vector<CsvRecord> read_csv(std::istream& in, const std::string& source) {
     }
   }
   if (record_has_content || !field.empty()) end_record();
+  for (const auto& r : records)
+    if (r.fields.size() != records.front().fields.size())
+      throw InputError(source + ": line " + std::to_string(r.line) + ": " + std::to_string(r.fields.size()) +
+                       " fields, the header has " + std::to_string(records.front().fields.size()));
   return records;
+}
+
+double parse_number(const std::string& cell, const std::string& where) {
+  const char* begin = cell.c_str();
+  while (*begin == ' ' || *begin == '\t') ++begin;
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(begin, &end);
+  while (end && (*end == ' ' || *end == '\t')) ++end;
+  if (end == begin || *end != '\0' || errno == ERANGE)
+    throw InputError(where + ": '" + cell + "' is not a number");
+  if (!std::isfinite(value)) throw InputError(where + ": '" + cell + "' is not a finite number");
+  return value;
 }
 
 }  // namespace acsweep::law

@@ -1,6 +1,7 @@
 #include "acsweep/runtime/job_file.hpp"
 
 #include <boost/program_options.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -69,8 +70,11 @@ po::options_description schema() {
           "stage1.max_samples", po::value<std::int64_t>()->default_value(0), "captions used (0: all)")(
           "stage1.warmup_ratio", po::value<double>()->default_value(0.03, "0.03"),
           "warmup share of the steps")("stage1.weight_decay", po::value<double>()->default_value(0.0, "0"),
-                                       "AdamW weight decay")(
-          "stage1.max_grad_norm", po::value<double>()->default_value(0.0, "0"), "gradient clipping (0: none)")
+                                       "AdamW weight decay")("stage1.max_grad_norm",
+                                                             po::value<double>()->default_value(0.0, "0"),
+                                                             "gradient clipping (0: none)")(
+          "stage1.data_parallel", po::value<bool>()->default_value(false),
+          "train each projector data-parallel over a worker group (score tasks then run on groups)")
       // [a_score]
       ("a_score.n", po::value<std::int64_t>()->default_value(100),
        "held-out caption pairs (drawn with the seed)")(
@@ -101,17 +105,35 @@ po::options_description schema() {
                                                              po::value<double>()->default_value(0.0, "0"),
                                                              "gradient clipping (0: none)")(
           "stage2.checkpoint_every", po::value<std::int64_t>()->default_value(0),
-          "optimizer steps between checkpoints (0: none); a rerun resumes from the newest");
+          "optimizer steps between checkpoints (0: none); a rerun resumes from the newest")
+      // [known]: results measured before; such settings count as finetuned
+      ("known.table", po::value<std::string>(),
+       "CSV of benchmark results measured before: a setting column and [benchmarks] names as columns")(
+          "known.lmms_eval", po::value<std::string>(),
+          "lmms-eval results JSON per setting: SETTING:PATH separated by ';'")(
+          "known.lmms_eval_metrics", po::value<std::string>(),
+          "the lmms-eval number of each benchmark: BENCHMARK:task/metric,filter[*SCALE] separated by ';'");
   return d;
+}
+
+std::string trim(const std::string& text) {
+  const auto b = text.find_first_not_of(" \t"), e = text.find_last_not_of(" \t");
+  return b == std::string::npos ? "" : text.substr(b, e - b + 1);
 }
 
 std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
-    out.push_back(b == std::string::npos ? "" : item.substr(b, e - b + 1));
-  }
+  for (std::string item; std::getline(in, item, ',');) out.push_back(trim(item));
+  return out;
+}
+
+// "a; b ;c" -> {"a", "b", "c"}: items separated by ';', trimmed, empty ones dropped.
+std::vector<std::string> split_semicolons(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ';');)
+    if (!trim(item).empty()) out.push_back(trim(item));
   return out;
 }
 
@@ -173,11 +195,7 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
     }
   }
   std::set<std::string> names;
-  std::stringstream settings(value_of<std::string>(vm, "search.settings"));
-  for (std::string item; std::getline(settings, item, ';');) {
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (item.empty()) continue;
+  for (const auto& item : split_semicolons(value_of<std::string>(vm, "search.settings"))) {
     SettingSpec base;
     std::stringstream members(item);
     for (std::string encoder; std::getline(members, encoder, '+');) {
@@ -220,6 +238,7 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
           "must be in [0, 1)");
   s.stage1.weight_decay = value_of<double>(vm, "stage1.weight_decay");
   s.stage1.max_grad_norm = value_of<double>(vm, "stage1.max_grad_norm");
+  s.stage1.data_parallel = value_of<bool>(vm, "stage1.data_parallel");
 
   s.a_score.n = value_of<std::int64_t>(vm, "a_score.n");
   require(s.a_score.n >= 1, "a_score.n", "must be at least 1");
@@ -244,6 +263,8 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
 
   if (!vm.count("finetune.settings")) {
     require(benchmarks.empty(), "benchmarks", "benchmarks need [finetune] settings");
+    for (const auto* key : {"known.table", "known.lmms_eval", "known.lmms_eval_metrics"})
+      require(!vm.count(key), key, "known results need [finetune] settings");
     require(!vm.count("job.budget"), "job.budget", "a budget needs [finetune] settings = policy");
     return s;
   }
@@ -295,6 +316,45 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
     located(fs::is_regular_file(file), "benchmarks." + name, "no such file: " + file);
     f.benchmarks.push_back({name, kind, file});
   }
+
+  KnownSection& k = f.known;
+  k.job_path = path;
+  if (vm.count("known.table")) k.table = existing("known.table", false);
+  if (vm.count("known.lmms_eval")) {
+    for (const auto& item : split_semicolons(value_of<std::string>(vm, "known.lmms_eval"))) {
+      const auto colon = item.find(':');
+      require(colon != std::string::npos, "known.lmms_eval", "'" + item + "' is not SETTING:PATH");
+      const std::string setting = trim(item.substr(0, colon)), file = resolve(trim(item.substr(colon + 1)));
+      require(names.count(setting) > 0, "known.lmms_eval", "'" + setting + "' is not one of the settings");
+      located(fs::is_regular_file(file), "known.lmms_eval", "no such file: " + file);
+      k.lmms_eval.emplace_back(setting, file);
+    }
+  }
+  if (vm.count("known.lmms_eval_metrics")) {
+    for (const auto& item : split_semicolons(value_of<std::string>(vm, "known.lmms_eval_metrics"))) {
+      const auto colon = item.find(':'), star = item.rfind('*');
+      require(colon != std::string::npos && colon + 1 < item.size(), "known.lmms_eval_metrics",
+              "'" + item + "' is not BENCHMARK:task/metric,filter[*SCALE]");
+      LmmsMetric metric{trim(item.substr(0, colon)), trim(item.substr(colon + 1)), 1.0};
+      require(benchmarks.count(metric.benchmark) > 0, "known.lmms_eval_metrics",
+              "'" + metric.benchmark + "' is not one of the [benchmarks]");
+      if (star != std::string::npos && star > colon) {
+        metric.key = trim(item.substr(colon + 1, star - colon - 1));
+        std::size_t used = 0;
+        try {
+          metric.scale = std::stod(item.substr(star + 1), &used);
+        } catch (const std::exception&) {
+        }
+        require(
+            used > 0 && used == item.size() - star - 1 && std::isfinite(metric.scale) && metric.scale != 0,
+            "known.lmms_eval_metrics", "'" + item.substr(star + 1) + "' in '" + item + "' is not a scale");
+      }
+      k.metrics.push_back(metric);
+    }
+  }
+  require(k.lmms_eval.empty() || !k.metrics.empty(), "known.lmms_eval_metrics",
+          "missing: which lmms-eval number is each benchmark");
+  require(k.metrics.empty() || !k.lmms_eval.empty(), "known.lmms_eval", "missing: metrics given, no results");
   return s;
 }
 

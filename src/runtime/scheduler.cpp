@@ -86,6 +86,10 @@ class Plan {
     if (hooks_.progress) hooks_.progress(done_, report_.failed.size(), tasks_.size());
   }
 
+  void waited(int rank, double seconds) {
+    report_.ranks[static_cast<std::size_t>(rank)].waited_seconds += seconds;
+  }
+
   void busy(int rank, double seconds) {
     RankTime& time = report_.ranks[static_cast<std::size_t>(rank)];
     time.busy_seconds += seconds;
@@ -216,7 +220,8 @@ SweepReport run_sweep(const std::vector<TaskDescriptor>& tasks, const TaskRegist
   };
 
   std::set<int> idle;
-  std::map<int, std::size_t> running;  // rank -> task position
+  std::map<int, Clock::time_point> idle_counted;  // idle rank -> until when its idle time is counted
+  std::map<int, std::size_t> running;             // rank -> task position
   std::map<std::size_t, GroupRun> group_runs;
   int stopped_ranks = 0;
   long quiet_polls = 0;
@@ -247,6 +252,13 @@ SweepReport run_sweep(const std::vector<TaskDescriptor>& tasks, const TaskRegist
       running[*it] = position;
       it = idle.erase(it);
     }
+    // Idle ranks for which a task waits (a group's ranks for a whole-group task) are waiting.
+    const auto now = Clock::now();
+    for (int r : idle) {
+      const bool queued = plan.has_single() || (plan.has_group() && (group_of(r) >= 0 || members.empty()));
+      if (queued) plan.waited(r, std::chrono::duration<double>(now - idle_counted[r]).count());
+      idle_counted[r] = now;
+    }
     if (!plan.has_work() && running.empty()) {  // nothing left to hand out or wait for
       for (int r : idle) send_signal(r, kStop, comm);
       stopped_ranks += static_cast<int>(idle.size());
@@ -269,6 +281,7 @@ SweepReport run_sweep(const std::vector<TaskDescriptor>& tasks, const TaskRegist
     if (status.MPI_TAG == kReady) {
       receive_signal(status, comm);
       idle.insert(source);
+      idle_counted[source] = Clock::now();
       continue;
     }
     std::optional<TaskResult> result;
@@ -284,6 +297,7 @@ SweepReport run_sweep(const std::vector<TaskDescriptor>& tasks, const TaskRegist
     const std::size_t position = running.at(source);
     running.erase(source);
     idle.insert(source);
+    idle_counted[source] = Clock::now();
     plan.busy(source, result ? result->seconds : 0.0);
     const auto group_run = group_runs.find(position);
     if (group_run == group_runs.end()) {

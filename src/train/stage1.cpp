@@ -18,6 +18,14 @@ void freeze(torch::nn::Module& module) {
 Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepresentation& representation,
                              const std::vector<models::ImagePrompt>& captions, const Stage1Options& options,
                              const std::function<void(const Stage1Progress&)>& progress) {
+  SingleRankAllReduce one;
+  return train_projector(llm, representation, captions, options, one, 0, progress);
+}
+
+Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepresentation& representation,
+                             const std::vector<models::ImagePrompt>& captions, const Stage1Options& options,
+                             AllReduce& all_reduce, int rank,
+                             const std::function<void(const Stage1Progress&)>& progress) {
   if (options.micro_batch < 1 || options.global_batch < options.micro_batch)
     throw std::invalid_argument("Stage 1: need 1 <= micro_batch <= global_batch");
   Stage1Result result;
@@ -36,7 +44,10 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
       (static_cast<std::int64_t>(usable.size()) + options.global_batch - 1) / options.global_batch;
   const auto steps = per_epoch * options.epochs;
   const auto warmup = warmup_steps(steps, options.warmup_ratio);
+  // Prescaled: each rank's loss is over the global batch's tokens, so the sum is the mean.
+  GradientReducer reducer(result.projector->parameters(), all_reduce, GradientReducer::Averaging::prescaled);
   AdamW optimizer(result.projector->parameters(), {0.9, 0.999, 1e-8, options.weight_decay});
+  const auto ranks = static_cast<std::size_t>(all_reduce.size()), me = static_cast<std::size_t>(rank);
   const auto start = std::chrono::steady_clock::now();
   std::size_t seen = 0;
   std::int64_t step = 0;
@@ -45,11 +56,13 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
     for (std::size_t begin = 0; begin < order.size();
          begin += static_cast<std::size_t>(options.global_batch), ++step) {
       const std::size_t end = std::min(order.size(), begin + static_cast<std::size_t>(options.global_batch));
-      const double tokens = trainable_tokens(usable, order, begin, end);
-      for (auto& p : result.projector->parameters()) p.mutable_grad() = torch::Tensor();
+      const double tokens = trainable_tokens(usable, order, begin, end);  // of the whole global batch
+      const std::size_t mine_begin = begin + (end - begin) * me / ranks;
+      const std::size_t mine_end = begin + (end - begin) * (me + 1) / ranks;
+      reducer.zero_grad();
       double step_loss = 0;
-      for (std::size_t m = begin; m < end; m += static_cast<std::size_t>(options.micro_batch)) {
-        const std::size_t m_end = std::min(end, m + static_cast<std::size_t>(options.micro_batch));
+      for (std::size_t m = mine_begin; m < mine_end; m += static_cast<std::size_t>(options.micro_batch)) {
+        const std::size_t m_end = std::min(mine_end, m + static_cast<std::size_t>(options.micro_batch));
         std::vector<std::string> images;
         std::vector<const models::TokenizedPrompt*> prompts;
         for (std::size_t i = m; i < m_end; ++i) {
@@ -61,6 +74,12 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
         const auto loss = -models::trainable_token_log_probs(llm, prompts, visual, counts).sum() / tokens;
         loss.backward();
         step_loss += loss.item<double>();
+      }
+      reducer.reduce();  // every rank, even one whose share of a short last batch is empty
+      if (ranks > 1) {
+        auto total = torch::full({1}, step_loss, torch::TensorOptions().device(representation.device()));
+        all_reduce.sum(total);
+        step_loss = total.item<double>();
       }
       if (options.max_grad_norm > 0)
         torch::nn::utils::clip_grad_norm_(result.projector->parameters(), options.max_grad_norm);

@@ -4,6 +4,7 @@ the same sample and the same finetunes, policy and validation; the policy's fits
 least-squares fit of what the file holds; a run killed in Stage 2 and run again ends as an
 uninterrupted one; the report builds. (CTest runs this file as cli.demo.)"""
 
+import json
 import os
 import shutil
 import signal
@@ -71,6 +72,20 @@ def unit(x):
     return (x - x.min()) / (x.max() - x.min()) if x.max() > x.min() else np.zeros_like(x)
 
 
+def law_prediction(A, C, rows, y):
+    """The policy's prediction, in NumPy: min-max normalised A and C over all settings, the
+    benchmark over the finetuned ones (`rows`, measured `y`), least squares (minimum norm when
+    fewer points than the 6 terms); finetuned settings keep their measured value."""
+    a_n, c_n = unit(A), unit(C)
+    X = np.column_stack([np.ones_like(a_n), a_n, c_n, a_n * a_n, a_n * c_n, c_n * c_n])
+    y = np.asarray(y, dtype=float)
+    lo, span = y.min(), (y.max() - y.min()) or 1.0
+    w = np.linalg.lstsq(X[rows], (y - lo) / span, rcond=None)[0]
+    predicted = lo + span * (X @ w)
+    predicted[rows] = y
+    return predicted
+
+
 def test_one_rank_equals_five_and_validation_judges_the_pick(acsweep, demo):
     one = run(acsweep, demo, "one", "job.validate=true")
     assert "the AC policy: 3 of 6 settings finetuned" in one.stdout and "validation:" in one.stdout
@@ -87,24 +102,67 @@ def test_one_rank_equals_five_and_validation_judges_the_pick(acsweep, demo):
         assert len(set(r["sampled"])) == 3 and set(r["sampled"]) <= set(names)
         assert sorted(r["finetuned"]) == sorted(names)  # validation finetunes every setting
 
-        # The policy's fit, again in NumPy: min-max normalised A and C over all settings, the
-        # benchmark over the sampled ones, least squares (minimum norm: 3 points, 6 terms).
-        a_n, c_n = unit(r["A"]), unit(r["C"])
-        X = np.column_stack([np.ones_like(a_n), a_n, c_n, a_n * a_n, a_n * c_n, c_n * c_n])
+        # The policy's fit, again in NumPy, on the sampled settings (3 points, 6 terms).
         rows = [names.index(s) for s in r["sampled"]]
         for b in strings(a["finetune/benchmarks"]):
-            y = np.array([r["finetune/" + b][r["finetuned"].index(s)] for s in r["sampled"]])
-            lo, span = y.min(), (y.max() - y.min()) or 1.0
-            w = np.linalg.lstsq(X[rows], (y - lo) / span, rcond=None)[0]
-            predicted = lo + span * (X @ w)
-            predicted[rows] = y  # finetuned settings keep their measured value
-            np.testing.assert_allclose(r["prediction/" + b], predicted, rtol=1e-9, atol=1e-9)
+            y = [r["finetune/" + b][r["finetuned"].index(s)] for s in r["sampled"]]
+            np.testing.assert_allclose(r["prediction/" + b], law_prediction(r["A"], r["C"], rows, y),
+                                       rtol=1e-9, atol=1e-9)
             # The validation's truth is the best measured setting.
             measured = np.array([r["finetune/" + b][r["finetuned"].index(s)] for s in names])
             judged = strings(a["validation/benchmark"])
             if b in judged:
                 assert strings(a["validation/best_setting"])[judged.index(b)] == names[int(np.argmax(measured))]
     assert (out / "one" / "measured.csv").exists() or "too little variation" in one.stdout
+
+
+def test_known_results_count_as_finetuned(acsweep, demo):
+    """[known]: two settings' results, one from a table and one from an lmms-eval file, are not
+    finetuned, count as already sampled (the policy draws one more for a budget of 3), and enter
+    the fit with the values given (not the ones the validation run measured)."""
+    out = demo / "results" / "demo"
+    shutil.copytree(out / "one", out / "given")  # the validation run: every score and finetune carries
+    with newest(out / "one") as f:
+        r = policy_results(f)
+        names = strings(f["scores/setting"])
+        benchmarks = strings(f["finetune/benchmarks"])
+    by_table, by_lmms = [s for s in names if s not in r["sampled"]][:2]
+    given = {s: [r["finetune/" + b][r["finetuned"].index(s)] + 1.0 for b in benchmarks] for s in (by_table, by_lmms)}
+    (out / "known.csv").write_text("setting,A," + ",".join(benchmarks) + "\n" + by_table + ",-1," +
+                                   ",".join(repr(v) for v in given[by_table]) + "\n")
+    (out / "lmms.json").write_text(json.dumps(
+        {"results": {"world": {f"{b},none": v / 100 for b, v in zip(benchmarks, given[by_lmms])}}}))
+    done = run(acsweep, demo, "given", "known.table=../results/demo/known.csv",
+               f"known.lmms_eval={by_lmms}:../results/demo/lmms.json",
+               "known.lmms_eval_metrics=" + "; ".join(f"{b}:world/{b},none*100" for b in benchmarks))
+    assert "the AC policy: 3 of 6 settings finetuned (2 of them known before)" in done.stdout
+    assert "phase finetune: 1 tasks, 1 done earlier, 0 to run" in done.stderr
+    with newest(out / "given") as f:
+        known = strings(f["policy/known"])
+        assert known == [s for s in names if s in (by_table, by_lmms)]  # in [search] order
+        assert strings(f["known/setting"]) == known
+        for i, b in enumerate(benchmarks):
+            np.testing.assert_allclose(f["known/" + b][()], [given[s][i] for s in known], rtol=1e-12)
+        drawn = strings(f["policy/sampled"])
+        assert len(drawn) == 1 and drawn[0] not in known
+        # Known settings hold their cells: at level 1 (2 x 2) the draw avoids the cells they hold,
+        # unless they hold every occupied cell.
+        A, C = f["scores/A"][()], f["scores/C"][()]
+        cell = [(min(int(a * 2), 1), min(int(c * 2), 1)) for a, c in zip(unit(A), unit(C))]
+        held = {cell[names.index(s)] for s in known}
+        if set(cell) - held:
+            assert cell[names.index(drawn[0])] not in held
+        rows = [names.index(s) for s in known + drawn]
+        for i, b in enumerate(benchmarks):
+            y = [f["known/" + b][j] for j in range(len(known))] + [r["finetune/" + b][r["finetuned"].index(drawn[0])]]
+            np.testing.assert_allclose(f[f"policy/{b}/prediction"][()], law_prediction(A, C, rows, y),
+                                       rtol=1e-9, atol=1e-9)
+            assert list(f[f"policy/{b}/measured"][()]) == y
+    report = out / "given_report"
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "analysis"), MPLBACKEND="Agg")
+    subprocess.run([sys.executable, "-m", "acsweep_analysis", "sweep", str(out / "given"), "--out", str(report)],
+                   check=True, env=env, timeout=300)
+    assert "known" in (report / "report.md").read_text()  # the settings table marks them
 
 
 def test_killed_in_stage_2_then_rerun_equals_an_uninterrupted_run(acsweep, demo):

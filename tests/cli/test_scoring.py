@@ -117,6 +117,27 @@ def test_plan_then_one_rank_equals_four_and_rerun_is_free(acsweep, world):
         assert np.all(b["scores/C"][()] >= a["scores/C"][()])
 
 
+def test_stage1_data_parallel_on_a_worker_group_follows_one_rank(acsweep, world):
+    job = write_job(world)
+    plan = acsweep("run", job, "--dry-run", "--set", "stage1.data_parallel=true").stdout
+    assert "Stage 1: data-parallel over each worker group" in plan
+    single = run(acsweep, job, "job.output=dp1", "stage1.data_parallel=true")
+    assert "stage 1 step 10/10" in single.stderr
+    # The coordinator and one worker group of two: every score task runs on the group, which
+    # trains the projectors (the reference's too) data-parallel, and its rank 0 scores.
+    run(acsweep, job, "job.output=dp3", "stage1.data_parallel=true", "layout.groups=1", "layout.group_size=2",
+        ranks=3)
+    with segment(world / "dp1", 1) as a, segment(world / "dp3", 1) as b, segment(world / "one", 1) as plain:
+        assert list(b["tasks/rank"][()]) == [1, 1, 1]
+        # One rank data-parallel is one rank: the same numbers as without it, to the bit.
+        np.testing.assert_array_equal(a["tasks/values"][()], plain["tasks/values"][()])
+        np.testing.assert_allclose(b["tasks/per_sample/stage1_loss"][()], a["tasks/per_sample/stage1_loss"][()],
+                                   rtol=1e-5)
+        for column in ("A", "A_similarity", "stage1_final_loss"):
+            np.testing.assert_allclose(b["scores/" + column][()], a["scores/" + column][()], rtol=1e-5)
+        np.testing.assert_array_equal(b["scores/C"][()], a["scores/C"][()])  # C does not use the projector
+
+
 @pytest.mark.parametrize("edit,message", [
     (("clip; dino; clip+dino", "clip; vit"), "[search] settings: 'vit' in 'vit' is not an [encoders] name"),
     (("dino = world/encoders/dino", "dino = world/encoders/none"), "[encoders] dino: no such folder"),

@@ -176,5 +176,38 @@ TEST(SchedulerMpi, WholeGroupTasksRunOnEveryRankOfOneGroupExactlyOnce) {
     EXPECT_GT(report.ranks[static_cast<std::size_t>(rank)].tasks, 0u) << rank;
 }
 
+TEST(SchedulerMpi, IdleTimeWithATaskWaitingIsCountedApart) {
+  int size = 1;
+  check_mpi(MPI_Comm_size(MPI_COMM_WORLD, &size), "MPI_Comm_size");
+  if (size < 3) GTEST_SKIP() << "needs a worker group of 2";
+  // Ranks 1 and 2 form a group; rank 2 comes late, so rank 1 waits for it with the group's task
+  // queued. Scorers cannot run a whole-group task: their idle time is not waiting.
+  const World world(Layout{1, 2}, MPI_COMM_WORLD);
+  WorkerGroups groups;
+  for (const auto& role : world.roles()) groups.group_of_rank.push_back(role.group);
+  if (world.group() != MPI_COMM_NULL) groups.this_rank_group = world.group();
+  std::vector<TaskDescriptor> tasks(1);
+  tasks[0].kind = "group_barrier";
+  tasks[0].name = "g";
+  tasks[0].whole_group = true;
+  TaskRegistry r;
+  r.add_group("group_barrier", [](const TaskDescriptor&, MPI_Comm group) {
+    check_mpi(MPI_Barrier(group), "MPI_Barrier(group)");
+    return TaskResult{};
+  });
+  constexpr double kLate = 0.3;
+  if (world_rank() == 2) std::this_thread::sleep_for(std::chrono::duration<double>(kLate));
+  const SweepReport report = run_sweep(tasks, r, SweepHooks{}, 1, MPI_COMM_WORLD, 0, groups);
+  if (world_rank() != 0) return;
+  ASSERT_TRUE(report.results[0].has_value());
+  EXPECT_GE(report.ranks[1].waited_seconds, 0.8 * kLate);
+  EXPECT_LT(report.ranks[2].waited_seconds, report.ranks[1].waited_seconds);
+  for (std::size_t rank = 1; rank < report.ranks.size(); ++rank)
+    EXPECT_LE(report.ranks[rank].waited_seconds, report.seconds - report.ranks[rank].busy_seconds + 1e-3)
+        << rank;
+  for (std::size_t rank = 3; rank < report.ranks.size(); ++rank)
+    EXPECT_EQ(report.ranks[rank].waited_seconds, 0.0) << "scorer " << rank;
+}
+
 }  // namespace
 }  // namespace acsweep::runtime

@@ -82,6 +82,58 @@ TEST_F(JobFileTest, ErrorsNameFileSectionAndKey) {
   EXPECT_NE(error_of(std::string(kJob), {"noequals"}).find("expected section.key=value"), std::string::npos);
 }
 
+// A scoring job with finetuning over empty stand-ins: read_job checks that files exist, not what
+// they hold.
+std::string scoring_job(const fs::path& dir) {
+  for (const auto* folder : {"llm", "clip", "dino", "images", "spair/PairAnnotation/test"})
+    fs::create_directories(dir / folder);
+  for (const auto* file : {"llm/tokenizer.model", "captions.json", "shapes.jsonl", "clip.json", "dino.json"})
+    std::ofstream(dir / file) << "";
+  return "[job]\nname = s\nbudget = 1\n[llm]\nfolder = llm\n[encoders]\nclip = clip\ndino = dino\n"
+         "[search]\nsettings = clip; dino\n[stage1]\ndata = captions.json\nimages = images\n"
+         "[c_score]\nroot = spair\n[finetune]\nsettings = policy\n[stage2]\ndata = captions.json\n"
+         "images = images\n[benchmarks]\nshapes = multiple_choice:shapes.jsonl\n";
+}
+
+TEST_F(JobFileTest, KnownResultsKeys) {
+  const std::string text = scoring_job(dir_);
+  const JobSpec job =
+      read_job(write(text + "[known]\ntable = data/t.csv\nlmms_eval = clip:clip.json; dino : dino.json\n"
+                            "lmms_eval_metrics = shapes:shapes_en/acc,none*100\n"));
+  const KnownSection& known = job.scoring->finetune->known;
+  EXPECT_EQ(known.table, (dir_ / "data" / "t.csv").string());
+  ASSERT_EQ(known.lmms_eval.size(), 2u);
+  EXPECT_EQ(known.lmms_eval[0], (std::pair<std::string, std::string>{"clip", (dir_ / "clip.json").string()}));
+  ASSERT_EQ(known.metrics.size(), 1u);
+  EXPECT_EQ(known.metrics[0].benchmark, "shapes");
+  EXPECT_EQ(known.metrics[0].key, "shapes_en/acc,none");
+  EXPECT_EQ(known.metrics[0].scale, 100.0);
+  EXPECT_TRUE(read_job(write(text)).scoring->finetune->known.empty());
+
+  const std::string path = (dir_ / "job.ini").string();
+  EXPECT_NE(error_of(text + "[known]\nlmms_eval = siglip:clip.json\nlmms_eval_metrics = shapes:t/a\n")
+                .find(path + ": [known] lmms_eval: 'siglip' is not one of the settings"),
+            std::string::npos);
+  EXPECT_NE(error_of(text + "[known]\nlmms_eval = clip:none.json\nlmms_eval_metrics = shapes:t/a\n")
+                .find("[known] lmms_eval: no such file: " + (dir_ / "none.json").string()),
+            std::string::npos);
+  EXPECT_NE(error_of(text + "[known]\nlmms_eval = clip:clip.json\n")
+                .find("[known] lmms_eval_metrics: missing: which lmms-eval number is each benchmark"),
+            std::string::npos);
+  EXPECT_NE(error_of(text + "[known]\nlmms_eval = clip:clip.json\nlmms_eval_metrics = mme:t/a\n")
+                .find("[known] lmms_eval_metrics: 'mme' is not one of the [benchmarks]"),
+            std::string::npos);
+  EXPECT_NE(error_of(text + "[known]\nlmms_eval = clip:clip.json\nlmms_eval_metrics = shapes:t/a*lots\n")
+                .find("[known] lmms_eval_metrics: 'lots' in 'shapes:t/a*lots' is not a scale"),
+            std::string::npos);
+  EXPECT_NE(error_of(text + "[known]\ntable = data/none.csv\n").find("[known] table: no such file"),
+            std::string::npos);
+  const std::string no_finetune = text.substr(0, text.find("[finetune]"));
+  EXPECT_NE(error_of(no_finetune + "[known]\ntable = data/t.csv\n")
+                .find("[known] table: known results need [finetune] settings"),
+            std::string::npos);
+}
+
 TEST(Layout, DefaultsAndRoles) {
   EXPECT_EQ(default_layout(1).groups, 0);
   EXPECT_EQ(default_layout(2).group_size, 1);

@@ -8,8 +8,8 @@
 //               Stage-1 captions, captions too long for the context
 //   per_sample: A (per held-out caption), C_correct (1/0 per keypoint, pairs in order),
 //               C_per_pair, C_per_category (categories sorted), stage1_loss (per step)
-// With [finetune], each chosen setting also gets a whole-group task: its Stage-1 projector (read
-// back or trained), Stage 2 data-parallel over the worker group (checkpoints under
+// With [finetune], each chosen setting not in [known] also gets a whole-group task: its Stage-1 projector
+// (read back or trained), Stage 2 data-parallel over the worker group (checkpoints under
 // <output>/stage2/<hash>/, resumed by a rerun), then every benchmark, returning
 //   values:     each benchmark's score ([benchmarks] order), Stage-2 final loss, conversations too
 //               long for the context
@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "acsweep/cli/known_results.hpp"
 #include "acsweep/runtime/job_file.hpp"
 #include "acsweep/runtime/messages.hpp"
 #include "acsweep/runtime/scheduler.hpp"
@@ -42,6 +43,7 @@ struct ScoringJob {
   std::vector<std::string> benchmark_names;
   std::vector<std::size_t> benchmark_items;
   std::vector<std::string> skipped;  // caption items, pairs and benchmark lines left out, with why
+  KnownResults known;                // [known]: these settings are not finetuned, their results are given
 
   static const std::vector<std::string>& value_names();  // of a score task's row
   std::vector<std::string> finetune_value_names() const;

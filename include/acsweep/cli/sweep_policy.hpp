@@ -3,7 +3,8 @@
 // shared/spec/LAW.md, "Region-based sampling" and "AC policy"), on the coordinator:
 //  - once every score task has ended, the settings with a finite A and C are min-max normalised
 //    over themselves and region-based sampling draws the job's budget of them (seeded by the
-//    job's seed, so a rerun draws the same);
+//    job's seed, so a rerun draws the same); settings with [known] results count as already
+//    sampled and finetuned, so it draws that many fewer;
 //  - once their finetunes are in, per benchmark the Law is fitted on them, every scored setting
 //    predicted and ranked (finetuned ones keep their measured value): /policy/<benchmark>;
 //  - with [job] validate, every setting was finetuned too: the true best per benchmark, whether
@@ -25,13 +26,17 @@ using TaskRows = std::vector<std::optional<std::vector<double>>>;
 struct PolicyPick {
   std::vector<std::size_t> scored;                // settings with a finite A and C, in [search] order
   std::vector<double> alignment, correspondence;  // their A and C
-  std::vector<std::size_t> sampled;               // settings, in the order drawn
+  std::vector<std::size_t> known;                 // scored settings with [known] results: finetuned before
+  std::vector<std::size_t> sampled;               // settings drawn to finetune, in the order drawn
+
+  std::vector<std::size_t> finetuned() const;  // known, then sampled: the settings the Law is fitted on
 };
 
 // std::runtime_error when fewer than two settings were scored (nothing to normalise over).
 PolicyPick pick_settings(const ScoringJob& plan, const runtime::JobSpec& job, const TaskRows& rows);
 
-// The finetune tasks to run: the pick's, or with validation every scored setting's.
+// The finetune tasks to run: the pick's, or with validation every scored setting's ([known] ones
+// have none).
 std::vector<std::size_t> finetune_tasks_for(const ScoringJob& plan, const runtime::JobSpec& job,
                                             const PolicyPick& pick);
 

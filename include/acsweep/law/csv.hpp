@@ -14,7 +14,12 @@ struct CsvRecord {
 };
 
 // Reads every record; blank lines are skipped. Throws InputError naming `source` and the line
-// on an unterminated quote or stray characters after a closing quote.
+// on an unterminated quote, stray characters after a closing quote, or a record whose number of
+// fields is not the first record's (the header's).
 std::vector<CsvRecord> read_csv(std::istream& in, const std::string& source);
+
+// A cell as a finite number (blanks around it allowed); InputError "<where>: 'cell' is not a
+// (finite) number" otherwise.
+double parse_number(const std::string& cell, const std::string& where);
 
 }  // namespace acsweep::law

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace acsweep::runtime {
@@ -49,6 +50,9 @@ struct Stage1Section {
   double learning_rate = 1e-3;
   std::int64_t global_batch = 256, micro_batch = 16, epochs = 1, max_samples = 0;
   double warmup_ratio = 0.03, weight_decay = 0.0, max_grad_norm = 0.0;
+  // Train each projector data-parallel over a worker group: the score tasks are whole-group
+  // tasks (spare ranks have none to take), and a finetune that trains its projector uses its group.
+  bool data_parallel = false;
 };
 
 struct AScoreSection {
@@ -79,6 +83,22 @@ struct BenchmarkSpec {
   std::string path;  // JSONL; its images are relative to its folder
 };
 
+// Benchmark results measured before (ARCHITECTURE.md, [known]): such a setting counts as
+// finetuned; it is scored but not finetuned again.
+struct LmmsMetric {
+  std::string benchmark;  // a [benchmarks] name
+  std::string key;        // "task/metric,filter" in the lmms-eval results
+  double scale = 1.0;     // multiplies the value (e.g. 100 for a fraction into a percentage)
+};
+
+struct KnownSection {
+  std::string table;                                           // CSV: setting, one column per benchmark
+  std::vector<std::pair<std::string, std::string>> lmms_eval;  // (setting, results JSON)
+  std::vector<LmmsMetric> metrics;                             // which number is each benchmark
+  std::string job_path;  // the job file, named in errors about these keys
+  bool empty() const { return table.empty() && lmms_eval.empty(); }
+};
+
 struct FinetuneSection {
   std::vector<std::string> settings;  // names of [search] settings ("all" and "policy": every one)
   // settings = policy: the AC policy picks [job] budget settings by region-based sampling once
@@ -89,6 +109,7 @@ struct FinetuneSection {
   bool validate = false;
   Stage2Section stage2;
   std::vector<BenchmarkSpec> benchmarks;
+  KnownSection known;
 };
 
 struct ScoringSection {

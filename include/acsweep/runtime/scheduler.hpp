@@ -55,6 +55,9 @@ struct SweepHooks {
 
 struct RankTime {
   double busy_seconds = 0.0;  // inside task functions and persist hooks
+  // Idle while a task this rank could run was queued (a group's ranks waiting for each other to
+  // start a whole-group task); in the rest of its idle time no task was left to give it.
+  double waited_seconds = 0.0;
   std::size_t tasks = 0;
 };
 

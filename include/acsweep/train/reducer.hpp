@@ -30,6 +30,14 @@ class AllReduce {
   virtual std::string name() const = 0;
 };
 
+// One rank: the sum over ranks is the tensor itself.
+class SingleRankAllReduce : public AllReduce {
+ public:
+  void sum(torch::Tensor&) override {}
+  int size() const override { return 1; }
+  std::string name() const override { return "single rank"; }
+};
+
 // MPI_Allreduce (MPI_IN_PLACE, MPI_SUM) on contiguous CPU float32 tensors.
 class MpiAllReduce : public AllReduce {
  public:

@@ -5,7 +5,10 @@
 // caption's tokens. AdamW with a cosine schedule and warmup, the global batch reached by
 // accumulating micro-batches. The loss of a step is the mean over every caption token of the
 // global batch (token-weighted across micro-batches, so the split into micro-batches does not
-// change the gradient). Knows nothing of MPI.
+// change the gradient). Data-parallel when asked, as Stage 2 (train/stage2.hpp): rank r of W takes
+// the r-th contiguous W-th of each global batch, the loss is prescaled by the global batch's
+// tokens and the gradients summed through an AllReduce, so W ranks take the steps of one and end
+// with the same projector. Knows nothing of MPI.
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -16,6 +19,7 @@
 #include "acsweep/models/projector.hpp"
 #include "acsweep/models/tokenizer.hpp"
 #include "acsweep/models/vision_representation.hpp"
+#include "acsweep/train/reducer.hpp"
 
 namespace acsweep::train {
 
@@ -46,6 +50,13 @@ struct Stage1Result {
 // Frozen: no parameter of `module` takes a gradient.
 void freeze(torch::nn::Module& module);
 
+// On the ranks of `all_reduce`, this one being `rank`; every rank passes the same captions.
+Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepresentation& representation,
+                             const std::vector<models::ImagePrompt>& captions, const Stage1Options& options,
+                             AllReduce& all_reduce, int rank,
+                             const std::function<void(const Stage1Progress&)>& progress = {});
+
+// On one rank.
 Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepresentation& representation,
                              const std::vector<models::ImagePrompt>& captions, const Stage1Options& options,
                              const std::function<void(const Stage1Progress&)>& progress = {});
