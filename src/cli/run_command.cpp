@@ -15,6 +15,7 @@
 #include "acsweep/cli/options.hpp"
 #include "acsweep/cli/policy_output.hpp"
 #include "acsweep/cli/scoring_job.hpp"
+#include "acsweep/cli/scoring_tasks.hpp"
 #include "acsweep/cli/simulation_job.hpp"
 #include "acsweep/cli/sweep_policy.hpp"
 #include "acsweep/error.hpp"

@@ -48,7 +48,9 @@ po::options_description schema() {
       // [llm]
       ("llm.folder", po::value<std::string>(),
        "the LLM's HF folder (config.json, safetensors, tokenizer.model)")(
-          "llm.tokenizer", po::value<std::string>(), "tokenizer.model (default: in llm.folder)")
+          "llm.tokenizer", po::value<std::string>(), "tokenizer.model (default: in llm.folder)")(
+          "llm.autocast", po::value<std::string>()->default_value("auto"),
+          "bf16 autocast of Stage 1 and Stage 2 forward passes: auto (on CUDA), bf16 or off")
       // [encoders]: NAME = FOLDER lines, any names
       // [search]
       ("search.settings", po::value<std::string>(),
@@ -104,6 +106,11 @@ po::options_description schema() {
                                        "AdamW weight decay")("stage2.max_grad_norm",
                                                              po::value<double>()->default_value(0.0, "0"),
                                                              "gradient clipping (0: none)")(
+          "stage2.peak_tflops", po::value<double>()->default_value(0.0, "0"),
+          "the device's peak TFLOP/s at the training precision (e.g. 989 for an H100 or H200 in bf16): "
+          "progress lines then print MFU")(
+          "stage2.overlap_reduction", po::value<bool>()->default_value(false),
+          "MPI (CPU) groups: sum each gradient bucket during the backward (MPI_Iallreduce); off: after it")(
           "stage2.checkpoint_every", po::value<std::int64_t>()->default_value(0),
           "optimizer steps between checkpoints (0: none); a rerun resumes from the newest")
       // [known]: results measured before; such settings count as finetuned
@@ -171,6 +178,9 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
       vm.count("llm.tokenizer") ? existing("llm.tokenizer", false) : s.llm.folder + "/tokenizer.model";
   if (vm.count("llm.tokenizer") == 0)
     located(fs::is_regular_file(s.llm.tokenizer), "llm.tokenizer", "no such file: " + s.llm.tokenizer);
+  s.llm.autocast = value_of<std::string>(vm, "llm.autocast");
+  require(s.llm.autocast == "auto" || s.llm.autocast == "bf16" || s.llm.autocast == "off", "llm.autocast",
+          "must be auto, bf16 or off, not '" + s.llm.autocast + "'");
 
   for (auto& [name, folder] : encoders) {
     require(!name.empty() && name.find_first_of("+;@ ") == std::string::npos, "encoders." + name,
@@ -304,6 +314,9 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   require(t.warmup_ratio >= 0 && t.warmup_ratio < 1, "stage2.warmup_ratio", "must be in [0, 1)");
   t.weight_decay = value_of<double>(vm, "stage2.weight_decay");
   t.max_grad_norm = value_of<double>(vm, "stage2.max_grad_norm");
+  t.overlap_reduction = value_of<bool>(vm, "stage2.overlap_reduction");
+  t.peak_tflops = value_of<double>(vm, "stage2.peak_tflops");
+  require(t.peak_tflops >= 0 && std::isfinite(t.peak_tflops), "stage2.peak_tflops", "must not be negative");
   t.checkpoint_every = value_of<std::int64_t>(vm, "stage2.checkpoint_every");
   require(t.checkpoint_every >= 0, "stage2.checkpoint_every", "must not be negative");
   require(!benchmarks.empty(), "benchmarks", "missing: a finetuned setting is judged on [benchmarks]");

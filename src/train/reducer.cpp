@@ -7,21 +7,65 @@
 
 namespace acsweep::train {
 
-MpiAllReduce::MpiAllReduce(MPI_Comm comm) : comm_(comm) {
+MpiAllReduce::MpiAllReduce(MPI_Comm comm, bool overlap) : comm_(comm), overlap_(overlap) {
   runtime::check_mpi(MPI_Comm_size(comm, &size_), "MPI_Comm_size");
 }
 
-void MpiAllReduce::sum(torch::Tensor& flat) {
+namespace {
+
+// The element count MPI takes for a gradient bucket; std::invalid_argument when MPI cannot.
+int mpi_count(const torch::Tensor& flat) {
   if (!flat.is_contiguous() || flat.scalar_type() != torch::kFloat32 || !flat.device().is_cpu())
     throw std::invalid_argument("MpiAllReduce: needs a contiguous float32 CPU tensor");
-  if (size_ == 1) return;
-  const auto count = flat.numel();
-  if (count > std::numeric_limits<int>::max())
+  if (flat.numel() > std::numeric_limits<int>::max())
     throw std::invalid_argument("MpiAllReduce: bucket too large for MPI");
-  runtime::check_mpi(
-      MPI_Allreduce(MPI_IN_PLACE, flat.data_ptr<float>(), static_cast<int>(count), MPI_FLOAT, MPI_SUM, comm_),
-      "MPI_Allreduce of a gradient bucket");
+  return static_cast<int>(flat.numel());
 }
+
+}  // namespace
+
+void MpiAllReduce::sum(torch::Tensor& flat) {
+  const int count = mpi_count(flat);
+  if (size_ == 1) return;
+  runtime::check_mpi(MPI_Allreduce(MPI_IN_PLACE, flat.data_ptr<float>(), count, MPI_FLOAT, MPI_SUM, comm_),
+                     "MPI_Allreduce of a gradient bucket");
+}
+
+void MpiAllReduce::start(torch::Tensor& flat) {
+  const int count = mpi_count(flat);
+  if (size_ == 1) return;
+  requests_.emplace_back();
+  runtime::check_mpi(MPI_Iallreduce(MPI_IN_PLACE, flat.data_ptr<float>(), count, MPI_FLOAT, MPI_SUM, comm_,
+                                    &requests_.back()),
+                     "MPI_Iallreduce of a gradient bucket");
+}
+
+void MpiAllReduce::progress() {
+  if (requests_.empty()) return;
+  int done = 0;
+  runtime::check_mpi(
+      MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &done, MPI_STATUSES_IGNORE),
+      "MPI_Testall of the gradient buckets");
+}
+
+void MpiAllReduce::finish() {
+  if (requests_.empty()) return;
+  runtime::check_mpi(MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE),
+                     "MPI_Waitall of the gradient buckets");
+  requests_.clear();
+}
+
+// Called by autograd once a parameter's gradient has been accumulated in a backward pass.
+struct GradientReadyHook : torch::autograd::FunctionPostHook {
+  GradientReadyHook(GradientReducer* owner, std::size_t index) : reducer(owner), parameter(index) {}
+  torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
+                                            const torch::autograd::variable_list&) override {
+    reducer->gradient_ready(parameter);
+    return outputs;
+  }
+  GradientReducer* reducer;
+  std::size_t parameter;
+};
 
 #ifndef ACSWEEP_HAVE_NCCL
 std::unique_ptr<AllReduce> make_nccl_all_reduce(MPI_Comm, int) {
@@ -63,6 +107,39 @@ GradientReducer::GradientReducer(std::vector<torch::Tensor> trainable, AllReduce
     if (filled >= limit) close();
   }
   close();
+  bucket_of_.resize(parameters_.size());
+  for (std::size_t b = 0; b < buckets_.size(); ++b)
+    for (const auto i : buckets_[b].members) bucket_of_[i] = b;
+  if (!all_reduce_.overlaps()) return;
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    auto accumulator = torch::autograd::impl::grad_accumulator(parameters_[i]);
+    const auto key = accumulator->add_post_hook(std::make_unique<GradientReadyHook>(this, i));
+    hooks_.emplace_back(std::move(accumulator), key);
+  }
+}
+
+GradientReducer::~GradientReducer() {
+  for (auto& [accumulator, key] : hooks_) accumulator->del_post_hook(key);
+}
+
+void GradientReducer::arm() {
+  if (hooks_.empty()) return;  // the backend does not overlap: reduce() does it all
+  armed_ = true;
+  armed_thread_ = std::this_thread::get_id();
+  started_ = 0;
+  waiting_.clear();
+  for (const auto& bucket : buckets_) waiting_.push_back(bucket.members.size());
+}
+
+void GradientReducer::gradient_ready(std::size_t parameter) {
+  if (!armed_ || std::this_thread::get_id() != armed_thread_) return;
+  --waiting_[bucket_of_[parameter]];
+  start_ready_buckets();
+  all_reduce_.progress();
+}
+
+void GradientReducer::start_ready_buckets() {
+  while (started_ < buckets_.size() && waiting_[started_] == 0) all_reduce_.start(buckets_[started_++].flat);
 }
 
 void GradientReducer::zero_grad() {
@@ -82,11 +159,16 @@ void GradientReducer::reduce() {
     }
   }
   torch::NoGradGuard no_grad;
-  const double ranks = all_reduce_.size();
-  for (auto& bucket : buckets_) {
-    all_reduce_.sum(bucket.flat);
-    if (ranks > 1 && averaging_ == Averaging::divide) bucket.flat.div_(ranks);
+  if (armed_) {  // what the backward did not start (a parameter without a gradient), in order
+    armed_ = false;
+    while (started_ < buckets_.size()) all_reduce_.start(buckets_[started_++].flat);
+    all_reduce_.finish();
+  } else {
+    for (auto& bucket : buckets_) all_reduce_.sum(bucket.flat);
   }
+  const double ranks = all_reduce_.size();
+  if (ranks > 1 && averaging_ == Averaging::divide)
+    for (auto& bucket : buckets_) bucket.flat.div_(ranks);
 }
 
 }  // namespace acsweep::train

@@ -6,6 +6,7 @@
 
 #include "acsweep/models/multimodal.hpp"
 #include "acsweep/train/adamw.hpp"
+#include "acsweep/train/autocast.hpp"
 #include "acsweep/train/prompt_batches.hpp"
 #include "acsweep/train/schedule.hpp"
 
@@ -69,9 +70,14 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
           images.push_back(usable[order[i]]->image);
           prompts.push_back(&usable[order[i]]->prompt);
         }
-        const auto visual = result.projector->forward(models::visual_tokens(representation, images));
-        std::vector<std::int64_t> counts;
-        const auto loss = -models::trainable_token_log_probs(llm, prompts, visual, counts).sum() / tokens;
+        torch::Tensor loss;
+        {
+          const Bf16Autocast autocast(representation.device(), options.bf16);
+          const auto visual = result.projector->forward(models::visual_tokens(representation, images));
+          std::vector<std::int64_t> counts;
+          loss = -models::trainable_token_log_probs(llm, prompts, visual, counts).sum() / tokens;
+        }
+        if (m_end == mine_end) reducer.arm();  // the step's last backward: reductions start as it goes
         loss.backward();
         step_loss += loss.item<double>();
       }

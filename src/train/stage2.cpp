@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "acsweep/train/adamw.hpp"
+#include "acsweep/train/autocast.hpp"
 #include "acsweep/train/checkpoint.hpp"
 #include "acsweep/train/prompt_batches.hpp"
 #include "acsweep/train/schedule.hpp"
@@ -99,10 +100,15 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
         tokens_seen += length;
         flops += length * (6.0 * llm_parameters + attention * length);
       }
-      const auto visual = projector->forward(models::visual_tokens(representation, images));
-      std::vector<std::int64_t> counts;
-      const auto negative_log_likelihood =
-          -models::trainable_token_log_probs(llm, prompts, visual, counts).sum();
+      torch::Tensor negative_log_likelihood;
+      {
+        const Bf16Autocast autocast(device, options.bf16);
+        const auto visual = projector->forward(models::visual_tokens(representation, images));
+        std::vector<std::int64_t> counts;
+        negative_log_likelihood = -models::trainable_token_log_probs(llm, prompts, visual, counts).sum();
+      }
+      if (m + options.micro_batch >= mine_end)
+        reducer.arm();                                // the last backward: reductions start as it goes
       (negative_log_likelihood / tokens).backward();  // prescaled: the sum over ranks is the global mean
       loss_sum += negative_log_likelihood.detach();
     }

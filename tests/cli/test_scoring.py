@@ -4,6 +4,7 @@ that recomputes nothing, a changed C definition that recomputes C but reads the 
 projectors back, results that agree with themselves, and bad job files named."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -185,10 +186,15 @@ def test_finetune_on_a_worker_group_equals_one_rank(acsweep, world):
     job = write_job(world, FINETUNE, "finetune.ini")
     plan = acsweep("run", job, "--dry-run").stdout
     assert "finetuning: 1 settings, Stage 2 (12 steps of 8) on worker groups, then 2 benchmarks (shapes, yes_no)" in plan
-    one = run(acsweep, job, "job.output=ft1")
+    one = run(acsweep, job, "job.output=ft1", "stage2.peak_tflops=0.001")
     assert "stage 2 step 12/12" in one.stderr and "finetuned setting" in one.stdout
-    # Three ranks: the coordinator and one worker group of two, which trains data-parallel.
-    run(acsweep, job, "job.output=ft3", "layout.groups=1", "layout.group_size=2", ranks=3)
+    # MFU: the model FLOP/s over the peak the job gives (here 1 GFLOP/s).
+    rates = re.findall(r"([\d.]+) model GFLOP/s per rank, MFU ([\d.]+)%", one.stderr)
+    assert rates and all(float(m) == pytest.approx(100 * float(g), abs=0.6) for g, m in rates)
+    # Three ranks: the coordinator and one worker group of two, which trains data-parallel (its
+    # gradient sums overlapping the backward).
+    run(acsweep, job, "job.output=ft3", "layout.groups=1", "layout.group_size=2", "stage2.overlap_reduction=true",
+        ranks=3)
     with segment(world / "ft1", 1) as a, segment(world / "ft3", 1) as b:
         for f in (a, b):
             assert [x.decode() for x in f["finetune/setting"][()]] == ["clip"]

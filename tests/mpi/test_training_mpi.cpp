@@ -2,8 +2,9 @@
 //  - the reducer: every trainable parameter in exactly one bucket, frozen ones in none; the
 //    average of per-rank gradients; a parameter with no gradient on some ranks neither hangs
 //    the group nor spoils the average;
-//  - Stage 2 on the tiny world (tests/fixtures/tiny_world.py): W ranks follow the loss curve of
-//    one rank (run here too, on MPI_COMM_SELF) to 1e-5 over 20 steps and end with its weights;
+//  - Stage 2 on the tiny world (tests/fixtures/tiny_world.py), its reductions overlapping the
+//    backward: W ranks follow the loss curve of one rank (run here too, on MPI_COMM_SELF) to 1e-5
+//    over 20 steps and end with its weights;
 //  - on one rank, a run stopped after a checkpoint and resumed is bit-identical to one that was
 //    never stopped;
 //  - Stage 1 data-parallel: W ranks follow one rank's loss curve to 1e-5 and end with its
@@ -74,6 +75,43 @@ TEST(GradientReducer, AveragesAndToleratesMissingGradients) {
     reducer.reduce();
     const double mean = (size + 1) / 2.0;
     EXPECT_TRUE(torch::allclose(a.grad(), torch::full({3}, mean)));
+    EXPECT_TRUE(torch::allclose(b.grad(), torch::full({2}, 4.0 / size)));
+  }
+}
+
+// An MPI all-reduce that counts the sums started.
+class CountingAllReduce : public MpiAllReduce {
+ public:
+  using MpiAllReduce::MpiAllReduce;
+  void start(torch::Tensor& flat) override {
+    ++started;
+    MpiAllReduce::start(flat);
+  }
+  int started = 0;
+};
+
+TEST(GradientReducer, OverlapStartsBucketsDuringTheBackwardInOrder) {
+  CountingAllReduce all_reduce(MPI_COMM_WORLD, /*overlap=*/true);
+  const int rank = world_rank(), size = world_size();
+  auto a = torch::ones({3}, torch::requires_grad()), b = torch::ones({2}, torch::requires_grad());
+  // Buckets of 8 bytes: b's first (its gradient comes first), then a's.
+  GradientReducer reducer({a, b}, all_reduce, GradientReducer::Averaging::divide, 8, 8);
+  ASSERT_EQ(reducer.buckets().size(), 2u);
+  for (int step = 0; step < 3; ++step) {
+    reducer.zero_grad();
+    all_reduce.started = 0;
+    // Two micro-steps; only the second is armed. Only rank 0 gives b a gradient, so elsewhere
+    // b's bucket never fills and a's, behind it, must wait for reduce().
+    (static_cast<double>(rank + 1) * a.sum()).backward();
+    EXPECT_EQ(all_reduce.started, 0) << "a micro-step before the last started a sum";
+    reducer.arm();
+    auto loss = static_cast<double>(rank + 1) * a.sum();
+    if (rank == 0) loss = loss + 4.0 * b.sum();
+    loss.backward();
+    EXPECT_EQ(all_reduce.started, size > 1 && rank == 0 ? 2 : 0) << "rank " << rank;
+    reducer.reduce();
+    EXPECT_EQ(all_reduce.started, size > 1 ? 2 : 0);
+    EXPECT_TRUE(torch::allclose(a.grad(), torch::full({3}, 2.0 * (size + 1) / 2.0)));
     EXPECT_TRUE(torch::allclose(b.grad(), torch::full({2}, 4.0 / size)));
   }
 }
@@ -155,7 +193,7 @@ TEST_F(TinyWorldTraining, WRanksFollowOneRank) {
       single_weights.push_back(p.detach().clone());
   }
   auto m = model();
-  MpiAllReduce world(MPI_COMM_WORLD);
+  MpiAllReduce world(MPI_COMM_WORLD, /*overlap=*/true);  // the reductions overlap the backward
   const auto result = train_stage2(m.llm, m.projector, *m.representation, data,
                                    options(std::max(1, 4 / size)), world, world_rank());
   ASSERT_EQ(result.step_loss.size(), 20u);

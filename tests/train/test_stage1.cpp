@@ -1,8 +1,10 @@
 // Stage-1 projector training and the A score on a tiny world written in the real formats
 // (tests/fixtures/tiny_world.py): the loss falls, the held-out A score rises over the untrained
 // projector's, the same seeds give the same weights, and splitting the global batch into other
-// micro-batches gives the same steps (the loss is token-weighted over the global batch). The
-// schedule against transformers' formula worked by hand.
+// micro-batches gives the same steps (the loss is token-weighted over the global batch); bf16
+// autocast stays within its precision of float32 and leaves no trace. The schedule against
+// transformers' formula worked by hand.
+#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -101,6 +103,25 @@ TEST_F(Stage1, SameSeedsSameWeightsAndMicroBatchesDoNotMatter) {
   other.data_seed = 99;
   const auto d = train_projector(llm_, rep, train_, other);
   EXPECT_NE(a.step_loss[0], d.step_loss[0]) << "the data order comes from the seed";
+}
+
+TEST_F(Stage1, Bf16AutocastFollowsFloat32WithinItsPrecision) {
+  auto rep = representation();
+  auto o = options(4);
+  o.epochs = 1;
+  const auto fp32 = train_projector(llm_, rep, train_, o);
+  o.bf16 = true;
+  const auto bf16 = train_projector(llm_, rep, train_, o);
+  // The matrix products ran in bfloat16 (8 significant bits): the curve moves, within a few percent.
+  EXPECT_NE(bf16.step_loss, fp32.step_loss) << "autocast changed nothing";
+  ASSERT_EQ(bf16.step_loss.size(), fp32.step_loss.size());
+  for (std::size_t s = 0; s < fp32.step_loss.size(); ++s)
+    EXPECT_NEAR(bf16.step_loss[s], fp32.step_loss[s], 3e-2 * std::abs(fp32.step_loss[s])) << "step " << s;
+  // The weights stay float32, and autocast ends with its scope: float32 again after it.
+  for (const auto& p : bf16.projector->parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat32);
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+  o.bf16 = false;
+  EXPECT_EQ(train_projector(llm_, rep, train_, o).step_loss, fp32.step_loss);
 }
 
 TEST(Schedule, WarmupThenCosineAsTransformers) {

@@ -24,7 +24,6 @@
 #include "acsweep/cli/known_results.hpp"
 #include "acsweep/runtime/job_file.hpp"
 #include "acsweep/runtime/messages.hpp"
-#include "acsweep/runtime/scheduler.hpp"
 #include "acsweep/store/hdf5.hpp"
 
 namespace acsweep::cli {
@@ -54,11 +53,6 @@ struct ScoringJob {
 // InputError naming the file or key when the data cannot make a sweep (too few captions for the
 // manifest, no valid pair).
 ScoringJob plan_scoring(const runtime::JobSpec& job);
-
-// The "score" task kind, and the whole-group "finetune" kind. `rank` and `local_rank` name the rank in
-// progress lines and pick a GPU.
-void register_scoring_tasks(runtime::TaskRegistry& registry, const ScoringJob& plan,
-                            const runtime::JobSpec& job, int rank, int local_rank);
 
 void print_scoring_plan(const ScoringJob& plan, const runtime::JobSpec& job);
 

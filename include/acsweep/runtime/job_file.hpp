@@ -28,8 +28,9 @@ struct SimulationSection {
 
 // The scoring phase (shared/spec/LAW.md, A and C): which settings, and how each is scored.
 struct LlmSection {
-  std::string folder;     // HF folder: config.json, safetensors, tokenizer.model
-  std::string tokenizer;  // tokenizer.model; default <folder>/tokenizer.model
+  std::string folder;             // HF folder: config.json, safetensors, tokenizer.model
+  std::string tokenizer;          // tokenizer.model; default <folder>/tokenizer.model
+  std::string autocast = "auto";  // training forward passes: auto (bf16 on CUDA), bf16 or off
 };
 
 struct SettingSpec {
@@ -75,6 +76,8 @@ struct Stage2Section {
   double learning_rate = 2e-5;
   std::int64_t global_batch = 128, micro_batch = 4, epochs = 1, checkpoint_every = 0;
   double warmup_ratio = 0.03, weight_decay = 0.0, max_grad_norm = 0.0;
+  double peak_tflops = 0.0;        // the device's peak, for MFU in the progress lines (0: not known)
+  bool overlap_reduction = false;  // MPI: start each gradient bucket's sum during the backward
 };
 
 struct BenchmarkSpec {

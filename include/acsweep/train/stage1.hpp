@@ -33,6 +33,7 @@ struct Stage1Options {
   double max_grad_norm = 0.0;   // 0: no clipping
   std::uint64_t data_seed = 0;  // the order of the examples
   std::uint64_t init_seed = 0;  // the projector's initial weights
+  bool bf16 = false;            // bf16 autocast in the forward passes (train/autocast.hpp)
 };
 
 struct Stage1Progress {

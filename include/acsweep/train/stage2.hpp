@@ -35,6 +35,7 @@ struct Stage2Options {
   std::int64_t checkpoint_every = 0;  // optimizer steps; 0: no checkpoints
   std::string checkpoint_dir;         // where checkpoints go and a resumed run looks
   std::int64_t stop_after = 0;        // end after this many steps of the schedule (0: all of it)
+  bool bf16 = false;                  // bf16 autocast in the forward passes (train/autocast.hpp)
 };
 
 struct Stage2Progress {
