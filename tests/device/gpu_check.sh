@@ -2,8 +2,9 @@
 # The GPU checks in one call, on a machine with CUDA, NCCL and a CUDA LibTorch: first the golden
 # fixtures where transformers is installed (pure Python, written to FIXTURES), then builds acsweep
 # against that LibTorch (TORCH_PREFIX, default: python3's torch; NCCL from /usr/local/cuda or
-# python3's nvidia-nccl wheel) and runs the NCCL all-reduce and a Stage-2 step at 1 rank and at
-# one rank per GPU (NCCL refuses two ranks on one GPU), and the fixture comparison. A few minutes.
+# python3's nvidia-nccl wheel) and runs the NCCL all-reduce and a Stage-2 step (float32 against
+# the CPU, then under bf16 autocast) at 1 rank and at one rank per GPU (NCCL refuses two ranks on
+# one GPU), and the fixture comparison. A few minutes.
 #   tests/device/gpu_check.sh [BUILD_DIR] [FIXTURES]
 set -uo pipefail
 build=${1:-build-gpu}

@@ -59,7 +59,7 @@ TEST(GpuTraining, OneStage2StepMatchesTheCpu) {
     ASSERT_EQ(std::system(command.c_str()), 0) << command;
   }
   MPI_Barrier(MPI_COMM_WORLD);
-  const auto run = [&](torch::Device device, AllReduce& all_reduce, int r) {
+  const auto run = [&](torch::Device device, AllReduce& all_reduce, int r, bool bf16 = false) {
     auto llm = models::load_llama(root + "/llm");
     llm->to(device);
     std::vector<std::unique_ptr<models::VisionEncoder>> members;
@@ -77,6 +77,7 @@ TEST(GpuTraining, OneStage2StepMatchesTheCpu) {
     o.global_batch = 8;
     o.micro_batch = 1;
     o.stop_after = 1;
+    o.bf16 = bf16;
     return train_stage2(llm, projector, representation, data, o, all_reduce, r).step_loss.at(0);
   };
   int size = 1;
@@ -88,6 +89,10 @@ TEST(GpuTraining, OneStage2StepMatchesTheCpu) {
     MpiAllReduce self(MPI_COMM_SELF);
     EXPECT_NEAR(gpu, run(torch::kCPU, self, 0), 1e-4 * std::abs(gpu));
   }
+  // bf16 autocast, as the LLaVA recipe trains on GPUs: within bf16's precision of float32.
+  const double bf16 = run(torch::Device(torch::kCUDA, local_device()), *nccl, rank, true);
+  EXPECT_NE(bf16, gpu) << "autocast changed nothing";
+  EXPECT_NEAR(bf16, gpu, 3e-2 * std::abs(gpu));
 }
 
 }  // namespace
