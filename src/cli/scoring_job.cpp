@@ -169,6 +169,7 @@ void plan_finetunes(ScoringJob& plan, const runtime::JobSpec& job) {
       stage2_hash.add(std::to_string(v));
     for (const auto v : {f.stage2.global_batch, f.stage2.micro_batch, f.stage2.epochs})
       stage2_hash.add(std::to_string(v));
+    if (f.stage2.max_length != 2048) stage2_hash.add("max_length=" + std::to_string(f.stage2.max_length));
     runtime::ContentHash task_hash = stage2_hash;
     task_hash.add("finetune").add(benchmarks_hash.hex());
 
@@ -246,6 +247,8 @@ ScoringJob plan_scoring(const runtime::JobSpec& job) {
     for (const auto& folder : setting.folders) add_identity(stage1_hash, folder);
     if (s.stage1.data_parallel) stage1_hash.add("data-parallel");  // not bit-identical to one rank
     if (s.llm.autocast != "auto") stage1_hash.add("autocast=" + s.llm.autocast);  // auto: the device's own
+    // Defaults stay out of the hash, so projectors made before these keys existed stay valid.
+    if (s.stage1.max_length != 2048) stage1_hash.add("max_length=" + std::to_string(s.stage1.max_length));
     add_identity(stage1_hash, s.llm.folder);
     add_identity(stage1_hash, s.llm.tokenizer);
     add_identity(stage1_hash, s.stage1.data);

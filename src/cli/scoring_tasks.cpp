@@ -146,6 +146,7 @@ Stage1Outcome stage1(ScorerState& state, models::VisionRepresentation& represent
   o.data_seed = law::derive_seed(job.seed, {kStage1Order});
   o.init_seed = law::derive_seed(job.seed, {kStage1Init, name_number(setting.name)});
   o.bf16 = bf16_on(job.scoring->llm, state.device);
+  o.max_length = s.max_length;
   auto last = std::chrono::steady_clock::now() - std::chrono::seconds(10);
   std::unique_ptr<train::AllReduce> all_reduce;
   if (s.data_parallel)
@@ -330,6 +331,7 @@ runtime::TaskResult finetune_setting(ScorerState& state, FinetuneState& finetune
   o.max_grad_norm = f.stage2.max_grad_norm;
   o.data_seed = law::derive_seed(job.seed, {kStage2Order});
   o.bf16 = bf16_on(s.llm, state.device);
+  o.max_length = f.stage2.max_length;
   o.checkpoint_every = f.stage2.checkpoint_every;
   if (o.checkpoint_every > 0) {
     o.checkpoint_dir = (fs::path(job.output) / "stage2" / task.inputs.at("stage2_hash")).string();

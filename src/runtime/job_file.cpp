@@ -70,11 +70,13 @@ po::options_description schema() {
                                          "examples per forward pass")(
           "stage1.epochs", po::value<std::int64_t>()->default_value(1), "passes over the captions")(
           "stage1.max_samples", po::value<std::int64_t>()->default_value(0), "captions used (0: all)")(
-          "stage1.warmup_ratio", po::value<double>()->default_value(0.03, "0.03"),
-          "warmup share of the steps")("stage1.weight_decay", po::value<double>()->default_value(0.0, "0"),
-                                       "AdamW weight decay")("stage1.max_grad_norm",
-                                                             po::value<double>()->default_value(0.0, "0"),
-                                                             "gradient clipping (0: none)")(
+          "stage1.max_length", po::value<std::int64_t>()->default_value(2048),
+          "tokens a caption may take with its visual tokens (also bounded by the LLM's context); longer: "
+          "left out")("stage1.warmup_ratio", po::value<double>()->default_value(0.03, "0.03"),
+                      "warmup share of the steps")(
+          "stage1.weight_decay", po::value<double>()->default_value(0.0, "0"), "AdamW weight decay")(
+          "stage1.max_grad_norm", po::value<double>()->default_value(0.0, "0"),
+          "gradient clipping (0: none)")(
           "stage1.data_parallel", po::value<bool>()->default_value(false),
           "train each projector data-parallel over a worker group (score tasks then run on groups)")
       // [a_score]
@@ -101,6 +103,8 @@ po::options_description schema() {
           "examples per optimizer step")("stage2.micro_batch", po::value<std::int64_t>()->default_value(4),
                                          "examples per forward pass and rank")(
           "stage2.epochs", po::value<std::int64_t>()->default_value(1), "passes over the conversations")(
+          "stage2.max_length", po::value<std::int64_t>()->default_value(2048),
+          "tokens a conversation may take with its visual tokens (also bounded by the LLM's context)")(
           "stage2.warmup_ratio", po::value<double>()->default_value(0.03, "0.03"),
           "warmup share of the steps")("stage2.weight_decay", po::value<double>()->default_value(0.0, "0"),
                                        "AdamW weight decay")("stage2.max_grad_norm",
@@ -241,6 +245,8 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
           "must be at least micro_batch");
   s.stage1.epochs = value_of<std::int64_t>(vm, "stage1.epochs");
   require(s.stage1.epochs >= 1, "stage1.epochs", "must be at least 1");
+  s.stage1.max_length = value_of<std::int64_t>(vm, "stage1.max_length");
+  require(s.stage1.max_length >= 1, "stage1.max_length", "must be at least 1");
   s.stage1.max_samples = value_of<std::int64_t>(vm, "stage1.max_samples");
   require(s.stage1.max_samples >= 0, "stage1.max_samples", "must not be negative");
   s.stage1.warmup_ratio = value_of<double>(vm, "stage1.warmup_ratio");
@@ -308,6 +314,8 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   t.micro_batch = value_of<std::int64_t>(vm, "stage2.micro_batch");
   require(t.micro_batch >= 1, "stage2.micro_batch", "must be at least 1");
   require(t.global_batch >= t.micro_batch, "stage2.global_batch", "must be at least micro_batch");
+  t.max_length = value_of<std::int64_t>(vm, "stage2.max_length");
+  require(t.max_length >= 1, "stage2.max_length", "must be at least 1");
   t.epochs = value_of<std::int64_t>(vm, "stage2.epochs");
   require(t.epochs >= 1, "stage2.epochs", "must be at least 1");
   t.warmup_ratio = value_of<double>(vm, "stage2.warmup_ratio");

@@ -6,6 +6,11 @@
 
 namespace acsweep::train {
 
+std::size_t training_context(const models::LlamaForCausalLM& llm, std::int64_t max_length) {
+  const auto context = static_cast<std::size_t>(llm->config().max_position_embeddings);
+  return max_length > 0 ? std::min(context, static_cast<std::size_t>(max_length)) : context;
+}
+
 std::vector<const models::ImagePrompt*> prompts_within_context(
     const std::vector<models::ImagePrompt>& prompts, std::size_t visual_tokens, std::size_t context,
     std::size_t& too_long) {

@@ -35,9 +35,9 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
   result.projector->to(representation.device());
 
   // Captions that cannot fit the context next to the visual tokens are left out and counted.
-  const auto usable = prompts_within_context(
-      captions, static_cast<std::size_t>(representation.visual_token_count()),
-      static_cast<std::size_t>(llm->config().max_position_embeddings), result.skipped_too_long);
+  const auto usable =
+      prompts_within_context(captions, static_cast<std::size_t>(representation.visual_token_count()),
+                             training_context(llm, options.max_length), result.skipped_too_long);
   result.examples = usable.size();
   if (usable.empty()) throw std::invalid_argument("Stage 1: no caption fits the LLM's context");
 

@@ -35,9 +35,8 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
   // Conversations that cannot fit the context next to the visual tokens are left out, counted.
   const auto visual_length = static_cast<std::size_t>(representation.visual_token_count());
   std::size_t too_long = 0;
-  const auto usable =
-      prompts_within_context(conversations, visual_length,
-                             static_cast<std::size_t>(llm->config().max_position_embeddings), too_long);
+  const auto usable = prompts_within_context(conversations, visual_length,
+                                             training_context(llm, options.max_length), too_long);
   if (usable.empty()) throw std::invalid_argument("Stage 2: no conversation fits the LLM's context");
 
   const auto named = stage2_parameters(llm, projector);

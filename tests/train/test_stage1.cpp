@@ -7,6 +7,7 @@
 #include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <numeric>
 
@@ -122,6 +123,25 @@ TEST_F(Stage1, Bf16AutocastFollowsFloat32WithinItsPrecision) {
   EXPECT_FALSE(at::autocast::is_cpu_enabled());
   o.bf16 = false;
   EXPECT_EQ(train_projector(llm_, rep, train_, o).step_loss, fp32.step_loss);
+}
+
+TEST_F(Stage1, MaxLengthLeavesLongerCaptionsOutAndCountsThem) {
+  auto rep = representation();
+  auto o = options(4);
+  o.epochs = 1;
+  EXPECT_EQ(train_projector(llm_, rep, train_, o).skipped_too_long, 0u);
+  std::vector<std::size_t> lengths;  // with the visual tokens
+  for (const auto& caption : train_)
+    lengths.push_back(
+        models::spliced_length(caption.prompt, static_cast<std::size_t>(rep.visual_token_count())));
+  const std::size_t longest = *std::max_element(lengths.begin(), lengths.end());
+  o.max_length = static_cast<std::int64_t>(longest) - 1;
+  const auto longer = static_cast<std::size_t>(
+      std::count_if(lengths.begin(), lengths.end(), [&](std::size_t n) { return n > longest - 1; }));
+  const auto cut = train_projector(llm_, rep, train_, o);
+  EXPECT_GE(longer, 1u);
+  EXPECT_EQ(cut.skipped_too_long, longer);
+  EXPECT_EQ(cut.examples, train_.size() - longer);
 }
 
 TEST(Schedule, WarmupThenCosineAsTransformers) {

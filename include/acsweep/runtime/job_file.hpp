@@ -50,6 +50,7 @@ struct Stage1Section {
   std::string data, images;  // LLaVA JSON (plain captions) and its image folder
   double learning_rate = 1e-3;
   std::int64_t global_batch = 256, micro_batch = 16, epochs = 1, max_samples = 0;
+  std::int64_t max_length = 2048;  // LLaVA's model_max_length: longer captions are left out, counted
   double warmup_ratio = 0.03, weight_decay = 0.0, max_grad_norm = 0.0;
   // Train each projector data-parallel over a worker group: the score tasks are whole-group
   // tasks (spare ranks have none to take), and a finetune that trains its projector uses its group.
@@ -75,6 +76,7 @@ struct Stage2Section {
   std::string data, images;  // LLaVA JSON conversations (vicuna_v1) and their image folder
   double learning_rate = 2e-5;
   std::int64_t global_batch = 128, micro_batch = 4, epochs = 1, checkpoint_every = 0;
+  std::int64_t max_length = 2048;  // LLaVA's model_max_length: longer conversations are left out, counted
   double warmup_ratio = 0.03, weight_decay = 0.0, max_grad_norm = 0.0;
   double peak_tflops = 0.0;        // the device's peak, for MFU in the progress lines (0: not known)
   bool overlap_reduction = false;  // MPI: start each gradient bucket's sum during the backward

@@ -9,6 +9,9 @@
 
 namespace acsweep::train {
 
+// The context a stage trains in: the LLM's, or `max_length` where that is shorter (0: none).
+std::size_t training_context(const models::LlamaForCausalLM& llm, std::int64_t max_length);
+
 std::vector<const models::ImagePrompt*> prompts_within_context(
     const std::vector<models::ImagePrompt>& prompts, std::size_t visual_tokens, std::size_t context,
     std::size_t& too_long);

@@ -34,6 +34,7 @@ struct Stage1Options {
   std::uint64_t data_seed = 0;  // the order of the examples
   std::uint64_t init_seed = 0;  // the projector's initial weights
   bool bf16 = false;            // bf16 autocast in the forward passes (train/autocast.hpp)
+  std::int64_t max_length = 0;  // tokens, visual ones included, a caption may take (0: the LLM's context)
 };
 
 struct Stage1Progress {

@@ -36,6 +36,8 @@ struct Stage2Options {
   std::string checkpoint_dir;         // where checkpoints go and a resumed run looks
   std::int64_t stop_after = 0;        // end after this many steps of the schedule (0: all of it)
   bool bf16 = false;                  // bf16 autocast in the forward passes (train/autocast.hpp)
+  std::int64_t max_length =
+      0;  // tokens, visual ones included, a conversation may take (0: the LLM's context)
 };
 
 struct Stage2Progress {
