@@ -50,7 +50,7 @@ class Sweep:
     policy: dict = field(default_factory=dict)    # benchmark -> BenchmarkPolicy
     validation: dict = field(default_factory=dict)
     recall: pd.DataFrame | None = None            # benchmark (and "average"), sampler, budget, recall_at_1, recall_at_3
-    ranks: pd.DataFrame | None = None             # rank: busy, idle, tasks
+    ranks: pd.DataFrame | None = None             # rank: busy, idle, idle_with_task_waiting, tasks
     phases: pd.Series | None = None               # phase -> seconds
 
 
@@ -119,8 +119,11 @@ def load_sweep(run_dir: str) -> Sweep:
             r = f["ranks"]
             total = float(r.attrs["sweep_seconds"])
             busy = r["busy_seconds"][()]
-            sweep.ranks = pd.DataFrame({"busy": busy, "idle": total - busy, "tasks": r["tasks"][()]},
-                                       index=pd.Index(range(len(busy)), name="rank"))
+            columns = {"busy": busy, "idle": total - busy}
+            if "waited_seconds" in r:  # idle while a task the rank could run was queued
+                columns["idle_with_task_waiting"] = r["waited_seconds"][()]
+            columns["tasks"] = r["tasks"][()]
+            sweep.ranks = pd.DataFrame(columns, index=pd.Index(range(len(busy)), name="rank"))
             if "phase" in r:
                 sweep.phases = pd.Series(r["phase_seconds"][()], index=_strings(r["phase"]))
     return sweep
