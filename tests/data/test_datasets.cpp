@@ -2,10 +2,8 @@
 // paths never leave their folder, and the two prompt templates exactly as LLaVA builds them.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 
 #include "acsweep/data/llava.hpp"
 #include "acsweep/data/spair.hpp"
@@ -81,45 +79,6 @@ std::string pair_json(const std::string& src_kps, const std::string& trg_kps,
   return R"({"category": "cat", "src_imname": "a.jpg", "trg_imname": "b.jpg", "src_kps": )" + src_kps +
          R"(, "trg_kps": )" + trg_kps + R"(, "src_bndbox": [0, 0, 100, 80], "trg_bndbox": )" + box +
          R"(, "src_imsize": [100, 80, 3], "trg_imsize": [120, 70, 3])" + extra + "}";
-}
-
-// The world's LLM (scripts/world/text_model.py) is trained on conversations rendered in Python;
-// they must be what vicuna_v1_template gives the LLM here: the text before the image, after it,
-// and the trainable answers' spans.
-TEST_F(DatasetTest, TheWorldsLlmIsTrainedOnTheVicunaTemplateRenderedHere) {
-  LlavaExample example;
-  example.turns = {{"human", "<image>\nWhat colour is the shape?"},
-                   {"gpt", "Red."},
-                   {"human", "Is it large?"},
-                   {"gpt", "No, it is small."}};
-  std::string before, after;
-  std::vector<std::pair<std::size_t, std::size_t>> spans;
-  bool image = false;
-  for (const auto& piece : vicuna_v1_template(example)) {
-    if (piece.kind == PromptPiece::Kind::Image) {
-      image = true;
-    } else if (!image) {
-      before += piece.text;
-    } else {
-      if (piece.trainable) spans.emplace_back(after.size(), after.size() + piece.text.size());
-      after += piece.text;
-    }
-  }
-  nlohmann::json turns = nlohmann::json::array();
-  for (const auto& turn : example.turns) turns.push_back({{"from", turn.from}, {"value", turn.value}});
-  std::ofstream(path("turns.json")) << turns.dump();
-  const std::string command =
-      "cd " ACSWEEP_TESTS_DIR
-      "/../scripts && /usr/bin/python3 -c 'import json, sys; "
-      "from world.text_model import vicuna_chunks; b, a, s = vicuna_chunks(json.load(open(sys.argv[1]))); "
-      "json.dump({\"before\": b, \"after\": a, \"spans\": s}, open(sys.argv[2], \"w\"))' " +
-      path("turns.json") + " " + path("python.json");
-  ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  const auto python = nlohmann::json::parse(std::ifstream(path("python.json")));
-  EXPECT_EQ(python["before"].get<std::string>(), before);
-  EXPECT_EQ(python["after"].get<std::string>(), after);
-  using Spans = std::vector<std::pair<std::size_t, std::size_t>>;
-  EXPECT_EQ(python["spans"].get<Spans>(), spans);
 }
 
 TEST_F(DatasetTest, SpairPairsValidatedOneByOne) {

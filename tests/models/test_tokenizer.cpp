@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -91,6 +92,46 @@ TEST_F(TokenizerTest, VicunaPromptMasksEverythingButTheAnswers) {
   // Face's (legacy) Llama tokenizer that LLaVA used.
   EXPECT_EQ(tokenizer.decode(select(p, false, p.image_positions[0])),
             "\nWhat colour is the bus? ASSISTANT: USER: Why? ASSISTANT:");
+}
+
+// The world's LLM (scripts/world/text_model.py) is trained on tokens made in Python: they must be
+// the ones tokenize_prompt gives it here, with the same tokens carrying the loss.
+TEST_F(TokenizerTest, TheWorldsLlmIsTrainedOnTheTokensMadeHere) {
+  const Tokenizer tokenizer((folder_ / "tokenizer.model").string());
+  const data::LlavaExample chat{"w",
+                                "",
+                                {{"human", "<image>\nWhat colour is the bus?"},
+                                 {"gpt", "Red."},
+                                 {"human", "Why?"},
+                                 {"gpt", "Paint, 2 coats."}}};
+  const TokenizedPrompt p = tokenize_prompt(tokenizer, data::vicuna_v1_template(chat));
+  nlohmann::json turns = nlohmann::json::array();
+  for (const auto& turn : chat.turns) turns.push_back({{"from", turn.from}, {"value", turn.value}});
+  std::ofstream(folder_ / "chat.json") << turns.dump();
+  const std::string command =
+      "cd " ACSWEEP_TESTS_DIR
+      "/../scripts && /usr/bin/python3 -c 'import json, sys; import sentencepiece as spm; "
+      "from world.text_model import vicuna_chunks, encode_chunk; "
+      "sp = spm.SentencePieceProcessor(model_file=sys.argv[1]); b, a, s = "
+      "vicuna_chunks(json.load(open(sys.argv[2]))); "
+      "before, _ = encode_chunk(sp, b); after, w = encode_chunk(sp, a, s, 2.0); "
+      "json.dump({\"before\": before, \"after\": after, \"trainable\": [x == 2.0 for x in w]}, "
+      "open(sys.argv[3], \"w\"))' " +
+      (folder_ / "tokenizer.model").string() + " " + (folder_ / "chat.json").string() + " " +
+      (folder_ / "chat_tokens.json").string();
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  const auto python = nlohmann::json::parse(std::ifstream(folder_ / "chat_tokens.json"));
+  const auto before = python["before"].get<std::vector<std::int64_t>>();
+  const auto after = python["after"].get<std::vector<std::int64_t>>();
+  const auto trainable = python["trainable"].get<std::vector<bool>>();
+  ASSERT_EQ(p.image_positions, (std::vector<std::size_t>{1 + before.size()}));  // after BOS and the text
+  std::vector<std::int64_t> ids{tokenizer.bos_id()};
+  ids.insert(ids.end(), before.begin(), before.end());
+  ids.insert(ids.end(), after.begin(), after.end());
+  EXPECT_EQ(p.ids, ids);
+  std::vector<bool> expected(1 + before.size(), false);
+  expected.insert(expected.end(), trainable.begin(), trainable.end());
+  EXPECT_EQ(p.trainable, expected);
 }
 
 TEST_F(TokenizerTest, PlainPromptIsImageThenCaption) {
