@@ -46,8 +46,8 @@ void read_table(const std::string& path, const std::vector<std::string>& setting
   if (setting_column == header.size()) throw InputError(path + ": no 'setting' column");
   std::vector<std::pair<std::size_t, std::size_t>> columns;  // (column, benchmark)
   for (std::size_t c = 0; c < header.size(); ++c)
-    if (index_of(benchmarks, header[c]) < benchmarks.size())
-      columns.emplace_back(c, index_of(benchmarks, header[c]));
+    if (const std::size_t b = index_of(benchmarks, header[c]); b < benchmarks.size())
+      columns.emplace_back(c, b);
   if (columns.empty()) throw InputError(path + ": no column is named after one of the job's [benchmarks]");
   std::vector<bool> seen(settings.size(), false);
   for (std::size_t r = 1; r < records.size(); ++r) {

@@ -2,6 +2,7 @@
 // input named.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <fstream>
 
 #include "acsweep/cli/known_results.hpp"
@@ -65,23 +66,23 @@ TEST_F(KnownResultsTest, EveryBadInputIsNamed) {
   EXPECT_NE(error_of(known).find("job.ini: [known] gives setting 'clip' 1 of 2 benchmarks, not yes_no"),
             std::string::npos)
       << error_of(known);
-  known.table = write("unknown.csv", "setting,shapes,yes_no\nclip,41.5,1\nsiglip,30,800\n");
-  EXPECT_NE(error_of(known).find("unknown.csv: line 3: 'siglip' is not one of the job's settings"),
-            std::string::npos);
-  known.table = write("text.csv", "setting,shapes,yes_no\nclip,high,1\n");
-  EXPECT_NE(error_of(known).find("text.csv: line 2: column 'shapes': 'high' is not a number"),
-            std::string::npos);
-  known.table = write("nan.csv", "setting,shapes,yes_no\nclip,nan,1\n");
-  EXPECT_NE(error_of(known).find("'nan' is not a finite number"), std::string::npos);
-  known.table = write("twice.csv", "setting,shapes,yes_no\nclip,1,1\nclip,1,1\n");
-  EXPECT_NE(error_of(known).find("twice.csv: line 3: setting 'clip' appears twice"), std::string::npos);
-  known.table = write("columns.csv", "setting,mmbench\nclip,1\n");
-  EXPECT_NE(error_of(known).find("columns.csv: no column is named after one of the job's [benchmarks]"),
-            std::string::npos);
-  known.table = write("nosetting.csv", "name,shapes\nclip,1\n");
-  EXPECT_NE(error_of(known).find("nosetting.csv: no 'setting' column"), std::string::npos);
-  known.table = write("short.csv", "setting,shapes,yes_no\nclip,1\n");
-  EXPECT_NE(error_of(known).find("short.csv: line 2: 2 fields, the header has 3"), std::string::npos);
+  // One bad table at a time: its file, its text, the message that names what is wrong.
+  const std::vector<std::array<std::string, 3>> tables{
+      {"unknown.csv", "setting,shapes,yes_no\nclip,41.5,1\nsiglip,30,800\n",
+       "unknown.csv: line 3: 'siglip' is not one of the job's settings"},
+      {"text.csv", "setting,shapes,yes_no\nclip,high,1\n",
+       "text.csv: line 2: column 'shapes': 'high' is not a number"},
+      {"nan.csv", "setting,shapes,yes_no\nclip,nan,1\n", "'nan' is not a finite number"},
+      {"twice.csv", "setting,shapes,yes_no\nclip,1,1\nclip,1,1\n",
+       "twice.csv: line 3: setting 'clip' appears twice"},
+      {"columns.csv", "setting,mmbench\nclip,1\n",
+       "columns.csv: no column is named after one of the job's [benchmarks]"},
+      {"nosetting.csv", "name,shapes\nclip,1\n", "nosetting.csv: no 'setting' column"},
+      {"short.csv", "setting,shapes,yes_no\nclip,1\n", "short.csv: line 2: 2 fields, the header has 3"}};
+  for (const auto& [name, text, message] : tables) {
+    known.table = write(name, text);
+    EXPECT_NE(error_of(known).find(message), std::string::npos) << name << ": " << error_of(known);
+  }
 
   // The same cell from two sources must agree.
   known.table = write("good.csv", "setting,shapes,yes_no\ndino,25,1400\n");
