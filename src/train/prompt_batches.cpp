@@ -33,6 +33,11 @@ std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, std::int
   return order;
 }
 
+std::pair<std::size_t, std::size_t> rank_share(std::size_t begin, std::size_t end, std::size_t rank,
+                                               std::size_t ranks) {
+  return {begin + (end - begin) * rank / ranks, begin + (end - begin) * (rank + 1) / ranks};
+}
+
 double trainable_tokens(const std::vector<const models::ImagePrompt*>& prompts,
                         const std::vector<std::size_t>& order, std::size_t begin, std::size_t end) {
   double tokens = 0;

@@ -58,8 +58,7 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
          begin += static_cast<std::size_t>(options.global_batch), ++step) {
       const std::size_t end = std::min(order.size(), begin + static_cast<std::size_t>(options.global_batch));
       const double tokens = trainable_tokens(usable, order, begin, end);  // of the whole global batch
-      const std::size_t mine_begin = begin + (end - begin) * me / ranks;
-      const std::size_t mine_end = begin + (end - begin) * (me + 1) / ranks;
+      const auto [mine_begin, mine_end] = rank_share(begin, end, me, ranks);
       reducer.zero_grad();
       double step_loss = 0;
       for (std::size_t m = mine_begin; m < mine_end; m += static_cast<std::size_t>(options.micro_batch)) {

@@ -84,7 +84,10 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
     // Answer tokens of the whole global batch: every rank counts them alike.
     const double tokens = trainable_tokens(usable, order, static_cast<std::size_t>(begin),
                                            static_cast<std::size_t>(begin + size));
-    const std::int64_t mine_begin = begin + size * rank / ranks, mine_end = begin + size * (rank + 1) / ranks;
+    const auto share = rank_share(static_cast<std::size_t>(begin), static_cast<std::size_t>(begin + size),
+                                  static_cast<std::size_t>(rank), static_cast<std::size_t>(ranks));
+    const auto mine_begin = static_cast<std::int64_t>(share.first),
+               mine_end = static_cast<std::int64_t>(share.second);
 
     reducer.zero_grad();
     auto loss_sum = torch::zeros({1}, torch::TensorOptions().device(device));

@@ -3,6 +3,7 @@
 // next to the visual tokens (the rest counted), the seeded order of an epoch, and the number of
 // trainable tokens of a global batch (the denominator of its token-mean loss).
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "acsweep/models/multimodal.hpp"
@@ -18,6 +19,11 @@ std::vector<const models::ImagePrompt*> prompts_within_context(
 
 // A permutation of 0..n-1: Fisher-Yates from the stream derive_seed(seed, {epoch}).
 std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, std::int64_t epoch);
+
+// Data parallelism: rank `rank` of `ranks` takes the contiguous share [first, second) of the
+// global batch [begin, end) (shares differ by one example at most; some may be empty).
+std::pair<std::size_t, std::size_t> rank_share(std::size_t begin, std::size_t end, std::size_t rank,
+                                               std::size_t ranks);
 
 // Trainable tokens of prompts[order[i]] for i in [begin, end).
 double trainable_tokens(const std::vector<const models::ImagePrompt*>& prompts,
