@@ -1,7 +1,7 @@
 // The models' forward passes in acsweep's C++, timed: a CLIP-style vision tower (images/s), the
 // Llama decoder (tokens/s), and the C score's keypoint matching against the feature extraction
 // it follows. bench/models_vs_pytorch.py writes the models, runs this and the same models in
-// Debian's python3-torch with the same threads, and prints the ratios.
+// PyTorch (the same torch 2.13 that acsweep links) with the same threads, and prints the ratios.
 //   bench_models MODELS_FOLDER THREADS  ->  one JSON line
 #include <torch/torch.h>
 

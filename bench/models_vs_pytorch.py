@@ -1,12 +1,13 @@
-#!/usr/bin/python3
-"""acsweep's model forward passes against the same models in Debian's python3-torch, side by side
+#!/usr/bin/env python3
+"""acsweep's model forward passes against the same models in PyTorch (the .venv's
+torch 2.13, the library acsweep links), side by side
 with the same number of threads. Writes a CLIP-style ViT (patch 16, 224 px, hidden 384, 6 layers)
 and a Llama (4 layers, hidden 256, vocab 1000) as HF folders, runs build/bench/bench_models on
 them, runs the same forward passes in PyTorch eager (float32, the operations the models are made
 of), and prints throughput and the ratio C++ / PyTorch (above 1: acsweep is faster). Also the C
 score's matching time as a share of the feature extraction of the same pair.
 
-    bench/models_vs_pytorch.py [--threads 1] [--bench build/bench/bench_models]"""
+    .venv/bin/python bench/models_vs_pytorch.py [--threads 1] [--bench build/bench/bench_models]"""
 
 import argparse
 import json
@@ -140,9 +141,9 @@ def main():
         torch_tokens = 256 / best_seconds(5, lambda: llama_forward(llama, ids))
     print(f"threads: {a.threads} (torch {torch.__version__})")
     print(f"encoder forward (ViT 384x6, 224 px, batch 8): acsweep {ours['encoder_images_per_s']:.1f} images/s, "
-          f"python3-torch {torch_images:.1f} images/s, ratio {ours['encoder_images_per_s'] / torch_images:.2f}")
+          f"PyTorch {torch_images:.1f} images/s, ratio {ours['encoder_images_per_s'] / torch_images:.2f}")
     print(f"LLM forward (Llama 256x4, 256 tokens): acsweep {ours['llm_tokens_per_s']:.0f} tokens/s, "
-          f"python3-torch {torch_tokens:.0f} tokens/s, ratio {ours['llm_tokens_per_s'] / torch_tokens:.2f}")
+          f"PyTorch {torch_tokens:.0f} tokens/s, ratio {ours['llm_tokens_per_s'] / torch_tokens:.2f}")
     share = ours["pair_match_s"] / ours["pair_features_s"]
     share_up = ours["pair_match_upsampled_s"] / ours["pair_features_s"]
     print(f"C score per pair: features {1e3 * ours['pair_features_s']:.1f} ms, matching 10 keypoints "

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """The AC-policy simulation in acsweep against the same simulation written the way researchers
 write it in Python (scikit-learn PolynomialFeatures + LinearRegression per fit), side by side on
 one core: all budgets, R runs, every benchmark of the table. Prints both times, the ratio, and
@@ -11,7 +11,7 @@ on PolynomialFeatures' bias column: that makes its LAPACK lstsq the minimum-norm
 all six coefficients, as LAW.md asks (with fit_intercept=True the intercept would be left out of
 the norm and under-determined fits would differ).
 
-    /usr/bin/python3 bench/policy_simulation_vs_sklearn.py [--runs 1000] [--table T] [--acsweep B]
+    .venv/bin/python bench/policy_simulation_vs_sklearn.py [--runs 1000] [--table T] [--acsweep B]
 """
 
 import argparse

@@ -1,5 +1,5 @@
 // One training step of a small Llama (forward, next-token cross-entropy, backward, AdamW) in
-// acsweep's C++; bench/train_step_vs_pytorch.py runs the same step in python3-torch beside it.
+// acsweep's C++; bench/train_step_vs_pytorch.py runs the same step in PyTorch beside it.
 //   bench_train_step THREADS  ->  one JSON line
 #include <torch/torch.h>
 

@@ -1,10 +1,10 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """One training step of a small Llama (4 layers, hidden 256, vocab 1000; batch 4 x 128 tokens:
 forward, next-token cross-entropy, backward, AdamW) in acsweep's C++ (build/bench/bench_train_step)
-and in Debian's python3-torch (PyTorch eager, torch.optim.AdamW) with the same threads. Prints
+and in PyTorch (the .venv's torch 2.13, the library acsweep links; eager, torch.optim.AdamW) with the same threads. Prints
 tokens per second and the ratio of step times acsweep / PyTorch (at most 1.0 is the goal).
 
-    bench/train_step_vs_pytorch.py [--threads 1] [--bench build/bench/bench_train_step]"""
+    .venv/bin/python bench/train_step_vs_pytorch.py [--threads 1] [--bench build/bench/bench_train_step]"""
 
 import argparse
 import json
@@ -59,7 +59,7 @@ def main():
         best = min(best, time.perf_counter() - start)
     print(f"threads: {a.threads} (torch {torch.__version__})")
     print(f"training step (Llama 256x4, 4 x 128 tokens): acsweep {ours['tokens_per_s']:.0f} tokens/s "
-          f"({1e3 * ours['step_s']:.1f} ms), python3-torch {B * T / best:.0f} tokens/s ({1e3 * best:.1f} ms), "
+          f"({1e3 * ours['step_s']:.1f} ms), PyTorch {B * T / best:.0f} tokens/s ({1e3 * best:.1f} ms), "
           f"time ratio acsweep / PyTorch {ours['step_s'] / best:.2f}")
 
 

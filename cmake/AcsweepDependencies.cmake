@@ -1,5 +1,15 @@
-# Every external dependency, found once. All come from Debian packages (scripts/bootstrap);
-# on a cluster, point CMAKE_PREFIX_PATH at the site's MPI, parallel HDF5 and CUDA LibTorch.
+# Every external dependency, found once. Debian's packages and the project venv's torch
+# (scripts/bootstrap); on a cluster, point CMAKE_PREFIX_PATH at the site's MPI and parallel HDF5,
+# and ACSWEEP_PYTHON at a python with a CUDA torch (or Torch_DIR at an unpacked libtorch).
+
+# The project's python (scripts/bootstrap's venv): the tests' references and the world generator
+# run in it, and unless Torch_DIR says otherwise the build links its torch's LibTorch.
+set(ACSWEEP_PYTHON "${PROJECT_SOURCE_DIR}/.venv/bin/python" CACHE FILEPATH
+    "The python whose torch the build links and with which the tests run their references")
+if(NOT EXISTS "${ACSWEEP_PYTHON}")
+  message(FATAL_ERROR "acsweep: no python at ACSWEEP_PYTHON='${ACSWEEP_PYTHON}'. Run scripts/bootstrap "
+                      "(it makes .venv with the pinned torch), or pass -DACSWEEP_PYTHON=/path/to/python.")
+endif()
 
 find_package(MPI REQUIRED COMPONENTS C CXX)
 
@@ -22,15 +32,28 @@ find_package(Boost 1.71 REQUIRED COMPONENTS program_options serialization)
 find_package(GTest REQUIRED)
 find_package(nlohmann_json 3.9 REQUIRED)
 
-# stb_image (libstb-dev) decodes JPEG and PNG.
+# libjpeg-turbo (libjpeg62-turbo-dev) decodes JPEG, the library Pillow decodes with, so that
+# pixels match Pillow's exactly; stb_image (libstb-dev) decodes PNG.
+find_package(JPEG REQUIRED)
 find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb REQUIRED)
 find_library(STB_LIBRARY stb REQUIRED)
 add_library(acsweep_stb INTERFACE)
 target_include_directories(acsweep_stb SYSTEM INTERFACE "${STB_INCLUDE_DIR}")
 target_link_libraries(acsweep_stb INTERFACE "${STB_LIBRARY}")
 
-# LibTorch: Debian's CPU build here, a CUDA build on GPU clusters through CMAKE_PREFIX_PATH.
-find_package(Torch REQUIRED)
+# LibTorch: the one inside ACSWEEP_PYTHON's torch (the CPU wheel here, pip's CUDA torch on a GPU
+# cluster), or an unpacked libtorch archive through -DTorch_DIR=<libtorch>/share/cmake/Torch.
+if(NOT Torch_DIR)
+  execute_process(COMMAND "${ACSWEEP_PYTHON}" -c "import torch.utils; print(torch.utils.cmake_prefix_path)"
+                  OUTPUT_VARIABLE ACSWEEP_TORCH_PREFIX OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE torch_rc)
+  if(NOT torch_rc EQUAL 0)
+    message(FATAL_ERROR "acsweep: '${ACSWEEP_PYTHON}' cannot import torch: run scripts/bootstrap, or pass "
+                        "-DTorch_DIR=<libtorch>/share/cmake/Torch.")
+  endif()
+  list(APPEND CMAKE_PREFIX_PATH "${ACSWEEP_TORCH_PREFIX}")
+endif()
+find_package(Torch 2 REQUIRED)
+message(STATUS "acsweep: LibTorch ${Torch_VERSION} from ${Torch_DIR}")
 
 # CUDA and NCCL are optional: compiled in only when found under ACSWEEP_CUDA_ROOT.
 set(ACSWEEP_HAVE_NCCL OFF)
@@ -51,10 +74,4 @@ if(ACSWEEP_WITH_CUDA)
   endif()
 else()
   message(STATUS "acsweep: ACSWEEP_WITH_CUDA=OFF: CPU-only build")
-endif()
-
-# Debian's python3 with h5py/numpy/pandas/matplotlib/pytest; the python3 first on PATH may lack them.
-find_program(ACSWEEP_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
-if(NOT ACSWEEP_PYTHON)
-  find_program(ACSWEEP_PYTHON NAMES python3)
 endif()

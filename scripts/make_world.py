@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Writes the embedded synthetic world the demo runs on, deterministic from the seed, in the real
 formats: images, captions and instructions (LLaVA JSON), keypoint pairs (SPair-71k layout),
 benchmarks (JSONL), a SentencePiece tokenizer and a small Llama trained on the world's text (HF
@@ -8,8 +8,8 @@ folder), and the encoder zoo (HF folders and a TorchScript module). See scripts/
 
 A folder already holding this generator's world for the same seed and size is left as it is
 (world.json records which); otherwise the world is written beside it and moved into place, so an
-interrupted run never leaves half a world. Needs Debian's python3-numpy, -pil, -sentencepiece
-and -torch (/usr/bin/python3)."""
+interrupted run never leaves half a world. Runs in the project's
+.venv (scripts/bootstrap): numpy, Pillow, sentencepiece, torch."""
 
 import argparse
 import hashlib

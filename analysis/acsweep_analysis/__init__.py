@@ -1,8 +1,8 @@
 """Offline analysis of acsweep results files (HDF5): tables, plots and a Markdown report.
 
-Run with Debian's interpreter, which has h5py, numpy, pandas and matplotlib:
-    /usr/bin/python3 -m acsweep_analysis report results.h5 --out report/
-    /usr/bin/python3 -m acsweep_analysis sweep results/demo/run --out report/
+Run with a Python that has h5py, numpy, pandas and matplotlib (the project's .venv has them):
+    .venv/bin/python -m acsweep_analysis report results.h5 --out report/
+    .venv/bin/python -m acsweep_analysis sweep results/demo/run --out report/
 """
 
 from .results import Results, load

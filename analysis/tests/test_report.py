@@ -3,6 +3,7 @@ independent NumPy fit of the table, and the report holds its tables and pictures
 
 import os
 import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -78,10 +79,10 @@ def test_report_has_tables_and_pictures(results_file, tmp_path):
 
 
 def test_command_line_entry_point(results_file, tmp_path):
-    done = subprocess.run(["/usr/bin/python3", "-m", "acsweep_analysis", "report", results_file,
+    done = subprocess.run([sys.executable, "-m", "acsweep_analysis", "report", results_file,
                            "--out", str(tmp_path / "r")], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "r" / "report.md").exists()
-    bad = subprocess.run(["/usr/bin/python3", "-m", "acsweep_analysis", "report", str(tmp_path / "nope.h5")],
+    bad = subprocess.run([sys.executable, "-m", "acsweep_analysis", "report", str(tmp_path / "nope.h5")],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "nope.h5" in bad.stderr

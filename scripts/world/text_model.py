@@ -68,7 +68,7 @@ def encode_chunk(sp, text: str, spans=(), weight=1.0):
     parts = text.split(EOS)
     for i, part in enumerate(parts):
         if part:
-            for piece in sp.encode(part, out_type="immutable_proto").pieces:
+            for piece in sp.encode(part, return_type="proto").pieces:
                 ids.append(piece.id)
                 weights.append(weight if inside(offset + piece.begin, offset + max(piece.end, piece.begin + 1)) else 1.0)
         if i + 1 < len(parts):

@@ -1,22 +1,110 @@
 #include "acsweep/data/image.hpp"
 
+#include <jerror.h>
+#include <jpeglib.h>
 #include <stb_image.h>
 
 #include <algorithm>
 #include <cmath>
+#include <csetjmp>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "acsweep/error.hpp"
 
 namespace acsweep::data {
 
+namespace {
+
+// libjpeg reports a fatal error by calling error_exit, which must not return: it jumps back to
+// decode_jpeg with the library's message. No automatic object of decode_jpeg is assigned between
+// its setjmp and a jump (the pixels live on the heap behind pointers set before), so all are
+// intact after one.
+struct JpegErrors {
+  jpeg_error_mgr manager;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+[[noreturn]] void jpeg_fail(j_common_ptr info) {
+  auto* errors = reinterpret_cast<JpegErrors*>(info->err);
+  (*info->err->format_message)(info, errors->message);
+  std::longjmp(errors->jump, 1);
+}
+
+// As Pillow: a truncated file is an error ("image file is truncated"); other corrupt-data warnings
+// are not, and what decodes is kept.
+void jpeg_warning(j_common_ptr info, int level) {
+  if (level < 0 && info->err->msg_code == JWRN_JPEG_EOF) jpeg_fail(info);
+}
+
+// Pillow's CMYK to RGB (Convert.c cmyk2rgb) after its "CMYK;I" raw mode: Adobe JPEGs store CMYK
+// inverted.
+std::uint8_t cmyk_channel(std::uint8_t stored_colour, std::uint8_t stored_black) {
+  const int colour = 255 - stored_colour, not_black = stored_black;  // 255 - (255 - stored)
+  const int product = colour * not_black + 128;
+  return static_cast<std::uint8_t>(std::clamp(not_black - (((product >> 8) + product) >> 8), 0, 255));
+}
+
+// Decodes with libjpeg-turbo's defaults, which are Pillow's (the same library): the accurate
+// integer IDCT and fancy chroma upsampling, so the pixels are Pillow's bit for bit.
+Image decode_jpeg(const std::string& path, const std::vector<unsigned char>& bytes) {
+  jpeg_decompress_struct info{};
+  JpegErrors errors{};
+  info.err = jpeg_std_error(&errors.manager);
+  errors.manager.error_exit = jpeg_fail;
+  errors.manager.emit_message = jpeg_warning;
+  const auto image = std::make_unique<Image>();
+  const auto row = std::make_unique<std::vector<JSAMPLE>>();
+  if (setjmp(errors.jump)) {
+    jpeg_destroy_decompress(&info);
+    throw InputError(path + ": cannot decode image (" + errors.message + ")");
+  }
+  jpeg_create_decompress(&info);
+  jpeg_mem_src(&info, bytes.data(), static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(&info, TRUE);
+  const bool cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
+  info.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+  jpeg_start_decompress(&info);
+  const auto width = static_cast<std::size_t>(info.output_width);
+  image->width = static_cast<int>(info.output_width);
+  image->height = static_cast<int>(info.output_height);
+  image->rgb.resize(width * info.output_height * 3);
+  row->resize(width * static_cast<std::size_t>(info.output_components));
+  while (info.output_scanline < info.output_height) {
+    auto* out = image->rgb.data() + info.output_scanline * width * 3;
+    JSAMPROW rows[1] = {cmyk ? row->data() : out};
+    jpeg_read_scanlines(&info, rows, 1);
+    if (!cmyk) continue;
+    for (std::size_t x = 0; x < width; ++x)
+      for (std::size_t c = 0; c < 3; ++c) out[x * 3 + c] = cmyk_channel((*row)[x * 4 + c], (*row)[x * 4 + 3]);
+  }
+  jpeg_finish_decompress(&info);
+  jpeg_destroy_decompress(&info);
+  return std::move(*image);
+}
+
+std::vector<unsigned char> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.eof() && in.fail()) throw InputError(path + ": cannot read image");
+  return bytes;
+}
+
+}  // namespace
+
 Image decode_image(const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) throw InputError(path + ": image not found");
+  const auto bytes = read_bytes(path);
+  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF)
+    return decode_jpeg(path, bytes);
   int width = 0, height = 0, channels = 0;
   std::unique_ptr<stbi_uc, decltype(&stbi_image_free)> pixels(
-      stbi_load(path.c_str(), &width, &height, &channels, 3), &stbi_image_free);
+      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels, 3),
+      &stbi_image_free);
   if (!pixels) throw InputError(path + ": cannot decode image (" + stbi_failure_reason() + ")");
   Image image{width, height, {}};
   image.rgb.assign(pixels.get(), pixels.get() + static_cast<std::size_t>(width) * height * 3);
@@ -104,6 +192,12 @@ Image resample_pass(const Image& in, int out_size, Resample filter, bool horizon
 Image resize(const Image& image, int width, int height, Resample filter) {
   if (width <= 0 || height <= 0)
     throw std::invalid_argument("resize to " + std::to_string(width) + "x" + std::to_string(height));
+  // Pillow (up to 12) resizes horizontally first, except an image more than 100 times taller than
+  // wide that shrinks in height: that one goes vertically first.
+  if (image.height > image.width * 100 && height < image.height) {
+    const Image out = resample_pass(image, height, filter, false);
+    return out.width == width ? out : resample_pass(out, width, filter, true);
+  }
   Image out = image.width == width ? image : resample_pass(image, width, filter, true);
   return out.height == height ? out : resample_pass(out, height, filter, false);
 }

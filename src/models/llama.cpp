@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "acsweep/models/attention.hpp"
 #include "acsweep/models/safetensors.hpp"
 #include "acsweep/models/torch_weights.hpp"
 
@@ -58,14 +59,7 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::T
   auto v = v_proj_(x).view({B, T, kv, d}).transpose(1, 2);
   q = q * cos + rotate_half(q) * sin;
   k = k * cos + rotate_half(k) * sin;
-  if (kv != heads) {  // grouped-query attention: each key/value head serves heads/kv query heads
-    k = k.repeat_interleave(heads / kv, 1);
-    v = v.repeat_interleave(heads / kv, 1);
-  }
-  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d));
-  const auto causal = torch::ones({T, T}, torch::dtype(torch::kBool).device(x.device())).triu(1);
-  scores = scores.masked_fill(causal, -std::numeric_limits<float>::infinity());
-  const auto attended = torch::matmul(torch::softmax(scores, -1, torch::kFloat32).to(v.scalar_type()), v);
+  const auto attended = attention(q, k, v, /*causal=*/true);
   return o_proj_(attended.transpose(1, 2).reshape({B, T, heads * d}));
 }
 

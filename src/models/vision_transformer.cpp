@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "acsweep/models/attention.hpp"
 #include "acsweep/models/linear.hpp"
 #include "acsweep/models/torch_weights.hpp"
 
@@ -12,8 +13,7 @@ torch::Tensor vision_attention(const torch::Tensor& q, const torch::Tensor& k, c
                                std::int64_t heads) {
   const auto B = q.size(0), T = q.size(1), D = q.size(2), d = D / heads;
   const auto split = [&](const torch::Tensor& t) { return t.view({B, T, heads, d}).transpose(1, 2); };
-  const auto scores = torch::matmul(split(q), split(k).transpose(-2, -1)) / std::sqrt(static_cast<double>(d));
-  return torch::matmul(torch::softmax(scores, -1), split(v)).transpose(1, 2).reshape({B, T, D});
+  return attention(split(q), split(k), split(v), /*causal=*/false).transpose(1, 2).reshape({B, T, D});
 }
 
 std::int64_t hidden_state_index(int layer, std::int64_t layers, const char* family) {
@@ -203,10 +203,13 @@ torch::Tensor Dinov2Impl::hidden_states(const torch::Tensor& pixels, int layer) 
   const auto patches = projection_(pixels).flatten(2).transpose(1, 2);
   auto patch_positions = position_embeddings_.slice(1, 1);
   const auto side = config_.grid();
-  if (gh != side || gw != side) {  // as transformers' interpolate_pos_encoding: plain bicubic to the grid
+  if (gh != side || gw != side) {
+    // As transformers' interpolate_pos_encoding: plain bicubic for DINOv2, antialiased bicubic for
+    // DINOv2 with registers (its Dinov2WithRegisters model passes antialias=True).
     const auto square = patch_positions.reshape({1, side, side, D}).permute({0, 3, 1, 2});
-    patch_positions =
-        torch::upsample_bicubic2d(square, {gh, gw}, false).permute({0, 2, 3, 1}).reshape({1, gh * gw, D});
+    const auto grid = register_tokens_.defined() ? at::_upsample_bicubic2d_aa(square, {gh, gw}, false)
+                                                 : torch::upsample_bicubic2d(square, {gh, gw}, false);
+    patch_positions = grid.permute({0, 2, 3, 1}).reshape({1, gh * gw, D});
   }
   auto x = torch::cat(
       {cls_token_.expand({B, 1, D}) + position_embeddings_.slice(1, 0, 1), patches + patch_positions}, 1);

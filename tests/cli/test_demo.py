@@ -25,7 +25,7 @@ REDUCED = [f"search.settings={SETTINGS}", "job.budget=3", "a_score.n=16", "stage
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
-    subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "make_world.py"),
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "make_world.py"),
                     str(root / "results" / "demo" / "world"), "--size", "test"], check=True, timeout=600)
     (root / "jobs").mkdir()
     shutil.copy(os.path.join(ROOT, "jobs", "demo.ini"), root / "jobs" / "demo.ini")
@@ -129,7 +129,7 @@ def test_known_results_count_as_finetuned(acsweep, demo):
     by_table, by_lmms = [s for s in names if s not in r["sampled"]][:2]
     given = {s: [r["finetune/" + b][r["finetuned"].index(s)] + 1.0 for b in benchmarks] for s in (by_table, by_lmms)}
     (out / "known.csv").write_text("setting,A," + ",".join(benchmarks) + "\n" + by_table + ",-1," +
-                                   ",".join(repr(v) for v in given[by_table]) + "\n")
+                                   ",".join(repr(float(v)) for v in given[by_table]) + "\n")
     (out / "lmms.json").write_text(json.dumps(
         {"results": {"world": {f"{b},none": v / 100 for b, v in zip(benchmarks, given[by_lmms])}}}))
     done = run(acsweep, demo, "given", "known.table=../results/demo/known.csv",

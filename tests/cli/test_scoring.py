@@ -51,7 +51,7 @@ root = world/spair
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     folder = tmp_path_factory.mktemp("scoring")
-    subprocess.run(["/usr/bin/python3", WORLD, str(folder / "world"), "2"], check=True)
+    subprocess.run([sys.executable, WORLD, str(folder / "world"), "2"], check=True)
     return folder
 
 

@@ -1,7 +1,7 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Images and their preprocessing done the way Hugging Face does it, through Pillow and NumPy,
 as a reference for src/data/image.cpp and src/data/preprocessor.cpp. Writes into FOLDER: a
-random RGB image as PNG and JPEG, a grey PNG, a corrupt JPEG, preprocessor configs, cases.json
+random RGB image as PNG and as JPEGs of each kind, a grey PNG, a corrupt JPEG, preprocessor configs, cases.json
 and expected.safetensors (Pillow's decoded pixels, resized images, preprocessed tensors).
 
     image_reference.py FOLDER"""
@@ -70,8 +70,15 @@ def main():
         good = f.read()
     with open(os.path.join(folder, "corrupt.jpg"), "wb") as f:
         f.write(good[:20] + b"\x00" * 10)
-    decoded = np.asarray(Image.open(os.path.join(folder, "photo.jpg")).convert("RGB"))
-    out = {"png_pixels": ("F32", pixels.astype(np.float32)), "jpeg_pixels": ("F32", decoded.astype(np.float32))}
+    out = {"png_pixels": ("F32", pixels.astype(np.float32))}
+    # JPEGs as they come in datasets: 4:2:0 and 4:4:4 chroma, grey, Adobe CMYK, progressive.
+    jpegs = {"photo": (img, {"quality": 92}), "photo_444": (img, {"quality": 90, "subsampling": 0}),
+             "grey": (Image.fromarray(pixels[..., 1]), {}), "cmyk": (img.convert("CMYK"), {}),
+             "progressive": (img, {"progressive": True})}
+    for name, (source, options) in jpegs.items():
+        source.save(os.path.join(folder, f"{name}.jpg"), **options)
+        decoded = np.asarray(Image.open(os.path.join(folder, f"{name}.jpg")).convert("RGB"))
+        out[f"jpeg_{name}"] = ("F32", decoded.astype(np.float32))
 
     resizes = [(28, 19, "bicubic"), (13, 40, "bicubic"), (120, 80, "bicubic"), (57, 11, "bilinear"),
                (90, 38, "bilinear"), (5, 5, "bicubic")]
@@ -80,7 +87,14 @@ def main():
         name = f"resize_{w}x{h}_{f}"
         got = np.asarray(img.resize((w, h), resample=FILTERS[f]))
         out[name] = ("F32", got.astype(np.float32))
-        cases["resize"].append({"name": name, "width": w, "height": h, "filter": f})
+        cases["resize"].append({"name": name, "source": "photo.png", "width": w, "height": h, "filter": f})
+    # More than 100 times taller than wide and shrinking in height: Pillow's vertical pass comes first.
+    tall = Image.fromarray(photo(rng, 2, 230))
+    tall.save(os.path.join(folder, "tall.png"))
+    for w, h in ((3, 40), (2, 57)):
+        name = f"resize_tall_{w}x{h}"
+        out[name] = ("F32", np.asarray(tall.resize((w, h), resample=Image.BICUBIC)).astype(np.float32))
+        cases["resize"].append({"name": name, "source": "tall.png", "width": w, "height": h, "filter": "bicubic"})
 
     configs = {
         "clip": {"do_resize": True, "size": {"shortest_edge": 24}, "resample": 3, "do_center_crop": True,

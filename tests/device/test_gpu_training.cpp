@@ -53,8 +53,8 @@ TEST(GpuTraining, OneStage2StepMatchesTheCpu) {
   at::globalContext().setAllowTF32CuDNN(false);  // compare float32 with float32, not TF32
   std::string root = "/tmp/acsweep_gpu_world";
   if (rank == 0) {
-    const char* python = std::getenv("ACSWEEP_PYTHON");  // one with numpy, Pillow, sentencepiece
-    const std::string command = std::string(python ? python : "/usr/bin/python3") +
+    const char* python = std::getenv("ACSWEEP_PYTHON");  // the device's python3, else the build's venv
+    const std::string command = std::string(python ? python : ACSWEEP_PYTHON) +
                                 " " ACSWEEP_TESTS_DIR "/fixtures/tiny_world.py " + root + " 4";
     ASSERT_EQ(std::system(command.c_str()), 0) << command;
   }

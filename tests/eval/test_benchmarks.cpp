@@ -94,10 +94,9 @@ TEST_F(Benchmarks, LmmsEvalResultsImported) {
 }
 
 TEST_F(Benchmarks, ChoiceIsTheLikeliestCandidateScoredAlone) {
-  ASSERT_EQ(
-      std::system(
-          ("/usr/bin/python3 " ACSWEEP_TESTS_DIR "/fixtures/tiny_world.py " + path("w") + " 6").c_str()),
-      0);
+  ASSERT_EQ(std::system(
+                (ACSWEEP_PYTHON " " ACSWEEP_TESTS_DIR "/fixtures/tiny_world.py " + path("w") + " 6").c_str()),
+            0);
   auto llm = models::load_llama(path("w/llm"));
   const models::Tokenizer tokenizer(path("w/llm/tokenizer.model"));
   std::vector<std::unique_ptr<models::VisionEncoder>> members;

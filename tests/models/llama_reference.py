@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """A second implementation of the Llama-family decoder, written differently from
 src/models/llama.cpp: float64 PyTorch functions, an explicit loop over attention heads, rotary
 embedding applied to the two halves with half-dimension angles. It writes a tiny random model as

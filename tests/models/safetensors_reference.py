@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """An independent safetensors implementation (struct + json + numpy) for cross-checking.
   write PATH   writes a fixed set of tensors, header unpadded and keys in reverse order
   read PATH    prints {name: {dtype, shape, values}} as JSON"""

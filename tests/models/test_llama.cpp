@@ -21,7 +21,7 @@ fs::path make_model(const std::string& name, int seed, bool tie, int kv_heads,
                     const std::string& fault = "") {
   const fs::path folder =
       fs::temp_directory_path() / ("acsweep_llama_" + std::to_string(::getpid()) + "_" + name);
-  const std::string command = "/usr/bin/python3 " ACSWEEP_TESTS_DIR "/models/llama_reference.py " +
+  const std::string command = ACSWEEP_PYTHON " " ACSWEEP_TESTS_DIR "/models/llama_reference.py " +
                               folder.string() + " " + std::to_string(seed) + " " + (tie ? "1" : "0") + " " +
                               std::to_string(kv_heads) + (fault.empty() ? "" : " " + fault);
   EXPECT_EQ(std::system(command.c_str()), 0) << command;

@@ -148,11 +148,11 @@ TEST_F(SafetensorsTest, FolderWithOnlyAPickleIsRefused) {
 
 TEST_F(SafetensorsTest, AgreesWithAnIndependentPythonImplementation) {
   // Python writes (unpadded header, reversed key order, unaligned data); we read.
-  run("/usr/bin/python3 " ACSWEEP_TESTS_DIR "/models/safetensors_reference.py write " +
+  run(ACSWEEP_PYTHON " " ACSWEEP_TESTS_DIR "/models/safetensors_reference.py write " +
       path("py.safetensors"));
   const SafetensorsFile file(path("py.safetensors"));
-  const auto expected = nlohmann::json::parse(run("/usr/bin/python3 " ACSWEEP_TESTS_DIR
-                                                  "/models/safetensors_reference.py read " +
+  const auto expected = nlohmann::json::parse(run(ACSWEEP_PYTHON " " ACSWEEP_TESTS_DIR
+                                                                 "/models/safetensors_reference.py read " +
                                                   path("py.safetensors")));
   for (const auto& [name, entry] : expected.items()) {
     const TensorView& view = file.tensor(name);
@@ -164,8 +164,8 @@ TEST_F(SafetensorsTest, AgreesWithAnIndependentPythonImplementation) {
   write_safetensors(path("cc.safetensors"), {{"h", {{2, 2}, {0.1f, 1e-6f, -7, 3e4f}, DType::F16}},
                                              {"g", {{3}, {0.3f, -1e-3f, 2e30f}, DType::BF16}},
                                              {"f", {{1}, {3.14159f}, DType::F32}}});
-  const auto read_back = nlohmann::json::parse(run("/usr/bin/python3 " ACSWEEP_TESTS_DIR
-                                                   "/models/safetensors_reference.py read " +
+  const auto read_back = nlohmann::json::parse(run(ACSWEEP_PYTHON " " ACSWEEP_TESTS_DIR
+                                                                  "/models/safetensors_reference.py read " +
                                                    path("cc.safetensors")));
   const SafetensorsFile ours(path("cc.safetensors"));
   for (const char* name : {"h", "g", "f"})

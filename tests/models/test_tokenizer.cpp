@@ -22,7 +22,7 @@ class TokenizerTest : public ::testing::Test {
     fs::create_directories(folder_);
     std::ofstream(folder_ / "texts.json")
         << nlohmann::json(std::vector<std::string>(std::begin(kTexts), std::end(kTexts)));
-    const std::string command = "/usr/bin/python3 " ACSWEEP_TESTS_DIR "/models/tokenizer_reference.py " +
+    const std::string command = ACSWEEP_PYTHON " " ACSWEEP_TESTS_DIR "/models/tokenizer_reference.py " +
                                 folder_.string() + " " + (folder_ / "texts.json").string();
     FILE* pipe = ::popen(command.c_str(), "r");
     std::string out;
@@ -109,8 +109,8 @@ TEST_F(TokenizerTest, TheWorldsLlmIsTrainedOnTheTokensMadeHere) {
   for (const auto& turn : chat.turns) turns.push_back({{"from", turn.from}, {"value", turn.value}});
   std::ofstream(folder_ / "chat.json") << turns.dump();
   const std::string command =
-      "cd " ACSWEEP_TESTS_DIR
-      "/../scripts && /usr/bin/python3 -c 'import json, sys; import sentencepiece as spm; "
+      "cd " ACSWEEP_TESTS_DIR "/../scripts && " ACSWEEP_PYTHON
+      " -c 'import json, sys; import sentencepiece as spm; "
       "from world.text_model import vicuna_chunks, encode_chunk; "
       "sp = spm.SentencePieceProcessor(model_file=sys.argv[1]); b, a, s = "
       "vicuna_chunks(json.load(open(sys.argv[2]))); "

@@ -30,7 +30,7 @@ void expect_close(const torch::Tensor& got, const torch::Tensor& want, const std
 }
 
 void write_reference(const fs::path& folder, const std::string& family, const std::string& extra = "") {
-  const std::string command = "/usr/bin/python3 " ACSWEEP_TESTS_DIR "/models/vision_reference.py " +
+  const std::string command = ACSWEEP_PYTHON " " ACSWEEP_TESTS_DIR "/models/vision_reference.py " +
                               folder.string() + " " + family + " 5 " + extra;
   ASSERT_EQ(std::system(command.c_str()), 0);
 }
@@ -138,7 +138,7 @@ TEST_F(VisionEncoders, FeatureGridIsThePenultimateLayerAsAGrid) {
 }
 
 TEST_F(VisionEncoders, TorchScriptWithSidecar) {
-  // A scripted module written by python3-torch: [B, 1 + L, C] tokens of an 8-pixel patch average.
+  // A scripted module written by the .venv's torch: [B, 1 + L, C] tokens of an 8-pixel patch average.
   const std::string script = R"(
 import json, sys, torch
 class Patches(torch.nn.Module):
@@ -154,7 +154,7 @@ json.dump({"size": {"height": 16, "width": 16}, "image_mean": [0, 0, 0], "image_
 )";
   fs::create_directories(dir_ / "ts");
   std::ofstream(path("make.py")) << script;
-  ASSERT_EQ(std::system(("/usr/bin/python3 " + path("make.py") + " " + (dir_ / "ts").string()).c_str()), 0);
+  ASSERT_EQ(std::system((ACSWEEP_PYTHON " " + path("make.py") + " " + (dir_ / "ts").string()).c_str()), 0);
   auto encoder = load_vision_encoder((dir_ / "ts").string());
   const auto pixels = torch::randn({1, 3, 16, 16});
   const auto grid = encoder->features(pixels);

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Trains a tiny SentencePiece model configured like Llama's (ids unk 0, bos 1, eos 2; identity
 normaliser, byte fallback) and prints Python's
 encodings of the texts in TEXTS.json (a JSON list) as JSON.   tokenizer_reference.py FOLDER TEXTS.json"""

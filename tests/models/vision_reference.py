@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """A second implementation of the native vision towers, written differently from
 src/models/vision_transformer.cpp: float64, patches cut out by unfolding and multiplied rather than
 convolved, layer norm by hand, attention one head at a time with einsum, and the antialiased
@@ -64,10 +64,12 @@ def cubic_matrix(n_in, n_out, a=-0.75):
 
 def resize_table(table, side, gh, gw, name):
     """table [side*side, D] -> [gh*gw, D] resampled over the square grid: "bilinear" antialiased
-    (SigLIP2), "bicubic" plain (DINOv2, as transformers' interpolate_pos_encoding)."""
+    (SigLIP2), "bicubic" plain (DINOv2, as transformers' interpolate_pos_encoding), "bicubic_aa"
+    antialiased, Pillow's kernel (DINOv2 with registers)."""
     grid = table.reshape(side, side, -1)
-    if name == "bilinear":
-        rows, cols = resample_matrix(side, gh, name), resample_matrix(side, gw, name)
+    if name in ("bilinear", "bicubic_aa"):
+        kernel = name.replace("_aa", "")
+        rows, cols = resample_matrix(side, gh, kernel), resample_matrix(side, gw, kernel)
     else:
         rows, cols = cubic_matrix(side, gh), cubic_matrix(side, gw)
     return np.einsum("ys,xt,stc->yxc", rows, cols, grid).reshape(gh * gw, -1)
@@ -177,7 +179,8 @@ def main():
             tokens = patches @ t["embeddings.patch_embeddings.projection.weight"].reshape(D, -1).T
             tokens = tokens + t["embeddings.patch_embeddings.projection.bias"]
             pos = w["embeddings.position_embeddings"][0].astype(np.float64)
-            table = pos[1:] if (gh, gw) == (G, G) else resize_table(pos[1:], G, gh, gw, "bicubic")
+            mode = "bicubic_aa" if registers else "bicubic"
+            table = pos[1:] if (gh, gw) == (G, G) else resize_table(pos[1:], G, gh, gw, mode)
             h = torch.cat([t["embeddings.cls_token"].expand(B, 1, D) + torch.from_numpy(pos[:1]),
                            tokens + torch.from_numpy(table)], 1)
             if registers:

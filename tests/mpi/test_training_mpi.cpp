@@ -128,9 +128,9 @@ class TinyWorldTraining : public ::testing::Test {
     MPI_Bcast(folder.data(), length, MPI_CHAR, 0, MPI_COMM_WORLD);
     int ok = 1;
     if (world_rank() == 0)
-      ok = std::system(
-               ("/usr/bin/python3 " ACSWEEP_TESTS_DIR "/fixtures/tiny_world.py " + folder + " 4").c_str()) ==
-           0;
+      ok =
+          std::system(
+              (ACSWEEP_PYTHON " " ACSWEEP_TESTS_DIR "/fixtures/tiny_world.py " + folder + " 4").c_str()) == 0;
     MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
     ASSERT_TRUE(ok);
     root_ = new std::string(folder);

@@ -91,8 +91,9 @@ TEST(Correspondence, SummaryCountsByHand) {
 }
 
 // Whole pipeline on real files: a PNG of random 8x8 colour blocks, and a larger target holding
-// the same picture 8 px right and 16 px down; the encoder (TorchScript, written by python3-torch)
-// gives each 8x8 patch its mean colour, so every block's feature is unique and found exactly.
+// the same picture 8 px right and 16 px down; the encoder (TorchScript, written by the .venv's
+// torch) gives each 8x8 patch its mean colour, so every block's feature is unique and found
+// exactly.
 class ImagePairByConstruction : public acsweep::testing::TempDirTest {};
 
 TEST_F(ImagePairByConstruction, EveryKeypointFoundThroughDecodingAndTransforms) {
@@ -115,7 +116,7 @@ Image.fromarray(source).save(folder + "/source.png")
 Image.fromarray(target).save(folder + "/target.png")
 )";
   std::ofstream(path("make.py")) << script;
-  ASSERT_EQ(std::system(("/usr/bin/python3 " + path("make.py") + " " + dir_.string()).c_str()), 0);
+  ASSERT_EQ(std::system((ACSWEEP_PYTHON " " + path("make.py") + " " + dir_.string()).c_str()), 0);
   std::vector<std::unique_ptr<models::VisionEncoder>> members;
   members.push_back(models::load_vision_encoder(dir_.string()));
   models::VisionRepresentation representation(std::move(members));

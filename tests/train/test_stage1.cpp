@@ -26,7 +26,7 @@ class Stage1 : public acsweep::testing::TempDirTest {
   void SetUp() override {
     TempDirTest::SetUp();
     const std::string command =
-        "/usr/bin/python3 " ACSWEEP_TESTS_DIR "/fixtures/tiny_world.py " + dir_.string() + " 3";
+        ACSWEEP_PYTHON " " ACSWEEP_TESTS_DIR "/fixtures/tiny_world.py " + dir_.string() + " 3";
     ASSERT_EQ(std::system(command.c_str()), 0);
     llm_ = models::load_llama(path("llm"));
     freeze(*llm_);
@@ -120,7 +120,7 @@ TEST_F(Stage1, Bf16AutocastFollowsFloat32WithinItsPrecision) {
     EXPECT_NEAR(bf16.step_loss[s], fp32.step_loss[s], 3e-2 * std::abs(fp32.step_loss[s])) << "step " << s;
   // The weights stay float32, and autocast ends with its scope: float32 again after it.
   for (const auto& p : bf16.projector->parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat32);
-  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+  EXPECT_FALSE(at::autocast::is_autocast_enabled(at::kCPU));
   o.bf16 = false;
   EXPECT_EQ(train_projector(llm_, rep, train_, o).step_loss, fp32.step_loss);
 }

@@ -1,7 +1,8 @@
 #pragma once
-// Images as 8-bit RGB pixels: decoding (JPEG and PNG through stb_image) and the resampling that
-// Hugging Face image processors do through Pillow, reproduced exactly (Pillow's separable
-// convolution with its fixed-point rounding), so features match the Python pipeline's.
+// Images as 8-bit RGB pixels: decoding (JPEG through libjpeg-turbo as Pillow does, PNG through
+// stb_image) and the resampling that Hugging Face image processors do through Pillow, reproduced
+// exactly (Pillow's separable convolution with its fixed-point rounding), so features match the
+// Python pipeline's.
 #include <array>
 #include <cstdint>
 #include <string>
@@ -18,7 +19,8 @@ struct Image {
   }
 };
 
-// JPEG or PNG (grey and alpha images become RGB). A missing, unreadable or corrupt file is an
+// JPEG (grey and CMYK too) or PNG (grey and alpha images become RGB), each as Pillow's
+// convert("RGB") gives it. A missing, unreadable or corrupt file is an
 // InputError naming the file and what the decoder said.
 Image decode_image(const std::string& path);
 

@@ -112,7 +112,7 @@ class GradientReducer {
   Averaging averaging_;
   std::vector<std::size_t> bucket_of_;  // by parameter
   // The parameters' gradient accumulators with this reducer's hook on each (key to remove it).
-  std::vector<std::pair<std::shared_ptr<torch::autograd::Node>, std::uintptr_t>> hooks_;
+  std::vector<std::pair<c10::intrusive_ptr<torch::autograd::Node>, std::uintptr_t>> hooks_;
   // Armed state, for one backward pass.
   bool armed_ = false;
   std::thread::id armed_thread_;
