@@ -11,7 +11,6 @@ score's matching time as a share of the feature extraction of the same pair.
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -68,11 +67,10 @@ def write_models(root, rng):
     return ({k: torch.from_numpy(v) for k, v in vit.items()}, {k: torch.from_numpy(v) for k, v in llama.items()})
 
 
-def attention(q, k, v, heads):
+def attention(q, k, v, heads):  # fused, as acsweep's models/attention does
     B, T, D = q.shape
     split = lambda t: t.view(B, T, heads, D // heads).transpose(1, 2)
-    s = split(q) @ split(k).transpose(-2, -1) / math.sqrt(D // heads)
-    return (torch.softmax(s, -1) @ split(v)).transpose(1, 2).reshape(B, T, D)
+    return F.scaled_dot_product_attention(split(q), split(k), split(v)).transpose(1, 2).reshape(B, T, D)
 
 
 def vit_forward(w, pixels, layers=VIT["num_hidden_layers"] - 1):  # the penultimate hidden state
@@ -101,14 +99,13 @@ def llama_forward(w, ids):
     cos, sin = torch.cat([angles.cos()] * 2, -1), torch.cat([angles.sin()] * 2, -1)
     rope = lambda t: t * cos + torch.cat([-t[..., d // 2:], t[..., :d // 2]], -1) * sin
     norm = lambda t, weight: t * torch.rsqrt(t.pow(2).mean(-1, keepdim=True) + 1e-5) * weight
-    mask = torch.full((T, T), float("-inf")).triu(1)
     x = F.embedding(ids, w["model.embed_tokens.weight"])
     for i in range(LLAMA["num_hidden_layers"]):
         p = f"model.layers.{i}."
         h = norm(x, w[p + "input_layernorm.weight"])
         q, k, v = (F.linear(h, w[p + f"self_attn.{n}_proj.weight"]).view(B, T, H, d).transpose(1, 2) for n in "qkv")
-        s = rope(q) @ rope(k).transpose(-2, -1) / math.sqrt(d) + mask
-        x = x + F.linear((torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, D), w[p + "self_attn.o_proj.weight"])
+        a = F.scaled_dot_product_attention(rope(q), rope(k), v, is_causal=True)
+        x = x + F.linear(a.transpose(1, 2).reshape(B, T, D), w[p + "self_attn.o_proj.weight"])
         h = norm(x, w[p + "post_attention_layernorm.weight"])
         x = x + F.linear(F.silu(F.linear(h, w[p + "mlp.gate_proj.weight"])) * F.linear(h, w[p + "mlp.up_proj.weight"]),
                          w[p + "mlp.down_proj.weight"])

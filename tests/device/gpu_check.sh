@@ -1,36 +1,64 @@
 #!/usr/bin/env bash
-# The GPU checks in one call, on a machine with CUDA, NCCL and a CUDA LibTorch: first the golden
-# fixtures where transformers is installed (pure Python, written to FIXTURES), then builds acsweep
-# against that LibTorch (TORCH_PREFIX, default: python3's torch; NCCL from /usr/local/cuda or
-# python3's nvidia-nccl wheel) and runs the NCCL all-reduce and a Stage-2 step (float32 against
-# the CPU, then under bf16 autocast) at 1 rank and at one rank per GPU (NCCL refuses two ranks on
-# one GPU), and the fixture comparison. A few minutes.
-#   tests/device/gpu_check.sh [BUILD_DIR] [FIXTURES]
+# The GPU checks in one call, on a machine with CUDA, python3 with a CUDA torch (its LibTorch and
+# nvidia-nccl wheel) and CMake, but none of Debian's -dev packages: those come as .debs gathered
+# here by scripts/gather_gpu_deps, carried in DEPS, unpacked into DEPS/root (tests/device/deps_env.sh).
+# While acsweep builds against that folder and python3's torch, transformers writes the golden
+# references; then the NCCL all-reduce and a Stage-2 step (float32 against the CPU, then under
+# bf16 autocast) at 1 rank and at one rank per GPU, and the golden comparison on the CPU build of
+# the same binaries. Under 8 minutes on 16 cores, the build included.
+#   tests/device/gpu_check.sh [--build-only] [DEPS] [BUILD_DIR]
+# --build-only: configure and build, no GPU needed (tests/device/rehearse_gpu_build.sh).
 set -uo pipefail
-build=${1:-build-gpu}
-fixtures=${2:-$build/fixtures}
+cd "$(dirname "$0")/../.."
+build_only=false
+[[ ${1:-} == --build-only ]] && { build_only=true; shift; }
+deps=${1:-.gpu-deps}
+build=${2:-build-gpu}
+python=${ACSWEEP_GPU_PYTHON:-$(command -v python3)}
+start=$(date +%s)
+stamp() { echo "== gpu_check $(($(date +%s) - start)) s: $*"; }
+
+# shellcheck source=deps_env.sh
+source tests/device/deps_env.sh "$deps" || exit 1
+export LD_LIBRARY_PATH=$DEPS_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+stamp "unpacked $(ls "$deps"/debs/*/*.deb | wc -l) packages into $DEPS_ROOT"
+
 status=0
-if python3 -c 'import transformers' 2>/dev/null; then
-  PYTHONUNBUFFERED=1 python3 tests/device/make_fixtures.py "$fixtures" || status=1
+golden_pid=
+if ! $build_only; then
+  mkdir -p "$build"
+  PYTHONUNBUFFERED=1 "$python" tests/golden/make_golden.py "$build/golden" >"$build/golden.log" 2>&1 &
+  golden_pid=$!
 fi
-prefix=${TORCH_PREFIX:-$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))')}
+
 nccl=()
-if ! ls /usr/local/cuda/lib64/libnccl.so* >/dev/null 2>&1; then
-  wheel=$(python3 -c 'import nvidia.nccl, os; print(list(nvidia.nccl.__path__)[0])' 2>/dev/null) &&
+if ! ls "${ACSWEEP_CUDA_ROOT:-/usr/local/cuda}"/lib64/libnccl.so* >/dev/null 2>&1; then
+  wheel=$("$python" -c 'import nvidia.nccl, os; print(list(nvidia.nccl.__path__)[0])' 2>/dev/null) &&
     nccl=(-DNCCL_INCLUDE_DIR="$wheel/include" -DNCCL_LIBRARY="$(ls "$wheel"/lib/libnccl.so* | head -1)")
 fi
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
 configure_and_build() {  # $1: the C++ standard
-  cmake -S . -B "$build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release -DACSWEEP_BUILD_BENCH=OFF \
-    -DCMAKE_CXX_STANDARD="$1" "${nccl[@]}" &&
-    cmake --build "$build" -j"$(nproc)" --target test_gpu_training test_device_fixtures
+  cmake -S . -B "$build" "${generator[@]}" -DACSWEEP_PYTHON="$python" -DCMAKE_BUILD_TYPE=Release \
+    -DACSWEEP_BUILD_BENCH=OFF -DCMAKE_CXX_STANDARD="$1" "${DEPS_CMAKE_ARGS[@]}" "${nccl[@]}" &&
+    cmake --build "$build" -j"$(nproc)" --target acsweep test_gpu_training test_golden
 }
 # C++17 as everywhere else; a LibTorch whose headers need C++20 gets a second try with it.
 configure_and_build 17 || { rm -rf "$build/CMakeCache.txt" "$build/CMakeFiles" && configure_and_build 20; } || exit 1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 ACSWEEP_PYTHON=${ACSWEEP_PYTHON:-python3}
+stamp "built"
+"$build/src/acsweep" version
+$build_only && exit 0
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 ACSWEEP_PYTHON=$python
+nvidia-smi -L
 gpus=$(nvidia-smi -L | wc -l)
 mpirun -np 1 "$build/tests/test_gpu_training" || status=1
 if ((gpus > 1)); then mpirun -np "$gpus" "$build/tests/test_gpu_training" || status=1; fi
-if [[ -d $fixtures ]]; then
-  ACSWEEP_DEVICE_FIXTURES="$PWD/$fixtures" "$build/tests/test_device_fixtures" || status=1
+stamp "GPU tests done"
+if wait "$golden_pid"; then
+  ACSWEEP_GOLDEN="$PWD/$build/golden" "$build/tests/test_golden" || status=1
+else
+  echo "gpu_check: make_golden.py failed:" && cat "$build/golden.log" && status=1
 fi
+stamp "finished, status $status"
 exit $status
