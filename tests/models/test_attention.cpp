@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <ostream>
 #include <string>
 
 #include "acsweep/models/attention.hpp"
@@ -15,6 +16,10 @@ struct Shape {
   std::int64_t heads, kv_heads;
   bool causal;
 };
+
+void PrintTo(const Shape& s, std::ostream* os) {
+  *os << s.heads << " heads, " << s.kv_heads << " kv heads" << (s.causal ? ", causal" : "");
+}
 
 class AttentionShapes : public ::testing::TestWithParam<Shape> {};
 
