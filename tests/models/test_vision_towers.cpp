@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 
 #include "acsweep/error.hpp"
 #include "acsweep/models/projector.hpp"
@@ -40,6 +41,11 @@ struct Variant {
   const char* act;
   bool other_size;  // the reference also ran a 24x20 input
 };
+
+void PrintTo(const Variant& v, std::ostream* os) {
+  *os << v.family << (*v.act ? std::string(", ") + v.act : "")
+      << (v.other_size ? ", and another input size" : "");
+}
 
 class TowerAgainstReference : public acsweep::testing::TempDirTest,
                               public ::testing::WithParamInterface<Variant> {};
