@@ -24,6 +24,9 @@ hidden_headers=(/usr/include/jpeglib.h /usr/include/jerror.h /usr/include/jmorec
 hidden_tools=(/usr/bin/mpicc /usr/bin/mpicxx /usr/bin/mpirun /usr/bin/mpiexec /usr/bin/h5pcc /usr/bin/orterun)
 
 export ACSWEEP_GPU_PYTHON=$PWD/.venv/bin/python
+# The folder's environment (Open MPI's relocation, PATH, DEPS_LIB) for the checks below; gpu_check.sh
+# sets up the same for itself.
+source tests/device/deps_env.sh "$deps" >/dev/null
 unshare -m --propagation private bash -euo pipefail -c '
   empty=$(mktemp -d) poison=$(mktemp)
   echo "#error a system header was used instead of the carried folder" >"$poison"
@@ -32,14 +35,13 @@ unshare -m --propagation private bash -euo pipefail -c '
   for t in '"${hidden_tools[*]}"'; do [[ -e $t ]] && mount --bind /bin/false "$(readlink -f "$t")"; done
   tests/device/gpu_check.sh --build-only '"$deps $build"'
   # Two ranks through the relocated Open MPI (mpirun, orted and the plug-ins from the folder).
-  source tests/device/deps_env.sh '"$deps"' >/dev/null
   export LD_LIBRARY_PATH=$DEPS_LIB OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
   mpirun --oversubscribe -np 2 '"$build"'/src/acsweep version | grep -q "world of 2" ||
     { echo "rehearsal: two ranks did not start through the carried Open MPI" >&2; exit 1; }
   echo "rehearsal: two ranks started through $(command -v mpirun)"
 '
 
-root=$(cd "$deps" && pwd)/root
+root=$DEPS_ROOT
 bad=$(grep -E "^[A-Za-z0-9_]+:(FILEPATH|PATH)=" "$build/CMakeCache.txt" |
   grep -E "/usr/(include|lib/x86_64-linux-gnu)/(boost|eigen3|nlohmann|gtest|gmock|stb|hdf5|openmpi|cmake|lib(mpi|hdf5|boost|jpeg|stb|gtest|curl|sz|aec|crypto|ssl))" |
   grep -v "$root" || true)
@@ -50,9 +52,8 @@ if [[ -n $bad ]]; then
 fi
 # As gpu_check.sh runs them: with the folder's libraries on LD_LIBRARY_PATH (Debian's libmpi has a
 # RUNPATH of its own, which hides the binaries' RPATH from its dependencies).
-lib_path=$(bash -c 'source tests/device/deps_env.sh "$1" >/dev/null && echo "$DEPS_LIB"' _ "$deps")
 for binary in "$build/src/acsweep" "$build/tests/test_gpu_training"; do
-  outside=$(LD_LIBRARY_PATH=$lib_path ldd "$binary" | grep -E "lib(mpi|open-pal|open-rte|hdf5|boost|jpeg|stb)" | grep -v "$root" || true)
+  outside=$(LD_LIBRARY_PATH=$DEPS_LIB ldd "$binary" | grep -E "lib(mpi|open-pal|open-rte|hdf5|boost|jpeg|stb)" | grep -v "$root" || true)
   if [[ -n $outside ]]; then
     echo "rehearsal: $binary loads these from outside $root:" >&2
     echo "$outside" >&2

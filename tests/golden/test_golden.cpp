@@ -20,6 +20,7 @@
 #include "acsweep/models/vision_representation.hpp"
 #include "acsweep/models/vision_transformer.hpp"
 #include "acsweep/scores/alignment.hpp"
+#include "tensor_checks.hpp"
 
 namespace acsweep::models {
 namespace {
@@ -35,12 +36,7 @@ namespace fs = std::filesystem;
                                                          << ": no golden.safetensors " \
                                                             "(tests/golden/make_golden.py failed?)"
 
-void expect_close(const torch::Tensor& got, const torch::Tensor& want, const std::string& what,
-                  double tolerance = 1e-4) {
-  ASSERT_EQ(got.sizes(), want.sizes()) << what;
-  const double scale = std::max(1e-6, want.abs().max().item<double>());
-  EXPECT_LE((got - want).abs().max().item<double>(), tolerance * scale) << what;
-}
+using acsweep::testing::expect_close;
 
 template <typename Tower>
 void check_states(Tower& tower, const SafetensorsFile& expected, const std::string& prefix) {

@@ -19,16 +19,13 @@
 #include "acsweep/models/vision_representation.hpp"
 #include "acsweep/models/vision_transformer.hpp"
 #include "temp_dir.hpp"
+#include "tensor_checks.hpp"
 
 namespace acsweep::models {
 namespace {
 namespace fs = std::filesystem;
 
-void expect_close(const torch::Tensor& got, const torch::Tensor& want, const std::string& what) {
-  ASSERT_EQ(got.sizes(), want.sizes()) << what;
-  const double scale = want.abs().max().item<double>();
-  EXPECT_LE((got - want).abs().max().item<double>(), 1e-4 * scale) << what;
-}
+using acsweep::testing::expect_close;
 
 void write_reference(const fs::path& folder, const std::string& family, const std::string& extra = "") {
   const std::string command = ACSWEEP_PYTHON " " ACSWEEP_TESTS_DIR "/models/vision_reference.py " +
