@@ -73,7 +73,7 @@ Image decode_jpeg(const std::string& path, const std::vector<unsigned char>& byt
   image->width = static_cast<int>(info.output_width);
   image->height = static_cast<int>(info.output_height);
   image->rgb.resize(width * info.output_height * 3);
-  row->resize(width * static_cast<std::size_t>(info.output_components));
+  if (cmyk) row->resize(width * 4);  // the CMYK scanline before conversion; RGB goes straight in
   while (info.output_scanline < info.output_height) {
     auto* out = image->rgb.data() + info.output_scanline * width * 3;
     JSAMPROW rows[1] = {cmyk ? row->data() : out};
