@@ -11,6 +11,7 @@
 #include "acsweep/cli/policy_output.hpp"
 #include "acsweep/error.hpp"
 #include "acsweep/law/policy_simulation.hpp"
+#include "acsweep/law/simulation_report.hpp"
 #include "acsweep/runtime/mpi.hpp"
 #include "acsweep/store/results_file.hpp"
 
@@ -80,7 +81,7 @@ int run_policy(const std::vector<std::string>& args, const CommandContext& conte
   if (vm["json"].as<bool>())
     std::cout << simulation_json(table, result).dump(2) << "\n";
   else
-    print_simulation(table, result);
+    law::print_simulation(table, result);
 
   if (vm.count("out")) {
     const std::string out = vm["out"].as<std::string>();

@@ -1,6 +1,6 @@
 #pragma once
-// How a policy simulation is shown: the JSON document of `acsweep policy --json` and the text
-// tables of `acsweep policy` and `acsweep run`.
+// A policy simulation as the JSON document of `acsweep policy --json` (the text tables are
+// law/simulation_report.hpp).
 #include <nlohmann/json.hpp>
 
 #include "acsweep/law/policy_simulation.hpp"
@@ -9,6 +9,5 @@
 namespace acsweep::cli {
 
 nlohmann::ordered_json simulation_json(const law::LawTable& table, const law::SimulationResult& result);
-void print_simulation(const law::LawTable& table, const law::SimulationResult& result);
 
 }  // namespace acsweep::cli

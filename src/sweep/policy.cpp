@@ -1,4 +1,4 @@
-#include "acsweep/cli/sweep_policy.hpp"
+#include "acsweep/sweep/policy.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,24 +8,24 @@
 #include <stdexcept>
 #include <string>
 
-#include "acsweep/cli/policy_output.hpp"
 #include "acsweep/error.hpp"
 #include "acsweep/law/ac_policy.hpp"
 #include "acsweep/law/normalise.hpp"
 #include "acsweep/law/policy_simulation.hpp"
 #include "acsweep/law/seeded_rng.hpp"
+#include "acsweep/law/simulation_report.hpp"
 #include "acsweep/law/table.hpp"
 #include "acsweep/law/table_fit.hpp"
 #include "acsweep/store/results_file.hpp"
+#include "acsweep/sweep/seed_streams.hpp"
 
-namespace acsweep::cli {
+namespace acsweep::sweep {
 namespace {
 
-constexpr std::uint64_t kPolicyStream = 0xA5C0'0010;  // law::derive_seed path of the sampling
-constexpr std::size_t kValidationRuns = 1000;         // the paper's R
+constexpr std::size_t kValidationRuns = 1000;  // the paper's R
 constexpr std::size_t kShortlist = 3;
 
-// Score-row columns (ScoringJob::value_names()).
+// Score-row columns (ScoringPlan::value_names()).
 constexpr std::size_t kA = 0, kC = 1;
 
 double cell(const TaskRows& rows, std::size_t task, std::size_t column) {
@@ -52,7 +52,7 @@ std::vector<double> to_unit(const std::vector<double>& values) {
 }
 
 // A setting's result on benchmark `b`: given in [known], or its finetune's (NaN: none).
-double finetuned_value(const ScoringJob& plan, const TaskRows& rows, std::size_t setting, std::size_t b) {
+double finetuned_value(const ScoringPlan& plan, const TaskRows& rows, std::size_t setting, std::size_t b) {
   if (plan.known.has(setting)) return plan.known.values[setting][b];
   return cell(rows, plan.finetune_task[setting], b);
 }
@@ -81,7 +81,7 @@ void write_measured_csv(const std::string& path, const law::LawTable& table) {
 }
 
 // /validation: the truth from finetuning every setting, and the policy judged on it.
-void write_validation(store::H5Location& root, const ScoringJob& plan, const runtime::JobSpec& job,
+void write_validation(store::H5Location& root, const ScoringPlan& plan, const runtime::JobSpec& job,
                       const TaskRows& rows, const PolicyPick& pick,
                       const std::vector<std::vector<std::size_t>>& rankings) {
   law::LawTable table;
@@ -156,12 +156,12 @@ void write_validation(store::H5Location& root, const ScoringJob& plan, const run
   const law::PolicySimulation simulation(table, spec);
   const auto result = simulation.summarise(simulation.count_hits());
   store::write_policy_simulation(group, table, result);
-  print_simulation(table, result);
+  law::print_simulation(table, result);
 }
 
 }  // namespace
 
-PolicyPick pick_settings(const ScoringJob& plan, const runtime::JobSpec& job, const TaskRows& rows) {
+PolicyPick pick_settings(const ScoringPlan& plan, const runtime::JobSpec& job, const TaskRows& rows) {
   PolicyPick pick;
   for (std::size_t s = 0; s < plan.score_tasks; ++s) {
     const double as = cell(rows, s, kA), cs = cell(rows, s, kC);
@@ -198,7 +198,7 @@ PolicyPick pick_settings(const ScoringJob& plan, const runtime::JobSpec& job, co
   return pick;
 }
 
-std::vector<std::size_t> finetune_tasks_for(const ScoringJob& plan, const runtime::JobSpec& job,
+std::vector<std::size_t> finetune_tasks_for(const ScoringPlan& plan, const runtime::JobSpec& job,
                                             const PolicyPick& pick) {
   std::vector<std::size_t> tasks;
   for (const auto s : job.scoring->finetune->validate ? pick.scored : pick.sampled)
@@ -212,7 +212,7 @@ std::vector<std::size_t> PolicyPick::finetuned() const {
   return out;
 }
 
-void write_policy(store::H5Location& root, const ScoringJob& plan, const runtime::JobSpec& job,
+void write_policy(store::H5Location& root, const ScoringPlan& plan, const runtime::JobSpec& job,
                   const TaskRows& rows, const PolicyPick& pick) {
   std::vector<std::string> names;
   for (const auto s : pick.scored) names.push_back(setting_name(job, s));
@@ -281,4 +281,4 @@ void write_policy(store::H5Location& root, const ScoringJob& plan, const runtime
   if (job.scoring->finetune->validate) write_validation(root, plan, job, rows, pick, rankings);
 }
 
-}  // namespace acsweep::cli
+}  // namespace acsweep::sweep

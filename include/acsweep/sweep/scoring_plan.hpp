@@ -1,5 +1,5 @@
 #pragma once
-// The scoring sweep as a job for `acsweep run` (shared/spec/ARCHITECTURE.md, "Pipeline", step 2):
+// The plan of a scoring sweep, a job for `acsweep run` (shared/spec/ARCHITECTURE.md, "Pipeline", step 2):
 // one task per setting, run by whichever rank is idle. A task trains the setting's Stage-1
 // projector (saved under <output>/stage1/), measures A on the held-out manifest and C on the
 // keypoint pairs, and returns
@@ -17,18 +17,16 @@
 // Every rank plans alike from the same files: the manifest (drawn with the job's seed), the
 // pairs, the benchmarks, the task hashes.
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "acsweep/cli/known_results.hpp"
 #include "acsweep/runtime/job_file.hpp"
 #include "acsweep/runtime/messages.hpp"
-#include "acsweep/store/hdf5.hpp"
+#include "acsweep/sweep/known_results.hpp"
 
-namespace acsweep::cli {
+namespace acsweep::sweep {
 
-struct ScoringJob {
+struct ScoringPlan {
   std::vector<runtime::TaskDescriptor> tasks;  // one per setting, in [search] order, then the finetunes
   std::size_t score_tasks = 0;
   std::vector<std::size_t> finetune_task;   // by setting: its finetune task's index, or npos
@@ -52,12 +50,6 @@ struct ScoringJob {
 
 // InputError naming the file or key when the data cannot make a sweep (too few captions for the
 // manifest, no valid pair).
-ScoringJob plan_scoring(const runtime::JobSpec& job);
+ScoringPlan plan_scoring(const runtime::JobSpec& job);
 
-void print_scoring_plan(const ScoringJob& plan, const runtime::JobSpec& job);
-
-// /scores: setting names, the summary columns, the manifest and the pairs; and a table on stdout.
-void write_scoring_summary(store::H5Location& root, const ScoringJob& plan, const runtime::JobSpec& job,
-                           const std::vector<std::optional<std::vector<double>>>& rows);
-
-}  // namespace acsweep::cli
+}  // namespace acsweep::sweep

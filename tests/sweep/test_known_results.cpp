@@ -5,11 +5,11 @@
 #include <array>
 #include <fstream>
 
-#include "acsweep/cli/known_results.hpp"
 #include "acsweep/error.hpp"
+#include "acsweep/sweep/known_results.hpp"
 #include "temp_dir.hpp"
 
-namespace acsweep::cli {
+namespace acsweep::sweep {
 namespace {
 
 const std::vector<std::string> kSettings{"clip", "dino", "clip+dino"};
@@ -100,4 +100,4 @@ TEST_F(KnownResultsTest, EveryBadInputIsNamed) {
 }
 
 }  // namespace
-}  // namespace acsweep::cli
+}  // namespace acsweep::sweep

@@ -1,5 +1,6 @@
-#include "acsweep/cli/simulation_job.hpp"
+#include "acsweep/sweep/simulation_job.hpp"
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -7,9 +8,11 @@
 #include <sstream>
 
 #include "acsweep/error.hpp"
+#include "acsweep/law/simulation_report.hpp"
 #include "acsweep/runtime/content_hash.hpp"
+#include "acsweep/store/results_file.hpp"
 
-namespace acsweep::cli {
+namespace acsweep::sweep {
 namespace {
 
 std::string file_digest(const std::string& path) {
@@ -42,8 +45,8 @@ std::vector<std::size_t> budgets_of(const std::string& text, std::size_t k, cons
 
 }  // namespace
 
-SimulationJob plan_simulation(const runtime::JobSpec& job) {
-  SimulationJob out;
+SimulationPlan plan_simulation(const runtime::JobSpec& job) {
+  SimulationPlan out;
   std::set<std::string> stems;
   std::size_t n_tasks = 0;
   for (std::size_t t = 0; t < job.simulation->tables.size(); ++t) {
@@ -92,7 +95,7 @@ SimulationJob plan_simulation(const runtime::JobSpec& job) {
   return out;
 }
 
-void register_simulation_tasks(runtime::TaskRegistry& registry, const SimulationJob& job) {
+void register_simulation_tasks(runtime::TaskRegistry& registry, const SimulationPlan& job) {
   registry.add("policy_simulation", [&job](const runtime::TaskDescriptor& task) {
     const std::size_t t = std::stoul(task.inputs.at("table"));
     law::SimulationSpec spec = job.specs.at(t);
@@ -107,8 +110,10 @@ void register_simulation_tasks(runtime::TaskRegistry& registry, const Simulation
   });
 }
 
-std::vector<law::SimulationResult> summarise_simulation(
-    const SimulationJob& job, const std::vector<std::optional<std::vector<double>>>& rows) {
+namespace {
+
+// Per table, the recall curves from the values of every task row (all rows must be present).
+std::vector<law::SimulationResult> summarise_simulation(const SimulationPlan& job, const TaskRows& rows) {
   std::vector<law::SimulationResult> results;
   std::size_t row = 0;
   for (std::size_t t = 0; t < job.tables.size(); ++t) {
@@ -134,4 +139,17 @@ std::vector<law::SimulationResult> summarise_simulation(
   return results;
 }
 
-}  // namespace acsweep::cli
+}  // namespace
+
+void write_simulation_summary(store::H5Location& root, const SimulationPlan& job, const TaskRows& rows) {
+  const std::vector<law::SimulationResult> results = summarise_simulation(job, rows);
+  store::H5Location policy = root.create_group("policy");
+  for (std::size_t t = 0; t < results.size(); ++t) {
+    store::H5Location group = policy.create_group(job.table_names[t]);
+    store::write_policy_simulation(group, job.tables[t], results[t]);
+    law::print_simulation(job.tables[t], results[t]);
+    std::printf("\n");
+  }
+}
+
+}  // namespace acsweep::sweep

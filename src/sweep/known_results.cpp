@@ -1,4 +1,4 @@
-#include "acsweep/cli/known_results.hpp"
+#include "acsweep/sweep/known_results.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include "acsweep/eval/benchmarks.hpp"
 #include "acsweep/law/csv.hpp"
 
-namespace acsweep::cli {
+namespace acsweep::sweep {
 namespace {
 
 constexpr double kUnknown = std::numeric_limits<double>::quiet_NaN();
@@ -115,4 +115,4 @@ KnownResults read_known_results(const runtime::KnownSection& known, const std::v
   return out;
 }
 
-}  // namespace acsweep::cli
+}  // namespace acsweep::sweep

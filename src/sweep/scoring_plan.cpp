@@ -1,10 +1,8 @@
-#include "acsweep/cli/scoring_job.hpp"
+#include "acsweep/sweep/scoring_plan.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
-#include <limits>
 
 #include "acsweep/data/llava.hpp"
 #include "acsweep/data/preprocessor.hpp"
@@ -14,13 +12,11 @@
 #include "acsweep/law/seeded_rng.hpp"
 #include "acsweep/models/hf_config.hpp"
 #include "acsweep/runtime/content_hash.hpp"
+#include "acsweep/sweep/seed_streams.hpp"
 
-namespace acsweep::cli {
+namespace acsweep::sweep {
 namespace {
 namespace fs = std::filesystem;
-
-// Stream of the job's seed (law::derive_seed path) that draws the A manifest.
-constexpr std::uint64_t kManifestStream = 0xA5C0'0001;
 
 // The bytes of a folder's files: its weights, near enough.
 double folder_bytes(const std::string& folder) {
@@ -97,24 +93,24 @@ std::string join(const std::vector<std::string>& items, const char* separator) {
 
 }  // namespace
 
-const std::vector<std::string>& ScoringJob::value_names() {
+const std::vector<std::string>& ScoringPlan::value_names() {
   static const std::vector<std::string> names{
       "A", "C", "C_per_image", "A_similarity", "stage1_final_loss", "stage1_captions", "stage1_too_long"};
   return names;
 }
 
-std::vector<std::string> ScoringJob::finetune_value_names() const {
+std::vector<std::string> ScoringPlan::finetune_value_names() const {
   auto names = benchmark_names;
   names.push_back("stage2_final_loss");
   names.push_back("stage2_too_long");
   return names;
 }
 
-std::size_t ScoringJob::width() const {
+std::size_t ScoringPlan::width() const {
   return std::max(value_names().size(), score_tasks < tasks.size() ? finetune_value_names().size() : 0);
 }
 
-std::map<std::string, std::size_t> ScoringJob::sample_widths() const {
+std::map<std::string, std::size_t> ScoringPlan::sample_widths() const {
   std::map<std::string, std::size_t> widths{{"A", heldout.size()},
                                             {"C_correct", keypoints},
                                             {"C_per_pair", pair_names.size()},
@@ -131,7 +127,7 @@ std::map<std::string, std::size_t> ScoringJob::sample_widths() const {
 namespace {
 
 // The finetune tasks: one whole-group task per chosen setting, after the score tasks.
-void plan_finetunes(ScoringJob& plan, const runtime::JobSpec& job) {
+void plan_finetunes(ScoringPlan& plan, const runtime::JobSpec& job) {
   const auto& s = *job.scoring;
   const auto& f = *s.finetune;
   const data::LlavaDataset conversations = data::read_llava_json(f.stage2.data, f.stage2.images);
@@ -190,9 +186,9 @@ void plan_finetunes(ScoringJob& plan, const runtime::JobSpec& job) {
 
 }  // namespace
 
-ScoringJob plan_scoring(const runtime::JobSpec& job) {
+ScoringPlan plan_scoring(const runtime::JobSpec& job) {
   const auto& s = *job.scoring;
-  ScoringJob plan;
+  ScoringPlan plan;
   const data::LlavaDataset captions = data::read_llava_json(s.stage1.data, s.stage1.images);
   plan.skipped = captions.skipped;
   std::vector<std::string> ids;
@@ -281,131 +277,4 @@ ScoringJob plan_scoring(const runtime::JobSpec& job) {
   return plan;
 }
 
-void print_scoring_plan(const ScoringJob& plan, const runtime::JobSpec& job) {
-  const auto& s = *job.scoring;
-  std::printf(
-      "scoring: %zu settings; Stage 1 on %zu captions (%zu steps of %lld), A on %zu held out, C on %zu pairs "
-      "(%zu keypoints, %zu categories, split %s)\n",
-      plan.score_tasks, plan.train.size(), plan.stage1_steps, static_cast<long long>(s.stage1.global_batch),
-      plan.heldout.size(), plan.pair_names.size(), plan.keypoints, plan.categories.size(),
-      s.c_score.split.c_str());
-  if (s.stage1.data_parallel)
-    std::printf("Stage 1: data-parallel over each worker group (score tasks run on whole groups)\n");
-  if (s.finetune && s.finetune->policy)
-    std::printf("policy: region-based sampling picks %zu of the %zu settings once every A and C is in%s\n",
-                s.finetune->budget, plan.score_tasks,
-                s.finetune->validate ? "; validation finetunes every setting to judge the pick" : "");
-  if (plan.known.count() > 0)
-    std::printf("known: %zu settings' benchmark results given ([known]): they count as finetuned\n",
-                plan.known.count());
-  if (plan.score_tasks < plan.tasks.size())
-    std::printf(
-        "finetuning: %s%zu settings, Stage 2 (%zu steps of %lld) on worker groups, then %zu benchmarks "
-        "(%s)\n",
-        s.finetune->policy && !s.finetune->validate ? "at most " : "",
-        s.finetune->policy && !s.finetune->validate
-            ? std::min(s.finetune->budget, plan.tasks.size() - plan.score_tasks)
-            : plan.tasks.size() - plan.score_tasks,
-        plan.stage2_steps, static_cast<long long>(s.finetune->stage2.global_batch),
-        plan.benchmark_names.size(), join(plan.benchmark_names, ", ").c_str());
-  if (!plan.skipped.empty())
-    std::printf("left out of the data: %zu items (the run lists them)\n", plan.skipped.size());
-  std::printf("%6s  %-16s  %12s  %s\n", "row", "hash", "cost", "setting (encoders)");
-  for (const auto& task : plan.tasks) {
-    const auto& setting = s.search.settings[std::stoul(task.inputs.at("setting"))];
-    std::printf("%6llu  %-16s  %12.3g  %s (%s)\n", static_cast<unsigned long long>(task.index),
-                task.hash.c_str(), task.cost, task.name.c_str(), join(setting.folders, ", ").c_str());
-  }
-}
-
-namespace {
-
-// Columns of the task rows [first, last): values[c][t - first], NaN where a row is missing.
-std::vector<std::vector<double>> columns_of(const std::vector<std::optional<std::vector<double>>>& rows,
-                                            std::size_t first, std::size_t last, std::size_t width) {
-  std::vector<std::vector<double>> values(width);
-  for (std::size_t t = first; t < last; ++t)
-    for (std::size_t c = 0; c < width; ++c)
-      values[c].push_back(rows[t] && c < rows[t]->size() ? (*rows[t])[c]
-                                                         : std::numeric_limits<double>::quiet_NaN());
-  return values;
-}
-
-// /known: the [known] results, a row per setting given, a column per benchmark.
-void write_known(store::H5Location& root, const ScoringJob& plan, const runtime::JobSpec& job) {
-  std::vector<std::string> names, sources;
-  std::vector<std::vector<double>> columns(plan.benchmark_names.size());
-  for (std::size_t s = 0; s < plan.known.values.size(); ++s) {
-    if (!plan.known.has(s)) continue;
-    names.push_back(job.scoring->search.settings[s].name);
-    sources.push_back(plan.known.source[s]);
-    for (std::size_t b = 0; b < columns.size(); ++b) columns[b].push_back(plan.known.values[s][b]);
-  }
-  store::H5Location known = root.create_group("known");
-  known.write("setting", names);
-  known.write("source", sources);
-  known.write("benchmarks", plan.benchmark_names);
-  for (std::size_t b = 0; b < columns.size(); ++b) known.write(plan.benchmark_names[b], columns[b]);
-  std::printf("\n%-28s", "known setting");
-  for (const auto& name : plan.benchmark_names) std::printf("  %14s", name.c_str());
-  std::printf("  source\n");
-  for (std::size_t r = 0; r < names.size(); ++r) {
-    std::printf("%-28s", names[r].c_str());
-    for (const auto& column : columns) std::printf("  %14.4f", column[r]);
-    std::printf("  %s\n", sources[r].c_str());
-  }
-}
-
-}  // namespace
-
-void write_scoring_summary(store::H5Location& root, const ScoringJob& plan, const runtime::JobSpec& job,
-                           const std::vector<std::optional<std::vector<double>>>& rows) {
-  store::H5Location scores = root.create_group("scores");
-  std::vector<std::string> names;
-  const auto& columns = ScoringJob::value_names();
-  for (std::size_t t = 0; t < plan.score_tasks; ++t) names.push_back(plan.tasks[t].name);
-  const auto values = columns_of(rows, 0, plan.score_tasks, columns.size());
-  scores.write("setting", names);
-  for (std::size_t c = 0; c < columns.size(); ++c) scores.write(columns[c], values[c]);
-  scores.write("manifest", plan.heldout_ids);
-  scores.write("pair", plan.pair_names);
-  scores.write("pair_category", plan.pair_categories);
-  scores.write("pair_keypoints", plan.pair_keypoints);
-  scores.write("category", plan.categories);
-  scores.set_attribute(
-      "c_pooling", std::string("C: correct keypoints over all keypoints; C_per_image: per pair, averaged"));
-  scores.set_attribute("alpha", job.scoring->c_score.alpha);
-
-  std::printf("%-28s  %9s  %8s  %8s  %12s  %10s\n", "setting", "A", "C %", "C/img %", "A_similarity",
-              "stage1 loss");
-  for (std::size_t t = 0; t < names.size(); ++t)
-    std::printf("%-28s  %9.4f  %8.2f  %8.2f  %12.4f  %10.4f\n", names[t].c_str(), values[0][t], values[1][t],
-                values[2][t], values[3][t], values[4][t]);
-  if (plan.known.count() > 0) write_known(root, plan, job);
-  if (plan.score_tasks == plan.tasks.size()) return;
-
-  // /finetune: one row per finetuned setting, a column per benchmark.
-  store::H5Location finetune = root.create_group("finetune");
-  const auto finetune_columns = plan.finetune_value_names();
-  std::vector<std::string> finetuned;  // the finetune tasks that ran (the policy's pick, or the list)
-  std::vector<std::optional<std::vector<double>>> done;
-  for (std::size_t t = plan.score_tasks; t < plan.tasks.size(); ++t) {
-    if (!rows[t]) continue;
-    finetuned.push_back(job.scoring->search.settings.at(std::stoul(plan.tasks[t].inputs.at("setting"))).name);
-    done.push_back(rows[t]);
-  }
-  const auto scores_of = columns_of(done, 0, done.size(), finetune_columns.size());
-  finetune.write("setting", finetuned);
-  for (std::size_t c = 0; c < finetune_columns.size(); ++c) finetune.write(finetune_columns[c], scores_of[c]);
-  finetune.write("benchmarks", plan.benchmark_names);
-  std::printf("\n%-28s", "finetuned setting");
-  for (const auto& name : finetune_columns) std::printf("  %14s", name.c_str());
-  std::printf("\n");
-  for (std::size_t r = 0; r < finetuned.size(); ++r) {
-    std::printf("%-28s", finetuned[r].c_str());
-    for (const auto& column : scores_of) std::printf("  %14.4f", column[r]);
-    std::printf("\n");
-  }
-}
-
-}  // namespace acsweep::cli
+}  // namespace acsweep::sweep

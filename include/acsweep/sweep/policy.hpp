@@ -12,16 +12,14 @@
 //    against random selection at every budget over 1000 seeded runs on the measured table:
 //    /validation, and the table as <output>/measured.csv for `acsweep law` and `acsweep policy`.
 #include <cstddef>
-#include <optional>
 #include <vector>
 
-#include "acsweep/cli/scoring_job.hpp"
 #include "acsweep/runtime/job_file.hpp"
 #include "acsweep/store/hdf5.hpp"
+#include "acsweep/sweep/scoring_plan.hpp"
+#include "acsweep/sweep/task_rows.hpp"
 
-namespace acsweep::cli {
-
-using TaskRows = std::vector<std::optional<std::vector<double>>>;
+namespace acsweep::sweep {
 
 struct PolicyPick {
   std::vector<std::size_t> scored;                // settings with a finite A and C, in [search] order
@@ -33,15 +31,15 @@ struct PolicyPick {
 };
 
 // std::runtime_error when fewer than two settings were scored (nothing to normalise over).
-PolicyPick pick_settings(const ScoringJob& plan, const runtime::JobSpec& job, const TaskRows& rows);
+PolicyPick pick_settings(const ScoringPlan& plan, const runtime::JobSpec& job, const TaskRows& rows);
 
 // The finetune tasks to run: the pick's, or with validation every scored setting's ([known] ones
 // have none).
-std::vector<std::size_t> finetune_tasks_for(const ScoringJob& plan, const runtime::JobSpec& job,
+std::vector<std::size_t> finetune_tasks_for(const ScoringPlan& plan, const runtime::JobSpec& job,
                                             const PolicyPick& pick);
 
 // Fits, rankings and (with validation) the judgement; printed on stdout.
-void write_policy(store::H5Location& root, const ScoringJob& plan, const runtime::JobSpec& job,
+void write_policy(store::H5Location& root, const ScoringPlan& plan, const runtime::JobSpec& job,
                   const TaskRows& rows, const PolicyPick& pick);
 
-}  // namespace acsweep::cli
+}  // namespace acsweep::sweep

@@ -9,7 +9,7 @@
 
 #include "acsweep/runtime/job_file.hpp"
 
-namespace acsweep::cli {
+namespace acsweep::sweep {
 
 struct KnownResults {
   std::vector<std::vector<double>> values;  // [setting][benchmark]; empty: nothing known
@@ -26,4 +26,4 @@ struct KnownResults {
 KnownResults read_known_results(const runtime::KnownSection& known, const std::vector<std::string>& settings,
                                 const std::vector<std::string>& benchmarks);
 
-}  // namespace acsweep::cli
+}  // namespace acsweep::sweep

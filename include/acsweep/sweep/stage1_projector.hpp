@@ -1,0 +1,36 @@
+#pragma once
+// The setting's Stage-1 projector under <output>/stage1/<hash>/: model.safetensors (LLaVA's
+// model.mm_projector.* names) and stage1_loss.safetensors (the loss per step; the caption counts
+// in its metadata). Trained by the first task that needs it (its own, or another setting's
+// A_similarity) and read back by the rest: training is deterministic from the seed, so either
+// way it is the same projector. The projector file is written last, each file atomically.
+#include <mpi.h>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "acsweep/models/projector.hpp"
+#include "acsweep/models/vision_representation.hpp"
+#include "acsweep/runtime/job_file.hpp"
+#include "acsweep/sweep/rank_state.hpp"
+
+namespace acsweep::sweep {
+
+struct Stage1Projector {
+  models::Projector projector{nullptr};
+  std::vector<double> loss;
+  std::size_t examples = 0, too_long = 0;
+};
+
+// The folder of the Stage-1 projector with this hash: <output>/stage1/<hash>.
+std::string stage1_folder(const runtime::JobSpec& job, const std::string& stage1_hash);
+
+// With [stage1] data_parallel, the ranks of `group` train it together (its rank 0 decides whether
+// it must be trained, and writes it); otherwise each rank on its own. `rank` names the rank in
+// progress lines.
+Stage1Projector stage1_projector(RankState& state, models::VisionRepresentation& representation,
+                                 const runtime::SettingSpec& setting, const std::string& stage1_hash,
+                                 const runtime::JobSpec& job, int rank, MPI_Comm group);
+
+}  // namespace acsweep::sweep

@@ -1,0 +1,124 @@
+// What `acsweep run JOB --dry-run` prints: the job, the layout of the world and the plan of the
+// job's tasks (or, where the job's models and data are not on this machine, what the job file
+// alone says and what is missing).
+#include "acsweep/cli/plan_output.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+namespace acsweep::cli {
+namespace {
+
+std::string join(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
+  return out;
+}
+
+void print_scoring_plan(const sweep::ScoringPlan& plan, const runtime::JobSpec& job) {
+  const auto& s = *job.scoring;
+  std::printf(
+      "scoring: %zu settings; Stage 1 on %zu captions (%zu steps of %lld), A on %zu held out, C on %zu pairs "
+      "(%zu keypoints, %zu categories, split %s)\n",
+      plan.score_tasks, plan.train.size(), plan.stage1_steps, static_cast<long long>(s.stage1.global_batch),
+      plan.heldout.size(), plan.pair_names.size(), plan.keypoints, plan.categories.size(),
+      s.c_score.split.c_str());
+  if (s.stage1.data_parallel)
+    std::printf("Stage 1: data-parallel over each worker group (score tasks run on whole groups)\n");
+  if (s.finetune && s.finetune->policy)
+    std::printf("policy: region-based sampling picks %zu of the %zu settings once every A and C is in%s\n",
+                s.finetune->budget, plan.score_tasks,
+                s.finetune->validate ? "; validation finetunes every setting to judge the pick" : "");
+  if (plan.known.count() > 0)
+    std::printf("known: %zu settings' benchmark results given ([known]): they count as finetuned\n",
+                plan.known.count());
+  if (plan.score_tasks < plan.tasks.size())
+    std::printf(
+        "finetuning: %s%zu settings, Stage 2 (%zu steps of %lld) on worker groups, then %zu benchmarks "
+        "(%s)\n",
+        s.finetune->policy && !s.finetune->validate ? "at most " : "",
+        s.finetune->policy && !s.finetune->validate
+            ? std::min(s.finetune->budget, plan.tasks.size() - plan.score_tasks)
+            : plan.tasks.size() - plan.score_tasks,
+        plan.stage2_steps, static_cast<long long>(s.finetune->stage2.global_batch),
+        plan.benchmark_names.size(), join(plan.benchmark_names, ", ").c_str());
+  if (!plan.skipped.empty())
+    std::printf("left out of the data: %zu items (the run lists them)\n", plan.skipped.size());
+  std::printf("%6s  %-16s  %12s  %s\n", "row", "hash", "cost", "setting (encoders)");
+  for (const auto& task : plan.tasks) {
+    const auto& setting = s.search.settings[std::stoul(task.inputs.at("setting"))];
+    std::printf("%6llu  %-16s  %12.3g  %s (%s)\n", static_cast<unsigned long long>(task.index),
+                task.hash.c_str(), task.cost, task.name.c_str(), join(setting.folders, ", ").c_str());
+  }
+}
+
+void print_simulation_plan(const runtime::JobSpec& job, const sweep::SimulationPlan& sim) {
+  double cost = 0;
+  for (const auto& task : sim.tasks) cost += task.cost;
+  std::printf("tasks: %zu policy_simulation (runs of %lld per task), estimated cost %.0f units\n",
+              sim.tasks.size(), static_cast<long long>(job.simulation->runs_per_task), cost);
+  for (std::size_t t = 0; t < sim.tables.size(); ++t)
+    std::printf("  table %s: %zu settings, %zu benchmarks, %zu budgets, %zu runs\n",
+                sim.table_names[t].c_str(), sim.tables[t].size(), sim.tables[t].benchmark_names.size(),
+                sim.specs[t].budgets.size(), sim.specs[t].runs);
+  std::printf("%8s  %-16s  %10s  %s\n", "row", "hash", "cost", "task");
+  for (const auto& task : sim.tasks)
+    std::printf("%8llu  %-16s  %10.0f  %s\n", static_cast<unsigned long long>(task.index), task.hash.c_str(),
+                task.cost, task.name.c_str());
+}
+
+}  // namespace
+
+void print_job(const runtime::JobSpec& job, const runtime::World& world) {
+  std::printf("job '%s' (%s), seed %llu, results in %s\n", job.name.c_str(), job.path.c_str(),
+              static_cast<unsigned long long>(job.seed), job.output.c_str());
+  if (world.size() == 1) {
+    if (job.layout)
+      std::printf(
+          "layout: the job asks for %d worker group(s) of %d (at least %d ranks); one process runs "
+          "every task in order\n",
+          job.layout->groups, job.layout->group_size, 1 + job.layout->groups * job.layout->group_size);
+    else
+      std::printf("layout: one process runs every task in order\n");
+    return;
+  }
+  std::printf("layout: world of %d: 1 coordinator, %d worker group(s) of %d, %d scorer(s)\n", world.size(),
+              world.layout().groups, world.layout().group_size,
+              world.size() - 1 - world.layout().groups * world.layout().group_size);
+}
+
+void print_plan_without_inputs(const runtime::JobSpec& job) {
+  const auto& s = *job.scoring;
+  std::printf("scoring: %zu settings (layer %d, %s)\n", s.search.settings.size(), s.search.layer,
+              s.search.pad_to_square ? "pad" : "crop");
+  for (const auto& setting : s.search.settings) {
+    std::printf("  %-28s", setting.name.c_str());
+    for (std::size_t i = 0; i < setting.encoders.size(); ++i)
+      std::printf("%s%s", i ? " + " : "", setting.folders[i].c_str());
+    std::printf("\n");
+  }
+  if (s.finetune) {
+    std::printf("finetuning: %s; Stage 2 global batch %lld, %lld epoch(s); benchmarks:",
+                s.finetune->policy
+                    ? ("the AC policy's pick of " + std::to_string(s.finetune->budget) +
+                       (s.finetune->validate ? " (and every setting, to validate)" : ""))
+                          .c_str()
+                    : (std::to_string(s.finetune->settings.size()) + " listed settings").c_str(),
+                static_cast<long long>(s.finetune->stage2.global_batch),
+                static_cast<long long>(s.finetune->stage2.epochs));
+    for (const auto& b : s.finetune->benchmarks) std::printf(" %s (%s)", b.name.c_str(), b.kind.c_str());
+    std::printf("\n");
+  }
+  std::printf(
+      "not found on this machine (%zu): the data-dependent plan (captions, pairs, costs) needs them\n",
+      job.missing.size());
+  for (const auto& what : job.missing) std::printf("  %s\n", what.c_str());
+}
+
+void print_plan(const sweep::JobPlan& plan, const runtime::JobSpec& job) {
+  if (plan.scoring) print_scoring_plan(*plan.scoring, job);
+  if (plan.simulation) print_simulation_plan(job, *plan.simulation);
+}
+
+}  // namespace acsweep::cli

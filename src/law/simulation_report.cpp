@@ -1,0 +1,38 @@
+#include "acsweep/law/simulation_report.hpp"
+
+#include <cstdio>
+
+namespace acsweep::law {
+namespace {
+
+void print_curve(const std::vector<RecallPoint>& curve, const SimulationSpec& spec) {
+  std::printf("%8s", "budget");
+  for (Sampler s : spec.samplers) std::printf("  %8s@1 %8s@3", to_string(s).c_str(), to_string(s).c_str());
+  std::printf("\n");
+  for (std::size_t bi = 0; bi < spec.budgets.size(); ++bi) {
+    std::printf("%8zu", spec.budgets[bi]);
+    for (std::size_t s = 0; s < spec.samplers.size(); ++s) {
+      const RecallPoint& p = curve[s * spec.budgets.size() + bi];
+      std::printf("  %10.3f %10.3f", p.recall_at_1, p.recall_at_3);
+    }
+    std::printf("\n");
+  }
+}
+
+}  // namespace
+
+void print_simulation(const LawTable& table, const SimulationResult& result) {
+  const SimulationSpec& spec = result.spec;
+  std::printf(
+      "AC policy on %s: %zu settings, %zu runs per budget, seed %llu, Law of degree 2 on "
+      "(A, C)\nRecall@n: fraction of runs whose top-n shortlist holds the truly best setting\n",
+      table.source.c_str(), table.size(), spec.runs, static_cast<unsigned long long>(spec.seed));
+  for (const auto& bench : result.benchmarks) {
+    std::printf("\n%s (best: %s)\n", bench.benchmark.c_str(), table.settings[bench.best].c_str());
+    print_curve(bench.curve, spec);
+  }
+  std::printf("\naverage over %zu benchmarks\n", result.benchmarks.size());
+  print_curve(result.average, spec);
+}
+
+}  // namespace acsweep::law

@@ -1,0 +1,126 @@
+#include "acsweep/sweep/finetune_task.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+
+#include "acsweep/data/llava.hpp"
+#include "acsweep/eval/evaluate.hpp"
+#include "acsweep/law/seeded_rng.hpp"
+#include "acsweep/runtime/mpi.hpp"
+#include "acsweep/sweep/seed_streams.hpp"
+#include "acsweep/sweep/stage1_projector.hpp"
+#include "acsweep/train/stage2.hpp"
+
+namespace acsweep::sweep {
+namespace fs = std::filesystem;
+
+std::shared_ptr<FinetuneData> load_finetune_data(const runtime::FinetuneSection& f,
+                                                 const models::Tokenizer& tokenizer) {
+  auto state = std::make_shared<FinetuneData>();
+  std::size_t left_out = 0;
+  state->conversations = models::vicuna_conversations(
+      tokenizer, data::read_llava_json(f.stage2.data, f.stage2.images), left_out);
+  for (const auto& b : f.benchmarks)
+    state->benchmarks.push_back(eval::read_benchmark(
+        b.path, fs::path(b.path).parent_path().string(),
+        b.kind == "yes_no" ? eval::BenchmarkKind::yes_no : eval::BenchmarkKind::multiple_choice, b.name));
+  return state;
+}
+
+runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, const runtime::JobSpec& job,
+                                     const runtime::TaskDescriptor& task, MPI_Comm group, int rank) {
+  const auto& s = *job.scoring;
+  const auto& f = *s.finetune;
+  const auto& setting = s.search.settings.at(std::stoul(task.inputs.at("setting")));
+  int group_rank = 0;
+  runtime::check_mpi(MPI_Comm_rank(group, &group_rank), "MPI_Comm_rank(worker group)");
+  auto representation = load_representation(setting, s.search, state.device);
+  const auto stage1 =
+      stage1_projector(state, representation, setting, task.inputs.at("stage1_hash"), job, rank, group)
+          .projector;
+
+  // Stage 2 trains copies: the shared LLM stays frozen for the scores.
+  auto llm = models::load_llama(s.llm.folder);
+  llm->to(state.device);
+  models::Projector projector(representation.channels(), llm->config().hidden_size);
+  projector->to(state.device);
+  {
+    torch::NoGradGuard no_grad;
+    auto from = stage1->parameters(), to = projector->parameters();
+    for (std::size_t i = 0; i < to.size(); ++i) to[i].copy_(from[i]);
+  }
+  train::Stage2Options o;
+  o.learning_rate = f.stage2.learning_rate;
+  o.global_batch = f.stage2.global_batch;
+  o.micro_batch = f.stage2.micro_batch;
+  o.epochs = f.stage2.epochs;
+  o.warmup_ratio = f.stage2.warmup_ratio;
+  o.weight_decay = f.stage2.weight_decay;
+  o.max_grad_norm = f.stage2.max_grad_norm;
+  o.data_seed = law::derive_seed(job.seed, {kStage2OrderStream});
+  o.bf16 = bf16_on(s.llm, state.device);
+  o.max_length = f.stage2.max_length;
+  o.checkpoint_every = f.stage2.checkpoint_every;
+  if (o.checkpoint_every > 0) {
+    o.checkpoint_dir = (fs::path(job.output) / "stage2" / task.inputs.at("stage2_hash")).string();
+    fs::create_directories(o.checkpoint_dir);
+  }
+  const auto all_reduce = group_all_reduce(state.device, group, f.stage2.overlap_reduction);
+  auto last = std::chrono::steady_clock::now() - std::chrono::seconds(10);
+  const auto trained = train::train_stage2(
+      llm, projector, representation, finetune.conversations, o, *all_reduce, group_rank,
+      [&](const train::Stage2Progress& p) {
+        const auto now = std::chrono::steady_clock::now();
+        if (group_rank != 0 || (now - last < std::chrono::seconds(2) && p.step != p.steps)) return;
+        last = now;
+        char mfu[48] = "";  // model FLOP/s over the device's peak, when the job gives it
+        if (f.stage2.peak_tflops > 0)
+          std::snprintf(mfu, sizeof mfu, ", MFU %.2f%%",
+                        100 * p.flops_per_second / (f.stage2.peak_tflops * 1e12));
+        std::fprintf(stderr,
+                     "acsweep [rank %d] %s: stage 2 step %lld/%lld, loss %.4f, %.0f tokens/s and %.2f model "
+                     "GFLOP/s per rank%s\n",
+                     rank, setting.name.c_str(), static_cast<long long>(p.step),
+                     static_cast<long long>(p.steps), p.loss, p.tokens_per_second, p.flops_per_second / 1e9,
+                     mfu);
+      });
+  if (trained.resumed_from > 0 && group_rank == 0)
+    std::fprintf(stderr, "acsweep [rank %d] %s: stage 2 resumed from the checkpoint of step %lld\n", rank,
+                 setting.name.c_str(), static_cast<long long>(trained.resumed_from));
+
+  // Every rank of the group answers its share of each benchmark; rank 0 scores them all.
+  int group_size = 1;
+  runtime::check_mpi(MPI_Comm_size(group, &group_size), "MPI_Comm_size(worker group)");
+  runtime::TaskResult result;
+  const models::Tokenizer tokenizer(s.llm.tokenizer);
+  for (const auto& benchmark : finetune.benchmarks) {
+    const std::size_t n = benchmark.items.size();
+    const std::size_t begin = n * static_cast<std::size_t>(group_rank) / static_cast<std::size_t>(group_size);
+    const std::size_t end =
+        n * static_cast<std::size_t>(group_rank + 1) / static_cast<std::size_t>(group_size);
+    eval::Benchmark share = benchmark;
+    share.items.assign(benchmark.items.begin() + static_cast<long>(begin),
+                       benchmark.items.begin() + static_cast<long>(end));
+    const auto mine = eval::choose_answers(share, llm, projector, representation, tokenizer);
+    std::vector<std::int64_t> chosen(n, 0);  // zero outside this rank's share, so the sum gathers them
+    for (std::size_t i = 0; i < mine.size(); ++i) chosen[begin + i] = static_cast<std::int64_t>(mine[i]);
+    runtime::all_reduce_sum(chosen, group);
+    if (group_rank != 0) continue;
+    const auto score = eval::score_choices(benchmark, std::vector<std::size_t>(chosen.begin(), chosen.end()));
+    result.values.push_back(score.score);
+    result.per_sample[benchmark.name + "_correct"] = score.correct;
+    std::fprintf(stderr, "acsweep [rank %d] %s: %s %.2f\n", rank, setting.name.c_str(),
+                 benchmark.name.c_str(), score.score);
+  }
+  if (group_rank != 0) return result;  // the group's result is its rank 0's
+  for (const float v : trained.step_loss) result.per_sample["stage2_loss"].push_back(v);
+  result.values.push_back(trained.step_loss.empty()
+                              ? std::numeric_limits<double>::quiet_NaN()
+                              : static_cast<double>(static_cast<float>(trained.step_loss.back())));
+  result.values.push_back(static_cast<double>(trained.skipped_too_long));
+  return result;
+}
+
+}  // namespace acsweep::sweep
