@@ -36,16 +36,7 @@ double best_seconds(int repeats, F&& f) {
 // One data-parallel step of a Llama of this size on a sequence of `tokens`: the slowest rank's best.
 double step_seconds(std::int64_t D, std::int64_t layers, std::int64_t tokens,
                     acsweep::train::AllReduce& all_reduce) {
-  acsweep::models::LlamaConfig c;
-  c.model_type = "llama";
-  c.vocab_size = 32000;
-  c.hidden_size = D;
-  c.intermediate_size = D * 8 / 3;
-  c.num_hidden_layers = layers;
-  c.num_attention_heads = D / 64;
-  c.num_key_value_heads = D / 64;
-  c.head_dim = 64;
-  c.max_position_embeddings = 2048;
+  const auto c = acsweep::models::llama_config({32000, D, D * 8 / 3, layers, D / 64, D / 64, 64});
   torch::manual_seed(0);
   acsweep::models::LlamaForCausalLM llm(c);
   acsweep::train::GradientReducer reducer(llm->parameters(), all_reduce,

@@ -20,16 +20,7 @@ int main(int argc, char** argv) {
   acsweep::models::keep_tensor_memory_for_reuse();
   at::set_num_threads(std::stoi(argv[1]));
   torch::manual_seed(0);
-  acsweep::models::LlamaConfig c;
-  c.model_type = "llama";
-  c.vocab_size = 1000;
-  c.hidden_size = 256;
-  c.intermediate_size = 688;
-  c.num_hidden_layers = 4;
-  c.num_attention_heads = 8;
-  c.num_key_value_heads = 8;
-  c.head_dim = 32;
-  c.max_position_embeddings = 512;
+  auto c = acsweep::models::llama_config({1000, 256, 688, 4, 8, 8, 32}, 512);
   c.rms_norm_eps = 1e-5;
   acsweep::models::LlamaForCausalLM llm(c);
   acsweep::train::AdamW optimizer(llm->parameters());

@@ -55,6 +55,20 @@ double read_rope_theta(const nlohmann::json& doc, const std::string& path) {
 
 }  // namespace
 
+LlamaConfig llama_config(const LlamaSizes& sizes, std::int64_t max_position_embeddings) {
+  LlamaConfig c;
+  c.model_type = "llama";
+  c.vocab_size = sizes.vocab;
+  c.hidden_size = sizes.hidden;
+  c.intermediate_size = sizes.intermediate;
+  c.num_hidden_layers = sizes.layers;
+  c.num_attention_heads = sizes.heads;
+  c.num_key_value_heads = sizes.kv_heads;
+  c.head_dim = sizes.head_dim;
+  c.max_position_embeddings = max_position_embeddings;
+  return c;
+}
+
 LlamaConfig read_llama_config(const std::string& path) {
   const nlohmann::json doc = read_json(path);
   LlamaConfig c;

@@ -101,12 +101,34 @@ LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& config) : config_(
 torch::Tensor LlamaForCausalLMImpl::embed(const torch::Tensor& ids) { return embed_tokens_(ids); }
 
 torch::Tensor LlamaForCausalLMImpl::forward(const torch::Tensor& embeddings) {
+  return logits(hidden_states(embeddings));
+}
+
+torch::Tensor LlamaForCausalLMImpl::hidden_states(const torch::Tensor& embeddings) {
   const auto [cos, sin] = rotary_tables(embeddings.size(1), config_.head_dim, config_.rope_theta);
   const auto device_cos = cos.to(embeddings.device()), device_sin = sin.to(embeddings.device());
   auto h = embeddings;
-  for (const auto& layer : *layers_) h = layer->as<LlamaDecoderLayer>()->forward(h, device_cos, device_sin);
-  h = norm_(h);
-  return config_.tie_word_embeddings ? F::linear(h, embed_tokens_->weight) : lm_head_(h);
+  for (const auto& module : *layers_) {
+    auto* layer = module->as<LlamaDecoderLayer>();
+    if (!layer_call_) {
+      h = layer->forward(h, device_cos, device_sin);
+      continue;
+    }
+    // By value: a wrapper may keep the function past this call (to run it again in the backward).
+    const auto run = [layer, device_cos, device_sin](const torch::Tensor& x) {
+      return layer->forward(x, device_cos, device_sin);
+    };
+    h = layer_call_(*layer, run, h);
+  }
+  return norm_(h);
+}
+
+torch::Tensor LlamaForCausalLMImpl::logits(const torch::Tensor& hidden) {
+  return F::linear(hidden, head_weight());
+}
+
+torch::Tensor LlamaForCausalLMImpl::head_weight() const {
+  return config_.tie_word_embeddings ? embed_tokens_->weight : lm_head_->weight;
 }
 
 LlamaForCausalLM load_llama(const std::string& folder) {

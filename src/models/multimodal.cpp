@@ -1,11 +1,19 @@
 #include "acsweep/models/multimodal.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "acsweep/data/image.hpp"
 #include "acsweep/error.hpp"
+#include "acsweep/models/recompute.hpp"
 
 namespace acsweep::models {
+namespace {
+
+// The float32 logits one chunk of the loss may hold: [rows, vocab] at most this many bytes.
+constexpr std::int64_t kLogitChunkBytes = std::int64_t{64} << 20;
+
+}  // namespace
 
 std::vector<ImagePrompt> plain_captions(const Tokenizer& tokenizer, const data::LlavaDataset& dataset) {
   std::vector<ImagePrompt> out;
@@ -43,7 +51,8 @@ std::size_t spliced_length(const TokenizedPrompt& prompt, std::size_t visual_tok
 
 torch::Tensor trainable_token_log_probs(LlamaForCausalLM& llm,
                                         const std::vector<const TokenizedPrompt*>& prompts,
-                                        const torch::Tensor& visual, std::vector<std::int64_t>& counts) {
+                                        const torch::Tensor& visual, std::vector<std::int64_t>& counts,
+                                        std::int64_t chunk_rows) {
   if (visual.dim() != 3 || visual.size(0) != static_cast<std::int64_t>(prompts.size()))
     throw std::invalid_argument("trainable_token_log_probs: visual must be [B, L, D], one per prompt");
   const auto L = static_cast<std::size_t>(visual.size(1));
@@ -83,12 +92,28 @@ torch::Tensor trainable_token_log_probs(LlamaForCausalLM& llm,
     if (counts[b] == 0)
       throw std::invalid_argument("trainable_token_log_probs: a prompt has no trainable token");
   }
-  const auto logits = llm->forward(torch::stack(rows));  // [B, T, V]
+  const auto hidden = llm->hidden_states(torch::stack(rows));  // [B, T, D]
   const auto picked =
-      logits.reshape({-1, logits.size(2)}).index_select(0, torch::tensor(predict_from).to(device));
-  return torch::log_softmax(picked.to(torch::kFloat32), -1)
-      .gather(1, torch::tensor(targets).to(device).unsqueeze(1))
-      .squeeze(1);
+      hidden.reshape({-1, hidden.size(2)}).index_select(0, torch::tensor(predict_from).to(device));
+  // The head only on the positions that predict a trainable token, a chunk of them at a time,
+  // each chunk's logits recomputed in the backward instead of kept: no [B, T, vocab] tensor is
+  // made, and at most one chunk's [rows, vocab] is alive.
+  const auto wanted = torch::tensor(targets).to(device);
+  const auto weight = llm->head_weight();
+  const std::int64_t n = picked.size(0);
+  const std::int64_t chunk =
+      chunk_rows > 0 ? chunk_rows : std::max<std::int64_t>(1, kLogitChunkBytes / (4 * weight.size(0)));
+  std::vector<torch::Tensor> parts;
+  for (std::int64_t begin = 0; begin < n; begin += chunk) {
+    const auto these = wanted.slice(0, begin, std::min(n, begin + chunk)).unsqueeze(1);
+    const auto log_probs = [weight, these](const torch::Tensor& h) {
+      return torch::log_softmax(torch::nn::functional::linear(h, weight).to(torch::kFloat32), -1)
+          .gather(1, these)
+          .squeeze(1);
+    };
+    parts.push_back(recomputed(log_probs, picked.slice(0, begin, std::min(n, begin + chunk)), {weight}));
+  }
+  return parts.size() == 1 ? parts[0] : torch::cat(parts);
 }
 
 }  // namespace acsweep::models

@@ -1,11 +1,14 @@
 #include "acsweep/models/torch_runtime.hpp"
 
 #include <ATen/Parallel.h>
+#include <c10/core/CachingDeviceAllocator.h>
 #include <malloc.h>
+#include <sys/resource.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
 #include <cstdio>
+#include <stdexcept>
 
 namespace acsweep::models {
 
@@ -18,6 +21,10 @@ TorchRuntime torch_runtime() {
   return info;
 }
 
+std::int64_t peak_memory_bytes(const c10::Device& device) {
+  return peak_memory_bytes(device.is_cuda() ? (device.has_index() ? device.index() : 0) : -1);
+}
+
 void keep_tensor_memory_for_reuse() {
   // Blocks below 1 GiB come from the heap and are reused; freed memory stays for the next pass.
   const bool ok = mallopt(M_MMAP_THRESHOLD, 1 << 30) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1 &&
@@ -25,6 +32,17 @@ void keep_tensor_memory_for_reuse() {
   if (!ok)
     std::fputs("acsweep: mallopt refused the allocator settings; tensors will be slower to allocate\n",
                stderr);
+}
+
+std::int64_t peak_memory_bytes(int cuda_device) {
+  if (cuda_device >= 0) {
+    const auto stats =
+        c10::getDeviceAllocator(c10::kCUDA)->getDeviceStats(static_cast<c10::DeviceIndex>(cuda_device));
+    return stats.allocated_bytes[static_cast<std::size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak;
+  }
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) throw std::runtime_error("getrusage(RUSAGE_SELF) failed");
+  return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;  // Linux counts KiB
 }
 
 }  // namespace acsweep::models

@@ -115,6 +115,9 @@ po::options_description schema() {
           "progress lines then print MFU")(
           "stage2.overlap_reduction", po::value<bool>()->default_value(false),
           "MPI (CPU) groups: sum each gradient bucket during the backward (MPI_Iallreduce); off: after it")(
+          "stage2.activation_checkpointing", po::value<bool>()->default_value(false),
+          "keep only each decoder layer's input and recompute the layer in the backward pass: saved "
+          "activations fall to about 1/layers for one more forward pass per step")(
           "stage2.checkpoint_every", po::value<std::int64_t>()->default_value(0),
           "optimizer steps between checkpoints (0: none); a rerun resumes from the newest")
       // [known]: results measured before; such settings count as finetuned
@@ -323,6 +326,7 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   t.weight_decay = value_of<double>(vm, "stage2.weight_decay");
   t.max_grad_norm = value_of<double>(vm, "stage2.max_grad_norm");
   t.overlap_reduction = value_of<bool>(vm, "stage2.overlap_reduction");
+  t.activation_checkpointing = value_of<bool>(vm, "stage2.activation_checkpointing");
   t.peak_tflops = value_of<double>(vm, "stage2.peak_tflops");
   require(t.peak_tflops >= 0 && std::isfinite(t.peak_tflops), "stage2.peak_tflops", "must not be negative");
   t.checkpoint_every = value_of<std::int64_t>(vm, "stage2.checkpoint_every");

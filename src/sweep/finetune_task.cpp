@@ -63,6 +63,7 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
   o.bf16 = bf16_on(s.llm, state.device);
   o.max_length = f.stage2.max_length;
   o.checkpoint_every = f.stage2.checkpoint_every;
+  o.activation_checkpointing = f.stage2.activation_checkpointing;
   if (o.checkpoint_every > 0) {
     o.checkpoint_dir = (fs::path(job.output) / "stage2" / task.inputs.at("stage2_hash")).string();
     fs::create_directories(o.checkpoint_dir);
@@ -81,14 +82,17 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
                         100 * p.flops_per_second / (f.stage2.peak_tflops * 1e12));
         std::fprintf(stderr,
                      "acsweep [rank %d] %s: stage 2 step %lld/%lld, loss %.4f, %.0f tokens/s and %.2f model "
-                     "GFLOP/s per rank%s\n",
+                     "GFLOP/s per rank%s, peak memory %.2f GiB\n",
                      rank, setting.name.c_str(), static_cast<long long>(p.step),
                      static_cast<long long>(p.steps), p.loss, p.tokens_per_second, p.flops_per_second / 1e9,
-                     mfu);
+                     mfu, static_cast<double>(p.peak_bytes) / (1 << 30));
       });
   if (trained.resumed_from > 0 && group_rank == 0)
     std::fprintf(stderr, "acsweep [rank %d] %s: stage 2 resumed from the checkpoint of step %lld\n", rank,
                  setting.name.c_str(), static_cast<long long>(trained.resumed_from));
+
+  std::vector<std::int64_t> peak{trained.peak_bytes};  // the group's largest, over its ranks
+  runtime::all_reduce_max(peak, group);
 
   // Every rank of the group answers its share of each benchmark; rank 0 scores them all.
   int group_size = 1;
@@ -120,6 +124,7 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
                               ? std::numeric_limits<double>::quiet_NaN()
                               : static_cast<double>(static_cast<float>(trained.step_loss.back())));
   result.values.push_back(static_cast<double>(trained.skipped_too_long));
+  result.values.push_back(static_cast<double>(peak[0]));
   return result;
 }
 

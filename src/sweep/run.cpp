@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <utility>
 
 #include "acsweep/runtime/mpi.hpp"
 #include "acsweep/runtime/scheduler.hpp"
@@ -69,6 +70,7 @@ RunReport run_job(const runtime::JobSpec& job, const runtime::World& world, cons
     for (std::size_t t = 0; t < plan.tasks.size(); ++t)
       if (!phases.scheduled[t] && !rows[t]) file.record_not_needed(t);
   file.close();  // collective: every rank's rows are on disk
+  auto peak_bytes = gather_peak_memory(world);
 
   RunReport report;
   report.segment = this_segment;
@@ -76,6 +78,7 @@ RunReport run_job(const runtime::JobSpec& job, const runtime::World& world, cons
   report.failed = phases.failed;
   report.pending = phases.pending;
   report.times = phases.times;
+  report.times.peak_bytes = std::move(peak_bytes);
   for (const double seconds : phases.phase_seconds) report.seconds += seconds;
   if (phases.stopped) {
     report.ending = RunEnding::stopped;
@@ -95,6 +98,7 @@ RunReport run_job(const runtime::JobSpec& job, const runtime::World& world, cons
   ranks.write("busy_seconds", phases.times.busy);
   ranks.write("waited_seconds", phases.times.waited);
   ranks.write("tasks", phases.times.tasks);
+  ranks.write("peak_memory_bytes", report.times.peak_bytes);
   ranks.write("phase_seconds", phases.phase_seconds);
   ranks.write("phase", std::vector<std::string>(
                            plan.phase_names.begin(),

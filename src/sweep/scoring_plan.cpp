@@ -103,6 +103,7 @@ std::vector<std::string> ScoringPlan::finetune_value_names() const {
   auto names = benchmark_names;
   names.push_back("stage2_final_loss");
   names.push_back("stage2_too_long");
+  names.push_back("stage2_peak_bytes");  // the largest of the group's ranks, at the end of Stage 2
   return names;
 }
 

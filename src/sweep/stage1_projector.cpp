@@ -82,9 +82,11 @@ Stage1Projector stage1_projector(RankState& state, models::VisionRepresentation&
                                      p.examples_per_second
                                : 0.0;
         std::fprintf(stderr,
-                     "acsweep [rank %d] %s: stage 1 step %lld/%lld, loss %.4f, %.1f captions/s, ETA %.0f s\n",
+                     "acsweep [rank %d] %s: stage 1 step %lld/%lld, loss %.4f, %.1f captions/s, ETA %.0f s, "
+                     "peak memory %.2f GiB\n",
                      rank, setting.name.c_str(), static_cast<long long>(p.step),
-                     static_cast<long long>(p.steps), p.loss, p.examples_per_second, eta);
+                     static_cast<long long>(p.steps), p.loss, p.examples_per_second, eta,
+                     static_cast<double>(p.peak_bytes) / (1 << 30));
       });
   out.projector = result.projector;
   for (const double v : result.step_loss) out.loss.push_back(static_cast<float>(v));  // as a reader gets them

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "acsweep/models/multimodal.hpp"
+#include "acsweep/models/torch_runtime.hpp"
 #include "acsweep/train/adamw.hpp"
 #include "acsweep/train/autocast.hpp"
 #include "acsweep/train/prompt_batches.hpp"
@@ -94,11 +95,13 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
       if (progress) {
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        progress({step + 1, steps, step_loss, seconds > 0 ? static_cast<double>(seen) / seconds : 0.0});
+        progress({step + 1, steps, step_loss, seconds > 0 ? static_cast<double>(seen) / seconds : 0.0,
+                  models::peak_memory_bytes(representation.device())});
       }
     }
   }
   result.projector->eval();
+  result.peak_bytes = models::peak_memory_bytes(representation.device());
   return result;
 }
 

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "acsweep/models/torch_runtime.hpp"
+#include "acsweep/train/activation_checkpoint.hpp"
 #include "acsweep/train/adamw.hpp"
 #include "acsweep/train/autocast.hpp"
 #include "acsweep/train/checkpoint.hpp"
@@ -66,6 +68,7 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
   }
 
   const auto device = representation.device();
+  const LayerCheckpointing checkpointing(llm, options.activation_checkpointing);
   std::vector<std::size_t> order;
   std::int64_t order_epoch = -1;
   double tokens_seen = 0, flops = 0;
@@ -125,11 +128,13 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     result.tokens_per_second = seconds > 0 ? tokens_seen / seconds : 0.0;
     result.flops_per_second = seconds > 0 ? flops / seconds : 0.0;
+    result.peak_bytes = models::peak_memory_bytes(device);
     if (progress)
       progress({cursor.step, result.steps, cursor.step_loss.back(), result.tokens_per_second,
-                result.flops_per_second});
+                result.flops_per_second, result.peak_bytes});
   }
   result.step_loss = cursor.step_loss;
+  result.peak_bytes = models::peak_memory_bytes(device);
   return result;
 }
 

@@ -191,14 +191,21 @@ def test_finetune_on_a_worker_group_equals_one_rank(acsweep, world):
     # MFU: the model FLOP/s over the peak the job gives (here 1 GFLOP/s).
     rates = re.findall(r"([\d.]+) model GFLOP/s per rank, MFU ([\d.]+)%", one.stderr)
     assert rates and all(float(m) == pytest.approx(100 * float(g), abs=0.6) for g, m in rates)
+    assert re.search(r"stage 2 step 12/12, .* peak memory \d+\.\d\d GiB", one.stderr)
     # Three ranks: the coordinator and one worker group of two, which trains data-parallel (its
-    # gradient sums overlapping the backward).
+    # gradient sums overlapping the backward, each decoder layer recomputed in the backward).
     run(acsweep, job, "job.output=ft3", "layout.groups=1", "layout.group_size=2", "stage2.overlap_reduction=true",
-        ranks=3)
+        "stage2.activation_checkpointing=true", ranks=3)
     with segment(world / "ft1", 1) as a, segment(world / "ft3", 1) as b:
         for f in (a, b):
             assert [x.decode() for x in f["finetune/setting"][()]] == ["clip"]
             assert f["finetune/shapes"].shape == (1,)
+            # Peak memory: the group's largest rank, and every rank's over the run (resident sets
+            # here: at least the LLM and the encoder are in them).
+            assert f["finetune/stage2_peak_bytes"][0] > 50e6
+            peaks = f["ranks/peak_memory_bytes"][()]
+            assert peaks.shape == (f.attrs["world_size"],) and np.all(peaks > 10e6)
+            assert f["finetune/stage2_peak_bytes"][0] <= peaks.max()
         np.testing.assert_allclose(a["tasks/per_sample/stage2_loss"][()], b["tasks/per_sample/stage2_loss"][()],
                                    rtol=1e-5)
         for name in ("shapes", "yes_no"):

@@ -4,7 +4,7 @@
 //    the group nor spoils the average;
 //  - Stage 2 on the tiny world (tests/fixtures/tiny_world.py), its reductions overlapping the
 //    backward: W ranks follow the loss curve of one rank (run here too, on MPI_COMM_SELF) to 1e-5
-//    over 20 steps and end with its weights;
+//    over 20 steps and end with its weights, with activation checkpointing too;
 //  - on one rank, a run stopped after a checkpoint and resumed is bit-identical to one that was
 //    never stopped;
 //  - Stage 1 data-parallel: W ranks follow one rank's loss curve to 1e-5 and end with its
@@ -174,11 +174,13 @@ class TinyWorldTraining : public ::testing::Test {
     o.stop_after = 20;
     return o;
   }
+  void expect_w_ranks_follow_one_rank(bool activation_checkpointing) const;
   static std::string* root_;
 };
 std::string* TinyWorldTraining::root_ = nullptr;
 
-TEST_F(TinyWorldTraining, WRanksFollowOneRank) {
+// W ranks (the reductions overlapping the backward) against one rank without any option.
+void TinyWorldTraining::expect_w_ranks_follow_one_rank(bool activation_checkpointing) const {
   const int size = world_size();
   if (8 % size != 0) GTEST_SKIP() << "a global batch of 8 needs 1, 2, 4 or 8 ranks";
   const auto data = conversations();
@@ -194,8 +196,9 @@ TEST_F(TinyWorldTraining, WRanksFollowOneRank) {
   }
   auto m = model();
   MpiAllReduce world(MPI_COMM_WORLD, /*overlap=*/true);  // the reductions overlap the backward
-  const auto result = train_stage2(m.llm, m.projector, *m.representation, data,
-                                   options(std::max(1, 4 / size)), world, world_rank());
+  auto o = options(std::max(1, 4 / size));
+  o.activation_checkpointing = activation_checkpointing;
+  const auto result = train_stage2(m.llm, m.projector, *m.representation, data, o, world, world_rank());
   ASSERT_EQ(result.step_loss.size(), 20u);
   EXPECT_LT(result.step_loss.back(), result.step_loss.front()) << "Stage 2 did not learn";
   if (world_rank() != 0) return;
@@ -207,6 +210,12 @@ TEST_F(TinyWorldTraining, WRanksFollowOneRank) {
     EXPECT_LE((params[i].second - single_weights[i]).abs().max().item<double>(), 1e-4 * scale)
         << params[i].first;
   }
+}
+
+TEST_F(TinyWorldTraining, WRanksFollowOneRank) { expect_w_ranks_follow_one_rank(false); }
+
+TEST_F(TinyWorldTraining, WRanksWithActivationCheckpointingFollowOneRankWithout) {
+  expect_w_ranks_follow_one_rank(true);
 }
 
 TEST_F(TinyWorldTraining, ResumeFromCheckpointIsBitIdentical) {

@@ -13,16 +13,7 @@ namespace acsweep::scores {
 namespace {
 
 models::LlamaForCausalLM hand_set_llm() {
-  models::LlamaConfig c;
-  c.model_type = "llama";
-  c.vocab_size = 3;
-  c.hidden_size = 2;
-  c.intermediate_size = 1;
-  c.num_hidden_layers = 1;
-  c.num_attention_heads = 1;
-  c.num_key_value_heads = 1;
-  c.head_dim = 2;
-  c.max_position_embeddings = 8;
+  models::LlamaConfig c = models::llama_config({3, 2, 1, 1, 1, 1, 2}, 8);
   c.rms_norm_eps = 1e-12;
   models::LlamaForCausalLM llm(c);
   torch::NoGradGuard no_grad;

@@ -24,6 +24,13 @@ struct LlamaConfig {
 
 LlamaConfig read_llama_config(const std::string& path);
 
+// A Llama's config from its sizes, the rest at config.json's defaults (tests and benchmarks build
+// random models from it).
+struct LlamaSizes {
+  std::int64_t vocab = 0, hidden = 0, intermediate = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0;
+};
+LlamaConfig llama_config(const LlamaSizes& sizes, std::int64_t max_position_embeddings = 2048);
+
 // Vision transformer towers, by the config's model_type: CLIP (clip_vision_model, or a whole
 // clip model's "vision_config"; OpenAI CLIP and OpenCLIP in HF format), SigLIP (siglip,
 // siglip_vision_model), SigLIP2 (siglip2, siglip2_vision_model; patches as a linear layer and a

@@ -5,6 +5,8 @@
 // so visual tokens can be spliced in between text embeddings. Knows nothing of MPI.
 #include <torch/torch.h>
 
+#include <functional>
+
 #include "acsweep/models/hf_config.hpp"
 
 namespace acsweep::models {
@@ -61,9 +63,24 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
 
   // [B, T] token ids -> [B, T, D] embeddings.
   torch::Tensor embed(const torch::Tensor& ids);
-  // [B, T, D] embeddings -> [B, T, vocab] logits, causal over T.
+  // [B, T, D] embeddings -> [B, T, vocab] logits, causal over T: logits(hidden_states(x)).
   torch::Tensor forward(const torch::Tensor& embeddings);
+  // [B, T, D] embeddings -> [B, T, D] last hidden states (after the final norm).
+  torch::Tensor hidden_states(const torch::Tensor& embeddings);
+  // [..., D] hidden states -> [..., vocab] logits (the head, or the tied embeddings).
+  torch::Tensor logits(const torch::Tensor& hidden);
+  // The [vocab, D] weight logits() multiplies by: lm_head's, or the tied embeddings.
+  torch::Tensor head_weight() const;
   const LlamaConfig& config() const { return config_; }
+
+  // How each decoder layer is run: `layer` is its module, `run` the layer as a function of its
+  // input. Empty (the default): run(x). Training sets it from outside the model, e.g. to
+  // recompute each layer in the backward pass (train/activation_checkpoint.hpp).
+  using LayerCall = std::function<torch::Tensor(torch::nn::Module& layer,
+                                                const std::function<torch::Tensor(const torch::Tensor&)>& run,
+                                                const torch::Tensor& x)>;
+  void set_layer_call(LayerCall call) { layer_call_ = std::move(call); }
+  const LayerCall& layer_call() const { return layer_call_; }
 
  private:
   LlamaConfig config_;
@@ -72,6 +89,7 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   torch::nn::ModuleList layers_;
   RMSNorm norm_{nullptr};
   torch::nn::Linear lm_head_{nullptr};
+  LayerCall layer_call_;
 };
 TORCH_MODULE(LlamaForCausalLM);
 

@@ -40,9 +40,12 @@ std::size_t spliced_length(const TokenizedPrompt& prompt, std::size_t visual_tok
 // visual: [B, L, D] (B = prompts.size()), each prompt holding exactly one image. Returns the
 // log-probabilities of every trainable token, example after example ([sum of counts]), and fills
 // counts[b] with example b's number. std::invalid_argument when a prompt has no image or no
-// trainable token; InputError when one is longer than the LLM's context.
+// trainable token; InputError when one is longer than the LLM's context. The head runs only on
+// the positions that predict a trainable token, `chunk_rows` of them at a time (0: as many as fit
+// 64 MiB of float32 logits), each chunk recomputed in the backward: no [B, T, vocab] tensor.
 torch::Tensor trainable_token_log_probs(LlamaForCausalLM& llm,
                                         const std::vector<const TokenizedPrompt*>& prompts,
-                                        const torch::Tensor& visual, std::vector<std::int64_t>& counts);
+                                        const torch::Tensor& visual, std::vector<std::int64_t>& counts,
+                                        std::int64_t chunk_rows = 0);
 
 }  // namespace acsweep::models

@@ -1,5 +1,8 @@
 #pragma once
 // What the linked LibTorch offers: the models, training and scoring code run on it.
+#include <c10/core/Device.h>
+
+#include <cstdint>
 #include <string>
 
 namespace acsweep::models {
@@ -18,5 +21,12 @@ TorchRuntime torch_runtime();
 // pages fault in and are zeroed on every forward pass, which cost 15% of a ViT's CPU forward
 // time (bench/models_vs_pytorch.py). Called once at start-up by the executables.
 void keep_tensor_memory_for_reuse();
+
+// This process's peak memory in bytes since it started. On a GPU (`cuda_device` >= 0): the most
+// LibTorch's caching allocator has had allocated on it. On the CPU (-1): the peak resident set
+// (the kernel's count: weights, activations, buffers and the libraries alike).
+std::int64_t peak_memory_bytes(int cuda_device);
+// Of the device a tensor lives on: its GPU's, or the CPU's.
+std::int64_t peak_memory_bytes(const c10::Device& device);
 
 }  // namespace acsweep::models

@@ -78,8 +78,9 @@ struct Stage2Section {
   std::int64_t global_batch = 128, micro_batch = 4, epochs = 1, checkpoint_every = 0;
   std::int64_t max_length = 2048;  // LLaVA's model_max_length: longer conversations are left out, counted
   double warmup_ratio = 0.03, weight_decay = 0.0, max_grad_norm = 0.0;
-  double peak_tflops = 0.0;        // the device's peak, for MFU in the progress lines (0: not known)
-  bool overlap_reduction = false;  // MPI: start each gradient bucket's sum during the backward
+  double peak_tflops = 0.0;               // the device's peak, for MFU in the progress lines (0: not known)
+  bool overlap_reduction = false;         // MPI: start each gradient bucket's sum during the backward
+  bool activation_checkpointing = false;  // recompute each decoder layer in the backward pass
 };
 
 struct BenchmarkSpec {

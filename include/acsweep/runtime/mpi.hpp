@@ -64,6 +64,14 @@ void all_reduce_sum(std::vector<T>& values, MPI_Comm comm) {
             "MPI_Allreduce(sum)");
 }
 
+// Element-wise maximum over all ranks of `comm`, in place.
+template <class T>
+void all_reduce_max(std::vector<T>& values, MPI_Comm comm) {
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), mpi_datatype<T>(),
+                          MPI_MAX, comm),
+            "MPI_Allreduce(max)");
+}
+
 template <class T>
 void broadcast(T& value, int root, MPI_Comm comm) {
   check_mpi(MPI_Bcast(&value, 1, mpi_datatype<T>(), root, comm), "MPI_Bcast");

@@ -12,7 +12,7 @@
 // (read back or trained), Stage 2 data-parallel over the worker group (checkpoints under
 // <output>/stage2/<hash>/, resumed by a rerun), then every benchmark, returning
 //   values:     each benchmark's score ([benchmarks] order), Stage-2 final loss, conversations too
-//               long for the context
+//               long for the context, the peak memory of the group's largest rank (bytes)
 //   per_sample: <benchmark>_correct (1/0 per item), stage2_loss (per step)
 // Every rank plans alike from the same files: the manifest (drawn with the job's seed), the
 // pairs, the benchmarks, the task hashes.

@@ -40,6 +40,7 @@ struct Stage1Options {
 struct Stage1Progress {
   std::int64_t step = 0, steps = 0;
   double loss = 0, examples_per_second = 0;
+  std::int64_t peak_bytes = 0;  // this process's peak memory so far (models/torch_runtime.hpp)
 };
 
 struct Stage1Result {
@@ -47,6 +48,7 @@ struct Stage1Result {
   std::vector<double> step_loss;     // one per optimizer step
   std::size_t examples = 0;          // trained on, per epoch
   std::size_t skipped_too_long = 0;  // captions that do not fit the context with the visual tokens
+  std::int64_t peak_bytes = 0;       // this process's peak memory at the end
 };
 
 // Frozen: no parameter of `module` takes a gradient.

@@ -8,6 +8,8 @@
 //  - the loss of a step is the mean over every answer token of the global batch (each rank's
 //    share divided by all the batch's tokens, then the gradients summed over the ranks), so
 //    1 rank and W ranks take the same steps;
+//  - with activation_checkpointing, each decoder layer keeps only its input and is recomputed in
+//    the backward pass (train/activation_checkpoint.hpp): the same gradients, fewer saved bytes;
 //  - AdamW, cosine schedule with warmup, optional gradient clipping; checkpoints every N steps
 //    (rank 0 writes), and a run resumes from the newest complete checkpoint in its folder.
 #include <cstdint>
@@ -32,10 +34,11 @@ struct Stage2Options {
   double weight_decay = 0.0;
   double max_grad_norm = 0.0;  // 0: no clipping
   std::uint64_t data_seed = 0;
-  std::int64_t checkpoint_every = 0;  // optimizer steps; 0: no checkpoints
-  std::string checkpoint_dir;         // where checkpoints go and a resumed run looks
-  std::int64_t stop_after = 0;        // end after this many steps of the schedule (0: all of it)
-  bool bf16 = false;                  // bf16 autocast in the forward passes (train/autocast.hpp)
+  std::int64_t checkpoint_every = 0;      // optimizer steps; 0: no checkpoints
+  std::string checkpoint_dir;             // where checkpoints go and a resumed run looks
+  std::int64_t stop_after = 0;            // end after this many steps of the schedule (0: all of it)
+  bool bf16 = false;                      // bf16 autocast in the forward passes (train/autocast.hpp)
+  bool activation_checkpointing = false;  // each decoder layer recomputed in the backward pass
   std::int64_t max_length =
       0;  // tokens, visual ones included, a conversation may take (0: the LLM's context)
 };
@@ -46,6 +49,7 @@ struct Stage2Progress {
   // This rank's model FLOPs per second, PaLM's count: per token 6N (N: the LLM's parameters) plus
   // 12 * layers * hidden * sequence length for attention. MFU is this over the device's peak.
   double flops_per_second = 0;
+  std::int64_t peak_bytes = 0;  // this process's peak memory so far (models/torch_runtime.hpp)
 };
 
 struct Stage2Result {
@@ -54,6 +58,7 @@ struct Stage2Result {
   std::int64_t steps = 0;            // of the whole schedule
   std::size_t skipped_too_long = 0;  // conversations that do not fit the context
   double tokens_per_second = 0, flops_per_second = 0;
+  std::int64_t peak_bytes = 0;  // this process's peak memory at the end
 };
 
 // The trainable parameters as checkpoints and the results name them: the projector as
