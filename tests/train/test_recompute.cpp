@@ -24,7 +24,7 @@ models::LlamaForCausalLM small_llama() {
   models::LlamaForCausalLM llm(config);
   for (auto& p : llm->parameters()) {
     torch::NoGradGuard no_grad;
-    p.normal_(0.0, 0.2);  // larger than the default init, so every layer matters
+    p.copy_(torch::randn(p.sizes()) * 0.2);  // larger than the default init, so every layer matters
   }
   return llm;
 }
