@@ -16,5 +16,9 @@ import json, sys
 b, x = (json.loads(a) for a in sys.argv[1:])
 print(f"  peak memory {x['peak_rss_bytes'] / 2**20:.0f} MiB ({x['peak_rss_bytes'] / b['peak_rss_bytes']:.2f}x the "
       f"baseline), step {x['step_s']:.2f} s ({x['step_s'] / b['step_s']:.2f}x)")
+if x["loss"] == "chunked":
+    used = x["peak_rss_bytes"] - x["before_tensors_bytes"]
+    print(f"  above the process start {used / 2**20:.0f} MiB; the memory plan says {x['plan_bytes'] / 2**20:.0f} MiB "
+          f"(measured / plan {used / x['plan_bytes']:.2f})")
 PY
 done

@@ -4,7 +4,8 @@
 //   bench_train_memory LOSS CHECKPOINTING   LOSS: full (the baseline: every [B, T, vocab] logit,
 //   then the picks, as acsweep computed it before) or chunked (models::trainable_token_log_probs);
 //   CHECKPOINTING: 0 or 1 (train::LayerCheckpointing)   ->  one JSON line.
-// bench/train_memory.sh runs the four side by side and prints the ratios.
+// bench/train_memory.sh runs the four side by side and prints the ratios, and for the chunked loss
+// (the one acsweep trains with) the peak above the process's start against the memory plan's.
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -15,7 +16,10 @@
 #include "acsweep/models/torch_runtime.hpp"
 #include "acsweep/train/activation_checkpoint.hpp"
 #include "acsweep/train/adamw.hpp"
+#include "acsweep/train/memory_plan.hpp"
+#include "acsweep/train/sharded_adamw.hpp"
 #include "best_of.hpp"
+#include "random_prompts.hpp"
 
 namespace {
 
@@ -52,18 +56,13 @@ int main(int argc, char** argv) {
   }
   const bool chunked = std::string(argv[1]) == "chunked", checkpointing = std::stoi(argv[2]) != 0;
   acsweep::models::keep_tensor_memory_for_reuse();
+  // The process before any tensor: LibTorch and the other libraries, which the plan does not count.
+  const auto before = acsweep::models::peak_memory_bytes(-1);
   torch::manual_seed(0);
   const auto c = acsweep::models::llama_config({32000, 512, 1376, 8, 8, 8, 64}, 1024);
   acsweep::models::LlamaForCausalLM llm(c);
   acsweep::train::AdamW optimizer(llm->parameters());
-  std::vector<acsweep::models::TokenizedPrompt> prompts(kBatch);
-  for (auto& p : prompts) {
-    const auto ids = torch::randint(0, c.vocab_size, {kText});
-    p.ids.assign(ids.data_ptr<std::int64_t>(), ids.data_ptr<std::int64_t>() + kText);
-    p.trainable.assign(kText, false);
-    for (std::int64_t i = kText / 4; i < kText; ++i) p.trainable[static_cast<std::size_t>(i)] = true;
-    p.image_positions = {1};
-  }
+  const auto prompts = random_prompts(kBatch, kText, c.vocab_size);
   std::vector<const acsweep::models::TokenizedPrompt*> batch;
   for (const auto& p : prompts) batch.push_back(&p);
   const auto visual = torch::randn({kBatch, kVisual, c.hidden_size});
@@ -77,8 +76,18 @@ int main(int argc, char** argv) {
     optimizer.step(1e-4);
   };
   const double best = best_seconds(2, step);
-  std::printf("{\"loss\": \"%s\", \"checkpointing\": %d, \"step_s\": %.4f, \"peak_rss_bytes\": %lld}\n",
-              argv[1], checkpointing ? 1 : 0, best,
-              static_cast<long long>(acsweep::models::peak_memory_bytes(-1)));
+  // The memory plan of the same step (train/memory_plan.hpp), without a projector: the plan's
+  // projector part is subtracted.
+  acsweep::train::TrainingShape shape;
+  shape.micro_batch = kBatch;
+  shape.sequence = kText + kVisual;
+  shape.activation_checkpointing = checkpointing;
+  const auto plan = acsweep::train::plan_training(c, shape, acsweep::train::ShardLevel::none);
+  const auto projector = 16 * acsweep::train::projector_parameters(0, c.hidden_size);
+  std::printf(
+      "{\"loss\": \"%s\", \"checkpointing\": %d, \"step_s\": %.4f, \"peak_rss_bytes\": %lld, "
+      "\"before_tensors_bytes\": %lld, \"plan_bytes\": %lld}\n",
+      argv[1], checkpointing ? 1 : 0, best, static_cast<long long>(acsweep::models::peak_memory_bytes(-1)),
+      static_cast<long long>(before), static_cast<long long>(plan.total() - projector));
   return 0;
 }

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace acsweep::cli {
@@ -119,6 +121,39 @@ void print_plan_without_inputs(const runtime::JobSpec& job) {
 void print_plan(const sweep::JobPlan& plan, const runtime::JobSpec& job) {
   if (plan.scoring) print_scoring_plan(*plan.scoring, job);
   if (plan.simulation) print_simulation_plan(job, *plan.simulation);
+}
+
+void print_memory_plan(const sweep::JobMemory& memory) {
+  const auto gib = [](std::int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0); };
+  char device[32] = "no limit known";
+  if (memory.device_bytes > 0) std::snprintf(device, sizeof device, "%.1f GiB", gib(memory.device_bytes));
+  std::printf("memory per rank (planned from config.json and preprocessor_config.json; device: %s):\n",
+              device);
+  for (const auto& p : memory.phases) {
+    std::printf("  %-8s %-6s %7.2f GiB  (largest setting %s, shard %s%s)\n", p.phase.c_str(), p.role.c_str(),
+                gib(p.plan.total()), p.setting.c_str(), p.shard.c_str(),
+                memory.device_bytes > 0 && p.plan.total() > memory.device_bytes ? ", DOES NOT FIT" : "");
+    for (const auto& [name, bytes] : p.plan.parts)
+      if (bytes > 0) std::printf("      %-20s %9.3f GiB\n", name.c_str(), gib(bytes));
+  }
+  for (const auto& what : memory.unknown) std::printf("  not planned: %s\n", what.c_str());
+}
+
+void print_memory_json(const sweep::JobMemory& memory) {
+  nlohmann::ordered_json doc;
+  auto& phases = doc["memory"] = nlohmann::ordered_json::object();
+  for (const auto& p : memory.phases) {
+    nlohmann::ordered_json parts = nlohmann::ordered_json::object();
+    for (const auto& [name, bytes] : p.plan.parts) parts[name] = bytes;
+    phases[p.phase] = {{"role", p.role},
+                       {"setting", p.setting},
+                       {"shard", p.shard},
+                       {"per_rank_bytes", p.plan.total()},
+                       {"parts", parts}};
+  }
+  doc["device_bytes"] = memory.device_bytes;
+  doc["unknown"] = memory.unknown;
+  std::cout << doc.dump(2) << "\n";
 }
 
 }  // namespace acsweep::cli

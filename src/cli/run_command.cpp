@@ -26,6 +26,7 @@ constexpr int kExitSomeFailed = 3;
 int run_run(const std::vector<std::string>& args, const CommandContext& context) {
   po::options_description options("acsweep run options");
   options.add_options()("dry-run", po::bool_switch(), "print the plan and exit")(
+      "json", po::bool_switch(), "with --dry-run: the memory plan as JSON on stdout")(
       "set", po::value<std::vector<std::string>>()->composing(), "override a job key: section.key=value");
   po::variables_map vm;
   if (!parse_command("run", kUsage, options, args, vm, "JOB.ini")) {
@@ -39,19 +40,32 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
   runtime::check_launch(context.mpi.size());
   const runtime::World world(job.layout.value_or(runtime::default_layout(context.mpi.size())),
                              MPI_COMM_WORLD);
+  // Every rank plans the memory alike, from the configs alone, before any work.
+  const sweep::JobMemory memory = sweep::plan_memory(job, world.layout().group_size);
+  if (dry_run && vm["json"].as<bool>()) {
+    if (world.rank() == 0) print_memory_json(memory);
+    sweep::check_memory(memory, job, world.layout().group_size);
+    return 0;
+  }
   if (dry_run && !job.missing.empty()) {
     if (world.rank() == 0) {
       print_job(job, world);
       print_plan_without_inputs(job);
+      print_memory_plan(memory);
     }
+    sweep::check_memory(memory, job, world.layout().group_size);
     return 0;
   }
-  const sweep::JobPlan plan = sweep::plan_job(job, world);  // every rank plans alike
+  if (!dry_run)
+    sweep::check_memory(memory, job, world.layout().group_size);  // a job that cannot fit does no work
+  const sweep::JobPlan plan = sweep::plan_job(job, world);        // every rank plans alike
   if (dry_run) {
     if (world.rank() == 0) {
       print_job(job, world);
       print_plan(plan, job);
+      print_memory_plan(memory);
     }
+    sweep::check_memory(memory, job, world.layout().group_size);
     return 0;
   }
   runtime::install_stop_handlers();

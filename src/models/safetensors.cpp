@@ -319,6 +319,39 @@ void write_safetensors(const std::string& path, const std::map<std::string, Tens
   if (ec) throw std::runtime_error("cannot move " + temporary + " to " + path + ": " + ec.message());
 }
 
+void write_safetensors_f32(const std::string& path, const std::vector<FloatSpan>& tensors,
+                           const std::map<std::string, std::string>& metadata) {
+  nlohmann::json header = nlohmann::json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::size_t offset = 0;
+  for (const auto& t : tensors) {
+    if (header.contains(t.name)) throw std::invalid_argument("write_safetensors_f32: '" + t.name + "' twice");
+    std::size_t n = 1;
+    for (auto d : t.shape) n *= static_cast<std::size_t>(d);
+    header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + 4 * n}}};
+    offset += 4 * n;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    const std::uint64_t length = text.size();
+    for (int i = 0; i < 8; ++i) out.put(static_cast<char>((length >> (8 * i)) & 0xFF));
+    out << text;
+    for (const auto& t : tensors) {
+      std::size_t n = 1;
+      for (auto d : t.shape) n *= static_cast<std::size_t>(d);
+      out.write(reinterpret_cast<const char*>(t.values), static_cast<std::streamsize>(4 * n));
+    }
+    out.flush();
+    if (!out) throw std::runtime_error(temporary + ": write failed (is the disk full?)");
+  }
+  std::error_code ec;
+  fs::rename(temporary, path, ec);
+  if (ec) throw std::runtime_error("cannot move " + temporary + " to " + path + ": " + ec.message());
+}
+
 void refuse_pickle_checkpoint(const std::string& path) {
   const std::string extension = fs::path(path).extension().string();
   if (extension != ".bin" && extension != ".pt" && extension != ".pth" && extension != ".ckpt") return;

@@ -34,6 +34,14 @@ void keep_tensor_memory_for_reuse() {
                stderr);
 }
 
+std::int64_t device_memory_bytes(int cuda_device) {
+  if (cuda_device < 0 || !torch_runtime().cuda_available) return 0;
+  const auto [free, total] =
+      c10::getDeviceAllocator(c10::kCUDA)->getMemoryInfo(static_cast<c10::DeviceIndex>(cuda_device));
+  (void)free;
+  return static_cast<std::int64_t>(total);
+}
+
 std::int64_t peak_memory_bytes(int cuda_device) {
   if (cuda_device >= 0) {
     const auto stats =

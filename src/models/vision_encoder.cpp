@@ -40,6 +40,35 @@ void set_resolution(data::ImagePreprocessor& p, int resolution, std::int64_t pat
   }
 }
 
+// acsweep_encoder.json beside a traced module, validated.
+struct Sidecar {
+  std::string module_path, layout;
+  std::int64_t channels = 0, patch_size = 0, prefix_tokens = 0;
+};
+
+Sidecar read_sidecar(const std::string& folder) {
+  const std::string sidecar = (fs::path(folder) / sidecar_name).string();
+  std::ifstream in(sidecar);
+  Sidecar out;
+  try {
+    const auto doc = nlohmann::json::parse(in);
+    out.module_path = (fs::path(folder) / doc.at("module").get<std::string>()).string();
+    out.layout = doc.at("output_layout").get<std::string>();
+    out.channels = doc.at("channels").get<std::int64_t>();
+    if (out.layout == "BLC") {
+      out.patch_size = doc.at("patch_size").get<std::int64_t>();
+      out.prefix_tokens = doc.value("prefix_tokens", std::int64_t{0});
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(sidecar + ": " + e.what());
+  }
+  if (out.layout != "BLC" && out.layout != "BCHW")
+    throw InputError(sidecar + ": output_layout '" + out.layout + "' is not BLC or BCHW");
+  if (out.channels <= 0 || (out.layout == "BLC" && out.patch_size <= 0))
+    throw InputError(sidecar + ": channels and patch_size must be positive");
+  return out;
+}
+
 template <typename Tower>
 class NativeEncoder : public VisionEncoder {
  public:
@@ -70,31 +99,19 @@ class TorchScriptEncoder : public VisionEncoder {
  public:
   TorchScriptEncoder(const std::string& folder, const EncoderOptions& options) {
     folder_ = folder;
-    const std::string sidecar = (fs::path(folder) / sidecar_name).string();
-    std::ifstream in(sidecar);
-    nlohmann::json doc;
-    try {
-      doc = nlohmann::json::parse(in);
-      module_path_ = (fs::path(folder) / doc.at("module").get<std::string>()).string();
-      layout_ = doc.at("output_layout").get<std::string>();
-      channels_ = doc.at("channels").get<std::int64_t>();
-      if (layout_ == "BLC") {
-        patch_size_ = doc.at("patch_size").get<std::int64_t>();
-        prefix_tokens_ = doc.value("prefix_tokens", std::int64_t{0});
-      }
-    } catch (const nlohmann::json::exception& e) {
-      throw InputError(sidecar + ": " + e.what());
-    }
-    if (layout_ != "BLC" && layout_ != "BCHW")
-      throw InputError(sidecar + ": output_layout '" + layout_ + "' is not BLC or BCHW");
-    if (channels_ <= 0 || (layout_ == "BLC" && patch_size_ <= 0))
-      throw InputError(sidecar + ": channels and patch_size must be positive");
+    const auto sidecar = read_sidecar(folder);
+    module_path_ = sidecar.module_path;
+    layout_ = sidecar.layout;
+    channels_ = sidecar.channels;
+    patch_size_ = sidecar.patch_size;
+    prefix_tokens_ = sidecar.prefix_tokens;
     preprocessor_ = data::read_preprocessor_config((fs::path(folder) / "preprocessor_config.json").string());
     preprocessor_.pad_to_square = options.pad_to_square;
     if (options.resolution > 0)
       set_resolution(preprocessor_, options.resolution, std::max<std::int64_t>(patch_size_, 1), folder);
     if (!fs::is_regular_file(module_path_))
-      throw InputError(sidecar + ": module " + module_path_ + " not found");
+      throw InputError((fs::path(folder) / sidecar_name).string() + ": module " + module_path_ +
+                       " not found");
     try {
       module_ = torch::jit::load(module_path_);
     } catch (const c10::Error& e) {
@@ -137,6 +154,45 @@ std::unique_ptr<VisionEncoder> load_vision_encoder(const std::string& folder, co
   if (config.family == VisionFamily::dinov2)
     return std::make_unique<NativeEncoder<Dinov2>>(folder, config, options);
   return std::make_unique<NativeEncoder<VisionTransformer>>(folder, config, options);
+}
+
+EncoderShape encoder_shape(const std::string& folder, const EncoderOptions& options) {
+  if (!fs::is_directory(folder)) throw InputError(folder + ": encoder folder not found");
+  EncoderShape shape;
+  auto preprocessor =
+      data::read_preprocessor_config((fs::path(folder) / "preprocessor_config.json").string());
+  std::int64_t patch = 0;
+  if (fs::exists(fs::path(folder) / sidecar_name)) {
+    const auto sidecar = read_sidecar(folder);
+    shape.channels = sidecar.channels;
+    patch = sidecar.patch_size;
+    std::error_code ec;
+    const auto bytes = fs::file_size(sidecar.module_path, ec);
+    shape.weight_bytes = ec ? 0 : static_cast<std::int64_t>(bytes);  // the traced module's size
+  } else {
+    const auto c = read_vision_tower_config((fs::path(folder) / "config.json").string());
+    shape.channels = c.hidden_size;
+    patch = c.patch_size;
+    // Patch and position embeddings, then per layer attention (q, k, v, o with biases), the MLP
+    // and two norms; float32 on the device.
+    const std::int64_t h = c.hidden_size, positions = c.grid() * c.grid() + 1 + c.num_register_tokens;
+    const std::int64_t layer =
+        4 * (h * h + h) + 2 * h * c.intermediate_size + c.intermediate_size + h + 4 * h;
+    shape.weight_bytes =
+        4 * (3 * c.patch_size * c.patch_size * h + h + positions * h + c.num_hidden_layers * layer);
+  }
+  if (options.resolution > 0)
+    set_resolution(preprocessor, options.resolution, std::max<std::int64_t>(patch, 1), folder);
+  if (patch > 0) {
+    try {
+      const auto [w, h] = preprocessor.input_size();
+      shape.grid_width = w / patch;
+      shape.grid_height = h / patch;
+    } catch (const std::logic_error&) {
+      // the grid depends on each image (no center crop): left unknown
+    }
+  }
+  return shape;
 }
 
 torch::Tensor pixel_batch(const std::vector<data::PreprocessedImage>& images) {

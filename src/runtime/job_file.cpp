@@ -37,8 +37,10 @@ po::options_description schema() {
           "job.validate", po::value<bool>()->default_value(false),
           "finetune every setting too, to judge the policy's pick (Recall@1, @3 against random)")
       // [layout]
-      ("layout.groups", po::value<int>(), "worker groups (G)")("layout.group_size", po::value<int>(),
-                                                               "ranks per worker group (S)")
+      ("layout.device_memory_gib", po::value<double>()->default_value(0.0, "0"),
+       "memory per rank's device in GiB that the memory plan must fit (0: CUDA's own, no limit on a CPU)")(
+          "layout.groups", po::value<int>(), "worker groups (G)")("layout.group_size", po::value<int>(),
+                                                                  "ranks per worker group (S)")
       // [simulation]
       ("simulation.tables", po::value<std::string>(), "comma-separated tables (CSV) to judge the policy on")(
           "simulation.budgets", po::value<std::string>()->default_value("all"), "'all' or a comma list")(
@@ -77,6 +79,8 @@ po::options_description schema() {
           "stage1.weight_decay", po::value<double>()->default_value(0.0, "0"), "AdamW weight decay")(
           "stage1.max_grad_norm", po::value<double>()->default_value(0.0, "0"),
           "gradient clipping (0: none)")(
+          "stage1.activation_checkpointing", po::value<bool>()->default_value(false),
+          "keep only each decoder layer's input and recompute the layer in the backward pass")(
           "stage1.data_parallel", po::value<bool>()->default_value(false),
           "train each projector data-parallel over a worker group (score tasks then run on groups)")
       // [a_score]
@@ -119,7 +123,12 @@ po::options_description schema() {
           "keep only each decoder layer's input and recompute the layer in the backward pass: saved "
           "activations fall to about 1/layers for one more forward pass per step")(
           "stage2.checkpoint_every", po::value<std::int64_t>()->default_value(0),
-          "optimizer steps between checkpoints (0: none); a rerun resumes from the newest")
+          "optimizer steps between checkpoints (0: none); a rerun resumes from the newest")(
+          "stage2.keep_checkpoints", po::value<std::int64_t>()->default_value(2),
+          "the newest complete checkpoints kept, older ones removed (0: keep all)")(
+          "stage2.shard", po::value<std::string>()->default_value("none"),
+          "none | optimizer | gradients: what of the training state is sharded over the worker group "
+          "(optimizer: the AdamW moments and master weights; gradients: those and the gradients)")
       // [known]: results measured before; such settings count as finetuned
       ("known.table", po::value<std::string>(),
        "CSV of benchmark results measured before: a setting column and [benchmarks] names as columns")(
@@ -249,6 +258,7 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   s.stage1.epochs = value_of<std::int64_t>(vm, "stage1.epochs");
   require(s.stage1.epochs >= 1, "stage1.epochs", "must be at least 1");
   s.stage1.max_length = value_of<std::int64_t>(vm, "stage1.max_length");
+  s.stage1.activation_checkpointing = value_of<bool>(vm, "stage1.activation_checkpointing");
   require(s.stage1.max_length >= 1, "stage1.max_length", "must be at least 1");
   s.stage1.max_samples = value_of<std::int64_t>(vm, "stage1.max_samples");
   require(s.stage1.max_samples >= 0, "stage1.max_samples", "must not be negative");
@@ -331,6 +341,11 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   require(t.peak_tflops >= 0 && std::isfinite(t.peak_tflops), "stage2.peak_tflops", "must not be negative");
   t.checkpoint_every = value_of<std::int64_t>(vm, "stage2.checkpoint_every");
   require(t.checkpoint_every >= 0, "stage2.checkpoint_every", "must not be negative");
+  t.keep_checkpoints = value_of<std::int64_t>(vm, "stage2.keep_checkpoints");
+  require(t.keep_checkpoints >= 0, "stage2.keep_checkpoints", "must not be negative");
+  t.shard = value_of<std::string>(vm, "stage2.shard");
+  require(t.shard == "none" || t.shard == "optimizer" || t.shard == "gradients", "stage2.shard",
+          "must be none, optimizer or gradients ('" + t.shard + "')");
   require(!benchmarks.empty(), "benchmarks", "missing: a finetuned setting is judged on [benchmarks]");
   for (const auto& [name, spec] : benchmarks) {
     const auto colon = spec.find(':');
@@ -461,6 +476,9 @@ JobSpec read_job(const std::string& path, const std::vector<std::string>& overri
   job.max_attempts = value_of<int>(vm, "job.max_attempts");
   require(job.max_attempts >= 1, "job.max_attempts", "must be at least 1");
 
+  job.device_memory_gib = value_of<double>(vm, "layout.device_memory_gib");
+  require(job.device_memory_gib >= 0 && std::isfinite(job.device_memory_gib), "layout.device_memory_gib",
+          "must not be negative");
   if (vm.count("layout.groups") || vm.count("layout.group_size")) {
     require(vm.count("layout.groups") && vm.count("layout.group_size"), "layout",
             "give both groups and group_size, or neither for the default");

@@ -41,9 +41,9 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
       stage1_projector(state, representation, setting, task.inputs.at("stage1_hash"), job, rank, group)
           .projector;
 
-  // Stage 2 trains copies: the shared LLM stays frozen for the scores.
-  auto llm = models::load_llama(s.llm.folder);
-  llm->to(state.device);
+  // Stage 2 trains the rank's LLM itself (the scores' frozen copy, handed over and loaded again by
+  // the next score task): a second copy is never held beside it.
+  auto llm = take_llm(state);
   models::Projector projector(representation.channels(), llm->config().hidden_size);
   projector->to(state.device);
   {
@@ -63,6 +63,8 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
   o.bf16 = bf16_on(s.llm, state.device);
   o.max_length = f.stage2.max_length;
   o.checkpoint_every = f.stage2.checkpoint_every;
+  o.keep_checkpoints = f.stage2.keep_checkpoints;
+  o.shard = train::shard_level(f.stage2.shard);
   o.activation_checkpointing = f.stage2.activation_checkpointing;
   if (o.checkpoint_every > 0) {
     o.checkpoint_dir = (fs::path(job.output) / "stage2" / task.inputs.at("stage2_hash")).string();

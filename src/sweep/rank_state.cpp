@@ -24,9 +24,8 @@ std::shared_ptr<RankState> load_rank_state(const ScoringPlan& plan, const runtim
     state->device = torch::Device(
         torch::kCUDA,
         static_cast<c10::DeviceIndex>(local_rank % static_cast<int>(torch::cuda::device_count())));
-  state->llm = models::load_llama(s.llm.folder);
-  train::freeze(*state->llm);
-  state->llm->to(state->device);
+  state->llm_folder = s.llm.folder;
+  frozen_llm(*state);
   state->tokenizer = std::make_unique<models::Tokenizer>(s.llm.tokenizer);
   const auto captions =
       models::plain_captions(*state->tokenizer, data::read_llava_json(s.stage1.data, s.stage1.images));
@@ -35,6 +34,21 @@ std::shared_ptr<RankState> load_rank_state(const ScoringPlan& plan, const runtim
   state->pairs =
       data::read_spair(s.c_score.root, s.c_score.split, static_cast<std::size_t>(s.c_score.max_pairs)).pairs;
   return state;
+}
+
+models::LlamaForCausalLM& frozen_llm(RankState& state) {
+  if (!state.llm) {
+    state.llm = models::load_llama(state.llm_folder);
+    train::freeze(*state.llm);
+    state.llm->to(state.device);
+  }
+  return state.llm;
+}
+
+models::LlamaForCausalLM take_llm(RankState& state) {
+  models::LlamaForCausalLM llm = frozen_llm(state);
+  state.llm = models::LlamaForCausalLM(nullptr);
+  return llm;
 }
 
 bool bf16_on(const runtime::LlmSection& llm, const torch::Device& device) {

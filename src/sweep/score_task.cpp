@@ -38,7 +38,7 @@ runtime::TaskResult score_setting(RankState& state, const ScoringPlan& plan, con
   if (group_rank != 0) return {};
 
   runtime::TaskResult result;
-  const auto a = scores::score_alignment(state.llm, representation, trained.projector, state.heldout,
+  const auto a = scores::score_alignment(frozen_llm(state), representation, trained.projector, state.heldout,
                                          static_cast<std::size_t>(s.a_score.batch));
   const auto c =
       scores::score_correspondence(representation, state.pairs, {s.c_score.alpha, s.c_score.upsample});

@@ -41,7 +41,7 @@ Stage1Projector stage1_projector(RankState& state, models::VisionRepresentation&
   }
   Stage1Projector out;
   if (saved) {
-    out.projector = models::Projector(representation.channels(), state.llm->config().hidden_size);
+    out.projector = models::Projector(representation.channels(), frozen_llm(state)->config().hidden_size);
     models::load_parameters(*out.projector, models::SafetensorsFolder(folder), "model.mm_projector.");
     out.projector->to(state.device);
     out.projector->eval();
@@ -65,6 +65,7 @@ Stage1Projector stage1_projector(RankState& state, models::VisionRepresentation&
   o.init_seed = law::derive_seed(job.seed, {kStage1InitStream, name_number(setting.name)});
   o.bf16 = bf16_on(job.scoring->llm, state.device);
   o.max_length = s.max_length;
+  o.activation_checkpointing = s.activation_checkpointing;
   auto last = std::chrono::steady_clock::now() - std::chrono::seconds(10);
   std::unique_ptr<train::AllReduce> all_reduce;
   if (s.data_parallel)
@@ -72,7 +73,7 @@ Stage1Projector stage1_projector(RankState& state, models::VisionRepresentation&
   else
     all_reduce = std::make_unique<train::SingleRankAllReduce>();
   auto result = train::train_projector(
-      state.llm, representation, state.train, o, *all_reduce, group_rank,
+      frozen_llm(state), representation, state.train, o, *all_reduce, group_rank,
       [&](const train::Stage1Progress& p) {
         const auto now = std::chrono::steady_clock::now();
         if (group_rank != 0 || (now - last < std::chrono::seconds(2) && p.step != p.steps)) return;

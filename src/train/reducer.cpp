@@ -24,6 +24,52 @@ int mpi_count(const torch::Tensor& flat) {
 
 }  // namespace
 
+void check_shard_shapes(const torch::Tensor& full, const torch::Tensor& shard, int ranks, const char* what) {
+  for (const auto* t : {&full, &shard})
+    if (!t->is_contiguous() || t->scalar_type() != torch::kFloat32 || t->device() != full.device())
+      throw std::invalid_argument(std::string(what) + ": needs contiguous float32 tensors on one device");
+  if (full.numel() != shard.numel() * ranks)
+    throw std::invalid_argument(std::string(what) + ": " + std::to_string(full.numel()) +
+                                " elements are not " + std::to_string(ranks) + " shards of " +
+                                std::to_string(shard.numel()));
+}
+
+void AllReduce::reduce_scatter(const torch::Tensor& full, torch::Tensor& shard) {
+  check_shard_shapes(full, shard, size(), "reduce_scatter");
+  if (size() != 1) throw std::logic_error(name() + ": reduce_scatter is not implemented");
+  shard.copy_(full);
+}
+
+void AllReduce::all_gather(const torch::Tensor& shard, torch::Tensor& full) {
+  check_shard_shapes(full, shard, size(), "all_gather");
+  if (size() != 1) throw std::logic_error(name() + ": all_gather is not implemented");
+  full.copy_(shard);
+}
+
+void MpiAllReduce::reduce_scatter(const torch::Tensor& full, torch::Tensor& shard) {
+  check_shard_shapes(full, shard, size_, "MPI reduce_scatter");
+  const int count = mpi_count(shard);
+  if (size_ == 1) {
+    shard.copy_(full);
+    return;
+  }
+  runtime::check_mpi(MPI_Reduce_scatter_block(full.data_ptr<float>(), shard.data_ptr<float>(), count,
+                                              MPI_FLOAT, MPI_SUM, comm_),
+                     "MPI_Reduce_scatter_block of a gradient bucket");
+}
+
+void MpiAllReduce::all_gather(const torch::Tensor& shard, torch::Tensor& full) {
+  check_shard_shapes(full, shard, size_, "MPI all_gather");
+  const int count = mpi_count(shard);
+  if (size_ == 1) {
+    full.copy_(shard);
+    return;
+  }
+  runtime::check_mpi(MPI_Allgather(shard.data_ptr<float>(), count, MPI_FLOAT, full.data_ptr<float>(), count,
+                                   MPI_FLOAT, comm_),
+                     "MPI_Allgather of a weight bucket");
+}
+
 void MpiAllReduce::sum(torch::Tensor& flat) {
   const int count = mpi_count(flat);
   if (size_ == 1) return;
@@ -57,15 +103,30 @@ void MpiAllReduce::finish() {
 
 // Called by autograd once a parameter's gradient has been accumulated in a backward pass.
 struct GradientReadyHook : torch::autograd::FunctionPostHook {
-  GradientReadyHook(GradientReducer* owner, std::size_t index) : reducer(owner), parameter(index) {}
+  GradientReadyHook(const std::function<void(std::size_t)>* ready, std::size_t index)
+      : on_ready(ready), parameter(index) {}
   torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
                                             const torch::autograd::variable_list&) override {
-    reducer->gradient_ready(parameter);
+    (*on_ready)(parameter);
     return outputs;
   }
-  GradientReducer* reducer;
+  const std::function<void(std::size_t)>* on_ready;
   std::size_t parameter;
 };
+
+GradientHooks::GradientHooks(const std::vector<torch::Tensor>& parameters,
+                             std::function<void(std::size_t)> ready)
+    : ready_(std::move(ready)) {
+  for (std::size_t i = 0; i < parameters.size(); ++i) {
+    auto accumulator = torch::autograd::impl::grad_accumulator(parameters[i]);
+    const auto key = accumulator->add_post_hook(std::make_unique<GradientReadyHook>(&ready_, i));
+    hooks_.emplace_back(std::move(accumulator), key);
+  }
+}
+
+GradientHooks::~GradientHooks() {
+  for (auto& [accumulator, key] : hooks_) accumulator->del_post_hook(key);
+}
 
 #ifndef ACSWEEP_HAVE_NCCL
 std::unique_ptr<AllReduce> make_nccl_all_reduce(MPI_Comm, int) {
@@ -74,22 +135,50 @@ std::unique_ptr<AllReduce> make_nccl_all_reduce(MPI_Comm, int) {
 }
 #endif
 
+std::vector<std::vector<std::size_t>> gradient_buckets(const std::vector<torch::Tensor>& parameters,
+                                                       std::size_t first_bucket_bytes,
+                                                       std::size_t bucket_bytes) {
+  std::vector<std::vector<std::size_t>> buckets;
+  std::size_t limit = first_bucket_bytes, filled = 0;
+  std::vector<std::size_t> members;
+  for (std::size_t k = parameters.size(); k-- > 0;) {
+    members.push_back(k);
+    filled += static_cast<std::size_t>(parameters[k].numel()) * sizeof(float);
+    if (filled >= limit) {
+      buckets.push_back(std::move(members));
+      members.clear();
+      filled = 0;
+      limit = bucket_bytes;
+    }
+  }
+  if (!members.empty()) buckets.push_back(std::move(members));
+  return buckets;
+}
+
+void check_gradient_views(const std::vector<torch::Tensor>& parameters,
+                          const std::vector<std::size_t>& members, const torch::Tensor& flat) {
+  std::int64_t offset = 0;
+  for (const auto i : members) {
+    const auto& g = parameters[i].grad();
+    if (!g.defined() || g.data_ptr() != static_cast<float*>(flat.data_ptr()) + offset)
+      throw std::logic_error("gradient bucket: a gradient is no longer a view into its bucket");
+    offset += parameters[i].numel();
+  }
+}
+
 GradientReducer::GradientReducer(std::vector<torch::Tensor> trainable, AllReduce& all_reduce,
                                  Averaging averaging, std::size_t first_bucket_bytes,
                                  std::size_t bucket_bytes)
     : all_reduce_(all_reduce), averaging_(averaging) {
   for (auto& p : trainable)
     if (p.requires_grad()) parameters_.push_back(p);
-  // Reverse registration order: the backward pass produces the last layers' gradients first.
-  std::size_t limit = first_bucket_bytes, filled = 0;
-  std::vector<std::size_t> members;
-  const auto close = [&] {
-    if (members.empty()) return;
+  for (auto& members : gradient_buckets(parameters_, first_bucket_bytes, bucket_bytes)) {
     std::int64_t numel = 0;
     for (const auto i : members) numel += parameters_[i].numel();
-    Bucket bucket{torch::zeros({numel}, parameters_[members[0]].options().dtype(torch::kFloat32)), members};
+    Bucket bucket{torch::zeros({numel}, parameters_[members[0]].options().dtype(torch::kFloat32)),
+                  std::move(members)};
     std::int64_t offset = 0;
-    for (const auto i : members) {
+    for (const auto i : bucket.members) {
       auto& p = parameters_[i];
       if (p.scalar_type() != torch::kFloat32)
         throw std::invalid_argument("GradientReducer: float32 parameters only");
@@ -97,33 +186,16 @@ GradientReducer::GradientReducer(std::vector<torch::Tensor> trainable, AllReduce
       offset += p.numel();
     }
     buckets_.push_back(std::move(bucket));
-    members.clear();
-    filled = 0;
-    limit = bucket_bytes;
-  };
-  for (std::size_t k = parameters_.size(); k-- > 0;) {
-    members.push_back(k);
-    filled += static_cast<std::size_t>(parameters_[k].numel()) * sizeof(float);
-    if (filled >= limit) close();
   }
-  close();
   bucket_of_.resize(parameters_.size());
   for (std::size_t b = 0; b < buckets_.size(); ++b)
     for (const auto i : buckets_[b].members) bucket_of_[i] = b;
-  if (!all_reduce_.overlaps()) return;
-  for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    auto accumulator = torch::autograd::impl::grad_accumulator(parameters_[i]);
-    const auto key = accumulator->add_post_hook(std::make_unique<GradientReadyHook>(this, i));
-    hooks_.emplace_back(std::move(accumulator), key);
-  }
-}
-
-GradientReducer::~GradientReducer() {
-  for (auto& [accumulator, key] : hooks_) accumulator->del_post_hook(key);
+  if (all_reduce_.overlaps())
+    hooks_ = std::make_unique<GradientHooks>(parameters_, [this](std::size_t i) { gradient_ready(i); });
 }
 
 void GradientReducer::arm() {
-  if (hooks_.empty()) return;  // the backend does not overlap: reduce() does it all
+  if (!hooks_) return;  // the backend does not overlap: reduce() does it all
   armed_ = true;
   armed_thread_ = std::this_thread::get_id();
   started_ = 0;
@@ -149,15 +221,7 @@ void GradientReducer::zero_grad() {
 void GradientReducer::reduce() {
   // Autograd may have replaced a view (it does when a gradient's layout differs): a parameter
   // whose .grad is no longer its bucket's view would silently miss the reduction.
-  for (const auto& bucket : buckets_) {
-    std::int64_t offset = 0;
-    for (const auto i : bucket.members) {
-      const auto& g = parameters_[i].grad();
-      if (!g.defined() || g.data_ptr() != static_cast<float*>(bucket.flat.data_ptr()) + offset)
-        throw std::logic_error("GradientReducer: a gradient is no longer a view into its bucket");
-      offset += parameters_[i].numel();
-    }
-  }
+  for (const auto& bucket : buckets_) check_gradient_views(parameters_, bucket.members, bucket.flat);
   torch::NoGradGuard no_grad;
   if (armed_) {  // what the backward did not start (a parameter without a gradient), in order
     armed_ = false;

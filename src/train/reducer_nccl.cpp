@@ -46,6 +46,22 @@ class NcclAllReduce : public AllReduce {
         "ncclAllReduce of a gradient bucket");
     check_cuda(cudaStreamSynchronize(nullptr), "cudaStreamSynchronize after ncclAllReduce");
   }
+  void reduce_scatter(const torch::Tensor& full, torch::Tensor& shard) override {
+    check_shard_shapes(full, shard, size_, "NCCL reduce_scatter");
+    if (!full.is_cuda()) throw std::invalid_argument("NcclAllReduce: needs CUDA tensors");
+    check_nccl(ncclReduceScatter(full.data_ptr(), shard.data_ptr(), static_cast<std::size_t>(shard.numel()),
+                                 ncclFloat, ncclSum, comm_, nullptr),
+               "ncclReduceScatter of a gradient bucket");
+    check_cuda(cudaStreamSynchronize(nullptr), "cudaStreamSynchronize after ncclReduceScatter");
+  }
+  void all_gather(const torch::Tensor& shard, torch::Tensor& full) override {
+    check_shard_shapes(full, shard, size_, "NCCL all_gather");
+    if (!full.is_cuda()) throw std::invalid_argument("NcclAllReduce: needs CUDA tensors");
+    check_nccl(ncclAllGather(shard.data_ptr(), full.data_ptr(), static_cast<std::size_t>(shard.numel()),
+                             ncclFloat, comm_, nullptr),
+               "ncclAllGather of a weight bucket");
+    check_cuda(cudaStreamSynchronize(nullptr), "cudaStreamSynchronize after ncclAllGather");
+  }
   int size() const override { return size_; }
   std::string name() const override { return "nccl"; }
 

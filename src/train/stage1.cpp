@@ -6,6 +6,7 @@
 
 #include "acsweep/models/multimodal.hpp"
 #include "acsweep/models/torch_runtime.hpp"
+#include "acsweep/train/activation_checkpoint.hpp"
 #include "acsweep/train/adamw.hpp"
 #include "acsweep/train/autocast.hpp"
 #include "acsweep/train/prompt_batches.hpp"
@@ -50,6 +51,7 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
   GradientReducer reducer(result.projector->parameters(), all_reduce, GradientReducer::Averaging::prescaled);
   AdamW optimizer(result.projector->parameters(), {0.9, 0.999, 1e-8, options.weight_decay});
   const auto ranks = static_cast<std::size_t>(all_reduce.size()), me = static_cast<std::size_t>(rank);
+  const LayerCheckpointing checkpointing(llm, options.activation_checkpointing);
   const auto start = std::chrono::steady_clock::now();
   std::size_t seen = 0;
   std::int64_t step = 0;

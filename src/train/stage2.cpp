@@ -5,9 +5,9 @@
 
 #include "acsweep/models/torch_runtime.hpp"
 #include "acsweep/train/activation_checkpoint.hpp"
-#include "acsweep/train/adamw.hpp"
 #include "acsweep/train/autocast.hpp"
 #include "acsweep/train/checkpoint.hpp"
+#include "acsweep/train/group_optimizer.hpp"
 #include "acsweep/train/prompt_batches.hpp"
 #include "acsweep/train/schedule.hpp"
 
@@ -42,13 +42,8 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
   if (usable.empty()) throw std::invalid_argument("Stage 2: no conversation fits the LLM's context");
 
   const auto named = stage2_parameters(llm, projector);
-  std::vector<torch::Tensor> trainable;
-  for (const auto& [name, p] : named) {
-    p.set_requires_grad(true);
-    trainable.push_back(p);
-  }
-  GradientReducer reducer(trainable, all_reduce, GradientReducer::Averaging::prescaled);
-  AdamW optimizer(trainable, {0.9, 0.999, 1e-8, options.weight_decay});
+  for (const auto& [name, p] : named) p.set_requires_grad(true);
+  GroupOptimizer optimizer(named, all_reduce, rank, options.shard, {0.9, 0.999, 1e-8, options.weight_decay});
 
   const auto n = static_cast<std::int64_t>(usable.size()), G = options.global_batch;
   const std::int64_t per_epoch = (n + G - 1) / G;
@@ -62,7 +57,7 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
   TrainingCursor cursor;
   if (!options.checkpoint_dir.empty()) {
     if (const auto step = latest_checkpoint(options.checkpoint_dir)) {
-      cursor = load_checkpoint(options.checkpoint_dir, *step, named, optimizer);
+      cursor = optimizer.load(options.checkpoint_dir, *step);
       result.resumed_from = cursor.step;
     }
   }
@@ -91,10 +86,22 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
                                   static_cast<std::size_t>(rank), static_cast<std::size_t>(ranks));
     const auto mine_begin = static_cast<std::int64_t>(share.first),
                mine_end = static_cast<std::int64_t>(share.second);
+    // Micro-steps of the rank with the largest share: a sharded group reduces at every one, so a
+    // rank with less data takes its last ones without a backward.
+    const auto largest = rank_share(static_cast<std::size_t>(begin), static_cast<std::size_t>(begin + size),
+                                    static_cast<std::size_t>(ranks - 1), static_cast<std::size_t>(ranks));
+    const std::int64_t micro_steps =
+        (static_cast<std::int64_t>(largest.second - largest.first) + options.micro_batch - 1) /
+        options.micro_batch;
 
-    reducer.zero_grad();
+    optimizer.zero_grad();
     auto loss_sum = torch::zeros({1}, torch::TensorOptions().device(device));
-    for (std::int64_t m = mine_begin; m < mine_end; m += options.micro_batch) {
+    for (std::int64_t k = 0; k < micro_steps; ++k) {
+      const std::int64_t m = mine_begin + k * options.micro_batch;
+      if (m >= mine_end) {
+        optimizer.after_backward();
+        continue;
+      }
       std::vector<std::string> images;
       std::vector<const models::TokenizedPrompt*> prompts;
       for (std::int64_t i = m; i < std::min(mine_end, m + options.micro_batch); ++i) {
@@ -112,19 +119,21 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
         std::vector<std::int64_t> counts;
         negative_log_likelihood = -models::trainable_token_log_probs(llm, prompts, visual, counts).sum();
       }
-      if (m + options.micro_batch >= mine_end)
-        reducer.arm();                                // the last backward: reductions start as it goes
+      if (m + options.micro_batch >= mine_end) optimizer.before_last_backward();
       (negative_log_likelihood / tokens).backward();  // prescaled: the sum over ranks is the global mean
+      optimizer.after_backward();
       loss_sum += negative_log_likelihood.detach();
     }
-    reducer.reduce();  // every rank, even one whose share of a short last batch is empty
+    optimizer.reduce();  // every rank, even one whose share of a short last batch is empty
     all_reduce.sum(loss_sum);
-    if (options.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(trainable, options.max_grad_norm);
+    if (options.max_grad_norm > 0) optimizer.clip(options.max_grad_norm);
     optimizer.step(cosine_with_warmup(step, result.steps, warmup, options.learning_rate));
     cursor.step = step + 1;
     cursor.step_loss.push_back(loss_sum.item<double>() / tokens);
-    if (rank == 0 && options.checkpoint_every > 0 && cursor.step % options.checkpoint_every == 0)
-      save_checkpoint(options.checkpoint_dir, named, optimizer, cursor);
+    if (options.checkpoint_every > 0 && cursor.step % options.checkpoint_every == 0) {
+      optimizer.save(options.checkpoint_dir, cursor);
+      if (rank == 0) prune_checkpoints(options.checkpoint_dir, options.keep_checkpoints);
+    }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     result.tokens_per_second = seconds > 0 ? tokens_seen / seconds : 0.0;
     result.flops_per_second = seconds > 0 ? flops / seconds : 0.0;

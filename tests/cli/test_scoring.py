@@ -196,7 +196,18 @@ def test_finetune_on_a_worker_group_equals_one_rank(acsweep, world):
     # gradient sums overlapping the backward, each decoder layer recomputed in the backward).
     run(acsweep, job, "job.output=ft3", "layout.groups=1", "layout.group_size=2", "stage2.overlap_reduction=true",
         "stage2.activation_checkpointing=true", ranks=3)
+    # The same group with its optimizer state sharded: every rank writes its own shard of each
+    # checkpoint, and only the newest is kept.
+    run(acsweep, job, "job.output=ft3s", "layout.groups=1", "layout.group_size=2", "stage2.shard=optimizer",
+        "stage2.keep_checkpoints=1", ranks=3)
+    kept = sorted(p.relative_to(world / "ft3s" / "stage2") for p in (world / "ft3s" / "stage2").glob("*/*/*"))
+    assert [p.parts[1:] for p in kept] == [("checkpoint-12", name) for name in
+                                          ("DONE", "manifest.json", "shard-0-of-2.safetensors",
+                                           "shard-1-of-2.safetensors", "state.json")]
+    with segment(world / "ft3s", 1) as c:
+        ft3s_loss = c["tasks/per_sample/stage2_loss"][()]
     with segment(world / "ft1", 1) as a, segment(world / "ft3", 1) as b:
+        np.testing.assert_allclose(a["tasks/per_sample/stage2_loss"][()], ft3s_loss, rtol=1e-5)
         for f in (a, b):
             assert [x.decode() for x in f["finetune/setting"][()]] == ["clip"]
             assert f["finetune/shapes"].shape == (1,)

@@ -5,6 +5,11 @@
 //  - Stage 2 on the tiny world (tests/fixtures/tiny_world.py), its reductions overlapping the
 //    backward: W ranks follow the loss curve of one rank (run here too, on MPI_COMM_SELF) to 1e-5
 //    over 20 steps and end with its weights, with activation checkpointing too;
+//  - collectives: reduce-scatter and all-gather; the sharded AdamW at both levels takes the steps
+//    of a replicated AdamW, frees the gradients at `gradients`, and keeps 1/W of the state;
+//  - Stage 2 sharded at either level follows the one-rank curve too; a sharded checkpoint
+//    written by W ranks resumes in a group of W/2 (re-sharded) as if never stopped, incomplete
+//    checkpoints are skipped, old ones pruned; a checkpoint of another shard level is refused;
 //  - on one rank, a run stopped after a checkpoint and resumed is bit-identical to one that was
 //    never stopped;
 //  - Stage 1 data-parallel: W ranks follow one rank's loss curve to 1e-5 and end with its
@@ -14,12 +19,15 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "acsweep/data/llava.hpp"
+#include "acsweep/error.hpp"
 #include "acsweep/models/vision_encoder.hpp"
 #include "acsweep/runtime/mpi.hpp"
 #include "acsweep/train/checkpoint.hpp"
 #include "acsweep/train/reducer.hpp"
+#include "acsweep/train/sharded_adamw.hpp"
 #include "acsweep/train/stage1.hpp"
 #include "acsweep/train/stage2.hpp"
 
@@ -116,6 +124,99 @@ TEST(GradientReducer, OverlapStartsBucketsDuringTheBackwardInOrder) {
   }
 }
 
+TEST(Collectives, ReduceScatterAndAllGatherOverTheGroup) {
+  MpiAllReduce group(MPI_COMM_WORLD);
+  const int rank = world_rank(), size = world_size();
+  // Rank r contributes (r + 1) * [0, 1, ..., 3W - 1]; rank r's part of the sum is its 3 elements.
+  const auto full = torch::arange(3 * size, torch::kFloat32) * static_cast<float>(rank + 1);
+  auto shard = torch::empty({3});
+  group.reduce_scatter(full, shard);
+  const double ranks_sum = size * (size + 1) / 2.0;
+  EXPECT_TRUE(torch::equal(shard, torch::arange(3 * rank, 3 * rank + 3, torch::kFloat32) * ranks_sum));
+  auto gathered = torch::empty({3 * size});
+  group.all_gather(torch::full({3}, static_cast<float>(rank)), gathered);
+  EXPECT_TRUE(torch::equal(gathered, torch::arange(size, torch::kFloat32).repeat_interleave(3)));
+  auto wrong = torch::empty({2});
+  EXPECT_THROW(group.reduce_scatter(full, wrong), std::invalid_argument);
+}
+
+// Parameters of odd sizes in buckets of 32 bytes (the padding of every bucket is exercised), a
+// loss that differs by rank and leaves one parameter without a gradient on odd ranks: the sharded
+// AdamW at each level takes the steps of an unsharded AdamW over the averaged gradients.
+void expect_sharded_steps_equal_replicated(ShardLevel level) {
+  MpiAllReduce group(MPI_COMM_WORLD);
+  const int rank = world_rank(), size = world_size();
+  const auto make = [] {
+    torch::manual_seed(3);
+    std::vector<std::pair<std::string, torch::Tensor>> named;
+    for (const std::int64_t n : {7, 3, 30, 1, 11})
+      named.emplace_back("p" + std::to_string(n), torch::randn({n}).requires_grad_(true));
+    return named;
+  };
+  const auto loss_of = [&](const std::vector<std::pair<std::string, torch::Tensor>>& named, int r,
+                           int micro) {
+    auto loss = torch::zeros({});
+    for (std::size_t i = 0; i < named.size(); ++i) {
+      if (i == 3 && r % 2 == 1) continue;  // no gradient for p1 on odd ranks
+      loss = loss + (named[i].second * named[i].second).sum() * (0.1 * (r + 1) + micro) / size;
+    }
+    return loss;
+  };
+  const AdamWOptions options{0.9, 0.999, 1e-8, 0.01};
+  auto sharded_named = make();
+  ShardedAdamW sharded(sharded_named, group, rank, level, options, 32, 32);
+  ASSERT_GE(sharded.buckets().size(), 3u);
+  auto reference = make();  // every rank: the sum over all ranks' losses, replicated
+  std::vector<torch::Tensor> reference_params;
+  for (auto& [name, p] : reference) reference_params.push_back(p);
+  AdamW adamw(reference_params, options);
+  for (int step = 0; step < 3; ++step) {
+    sharded.zero_grad();
+    for (int micro = 0; micro < 2; ++micro) {
+      loss_of(sharded_named, rank, micro).backward();
+      sharded.after_backward();
+      if (level == ShardLevel::gradients) {
+        for (const auto& [name, p] : sharded_named) EXPECT_FALSE(p.grad().defined()) << name << " kept";
+      }
+    }
+    sharded.reduce();
+    sharded.clip_grad_norm(0.5);
+    sharded.step(0.1);
+
+    for (auto& p : reference_params) p.mutable_grad() = torch::Tensor();
+    for (int r = 0; r < size; ++r)
+      for (int micro = 0; micro < 2; ++micro) loss_of(reference, r, micro).backward();
+    torch::nn::utils::clip_grad_norm_(reference_params, 0.5);
+    adamw.step(0.1);
+    for (std::size_t i = 0; i < reference.size(); ++i)
+      EXPECT_TRUE(torch::allclose(sharded_named[i].second, reference[i].second, 1e-5, 1e-6))
+          << reference[i].first << " at step " << step << ", rank " << rank << " of " << size;
+  }
+}
+
+TEST(ShardedAdamW, OptimizerLevelStepsAsReplicatedAdamW) {
+  expect_sharded_steps_equal_replicated(ShardLevel::optimizer);
+}
+
+TEST(ShardedAdamW, GradientsLevelStepsAsReplicatedAdamWAndFreesGradients) {
+  expect_sharded_steps_equal_replicated(ShardLevel::gradients);
+}
+
+TEST(ShardedAdamW, OptimizerStateFallsAsOneOverTheGroupSize) {
+  MpiAllReduce group(MPI_COMM_WORLD);
+  const int size = world_size();
+  std::vector<std::pair<std::string, torch::Tensor>> named{
+      {"w", torch::zeros({1000}, torch::requires_grad())}};
+  ShardedAdamW sharded(named, group, world_rank(), ShardLevel::gradients);
+  std::int64_t state = 0;
+  for (const auto& b : sharded.buckets()) {
+    state += b.master.numel() + b.master.grad().numel();
+    EXPECT_FALSE(b.full_gradient.defined());
+  }
+  for (const auto& m : sharded.optimizer().first_moments()) state += 2 * m.numel();
+  EXPECT_EQ(state, 4 * ((1000 + size - 1) / size));
+}
+
 // The tiny world, written once by rank 0 into a folder every rank knows.
 class TinyWorldTraining : public ::testing::Test {
  protected:
@@ -174,13 +275,14 @@ class TinyWorldTraining : public ::testing::Test {
     o.stop_after = 20;
     return o;
   }
-  void expect_w_ranks_follow_one_rank(bool activation_checkpointing) const;
+  void expect_w_ranks_follow_one_rank(bool activation_checkpointing, ShardLevel shard) const;
   static std::string* root_;
 };
 std::string* TinyWorldTraining::root_ = nullptr;
 
-// W ranks (the reductions overlapping the backward) against one rank without any option.
-void TinyWorldTraining::expect_w_ranks_follow_one_rank(bool activation_checkpointing) const {
+// W ranks (the replicated reductions overlapping the backward) against one rank without any option.
+void TinyWorldTraining::expect_w_ranks_follow_one_rank(bool activation_checkpointing,
+                                                       ShardLevel shard) const {
   const int size = world_size();
   if (8 % size != 0) GTEST_SKIP() << "a global batch of 8 needs 1, 2, 4 or 8 ranks";
   const auto data = conversations();
@@ -198,6 +300,7 @@ void TinyWorldTraining::expect_w_ranks_follow_one_rank(bool activation_checkpoin
   MpiAllReduce world(MPI_COMM_WORLD, /*overlap=*/true);  // the reductions overlap the backward
   auto o = options(std::max(1, 4 / size));
   o.activation_checkpointing = activation_checkpointing;
+  o.shard = shard;
   const auto result = train_stage2(m.llm, m.projector, *m.representation, data, o, world, world_rank());
   ASSERT_EQ(result.step_loss.size(), 20u);
   EXPECT_LT(result.step_loss.back(), result.step_loss.front()) << "Stage 2 did not learn";
@@ -212,10 +315,112 @@ void TinyWorldTraining::expect_w_ranks_follow_one_rank(bool activation_checkpoin
   }
 }
 
-TEST_F(TinyWorldTraining, WRanksFollowOneRank) { expect_w_ranks_follow_one_rank(false); }
+TEST_F(TinyWorldTraining, WRanksFollowOneRank) { expect_w_ranks_follow_one_rank(false, ShardLevel::none); }
 
 TEST_F(TinyWorldTraining, WRanksWithActivationCheckpointingFollowOneRankWithout) {
-  expect_w_ranks_follow_one_rank(true);
+  expect_w_ranks_follow_one_rank(true, ShardLevel::none);
+}
+
+TEST_F(TinyWorldTraining, WRanksShardingTheOptimizerFollowOneRank) {
+  expect_w_ranks_follow_one_rank(false, ShardLevel::optimizer);
+}
+
+TEST_F(TinyWorldTraining, WRanksShardingTheGradientsFollowOneRank) {
+  expect_w_ranks_follow_one_rank(true, ShardLevel::gradients);
+}
+
+// A sharded checkpoint written by W ranks, resumed by a group of half as many (one at W = 1):
+// the resumed run follows the uninterrupted one; a checkpoint folder without DONE and an
+// abandoned temporary are never read; only the newest two complete checkpoints are kept.
+TEST_F(TinyWorldTraining, ShardedCheckpointResumesAtAnotherGroupSize) {
+  const int size = world_size(), rank = world_rank();
+  if (8 % size != 0) GTEST_SKIP() << "a global batch of 8 needs 1, 2, 4 or 8 ranks";
+  const auto data = conversations();
+  const std::string dir = *root_ + "/sharded_checkpoints";
+  if (rank == 0) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  MpiAllReduce world(MPI_COMM_WORLD);
+  auto o = options(1);
+  o.shard = ShardLevel::gradients;
+  o.stop_after = 10;
+  auto whole = model();
+  const auto uninterrupted =
+      train_stage2(whole.llm, whole.projector, *whole.representation, data, o, world, rank);
+
+  auto first = model();
+  auto stopped = o;
+  stopped.checkpoint_every = 2;
+  stopped.checkpoint_dir = dir;
+  stopped.keep_checkpoints = 2;
+  stopped.stop_after = 7;  // checkpoints at 2, 4 and 6; "killed" a step later
+  train_stage2(first.llm, first.projector, *first.representation, data, stopped, world, rank);
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0) {
+    EXPECT_FALSE(fs::exists(dir + "/checkpoint-2")) << "keep_checkpoints = 2 kept an older one";
+    EXPECT_TRUE(fs::exists(dir + "/checkpoint-4/DONE"));
+    fs::create_directories(dir + "/checkpoint-9");  // killed before its DONE
+    fs::create_directories(dir + "/checkpoint-8.tmp-sharded");
+    std::ofstream(dir + "/checkpoint-8.tmp-sharded/shard-0-of-1.safetensors") << "torn";
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  ASSERT_EQ(latest_checkpoint(dir), std::optional<std::int64_t>(6));
+
+  // Half the group resumes; the other ranks wait.
+  const int half = std::max(1, size / 2);
+  MPI_Comm resumers;
+  runtime::check_mpi(MPI_Comm_split(MPI_COMM_WORLD, rank < half ? 0 : MPI_UNDEFINED, rank, &resumers),
+                     "MPI_Comm_split");
+  if (rank < half) {
+    MpiAllReduce group(resumers);
+    auto second = model();
+    auto resume = stopped;
+    resume.stop_after = 10;
+    resume.micro_batch = 8 / half;
+    const auto resumed =
+        train_stage2(second.llm, second.projector, *second.representation, data, resume, group, rank);
+    EXPECT_EQ(resumed.resumed_from, 6);
+    ASSERT_EQ(resumed.step_loss.size(), 10u);
+    for (std::size_t s = 0; s < 10; ++s)
+      EXPECT_NEAR(resumed.step_loss[s], uninterrupted.step_loss[s],
+                  1e-5 * std::abs(uninterrupted.step_loss[s]))
+          << "step " << s;
+    const auto a = stage2_parameters(whole.llm, whole.projector),
+               b = stage2_parameters(second.llm, second.projector);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      const double scale = a[i].second.abs().max().item<double>() + 1e-12;
+      EXPECT_LE((a[i].second - b[i].second).abs().max().item<double>(), 1e-4 * scale) << a[i].first;
+    }
+    MPI_Comm_free(&resumers);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
+TEST_F(TinyWorldTraining, ACheckpointOfAnotherShardLevelIsRefusedByName) {
+  if (world_rank() != 0) return;
+  const auto data = conversations();
+  MpiAllReduce self(MPI_COMM_SELF);
+  const std::string dir = *root_ + "/mixed_checkpoints";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto o = options(4);
+  o.checkpoint_every = 2;
+  o.checkpoint_dir = dir;
+  o.stop_after = 2;
+  auto first = model();
+  train_stage2(first.llm, first.projector, *first.representation, data, o, self, 0);
+  auto second = model();
+  o.shard = ShardLevel::optimizer;
+  o.stop_after = 4;
+  try {
+    train_stage2(second.llm, second.projector, *second.representation, data, o, self, 0);
+    FAIL() << "a replicated checkpoint was read by a sharded run";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("checkpoint-2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("shard"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(TinyWorldTraining, ResumeFromCheckpointIsBitIdentical) {

@@ -125,6 +125,28 @@ TEST_F(Stage1, Bf16AutocastFollowsFloat32WithinItsPrecision) {
   EXPECT_EQ(train_projector(llm_, rep, train_, o).step_loss, fp32.step_loss);
 }
 
+TEST_F(Stage1, ActivationCheckpointingTrainsTheSameProjector) {
+  // The frozen LLM's layers recomputed in the backward: the same projector gradients, so the same
+  // curve and weights up to float rounding; and the LLM is its plain self again afterwards.
+  auto rep = representation();
+  auto o = options(4);
+  o.epochs = 1;
+  const auto plain = train_projector(llm_, rep, train_, o);
+  o.activation_checkpointing = true;
+  bool recomputing = true;  // at every step, the layers run through the checkpointing wrapper
+  const auto checkpointed = train_projector(llm_, rep, train_, o, [&](const Stage1Progress&) {
+    recomputing = recomputing && static_cast<bool>(llm_->layer_call());
+  });
+  EXPECT_TRUE(recomputing);
+  ASSERT_EQ(checkpointed.step_loss.size(), plain.step_loss.size());
+  for (std::size_t s = 0; s < plain.step_loss.size(); ++s)
+    EXPECT_NEAR(checkpointed.step_loss[s], plain.step_loss[s], 1e-5 * std::abs(plain.step_loss[s]))
+        << "step " << s;
+  auto pa = plain.projector->parameters(), pb = checkpointed.projector->parameters();
+  for (std::size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::allclose(pa[i], pb[i], 1e-5, 1e-6));
+  EXPECT_FALSE(static_cast<bool>(llm_->layer_call()));
+}
+
 TEST_F(Stage1, MaxLengthLeavesLongerCaptionsOutAndCountsThem) {
   auto rep = representation();
   auto o = options(4);

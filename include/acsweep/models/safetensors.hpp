@@ -79,6 +79,18 @@ struct TensorData {
 void write_safetensors(const std::string& path, const std::map<std::string, TensorData>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
+// A float32 tensor to write from memory that the caller keeps alive during the write.
+struct FloatSpan {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  const float* values = nullptr;
+};
+
+// Writes float32 tensors straight from memory (no copy of the data is assembled), atomically,
+// in the order given; names must be unique. std::runtime_error naming the file when a write fails.
+void write_safetensors_f32(const std::string& path, const std::vector<FloatSpan>& tensors,
+                           const std::map<std::string, std::string>& metadata = {});
+
 // Refuses pickle checkpoints with a message saying why and how to convert them.
 void refuse_pickle_checkpoint(const std::string& path);
 

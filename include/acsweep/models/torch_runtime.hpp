@@ -26,6 +26,8 @@ void keep_tensor_memory_for_reuse();
 // LibTorch's caching allocator has had allocated on it. On the CPU (-1): the peak resident set
 // (the kernel's count: weights, activations, buffers and the libraries alike).
 std::int64_t peak_memory_bytes(int cuda_device);
+// The memory of GPU `cuda_device` in bytes (its total, as CUDA reports it); 0 without CUDA.
+std::int64_t device_memory_bytes(int cuda_device);
 // Of the device a tensor lives on: its GPU's, or the CPU's.
 std::int64_t peak_memory_bytes(const c10::Device& device);
 

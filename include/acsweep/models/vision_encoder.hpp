@@ -25,6 +25,14 @@ struct EncoderOptions {
   bool pad_to_square = false;  // LLaVA's image_aspect_ratio = pad
 };
 
+// What the memory plan needs of an encoder, from its folder's configs alone (no weights read).
+struct EncoderShape {
+  std::int64_t channels = 0;
+  std::int64_t grid_width = 0, grid_height = 0;  // 0: known only by running it (a traced BCHW module)
+  std::int64_t weight_bytes = 0;                 // float32 weights (a traced module: its file size)
+};
+EncoderShape encoder_shape(const std::string& folder, const EncoderOptions& options = {});
+
 class VisionEncoder {
  public:
   virtual ~VisionEncoder() = default;

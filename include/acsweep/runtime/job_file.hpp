@@ -55,6 +55,7 @@ struct Stage1Section {
   // Train each projector data-parallel over a worker group: the score tasks are whole-group
   // tasks (spare ranks have none to take), and a finetune that trains its projector uses its group.
   bool data_parallel = false;
+  bool activation_checkpointing = false;  // recompute each decoder layer in the backward pass
 };
 
 struct AScoreSection {
@@ -75,7 +76,8 @@ struct CScoreSection {
 struct Stage2Section {
   std::string data, images;  // LLaVA JSON conversations (vicuna_v1) and their image folder
   double learning_rate = 2e-5;
-  std::int64_t global_batch = 128, micro_batch = 4, epochs = 1, checkpoint_every = 0;
+  std::int64_t global_batch = 128, micro_batch = 4, epochs = 1, checkpoint_every = 0, keep_checkpoints = 2;
+  std::string shard = "none";      // none | optimizer | gradients (train/sharded_adamw.hpp)
   std::int64_t max_length = 2048;  // LLaVA's model_max_length: longer conversations are left out, counted
   double warmup_ratio = 0.03, weight_decay = 0.0, max_grad_norm = 0.0;
   double peak_tflops = 0.0;               // the device's peak, for MFU in the progress lines (0: not known)
@@ -135,6 +137,7 @@ struct JobSpec {
   std::uint64_t seed = 0;
   int max_attempts = 3;  // tries of a failing task before it is recorded as failed
   std::optional<Layout> layout;
+  double device_memory_gib = 0;  // [layout] device_memory_gib: what the memory plan must fit (0: CUDA's)
   std::map<std::string, std::string> encoders;    // [encoders] NAME = FOLDER (absolute)
   std::map<std::string, std::string> benchmarks;  // [benchmarks] NAME = KIND:PATH
   std::optional<SimulationSection> simulation;    // a job is a policy simulation ([simulation])

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "acsweep/data/spair.hpp"
@@ -20,7 +21,8 @@
 namespace acsweep::sweep {
 
 struct RankState {
-  models::LlamaForCausalLM llm{nullptr};
+  std::string llm_folder;
+  models::LlamaForCausalLM llm{nullptr};  // frozen, on `device`; none while a finetune holds it
   std::unique_ptr<models::Tokenizer> tokenizer;
   std::vector<models::ImagePrompt> train, heldout;
   std::vector<data::KeypointPair> pairs;
@@ -30,6 +32,14 @@ struct RankState {
 // On this rank's GPU (local rank modulo the GPUs) when there is one.
 std::shared_ptr<RankState> load_rank_state(const ScoringPlan& plan, const runtime::ScoringSection& s,
                                            int local_rank);
+
+// The frozen LLM of the scores, loaded again where a finetune took it.
+models::LlamaForCausalLM& frozen_llm(RankState& state);
+
+// The LLM for a finetune to train: the rank's frozen copy itself, handed over, so that a rank
+// never holds a frozen copy beside the one it trains (at 7B, 25 GiB of float32). The next score
+// task loads it again.
+models::LlamaForCausalLM take_llm(RankState& state);
 
 // The setting's encoders, loaded at its resolution and concatenated, on `device`.
 models::VisionRepresentation load_representation(const runtime::SettingSpec& setting,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "acsweep/train/adamw.hpp"
+#include "acsweep/train/sharded_adamw.hpp"
 
 namespace acsweep::train {
 
@@ -32,5 +33,20 @@ std::optional<std::int64_t> latest_checkpoint(const std::string& dir);
 TrainingCursor load_checkpoint(const std::string& dir, std::int64_t step,
                                const std::vector<std::pair<std::string, torch::Tensor>>& trainable,
                                AdamW& optimizer);
+
+// Sharded checkpoints of a ShardedAdamW, written by every rank of the group in parallel:
+// <dir>/checkpoint-<step>.tmp-sharded/shard-<r>-of-<W>.safetensors (the rank's master weights and
+// moments of each bucket, streamed from memory), then, once every rank's shard is complete, group
+// rank 0 writes manifest.json (the group size, the buckets and their parameters) and state.json,
+// renames the folder and writes DONE. Every rank raises when any rank failed.
+void save_sharded_checkpoint(const std::string& dir, ShardedAdamW& optimizer, const TrainingCursor& cursor);
+
+// Restores a sharded checkpoint written at any group size (each rank reads the parts of the old
+// shards that its own shards cover) and all-gathers the weights into the parameters. InputError
+// naming the file when the checkpoint is unsharded, incomplete, or of another model.
+TrainingCursor load_sharded_checkpoint(const std::string& dir, std::int64_t step, ShardedAdamW& optimizer);
+
+// Removes all but the newest `keep` complete checkpoints in `dir` (keep 0: none removed).
+void prune_checkpoints(const std::string& dir, std::int64_t keep);
 
 }  // namespace acsweep::train

@@ -21,6 +21,7 @@
 #include <torch/csrc/autograd/function.h>
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -28,11 +29,17 @@
 
 namespace acsweep::train {
 
-// An in-place sum over the ranks of a communicator, for one contiguous float tensor.
+// The collectives of a worker group on contiguous float32 tensors: an in-place sum over its
+// ranks, and the two halves of it that sharded training uses (train/sharded_adamw.hpp).
 class AllReduce {
  public:
   virtual ~AllReduce() = default;
   virtual void sum(torch::Tensor& flat) = 0;
+  // `shard` gets this rank's part of the sum of `full` over the ranks: full holds size() parts of
+  // shard.numel() each, and rank r gets part r.
+  virtual void reduce_scatter(const torch::Tensor& full, torch::Tensor& shard);
+  // `full` gets every rank's `shard`, rank r's as part r.
+  virtual void all_gather(const torch::Tensor& shard, torch::Tensor& full);
   virtual int size() const = 0;
   virtual std::string name() const = 0;
   // Sums that overlap other work: start() begins one (every rank starts the same tensors in the
@@ -43,6 +50,10 @@ class AllReduce {
   virtual void progress() {}
   virtual void finish() {}
 };
+
+// std::invalid_argument (naming `what`) unless full and shard are contiguous float32 on one device
+// and full holds `ranks` shards.
+void check_shard_shapes(const torch::Tensor& full, const torch::Tensor& shard, int ranks, const char* what);
 
 // One rank: the sum over ranks is the tensor itself.
 class SingleRankAllReduce : public AllReduce {
@@ -60,6 +71,8 @@ class MpiAllReduce : public AllReduce {
  public:
   explicit MpiAllReduce(MPI_Comm comm, bool overlap = false);
   void sum(torch::Tensor& flat) override;
+  void reduce_scatter(const torch::Tensor& full, torch::Tensor& shard) override;  // MPI_Reduce_scatter_block
+  void all_gather(const torch::Tensor& shard, torch::Tensor& full) override;      // MPI_Allgather
   int size() const override { return size_; }
   std::string name() const override { return "mpi"; }
   bool overlaps() const override { return overlap_ && size_ > 1; }
@@ -78,6 +91,32 @@ class MpiAllReduce : public AllReduce {
 // Throws when acsweep was built without NCCL.
 std::unique_ptr<AllReduce> make_nccl_all_reduce(MPI_Comm comm, int device);
 
+// The parameters (indices into `parameters`) grouped into buckets in reverse registration order
+// (the backward pass produces the last layers' gradients first): the first bucket closes once it
+// holds first_bucket_bytes of float32, the others at bucket_bytes.
+std::vector<std::vector<std::size_t>> gradient_buckets(const std::vector<torch::Tensor>& parameters,
+                                                       std::size_t first_bucket_bytes,
+                                                       std::size_t bucket_bytes);
+
+// std::logic_error unless each member's .grad() is still its view into `flat`, in order (autograd
+// replaces a view when a gradient's layout differs, and the reduction would silently miss it).
+void check_gradient_views(const std::vector<torch::Tensor>& parameters,
+                          const std::vector<std::size_t>& members, const torch::Tensor& flat);
+
+// Calls ready(i) once autograd has accumulated parameters[i]'s gradient in a backward pass (a
+// post-hook on its gradient accumulator); the hooks come off when this is destroyed.
+class GradientHooks {
+ public:
+  GradientHooks(const std::vector<torch::Tensor>& parameters, std::function<void(std::size_t)> ready);
+  ~GradientHooks();
+  GradientHooks(const GradientHooks&) = delete;
+  GradientHooks& operator=(const GradientHooks&) = delete;
+
+ private:
+  std::function<void(std::size_t)> ready_;
+  std::vector<std::pair<c10::intrusive_ptr<torch::autograd::Node>, std::uintptr_t>> hooks_;
+};
+
 struct Bucket {
   torch::Tensor flat;                // float32, contiguous, on the parameters' device
   std::vector<std::size_t> members;  // indices into the reducer's parameters
@@ -90,7 +129,6 @@ class GradientReducer {
                   Averaging averaging = Averaging::divide,
                   std::size_t first_bucket_bytes = std::size_t{1} << 20,
                   std::size_t bucket_bytes = 25u << 20);
-  ~GradientReducer();                                // takes its hooks off the parameters
   GradientReducer(const GradientReducer&) = delete;  // the hooks know its address
   GradientReducer& operator=(const GradientReducer&) = delete;
 
@@ -102,7 +140,6 @@ class GradientReducer {
   const std::vector<torch::Tensor>& parameters() const { return parameters_; }
 
  private:
-  friend struct GradientReadyHook;
   void gradient_ready(std::size_t parameter);  // from the backward pass, once armed
   void start_ready_buckets();                  // in bucket order, as far as they are full
 
@@ -110,9 +147,8 @@ class GradientReducer {
   std::vector<Bucket> buckets_;
   AllReduce& all_reduce_;
   Averaging averaging_;
-  std::vector<std::size_t> bucket_of_;  // by parameter
-  // The parameters' gradient accumulators with this reducer's hook on each (key to remove it).
-  std::vector<std::pair<c10::intrusive_ptr<torch::autograd::Node>, std::uintptr_t>> hooks_;
+  std::vector<std::size_t> bucket_of_;    // by parameter
+  std::unique_ptr<GradientHooks> hooks_;  // where the backend overlaps
   // Armed state, for one backward pass.
   bool armed_ = false;
   std::thread::id armed_thread_;

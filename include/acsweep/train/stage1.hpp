@@ -30,10 +30,11 @@ struct Stage1Options {
   std::int64_t epochs = 1;
   double warmup_ratio = 0.03;
   double weight_decay = 0.0;
-  double max_grad_norm = 0.0;   // 0: no clipping
-  std::uint64_t data_seed = 0;  // the order of the examples
-  std::uint64_t init_seed = 0;  // the projector's initial weights
-  bool bf16 = false;            // bf16 autocast in the forward passes (train/autocast.hpp)
+  double max_grad_norm = 0.0;             // 0: no clipping
+  std::uint64_t data_seed = 0;            // the order of the examples
+  std::uint64_t init_seed = 0;            // the projector's initial weights
+  bool bf16 = false;                      // bf16 autocast in the forward passes (train/autocast.hpp)
+  bool activation_checkpointing = false;  // the LLM's layers recomputed in the backward pass
   std::int64_t max_length = 0;  // tokens, visual ones included, a caption may take (0: the LLM's context)
 };
 

@@ -10,8 +10,11 @@
 //    1 rank and W ranks take the same steps;
 //  - with activation_checkpointing, each decoder layer keeps only its input and is recomputed in
 //    the backward pass (train/activation_checkpoint.hpp): the same gradients, fewer saved bytes;
+//  - with shard = optimizer or gradients, the AdamW state (and the gradients) are sharded over
+//    the group (train/sharded_adamw.hpp): the same steps at a fraction of the memory per rank;
 //  - AdamW, cosine schedule with warmup, optional gradient clipping; checkpoints every N steps
-//    (rank 0 writes), and a run resumes from the newest complete checkpoint in its folder.
+//    (rank 0 writes, or every rank its shard), the newest keep_checkpoints kept, and a run resumes
+//    from the newest complete checkpoint in its folder (a sharded one at any group size).
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -22,6 +25,7 @@
 #include "acsweep/models/projector.hpp"
 #include "acsweep/models/vision_representation.hpp"
 #include "acsweep/train/reducer.hpp"
+#include "acsweep/train/sharded_adamw.hpp"
 
 namespace acsweep::train {
 
@@ -36,7 +40,9 @@ struct Stage2Options {
   std::uint64_t data_seed = 0;
   std::int64_t checkpoint_every = 0;      // optimizer steps; 0: no checkpoints
   std::string checkpoint_dir;             // where checkpoints go and a resumed run looks
+  std::int64_t keep_checkpoints = 2;      // the newest complete ones kept (0: all)
   std::int64_t stop_after = 0;            // end after this many steps of the schedule (0: all of it)
+  ShardLevel shard = ShardLevel::none;    // what of the training state is sharded over the group
   bool bf16 = false;                      // bf16 autocast in the forward passes (train/autocast.hpp)
   bool activation_checkpointing = false;  // each decoder layer recomputed in the backward pass
   std::int64_t max_length =

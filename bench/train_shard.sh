@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Sharded data parallel against the unsharded reducer at the same group size (bench/train_shard_bench.cpp):
+# each level at 1, 2 and 4 ranks, one process group per line; step time and model state against
+# `none`, and the largest rank's peak above its start against the memory plan.
+#   cmake --build build --target bench_train_shard && bench/train_shard.sh
+set -euo pipefail
+bin=${1:-build/bench/bench_train_shard}
+export OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1}
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1} OMPI_MCA_sharedfp=individual
+for ranks in 1 2 4; do
+  base=""
+  for level in none optimizer gradients; do
+    line=$(mpirun -np "$ranks" --oversubscribe "$bin" "$level")
+    echo "$line"
+    [[ -z $base ]] && base=$line
+    python3 - "$base" "$line" <<'PY'
+import json, sys
+b, x = (json.loads(a) for a in sys.argv[1:])
+print(f"  {x['ranks']} rank(s), {x['level']}: step {x['step_s']:.2f} s ({x['step_s'] / b['step_s']:.2f}x none); "
+      f"model state per rank {x['plan_model_state_bytes'] / 2**20:.0f} MiB "
+      f"({x['plan_model_state_bytes'] / b['plan_model_state_bytes']:.2f}x none); largest rank's peak above start "
+      f"{x['peak_above_start_bytes'] / 2**20:.0f} MiB ({x['peak_above_start_bytes'] / b['peak_above_start_bytes']:.2f}x none), "
+      f"plan {x['plan_bytes'] / 2**20:.0f} MiB (measured / plan {x['peak_above_start_bytes'] / x['plan_bytes']:.2f})")
+PY
+  done
+done

@@ -1,0 +1,51 @@
+#pragma once
+// The bytes a training rank holds at its peak, planned from the models' sizes alone (config.json
+// and preprocessor_config.json: no weights are read), before any work starts:
+//  - model state: float32 weights, gradients and AdamW moments, each full or 1/W as the shard
+//    level says (train/sharded_adamw.hpp), and the float32 master shard a sharded rank keeps;
+//  - the bf16 copies of the weights that autocast makes for the forward pass;
+//  - saved activations at the micro-batch and the longest sequence (maximum length), counted from
+//    what the decoder layer's autograd graph keeps per token (models/llama.cpp, fused attention:
+//    no [T, T] scores); with activation checkpointing, each layer's input plus one layer recomputed;
+//  - the communication buffers of the gradient buckets, and the frozen vision encoders.
+// Pure arithmetic; the estimate is checked against measured peaks in bench/train_memory.sh.
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "acsweep/models/hf_config.hpp"
+
+namespace acsweep::train {
+
+enum class ShardLevel;
+
+struct MemoryPlan {
+  std::vector<std::pair<std::string, std::int64_t>> parts;  // name, bytes per rank
+  std::int64_t total() const;
+};
+
+struct TrainingShape {
+  std::int64_t micro_batch = 1;
+  std::int64_t sequence = 1;         // tokens per example, visual ones included (the maximum length)
+  std::int64_t group = 1;            // ranks the training state is sharded over
+  std::int64_t vision_channels = 0;  // the representation's (the projector's input)
+  std::int64_t visual_tokens = 0;    // per image (0: not known)
+  std::int64_t encoder_bytes = 0;    // the frozen vision encoders' weights
+  bool train_llm = true;             // Stage 2; Stage 1 trains the projector only
+  bool bf16 = false;                 // autocast
+  bool activation_checkpointing = false;
+  std::int64_t bucket_bytes = 25 << 20;
+};
+
+// The decoder's parameters as LlamaForCausalLM registers them.
+std::int64_t llama_parameters(const models::LlamaConfig& config);
+// The projector's (models/projector.hpp: two linear layers with biases).
+std::int64_t projector_parameters(std::int64_t vision_channels, std::int64_t llm_hidden);
+
+// Saved activation bytes of one decoder layer per token (float32, or under bf16 autocast).
+std::int64_t layer_activation_bytes_per_token(const models::LlamaConfig& config, bool bf16);
+
+MemoryPlan plan_training(const models::LlamaConfig& llm, const TrainingShape& shape, ShardLevel level);
+
+}  // namespace acsweep::train

@@ -1,0 +1,133 @@
+"""The memory plan of `acsweep run JOB --dry-run` (sweep/memory_plan.hpp):
+- folders holding only config.json and preprocessor_config.json plan the same as the full folders;
+- the shipped paper sweep (jobs/paper_sweep.ini: Vicuna-7B, groups of 8, 2048 tokens), planned from
+  the real models' configs written by transformers, fits an 80 GB card, and the same job unsharded
+  and without activation checkpointing is refused, naming the phase and what would fit;
+- a run whose plan exceeds [layout] device_memory_gib is refused before any work."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_scoring import FINETUNE, WORLD, write_job
+
+REPO = Path(__file__).resolve().parents[2]
+GIB = 1024**3
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("memory")
+    subprocess.run([sys.executable, WORLD, str(folder / "world"), "2"], check=True)
+    return folder
+
+
+def memory(acsweep, job, *sets, check=True):
+    args = ["run", job, "--dry-run", "--json"]
+    for s in sets:
+        args += ["--set", s]
+    done = acsweep(*args, check=check)
+    return done, (json.loads(done.stdout) if done.stdout.strip() else None)
+
+
+def test_config_only_folders_plan_as_the_full_ones(acsweep, world):
+    full = write_job(world, FINETUNE, "full.ini")
+    _, planned = memory(acsweep, full)
+    assert set(planned["memory"]) == {"scoring", "finetune"} and planned["unknown"] == []
+    for phase in planned["memory"].values():
+        assert phase["per_rank_bytes"] == sum(phase["parts"].values()) > 0
+        assert phase["parts"]["weights"] > 0 and phase["parts"]["activations"] > 0
+    # The same models with nothing but their configs.
+    configs = world / "configs"
+    for model in ("llm", "encoders/clip", "encoders/dino"):
+        (configs / model).mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "preprocessor_config.json"):
+            if (world / "world" / model / name).exists():
+                shutil.copy(world / "world" / model / name, configs / model / name)
+    text = (FINETUNE.replace("world/llm", "configs/llm").replace("world/encoders", "configs/encoders"))
+    only = write_job(world, text, "configs.ini")
+    _, from_configs = memory(acsweep, only, check=False)
+    assert from_configs["memory"] == planned["memory"]
+
+
+def test_a_run_that_cannot_fit_is_refused_before_any_work(acsweep, world):
+    job = write_job(world, FINETUNE, "small_device.ini")
+    done = acsweep("run", job, "--set", "layout.device_memory_gib=0.01", "--set", "job.output=refused", check=False)
+    assert done.returncode == 2, done.stderr
+    assert "scoring (scorer ranks, setting" in done.stderr and "0.0 GiB of the device" in done.stderr
+    assert "[layout] device_memory_gib" in done.stderr
+    assert not (world / "refused").exists()
+
+
+def paper_models(root):
+    """The paper's models as config files only, written by transformers in their real formats."""
+    transformers = pytest.importorskip("transformers")
+
+    def write(folder, config, processor=None):
+        path = root / "models" / folder
+        path.mkdir(parents=True, exist_ok=True)
+        config.to_json_file(path / "config.json")
+        if processor is not None:
+            processor.to_json_file(path / "preprocessor_config.json")
+
+    write("lmsys/vicuna-7b-v1.5",
+          transformers.LlamaConfig(vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+                                   num_attention_heads=32, num_key_value_heads=32, max_position_embeddings=4096))
+    clip = dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16, patch_size=14)
+    for folder, side in (("openai/clip-vit-large-patch14-336", 336), ("openai/clip-vit-large-patch14", 224),
+                         ("laion/CLIP-ViT-L-14-laion2B-s32B-b82K", 224)):
+        write(folder, transformers.CLIPVisionConfig(image_size=side, **clip),
+              transformers.CLIPImageProcessor(size={"shortest_edge": side}, crop_size=side))
+    for folder, size, side in (("google/siglip-base-patch16-224", (768, 3072, 12, 12), 224),
+                               ("google/siglip-large-patch16-256", (1024, 4096, 24, 16), 256)):
+        h, i, layers, heads = size
+        write(folder, transformers.SiglipVisionConfig(hidden_size=h, intermediate_size=i, num_hidden_layers=layers,
+                                                      num_attention_heads=heads, image_size=side, patch_size=16),
+              transformers.SiglipImageProcessor(size={"height": side, "width": side}))
+    write("google/siglip2-large-patch16-256",
+          transformers.Siglip2VisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                                           num_attention_heads=16, num_patches=256, patch_size=16),
+          transformers.SiglipImageProcessor(size={"height": 256, "width": 256}))
+    write("facebook/dinov2-large",
+          transformers.Dinov2Config(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, patch_size=14),
+          transformers.BitImageProcessor(size={"shortest_edge": 256}, crop_size=224, do_center_crop=True))
+    # The diffusion features: traced modules with their sidecar (not here: no weights are read).
+    for folder in ("facebook/DiT-XL-2-512-torchscript", "stabilityai/stable-diffusion-xl-base-1.0-torchscript",
+                   "stabilityai/stable-diffusion-3-medium-diffusers-torchscript",
+                   "stabilityai/stable-diffusion-2-1-torchscript", "runwayml/stable-diffusion-v1-5-torchscript",
+                   "lambdalabs/sd-image-variations-diffusers-torchscript"):
+        path = root / "models" / folder
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "acsweep_encoder.json").write_text(
+            json.dumps({"module": "features.pt", "output_layout": "BCHW", "channels": 1280}))
+        transformers.CLIPImageProcessor(size={"shortest_edge": 512}, crop_size=512).to_json_file(
+            path / "preprocessor_config.json")
+
+
+def test_the_paper_sweep_fits_an_80_gb_card(acsweep, tmp_path):
+    paper_models(tmp_path)
+    (tmp_path / "jobs").mkdir()
+    job = tmp_path / "jobs" / "paper_sweep.ini"
+    shutil.copy(REPO / "jobs" / "paper_sweep.ini", job)
+    done, planned = memory(acsweep, job, "layout.device_memory_gib=80")
+    assert done.returncode == 0, done.stderr
+    finetune, scoring = planned["memory"]["finetune"], planned["memory"]["scoring"]
+    assert finetune["shard"] == "gradients" and finetune["per_rank_bytes"] <= 80 * GIB
+    assert scoring["per_rank_bytes"] <= 80 * GIB
+    assert planned["device_bytes"] == 80 * GIB
+    # Model state per GPU: float32 weights whole, the gradients, moments and master weights 1/8.
+    n = 6738415616
+    assert finetune["parts"]["weights"] > 4 * n and finetune["parts"]["optimizer"] < 8 * n / 8 * 1.01
+    # LLaVA's 16 per GPU, unsharded, every activation kept: refused, with what would fit.
+    done, _ = memory(acsweep, job, "layout.device_memory_gib=80", "stage2.shard=none",
+                     "stage2.activation_checkpointing=false", check=False)
+    assert done.returncode == 2
+    assert "finetune (worker ranks, setting" in done.stderr and "above the 80.0 GiB" in done.stderr
+    assert "would fit: [stage2] shard = gradients with activation_checkpointing = true" in done.stderr
+    # The human plan names every phase and part.
+    text = acsweep("run", job, "--dry-run", "--set", "layout.device_memory_gib=80").stdout
+    assert "memory per rank" in text and "finetune worker" in text and "bf16 weight copies" in text

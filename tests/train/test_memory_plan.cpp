@@ -1,0 +1,116 @@
+// The memory plan's arithmetic (train/memory_plan.hpp):
+//  - the parameter counts equal those of the modules LibTorch builds (tied and untied heads, GQA);
+//  - Vicuna-7B's count by hand (6,738,415,616) and its float32 weights;
+//  - model state per rank falls as 1/W with sharding, and each level saves what it says;
+//  - activation checkpointing and bf16 lower the saved activations; the plan grows with the
+//    micro-batch;
+//  - the shipped paper sweep's Stage 2 (Vicuna-7B, groups of 8, micro-batch 8, 2048 tokens,
+//    CLIP-L/336) fits an 80 GB card, and at micro-batch 16 unsharded it does not.
+#include <gtest/gtest.h>
+
+#include "acsweep/models/llama.hpp"
+#include "acsweep/models/projector.hpp"
+#include "acsweep/train/memory_plan.hpp"
+#include "acsweep/train/sharded_adamw.hpp"
+
+namespace acsweep::train {
+namespace {
+
+std::int64_t count(torch::nn::Module& module) {
+  std::int64_t n = 0;
+  for (const auto& p : module.parameters()) n += p.numel();
+  return n;
+}
+
+std::int64_t part(const MemoryPlan& plan, const std::string& name) {
+  for (const auto& [key, bytes] : plan.parts)
+    if (key == name) return bytes;
+  return -1;
+}
+
+models::LlamaConfig vicuna_7b() { return models::llama_config({32000, 4096, 11008, 32, 32, 32, 128}, 4096); }
+
+TEST(MemoryPlan, ParameterCountsAreThoseOfTheModules) {
+  for (const bool tied : {false, true}) {
+    auto config = models::llama_config({61, 32, 48, 3, 4, 2, 8});
+    config.tie_word_embeddings = tied;
+    models::LlamaForCausalLM llm(config);
+    EXPECT_EQ(llama_parameters(config), count(*llm)) << (tied ? "tied" : "untied");
+  }
+  models::Projector projector(24, 32);
+  EXPECT_EQ(projector_parameters(24, 32), count(*projector));
+}
+
+TEST(MemoryPlan, Vicuna7BByHand) {
+  EXPECT_EQ(llama_parameters(vicuna_7b()), 6738415616);
+  TrainingShape shape;
+  shape.vision_channels = 1024;
+  const auto plan = plan_training(vicuna_7b(), shape, ShardLevel::none);
+  const std::int64_t projector = 1024 * 4096 + 4096 + 4096 * 4096 + 4096;
+  EXPECT_EQ(part(plan, "weights"), 4 * (6738415616 + projector));
+  EXPECT_EQ(part(plan, "gradients"), 4 * (6738415616 + projector));
+  EXPECT_EQ(part(plan, "optimizer"), 8 * (6738415616 + projector));
+}
+
+TEST(MemoryPlan, ModelStateFallsAsOneOverTheGroup) {
+  const auto config = models::llama_config({1000, 256, 704, 4, 4, 4, 64});
+  TrainingShape shape;
+  shape.vision_channels = 64;
+  const auto state = [&](std::int64_t group, ShardLevel level) {
+    shape.group = group;
+    const auto plan = plan_training(config, shape, level);
+    return part(plan, "gradients") + part(plan, "optimizer") +
+           std::max<std::int64_t>(0, part(plan, "master"));
+  };
+  const std::int64_t trainable = llama_parameters(config) + projector_parameters(64, 256);
+  EXPECT_EQ(state(1, ShardLevel::none), 12 * trainable);
+  EXPECT_EQ(state(4, ShardLevel::none), 12 * trainable);  // unsharded: the group does not matter
+  for (const std::int64_t w : {1, 2, 4, 8}) {
+    const std::int64_t shard = (trainable + w - 1) / w;
+    EXPECT_EQ(state(w, ShardLevel::gradients), 16 * shard) << w;  // gradient, moments, master: 1/W
+    EXPECT_EQ(state(w, ShardLevel::optimizer), 16 * shard + 4 * trainable) << w;
+  }
+  shape.group = 4;
+  EXPECT_GT(part(plan_training(config, shape, ShardLevel::gradients), "communication"), 0);
+  EXPECT_EQ(part(plan_training(config, shape, ShardLevel::none), "communication"), 0);
+}
+
+TEST(MemoryPlan, CheckpointingAndBf16SaveActivationsAndTheMicroBatchCosts) {
+  const auto config = vicuna_7b();
+  TrainingShape shape;
+  shape.vision_channels = 1024;
+  shape.sequence = 2048;
+  const auto activations = [&](bool checkpointing, bool bf16, std::int64_t micro) {
+    shape.activation_checkpointing = checkpointing;
+    shape.bf16 = bf16;
+    shape.micro_batch = micro;
+    return part(plan_training(config, shape, ShardLevel::none), "activations");
+  };
+  EXPECT_LT(activations(true, false, 1) * 5, activations(false, false, 1));
+  EXPECT_LT(activations(false, true, 1), activations(false, false, 1));
+  EXPECT_GT(activations(false, true, 2), activations(false, true, 1) * 19 / 10);
+  // Per token, one layer: float32 of the Llama layer's saved tensors, counted by hand
+  // (norms 2 x 2h, q/k/v/o/gate/up inputs 2h + q, RoPE 2q + 2kv, attention 2q + 2kv, SwiGLU 4i).
+  const std::int64_t h = 4096, i = 11008;
+  EXPECT_EQ(layer_activation_bytes_per_token(config, false), 4 * (4 * h + 2 * h + h + 8 * h + 4 * i));
+}
+
+TEST(MemoryPlan, ThePaperSweepStage2FitsAn80GBCard) {
+  TrainingShape shape;
+  shape.vision_channels = 1024;  // CLIP-L/336
+  shape.visual_tokens = 576;     // 24 x 24
+  shape.encoder_bytes = 4 * 304'000'000;
+  shape.sequence = 2048;
+  shape.group = 8;
+  shape.bf16 = true;
+  shape.activation_checkpointing = true;
+  shape.micro_batch = 8;
+  const std::int64_t card = 80'000'000'000;
+  EXPECT_LE(plan_training(vicuna_7b(), shape, ShardLevel::gradients).total(), card);
+  shape.micro_batch = 16;
+  shape.activation_checkpointing = false;
+  EXPECT_GT(plan_training(vicuna_7b(), shape, ShardLevel::none).total(), card);
+}
+
+}  // namespace
+}  // namespace acsweep::train
