@@ -124,6 +124,9 @@ po::options_description schema() {
           "activations fall to about 1/layers for one more forward pass per step")(
           "stage2.checkpoint_every", po::value<std::int64_t>()->default_value(0),
           "optimizer steps between checkpoints (0: none); a rerun resumes from the newest")(
+          "stage2.save_model", po::value<bool>()->default_value(true),
+          "write each finetuned model as a LLaVA folder (sharded safetensors, index, config, tokenizer) to "
+          "<output>/stage2/<hash>/llava-<setting>")(
           "stage2.keep_checkpoints", po::value<std::int64_t>()->default_value(2),
           "the newest complete checkpoints kept, older ones removed (0: keep all)")(
           "stage2.shard", po::value<std::string>()->default_value("none"),
@@ -341,6 +344,7 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   require(t.peak_tflops >= 0 && std::isfinite(t.peak_tflops), "stage2.peak_tflops", "must not be negative");
   t.checkpoint_every = value_of<std::int64_t>(vm, "stage2.checkpoint_every");
   require(t.checkpoint_every >= 0, "stage2.checkpoint_every", "must not be negative");
+  t.save_model = value_of<bool>(vm, "stage2.save_model");
   t.keep_checkpoints = value_of<std::int64_t>(vm, "stage2.keep_checkpoints");
   require(t.keep_checkpoints >= 0, "stage2.keep_checkpoints", "must not be negative");
   t.shard = value_of<std::string>(vm, "stage2.shard");

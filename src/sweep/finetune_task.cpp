@@ -8,6 +8,7 @@
 #include "acsweep/data/llava.hpp"
 #include "acsweep/eval/evaluate.hpp"
 #include "acsweep/law/seeded_rng.hpp"
+#include "acsweep/models/llava_folder.hpp"
 #include "acsweep/runtime/mpi.hpp"
 #include "acsweep/sweep/seed_streams.hpp"
 #include "acsweep/sweep/stage1_projector.hpp"
@@ -92,6 +93,24 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
   if (trained.resumed_from > 0 && group_rank == 0)
     std::fprintf(stderr, "acsweep [rank %d] %s: stage 2 resumed from the checkpoint of step %lld\n", rank,
                  setting.name.c_str(), static_cast<long long>(trained.resumed_from));
+
+  if (f.stage2.save_model && group_rank == 0) {
+    // Every rank holds the same weights after the last step; rank 0 writes them.
+    models::LlavaMetadata meta;
+    for (std::size_t i = 0; i < setting.folders.size(); ++i)
+      meta.vision_tower += (i ? "+" : "") + setting.folders[i];
+    meta.vision_hidden = representation.channels();
+    meta.select_layer = job.scoring->search.layer;
+    meta.pad_to_square = job.scoring->search.pad_to_square;
+    meta.tokenizer_model = s.llm.tokenizer;
+    // "llava" in the folder's name: LLaVA's loader (and lmms-eval's through it) keys on it.
+    const auto folder =
+        fs::path(job.output) / "stage2" / task.inputs.at("stage2_hash") / ("llava-" + setting.name);
+    fs::create_directories(folder.parent_path());
+    models::write_llava_folder(folder.string(), train::stage2_parameters(llm, projector), s.llm.folder, meta);
+    std::fprintf(stderr, "acsweep [rank %d] %s: the finetuned model is in %s\n", rank, setting.name.c_str(),
+                 folder.c_str());
+  }
 
   std::vector<std::int64_t> peak{trained.peak_bytes};  // the group's largest, over its ranks
   runtime::all_reduce_max(peak, group);

@@ -3,6 +3,7 @@ three settings (two towers and their combination). The same numbers at 1 and 4 r
 that recomputes nothing, a changed C definition that recomputes C but reads the Stage-1
 projectors back, results that agree with themselves, and bad job files named."""
 
+import json
 import os
 import re
 import subprocess
@@ -200,7 +201,7 @@ def test_finetune_on_a_worker_group_equals_one_rank(acsweep, world):
     # checkpoint, and only the newest is kept.
     run(acsweep, job, "job.output=ft3s", "layout.groups=1", "layout.group_size=2", "stage2.shard=optimizer",
         "stage2.keep_checkpoints=1", ranks=3)
-    kept = sorted(p.relative_to(world / "ft3s" / "stage2") for p in (world / "ft3s" / "stage2").glob("*/*/*"))
+    kept = sorted(p.relative_to(world / "ft3s" / "stage2") for p in (world / "ft3s" / "stage2").glob("*/checkpoint*/*"))
     assert [p.parts[1:] for p in kept] == [("checkpoint-12", name) for name in
                                           ("DONE", "manifest.json", "shard-0-of-2.safetensors",
                                            "shard-1-of-2.safetensors", "state.json")]
@@ -225,3 +226,29 @@ def test_finetune_on_a_worker_group_equals_one_rank(acsweep, world):
             assert correct.shape == (3, 12 if name == "shapes" else 24)  # a row per task
         np.testing.assert_allclose(a["finetune/shapes"][()], 100 * np.nanmean(a["tasks/per_sample/shapes_correct"][2:]))
     assert (world / "ft1" / "stage2").is_dir()  # checkpoints every 4 steps
+    # The finetuned model as a LLaVA folder that transformers loads: every LLM weight, and the
+    # projector under LLaVA's names.
+    import safetensors.torch
+    import sentencepiece
+    import torch
+    import transformers
+    folders = list((world / "ft1" / "stage2").glob("*/llava-clip"))
+    assert len(folders) == 1, folders
+    model = folders[0]
+    index = json.loads((model / "model.safetensors.index.json").read_text())
+    assert set(index["weight_map"].values()) == {p.name for p in model.glob("model-*-of-*.safetensors")}
+    config = json.loads((model / "config.json").read_text())
+    assert config["mm_projector_type"] == "mlp2x_gelu" and config["mm_hidden_size"] > 0
+    assert config["architectures"] == ["LlavaLlamaForCausalLM"] and config["mm_vision_select_layer"] == -2
+    llm, info = transformers.LlamaForCausalLM.from_pretrained(model, output_loading_info=True)
+    projector = {"model.mm_projector.0.weight", "model.mm_projector.0.bias", "model.mm_projector.2.weight",
+                 "model.mm_projector.2.bias"}
+    assert not info["missing_keys"] and set(info["unexpected_keys"]) == projector
+    stored = {}
+    for name in set(index["weight_map"].values()):
+        stored.update(safetensors.torch.load_file(model / name))
+    assert projector <= set(stored) and stored["model.mm_projector.0.weight"].dtype == torch.bfloat16
+    base = transformers.LlamaForCausalLM.from_pretrained(world / "world" / "llm")
+    trained, untrained = llm.model.layers[0].mlp.up_proj.weight, base.model.layers[0].mlp.up_proj.weight
+    assert trained.shape == untrained.shape and not torch.allclose(trained.float(), untrained.float())
+    assert sentencepiece.SentencePieceProcessor(model_file=str(model / "tokenizer.model")).get_piece_size() > 0

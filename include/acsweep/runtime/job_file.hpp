@@ -83,6 +83,7 @@ struct Stage2Section {
   double peak_tflops = 0.0;               // the device's peak, for MFU in the progress lines (0: not known)
   bool overlap_reduction = false;         // MPI: start each gradient bucket's sum during the backward
   bool activation_checkpointing = false;  // recompute each decoder layer in the backward pass
+  bool save_model = true;                 // the finetuned model as a LLaVA folder
 };
 
 struct BenchmarkSpec {
