@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "acsweep/error.hpp"
@@ -281,6 +282,32 @@ std::vector<std::string> SafetensorsFolder::names() const {
   return out;
 }
 
+namespace {
+
+// The file layout both writers share: the 8-byte header length, the JSON header padded so the data
+// starts 8-byte aligned (as the reference writer does), then `body`'s bytes; into a temporary file
+// that is renamed once complete.
+void write_with_header(const std::string& path, const nlohmann::json& header,
+                       const std::function<void(std::ostream&)>& body) {
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    const std::uint64_t length = text.size();
+    for (int i = 0; i < 8; ++i) out.put(static_cast<char>((length >> (8 * i)) & 0xFF));
+    out << text;
+    body(out);
+    out.flush();
+    if (!out) throw std::runtime_error(temporary + ": write failed (is the disk full?)");
+  }
+  std::error_code ec;
+  fs::rename(temporary, path, ec);
+  if (ec) throw std::runtime_error("cannot move " + temporary + " to " + path + ": " + ec.message());
+}
+
+}  // namespace
+
 void write_safetensors(const std::string& path, const std::map<std::string, TensorData>& tensors,
                        const std::map<std::string, std::string>& metadata) {
   nlohmann::json header = nlohmann::json::object();
@@ -304,19 +331,7 @@ void write_safetensors(const std::string& path, const std::map<std::string, Tens
     header[name] = {
         {"dtype", to_string(tensor.dtype)}, {"shape", tensor.shape}, {"data_offsets", {begin, data.size()}}};
   }
-  std::string text = header.dump();
-  text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned, as the reference writer does
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    const std::uint64_t length = text.size();
-    for (int i = 0; i < 8; ++i) out.put(static_cast<char>((length >> (8 * i)) & 0xFF));
-    out << text << data;
-    if (!out) throw std::runtime_error(temporary + ": write failed");
-  }
-  std::error_code ec;
-  fs::rename(temporary, path, ec);
-  if (ec) throw std::runtime_error("cannot move " + temporary + " to " + path + ": " + ec.message());
+  write_with_header(path, header, [&](std::ostream& out) { out << data; });
 }
 
 void write_safetensors_f32(const std::string& path, const std::vector<FloatSpan>& tensors,
@@ -331,25 +346,13 @@ void write_safetensors_f32(const std::string& path, const std::vector<FloatSpan>
     header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + 4 * n}}};
     offset += 4 * n;
   }
-  std::string text = header.dump();
-  text.append((8 - text.size() % 8) % 8, ' ');
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    const std::uint64_t length = text.size();
-    for (int i = 0; i < 8; ++i) out.put(static_cast<char>((length >> (8 * i)) & 0xFF));
-    out << text;
+  write_with_header(path, header, [&](std::ostream& out) {
     for (const auto& t : tensors) {
       std::size_t n = 1;
       for (auto d : t.shape) n *= static_cast<std::size_t>(d);
       out.write(reinterpret_cast<const char*>(t.values), static_cast<std::streamsize>(4 * n));
     }
-    out.flush();
-    if (!out) throw std::runtime_error(temporary + ": write failed (is the disk full?)");
-  }
-  std::error_code ec;
-  fs::rename(temporary, path, ec);
-  if (ec) throw std::runtime_error("cannot move " + temporary + " to " + path + ": " + ec.message());
+  });
 }
 
 void refuse_pickle_checkpoint(const std::string& path) {

@@ -164,12 +164,12 @@ JobMemory plan_memory(const runtime::JobSpec& job, int group_size) {
 void check_memory(const JobMemory& memory, const runtime::JobSpec& job, int group_size) {
   if (memory.device_bytes <= 0 || !job.scoring) return;
   const auto& s = *job.scoring;
-  const auto llm = models::read_llama_config((fs::path(s.llm.folder) / "config.json").string());
   const bool bf16 = plans_bf16(job);
   for (const auto& phase : phases_of(s)) {
     const auto planned = std::find_if(memory.phases.begin(), memory.phases.end(),
                                       [&](const PhaseMemory& p) { return p.phase == phase.phase; });
     if (planned == memory.phases.end() || planned->plan.total() <= memory.device_bytes) continue;
+    const auto llm = models::read_llama_config((fs::path(s.llm.folder) / "config.json").string());
     const std::int64_t group = phase.stage2 ? group_size : 1;
     const std::string section = phase.stage2 ? "[stage2] " : "[stage1] ";
     // What would fit: each knob alone, then together, the first micro-batch that fits.

@@ -78,6 +78,19 @@ bool all_agree(AllReduce& group, const torch::Tensor& like, bool ok) {
   return failed.item<double>() == 0.0;
 }
 
+// The steps of the complete checkpoints in `dir` (a folder with DONE, not a temporary), ascending.
+std::vector<std::int64_t> complete_checkpoints(const std::string& dir) {
+  std::vector<std::int64_t> steps;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("checkpoint-", 0) != 0 || name.find(".tmp") != std::string::npos) continue;
+    if (fs::exists(entry.path() / "DONE")) steps.push_back(std::stoll(name.substr(11)));
+  }
+  std::sort(steps.begin(), steps.end());
+  return steps;
+}
+
 std::string shard_file(int rank, int ranks) {
   return "shard-" + std::to_string(rank) + "-of-" + std::to_string(ranks) + ".safetensors";
 }
@@ -106,16 +119,9 @@ void save_checkpoint(const std::string& dir,
 }
 
 std::optional<std::int64_t> latest_checkpoint(const std::string& dir) {
-  std::optional<std::int64_t> newest;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("checkpoint-", 0) != 0 || name.find(".tmp") != std::string::npos) continue;
-    if (!fs::exists(entry.path() / "DONE")) continue;
-    const std::int64_t step = std::stoll(name.substr(11));
-    if (!newest || step > *newest) newest = step;
-  }
-  return newest;
+  const auto steps = complete_checkpoints(dir);
+  if (steps.empty()) return std::nullopt;
+  return steps.back();
 }
 
 TrainingCursor load_checkpoint(const std::string& dir, std::int64_t step,
@@ -276,14 +282,7 @@ TrainingCursor load_sharded_checkpoint(const std::string& dir, std::int64_t step
 
 void prune_checkpoints(const std::string& dir, std::int64_t keep) {
   if (keep <= 0) return;
-  std::vector<std::int64_t> steps;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("checkpoint-", 0) != 0 || name.find(".tmp") != std::string::npos) continue;
-    if (fs::exists(entry.path() / "DONE")) steps.push_back(std::stoll(name.substr(11)));
-  }
-  std::sort(steps.begin(), steps.end());
+  const auto steps = complete_checkpoints(dir);
   for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < steps.size(); ++i) {
     // DONE first: a folder half removed is never taken for complete.
     fs::remove(fs::path(dir) / name_of(steps[i]) / "DONE");

@@ -80,8 +80,8 @@ MemoryPlan plan_training(const models::LlamaConfig& llm, const TrainingShape& s,
   // weights' copies are kept by autograd for the backward, except under activation checkpointing,
   // where only the layer being recomputed has them.
   if (s.bf16) {
-    const std::int64_t one_layer = (llama_parameters(llm) - 2 * llm.vocab_size * llm.hidden_size) /
-                                   std::max<std::int64_t>(1, llm.num_hidden_layers);
+    const std::int64_t one_layer =
+        (n_llm - 2 * llm.vocab_size * llm.hidden_size) / std::max<std::int64_t>(1, llm.num_hidden_layers);
     plan.parts.emplace_back(
         "bf16 weight copies",
         2 * (s.train_llm || !s.activation_checkpointing ? n_llm : std::max<std::int64_t>(one_layer, 0)));

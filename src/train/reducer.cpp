@@ -34,25 +34,19 @@ void check_shard_shapes(const torch::Tensor& full, const torch::Tensor& shard, i
                                 std::to_string(shard.numel()));
 }
 
-void AllReduce::reduce_scatter(const torch::Tensor& full, torch::Tensor& shard) {
-  check_shard_shapes(full, shard, size(), "reduce_scatter");
-  if (size() != 1) throw std::logic_error(name() + ": reduce_scatter is not implemented");
+void SingleRankAllReduce::reduce_scatter(const torch::Tensor& full, torch::Tensor& shard) {
+  check_shard_shapes(full, shard, 1, "reduce_scatter");
   shard.copy_(full);
 }
 
-void AllReduce::all_gather(const torch::Tensor& shard, torch::Tensor& full) {
-  check_shard_shapes(full, shard, size(), "all_gather");
-  if (size() != 1) throw std::logic_error(name() + ": all_gather is not implemented");
+void SingleRankAllReduce::all_gather(const torch::Tensor& shard, torch::Tensor& full) {
+  check_shard_shapes(full, shard, 1, "all_gather");
   full.copy_(shard);
 }
 
 void MpiAllReduce::reduce_scatter(const torch::Tensor& full, torch::Tensor& shard) {
   check_shard_shapes(full, shard, size_, "MPI reduce_scatter");
   const int count = mpi_count(shard);
-  if (size_ == 1) {
-    shard.copy_(full);
-    return;
-  }
   runtime::check_mpi(MPI_Reduce_scatter_block(full.data_ptr<float>(), shard.data_ptr<float>(), count,
                                               MPI_FLOAT, MPI_SUM, comm_),
                      "MPI_Reduce_scatter_block of a gradient bucket");
@@ -61,10 +55,6 @@ void MpiAllReduce::reduce_scatter(const torch::Tensor& full, torch::Tensor& shar
 void MpiAllReduce::all_gather(const torch::Tensor& shard, torch::Tensor& full) {
   check_shard_shapes(full, shard, size_, "MPI all_gather");
   const int count = mpi_count(shard);
-  if (size_ == 1) {
-    full.copy_(shard);
-    return;
-  }
   runtime::check_mpi(MPI_Allgather(shard.data_ptr<float>(), count, MPI_FLOAT, full.data_ptr<float>(), count,
                                    MPI_FLOAT, comm_),
                      "MPI_Allgather of a weight bucket");

@@ -37,9 +37,9 @@ class AllReduce {
   virtual void sum(torch::Tensor& flat) = 0;
   // `shard` gets this rank's part of the sum of `full` over the ranks: full holds size() parts of
   // shard.numel() each, and rank r gets part r.
-  virtual void reduce_scatter(const torch::Tensor& full, torch::Tensor& shard);
+  virtual void reduce_scatter(const torch::Tensor& full, torch::Tensor& shard) = 0;
   // `full` gets every rank's `shard`, rank r's as part r.
-  virtual void all_gather(const torch::Tensor& shard, torch::Tensor& full);
+  virtual void all_gather(const torch::Tensor& shard, torch::Tensor& full) = 0;
   virtual int size() const = 0;
   virtual std::string name() const = 0;
   // Sums that overlap other work: start() begins one (every rank starts the same tensors in the
@@ -59,6 +59,8 @@ void check_shard_shapes(const torch::Tensor& full, const torch::Tensor& shard, i
 class SingleRankAllReduce : public AllReduce {
  public:
   void sum(torch::Tensor&) override {}
+  void reduce_scatter(const torch::Tensor& full, torch::Tensor& shard) override;  // a copy
+  void all_gather(const torch::Tensor& shard, torch::Tensor& full) override;      // a copy
   int size() const override { return 1; }
   std::string name() const override { return "single rank"; }
 };
