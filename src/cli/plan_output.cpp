@@ -130,8 +130,8 @@ void print_memory_plan(const sweep::JobMemory& memory) {
   std::printf("memory per rank (planned from config.json and preprocessor_config.json; device: %s):\n",
               device);
   for (const auto& p : memory.phases) {
-    std::printf("  %-8s %-6s %7.2f GiB  (largest setting %s, shard %s%s)\n", p.phase.c_str(), p.role.c_str(),
-                gib(p.plan.total()), p.setting.c_str(), p.shard.c_str(),
+    std::printf("  %-8s %-6s %7.2f GiB  (largest setting %s, shard %s, %s weights%s)\n", p.phase.c_str(),
+                p.role.c_str(), gib(p.plan.total()), p.setting.c_str(), p.shard.c_str(), p.weights.c_str(),
                 memory.device_bytes > 0 && p.plan.total() > memory.device_bytes ? ", DOES NOT FIT" : "");
     for (const auto& [name, bytes] : p.plan.parts)
       if (bytes > 0) std::printf("      %-20s %9.3f GiB\n", name.c_str(), gib(bytes));
@@ -148,6 +148,7 @@ void print_memory_json(const sweep::JobMemory& memory) {
     phases[p.phase] = {{"role", p.role},
                        {"setting", p.setting},
                        {"shard", p.shard},
+                       {"weights", p.weights},
                        {"per_rank_bytes", p.plan.total()},
                        {"parts", parts}};
   }

@@ -2,6 +2,8 @@
 
 #include <ATen/autocast_mode.h>
 
+#include <optional>
+
 namespace acsweep::models {
 namespace {
 
@@ -11,6 +13,8 @@ using Block = std::function<torch::Tensor(const torch::Tensor&)>;
 // forward pass (the backward runs outside its scope), for the device types acsweep uses.
 struct Recompute : torch::CustomClassHolder {
   Block block;
+  std::vector<torch::Tensor> parameters;  // the block's, which the recompute differentiates
+  std::optional<GatheredWeights> gathered;
   bool cpu_autocast = false, cuda_autocast = false;
   at::ScalarType cpu_dtype = at::kBFloat16, cuda_dtype = at::kBFloat16;
 };
@@ -44,37 +48,88 @@ class AutocastAs {
   at::ScalarType cpu_dtype_, cuda_dtype_;
 };
 
+// Autocast's cache of weight casts off for a scope: a gathered weight's bf16 copy must not
+// outlive its release (nor be taken for the next gather's).
+class NoCastCache {
+ public:
+  explicit NoCastCache(bool active) : active_(active), was_(at::autocast::is_autocast_cache_enabled()) {
+    if (active_) at::autocast::set_autocast_cache_enabled(false);
+  }
+  ~NoCastCache() {
+    if (active_) at::autocast::set_autocast_cache_enabled(was_);
+  }
+  NoCastCache(const NoCastCache&) = delete;
+  NoCastCache& operator=(const NoCastCache&) = delete;
+
+ private:
+  bool active_, was_;
+};
+
+// Runs the block with its weights whole: gathered before, released after (also on a throw).
+torch::Tensor run_whole(const Recompute& r, const torch::Tensor& input) {
+  if (!r.gathered) return r.block(input);
+  const NoCastCache no_cache(true);
+  r.gathered->gather();
+  try {
+    auto out = r.block(input);
+    r.gathered->release();
+    return out;
+  } catch (...) {
+    r.gathered->release();
+    throw;
+  }
+}
+
 class Checkpoint : public torch::autograd::Function<Checkpoint> {
  public:
+  // `inputs`: what autograd differentiates besides `input`: the parameters, or the gathered shard.
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& input,
-                               at::TensorList parameters, const c10::intrusive_ptr<Recompute>& recompute) {
+                               at::TensorList /*inputs*/, const c10::intrusive_ptr<Recompute>& recompute) {
     ctx->save_for_backward({input});
     ctx->saved_data["recompute"] = c10::IValue::make_capsule(recompute);
-    ctx->saved_data["parameters"] = std::vector<torch::Tensor>(parameters.begin(), parameters.end());
-    return recompute->block(input);  // autograd's apply runs this without grad mode: nothing is kept
+    // autograd's apply runs this without grad mode: nothing is kept
+    return run_whole(*recompute, input);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_output) {
     const auto recompute =
         c10::static_intrusive_pointer_cast<Recompute>(ctx->saved_data["recompute"].toCapsule());
-    const auto parameters = ctx->saved_data["parameters"].toTensorVector();
+    const auto& parameters = recompute->parameters;
     const torch::Tensor input = ctx->get_saved_variables()[0].detach().requires_grad_(true);
-    torch::Tensor output;
-    {
-      const torch::AutoGradMode grad_on(true);
-      const AutocastAs autocast(*recompute);
-      output = recompute->block(input);
-    }
     std::vector<torch::Tensor> wrt{input};
     for (const auto& p : parameters)
       if (p.requires_grad()) wrt.push_back(p);
-    const auto grads = torch::autograd::grad({output}, wrt, {grad_output[0]}, /*retain_graph=*/false,
-                                             /*create_graph=*/false, /*allow_unused=*/true);
-    // One gradient per input of forward: the input, each parameter (none where frozen), the block.
+    torch::autograd::variable_list grads;
+    const auto& gathered = recompute->gathered;
+    const NoCastCache no_cache(gathered.has_value());
+    if (gathered) gathered->gather();
+    try {
+      torch::Tensor output;
+      {
+        const torch::AutoGradMode grad_on(true);
+        const AutocastAs autocast(*recompute);
+        output = recompute->block(input);
+      }
+      grads = torch::autograd::grad({output}, wrt, {grad_output[0]}, /*retain_graph=*/false,
+                                    /*create_graph=*/false, /*allow_unused=*/true);
+    } catch (...) {
+      if (gathered) gathered->release();
+      throw;
+    }
+    // One gradient per input of forward: the input, each parameter (none where frozen) or the
+    // gathered shard, and none for the block.
     torch::autograd::variable_list out{grads[0]};
-    std::size_t next = 1;
-    for (const auto& p : parameters) out.push_back(p.requires_grad() ? grads[next++] : torch::Tensor());
+    if (gathered) {
+      gathered->release();
+      std::vector<torch::Tensor> whole;
+      std::size_t next = 1;
+      for (const auto& p : parameters) whole.push_back(p.requires_grad() ? grads[next++] : torch::Tensor());
+      out.push_back(gathered->reduce(whole));
+    } else {
+      std::size_t next = 1;
+      for (const auto& p : parameters) out.push_back(p.requires_grad() ? grads[next++] : torch::Tensor());
+    }
     out.emplace_back();
     return out;
   }
@@ -83,14 +138,17 @@ class Checkpoint : public torch::autograd::Function<Checkpoint> {
 }  // namespace
 
 torch::Tensor recomputed(const Block& block, const torch::Tensor& input,
-                         const std::vector<torch::Tensor>& parameters) {
-  if (!torch::GradMode::is_enabled()) return block(input);
+                         const std::vector<torch::Tensor>& parameters, const GatheredWeights* gathered) {
   auto recompute = c10::make_intrusive<Recompute>();
   recompute->block = block;
+  if (gathered) recompute->gathered = *gathered;
+  if (!torch::GradMode::is_enabled()) return run_whole(*recompute, input);
+  recompute->parameters = parameters;
   recompute->cpu_autocast = at::autocast::is_autocast_enabled(at::kCPU);
   recompute->cuda_autocast = at::autocast::is_autocast_enabled(at::kCUDA);
   recompute->cpu_dtype = at::autocast::get_autocast_dtype(at::kCPU);
   recompute->cuda_dtype = at::autocast::get_autocast_dtype(at::kCUDA);
+  if (gathered) return Checkpoint::apply(input, at::TensorList(&gathered->shard, 1), recompute);
   return Checkpoint::apply(input, at::TensorList(parameters), recompute);
 }
 

@@ -129,9 +129,15 @@ po::options_description schema() {
           "<output>/stage2/<hash>/llava-<setting>")(
           "stage2.keep_checkpoints", po::value<std::int64_t>()->default_value(2),
           "the newest complete checkpoints kept, older ones removed (0: keep all)")(
-          "stage2.shard", po::value<std::string>()->default_value("none"),
-          "none | optimizer | gradients: what of the training state is sharded over the worker group "
-          "(optimizer: the AdamW moments and master weights; gradients: those and the gradients)")
+          "stage2.shard", po::value<std::string>()->default_value("auto"),
+          "auto | none | optimizer | gradients | parameters: what of the training state is sharded over "
+          "the worker group (optimizer: the AdamW moments and master weights; gradients: those and the "
+          "gradients; parameters: those and the decoder layers' weights, each gathered while its layer "
+          "runs); auto: the lowest level whose memory plan fits the device (none where the device memory "
+          "is not known)")(
+          "stage2.param_dtype", po::value<std::string>()->default_value("auto"),
+          "auto | bf16 | fp32: the weights the LLM and projector compute with; bf16 trains over float32 "
+          "master shards and needs a sharded optimizer; auto: bf16 on CUDA when the optimizer is sharded")
       // [known]: results measured before; such settings count as finetuned
       ("known.table", po::value<std::string>(),
        "CSV of benchmark results measured before: a setting column and [benchmarks] names as columns")(
@@ -348,8 +354,15 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   t.keep_checkpoints = value_of<std::int64_t>(vm, "stage2.keep_checkpoints");
   require(t.keep_checkpoints >= 0, "stage2.keep_checkpoints", "must not be negative");
   t.shard = value_of<std::string>(vm, "stage2.shard");
-  require(t.shard == "none" || t.shard == "optimizer" || t.shard == "gradients", "stage2.shard",
-          "must be none, optimizer or gradients ('" + t.shard + "')");
+  require(t.shard == "auto" || t.shard == "none" || t.shard == "optimizer" || t.shard == "gradients" ||
+              t.shard == "parameters",
+          "stage2.shard", "must be auto, none, optimizer, gradients or parameters ('" + t.shard + "')");
+  t.param_dtype = value_of<std::string>(vm, "stage2.param_dtype");
+  require(t.param_dtype == "auto" || t.param_dtype == "bf16" || t.param_dtype == "fp32", "stage2.param_dtype",
+          "must be auto, bf16 or fp32 ('" + t.param_dtype + "')");
+  require(t.param_dtype != "bf16" || t.shard != "none", "stage2.param_dtype",
+          "bf16 trains over float32 master weights, which only a sharded optimizer keeps: set [stage2] shard "
+          "to optimizer, gradients, parameters or auto");
   require(!benchmarks.empty(), "benchmarks", "missing: a finetuned setting is judged on [benchmarks]");
   for (const auto& [name, spec] : benchmarks) {
     const auto colon = spec.find(':');

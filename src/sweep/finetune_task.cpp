@@ -10,8 +10,10 @@
 #include "acsweep/law/seeded_rng.hpp"
 #include "acsweep/models/llava_folder.hpp"
 #include "acsweep/runtime/mpi.hpp"
+#include "acsweep/sweep/memory_plan.hpp"
 #include "acsweep/sweep/seed_streams.hpp"
 #include "acsweep/sweep/stage1_projector.hpp"
+#include "acsweep/train/autocast.hpp"
 #include "acsweep/train/stage2.hpp"
 
 namespace acsweep::sweep {
@@ -35,8 +37,9 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
   const auto& s = *job.scoring;
   const auto& f = *s.finetune;
   const auto& setting = s.search.settings.at(std::stoul(task.inputs.at("setting")));
-  int group_rank = 0;
+  int group_rank = 0, group_size = 1;
   runtime::check_mpi(MPI_Comm_rank(group, &group_rank), "MPI_Comm_rank(worker group)");
+  runtime::check_mpi(MPI_Comm_size(group, &group_size), "MPI_Comm_size(worker group)");
   auto representation = load_representation(setting, s.search, state.device);
   const auto stage1 =
       stage1_projector(state, representation, setting, task.inputs.at("stage1_hash"), job, rank, group)
@@ -65,7 +68,14 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
   o.max_length = f.stage2.max_length;
   o.checkpoint_every = f.stage2.checkpoint_every;
   o.keep_checkpoints = f.stage2.keep_checkpoints;
-  o.shard = train::shard_level(f.stage2.shard);
+  // As the memory plan chose it (shard = auto, param_dtype = auto), for this group and device.
+  const auto layout = stage2_layout(job, group_size, state.device.is_cuda(), device_memory(job));
+  o.shard = layout.shard;
+  o.param_dtype = layout.bf16_weights ? torch::kBFloat16 : torch::kFloat32;
+  if (group_rank == 0)
+    std::fprintf(stderr, "acsweep [rank %d] %s: stage 2 on %d rank(s), shard %s, %s weights\n", rank,
+                 setting.name.c_str(), group_size, train::to_string(o.shard).c_str(),
+                 layout.bf16_weights ? "bf16 (float32 master shards)" : "float32");
   o.activation_checkpointing = f.stage2.activation_checkpointing;
   if (o.checkpoint_every > 0) {
     o.checkpoint_dir = (fs::path(job.output) / "stage2" / task.inputs.at("stage2_hash")).string();
@@ -115,9 +125,9 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
   std::vector<std::int64_t> peak{trained.peak_bytes};  // the group's largest, over its ranks
   runtime::all_reduce_max(peak, group);
 
-  // Every rank of the group answers its share of each benchmark; rank 0 scores them all.
-  int group_size = 1;
-  runtime::check_mpi(MPI_Comm_size(group, &group_size), "MPI_Comm_size(worker group)");
+  // Every rank of the group answers its share of each benchmark; rank 0 scores them all. bf16
+  // weights answer under bf16 autocast (the features the encoders give are float32).
+  const train::Bf16Autocast autocast(state.device, o.param_dtype == torch::kBFloat16);
   runtime::TaskResult result;
   const models::Tokenizer tokenizer(s.llm.tokenizer);
   for (const auto& benchmark : finetune.benchmarks) {

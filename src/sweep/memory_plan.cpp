@@ -22,6 +22,7 @@ struct Knobs {
   std::int64_t micro_batch = 1;
   bool activation_checkpointing = false;
   train::ShardLevel shard = train::ShardLevel::none;
+  bool bf16_weights = false;  // Stage 2's weights compute in bf16 over float32 master shards
 };
 
 struct Representation {
@@ -65,8 +66,9 @@ train::MemoryPlan plan_setting(const models::LlamaConfig& llm, const Representat
   shape.visual_tokens = r.visual_tokens;
   shape.encoder_bytes = r.encoder_bytes;
   shape.train_llm = stage2;
-  shape.bf16 = bf16;
+  shape.bf16 = bf16 || (stage2 && k.bf16_weights);  // bf16 weights compute under autocast
   shape.activation_checkpointing = k.activation_checkpointing;
+  shape.weight_bytes = stage2 && k.bf16_weights ? 2 : 4;
   return train::plan_training(llm, shape, stage2 ? k.shard : train::ShardLevel::none);
 }
 
@@ -78,7 +80,7 @@ struct PhaseInputs {
   std::vector<const runtime::SettingSpec*> settings;
 };
 
-std::vector<PhaseInputs> phases_of(const runtime::ScoringSection& s) {
+std::vector<PhaseInputs> phases_of(const runtime::ScoringSection& s, const Stage2Layout& layout) {
   std::vector<PhaseInputs> out;
   PhaseInputs scoring{"scoring",
                       "scorer",
@@ -94,7 +96,7 @@ std::vector<PhaseInputs> phases_of(const runtime::ScoringSection& s) {
                          "worker",
                          true,
                          t.max_length,
-                         {t.micro_batch, t.activation_checkpointing, train::shard_level(t.shard)},
+                         {t.micro_batch, t.activation_checkpointing, layout.shard, layout.bf16_weights},
                          {}};
     const std::set<std::string> listed(s.finetune->settings.begin(), s.finetune->settings.end());
     for (const auto& setting : s.search.settings)
@@ -105,10 +107,20 @@ std::vector<PhaseInputs> phases_of(const runtime::ScoringSection& s) {
   return out;
 }
 
+// A job is planned for CUDA where CUDA is here, or where it gives the device's memory (a login
+// node planning for the cluster's GPUs).
+bool cuda_target(const runtime::JobSpec& job) {
+  return torch::cuda::is_available() || job.device_memory_gib > 0;
+}
+
 bool plans_bf16(const runtime::JobSpec& job) {
   const auto& autocast = job.scoring->llm.autocast;
-  const bool cuda_target = torch::cuda::is_available() || job.device_memory_gib > 0;
-  return autocast == "bf16" || (autocast == "auto" && cuda_target);
+  return autocast == "bf16" || (autocast == "auto" && cuda_target(job));
+}
+
+bool bf16_weights_at(const runtime::Stage2Section& t, train::ShardLevel level, bool cuda) {
+  if (level == train::ShardLevel::none) return false;
+  return t.param_dtype == "bf16" || (t.param_dtype == "auto" && cuda);
 }
 
 // Each phase's largest setting at the given knobs (nullopt entries where a config is missing).
@@ -136,14 +148,49 @@ Largest largest(const models::LlamaConfig& llm, const PhaseInputs& phase, bool b
 
 }  // namespace
 
+std::int64_t device_memory(const runtime::JobSpec& job) {
+  if (job.device_memory_gib > 0)
+    return static_cast<std::int64_t>(job.device_memory_gib * 1024.0 * 1024.0 * 1024.0);
+  return torch::cuda::is_available() ? models::device_memory_bytes(0) : 0;
+}
+
+Stage2Layout stage2_layout(const runtime::JobSpec& job, int group_size, bool cuda,
+                           std::int64_t device_bytes) {
+  if (!job.scoring || !job.scoring->finetune) return {};
+  const auto& s = *job.scoring;
+  const auto& t = s.finetune->stage2;
+  if (t.shard != "auto") {
+    const auto level = train::shard_level(t.shard);
+    return {level, bf16_weights_at(t, level, cuda)};
+  }
+  std::vector<train::ShardLevel> candidates{train::ShardLevel::optimizer, train::ShardLevel::gradients,
+                                            train::ShardLevel::parameters};
+  if (t.param_dtype != "bf16") candidates.insert(candidates.begin(), train::ShardLevel::none);
+  const auto at = [&](train::ShardLevel level) {
+    return Stage2Layout{level, bf16_weights_at(t, level, cuda)};
+  };
+  const auto config = (fs::path(s.llm.folder) / "config.json").string();
+  if (device_bytes <= 0 || !fs::is_regular_file(config)) return at(candidates.front());
+  const auto llm = models::read_llama_config(config);
+  for (const auto& phase : phases_of(s, {})) {
+    if (!phase.stage2) continue;
+    for (const auto level : candidates) {
+      Knobs k = phase.knobs;
+      k.shard = level;
+      k.bf16_weights = bf16_weights_at(t, level, cuda);
+      const auto plan = largest(llm, phase, plans_bf16(job), group_size, k, s.search, nullptr);
+      if (!plan.setting || plan.plan.total() <= device_bytes) return at(level);
+    }
+  }
+  return at(train::ShardLevel::parameters);  // the least memory; check_memory says what else would fit
+}
+
 JobMemory plan_memory(const runtime::JobSpec& job, int group_size) {
   JobMemory memory;
   if (!job.scoring) return memory;
   const auto& s = *job.scoring;
-  if (job.device_memory_gib > 0)
-    memory.device_bytes = static_cast<std::int64_t>(job.device_memory_gib * 1024.0 * 1024.0 * 1024.0);
-  else if (torch::cuda::is_available())
-    memory.device_bytes = models::device_memory_bytes(0);
+  memory.device_bytes = device_memory(job);
+  memory.stage2 = stage2_layout(job, group_size, cuda_target(job), memory.device_bytes);
   const auto config = (fs::path(s.llm.folder) / "config.json").string();
   if (!fs::is_regular_file(config)) {
     memory.unknown.push_back(config + ": not found (the LLM's sizes come from it)");
@@ -151,11 +198,12 @@ JobMemory plan_memory(const runtime::JobSpec& job, int group_size) {
   }
   const auto llm = models::read_llama_config(config);
   const bool bf16 = plans_bf16(job);
-  for (const auto& phase : phases_of(s)) {
+  for (const auto& phase : phases_of(s, memory.stage2)) {
     const std::int64_t group = phase.stage2 ? group_size : 1;
     auto best = largest(llm, phase, bf16, group, phase.knobs, s.search, &memory.unknown);
     if (!best.setting) continue;
     memory.phases.push_back({phase.phase, phase.role, best.setting->name, train::to_string(phase.knobs.shard),
+                             phase.stage2 && phase.knobs.bf16_weights ? "bf16" : "fp32",
                              std::move(best.plan)});
   }
   return memory;
@@ -165,7 +213,7 @@ void check_memory(const JobMemory& memory, const runtime::JobSpec& job, int grou
   if (memory.device_bytes <= 0 || !job.scoring) return;
   const auto& s = *job.scoring;
   const bool bf16 = plans_bf16(job);
-  for (const auto& phase : phases_of(s)) {
+  for (const auto& phase : phases_of(s, memory.stage2)) {
     const auto planned = std::find_if(memory.phases.begin(), memory.phases.end(),
                                       [&](const PhaseMemory& p) { return p.phase == phase.phase; });
     if (planned == memory.phases.end() || planned->plan.total() <= memory.device_bytes) continue;
@@ -182,13 +230,22 @@ void check_memory(const JobMemory& memory, const runtime::JobSpec& job, int grou
       }
       return false;
     };
-    if (phase.stage2 && group > 1)
-      for (const auto level : {train::ShardLevel::optimizer, train::ShardLevel::gradients})
-        if (level > phase.knobs.shard) {
+    const auto& t = s.finetune->stage2;
+    if (phase.stage2)
+      for (const auto level :
+           {train::ShardLevel::optimizer, train::ShardLevel::gradients, train::ShardLevel::parameters})
+        if (level > phase.knobs.shard && (group > 1 || bf16_weights_at(t, level, cuda_target(job)))) {
           Knobs k = phase.knobs;
           k.shard = level;
-          fits_with(k, section + "shard = " + train::to_string(level));
+          k.bf16_weights = bf16_weights_at(t, level, cuda_target(job));
+          fits_with(
+              k, section + "shard = " + train::to_string(level) + (k.bf16_weights ? " (bf16 weights)" : ""));
         }
+    if (phase.stage2 && phase.knobs.shard != train::ShardLevel::none && !phase.knobs.bf16_weights) {
+      Knobs k = phase.knobs;
+      k.bf16_weights = true;
+      fits_with(k, section + "param_dtype = bf16");
+    }
     if (!phase.knobs.activation_checkpointing) {
       Knobs k = phase.knobs;
       k.activation_checkpointing = true;
@@ -201,8 +258,14 @@ void check_memory(const JobMemory& memory, const runtime::JobSpec& job, int grou
     if (fits.empty() && phase.stage2 && group > 1) {
       Knobs k = phase.knobs;
       k.shard = train::ShardLevel::gradients;
+      k.bf16_weights = bf16_weights_at(t, k.shard, cuda_target(job));
       k.activation_checkpointing = true;
       fits_with(k, section + "shard = gradients with activation_checkpointing = true");
+      k.shard = train::ShardLevel::parameters;
+      while (k.micro_batch > 1 && fits.empty()) {
+        k.micro_batch /= 2;
+        fits_with(k, section + "shard = parameters with micro_batch = " + std::to_string(k.micro_batch));
+      }
     }
     std::string message = phase.phase + " (" + phase.role + " ranks, setting " + planned->setting +
                           ") needs " + gib(planned->plan.total()) + " per rank, above the " +

@@ -130,7 +130,7 @@ TrainingCursor load_checkpoint(const std::string& dir, std::int64_t step,
   const fs::path folder = fs::path(dir) / name_of(step);
   if (fs::exists(folder / "manifest.json"))
     throw InputError(folder.string() +
-                     ": a sharded checkpoint ([stage2] shard = optimizer or gradients); this run "
+                     ": a sharded checkpoint ([stage2] shard = optimizer, gradients or parameters); this run "
                      "is unsharded: set the shard level it was written with, or remove the folder");
   const models::SafetensorsFile weights((folder / "weights.safetensors").string());
   const models::SafetensorsFile moments((folder / "optimizer.safetensors").string());
@@ -190,12 +190,15 @@ void save_sharded_checkpoint(const std::string& dir, ShardedAdamW& optimizer, co
                                            : error);
   if (rank == 0) {
     try {
-      nlohmann::json manifest{{"ranks", ranks}, {"adamw_steps", optimizer.optimizer().steps()}};
+      // The bucket layout: a unit per decoder layer at shard level parameters, else by size.
+      nlohmann::json manifest{{"ranks", ranks},
+                              {"adamw_steps", optimizer.optimizer().steps()},
+                              {"layer_units", optimizer.units() > 0}};
       auto& listed = manifest["buckets"] = nlohmann::json::array();
       for (const auto& bucket : buckets) {
         nlohmann::json members = nlohmann::json::array();
         for (const auto i : bucket.members)
-          members.push_back({optimizer.named()[i].first, optimizer.named()[i].second.numel()});
+          members.push_back({optimizer.named()[i].first, optimizer.numel(i)});
         listed.push_back({{"numel", bucket.numel}, {"members", members}});
       }
       {
@@ -229,6 +232,11 @@ TrainingCursor load_sharded_checkpoint(const std::string& dir, std::int64_t step
     std::ifstream in(manifest_path);
     manifest = nlohmann::json::parse(in);
     old_ranks = manifest.at("ranks").get<std::int64_t>();
+    if (manifest.value("layer_units", false) != (optimizer.units() > 0))
+      throw InputError(manifest_path + ": written at shard level " +
+                       (optimizer.units() > 0 ? "optimizer or gradients" : "parameters") +
+                       "; this run is at " + to_string(optimizer.level()) +
+                       ": set [stage2] shard as it was written to resume, or remove the folder");
     const auto& listed = manifest.at("buckets");
     bool fits = old_ranks >= 1 && listed.size() == buckets.size();
     for (std::size_t b = 0; fits && b < buckets.size(); ++b) {
@@ -236,9 +244,9 @@ TrainingCursor load_sharded_checkpoint(const std::string& dir, std::int64_t step
       fits = listed[b].at("numel").get<std::int64_t>() == buckets[b].numel &&
              members.size() == buckets[b].members.size();
       for (std::size_t k = 0; fits && k < members.size(); ++k) {
-        const auto& [name, p] = optimizer.named()[buckets[b].members[k]];
-        fits =
-            members[k].at(0).get<std::string>() == name && members[k].at(1).get<std::int64_t>() == p.numel();
+        const auto i = buckets[b].members[k];
+        fits = members[k].at(0).get<std::string>() == optimizer.named()[i].first &&
+               members[k].at(1).get<std::int64_t>() == optimizer.numel(i);
       }
     }
     if (!fits) throw InputError(manifest_path + ": its parameters do not fit the model being trained");

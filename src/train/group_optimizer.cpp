@@ -1,16 +1,27 @@
 #include "acsweep/train/group_optimizer.hpp"
 
+#include <stdexcept>
+
 namespace acsweep::train {
 
 GroupOptimizer::GroupOptimizer(const std::vector<std::pair<std::string, torch::Tensor>>& named,
-                               AllReduce& group, int rank, ShardLevel shard, AdamWOptions adamw)
+                               AllReduce& group, int rank, ShardLevel shard, AdamWOptions adamw,
+                               const std::vector<std::vector<std::size_t>>& units)
     : named_(named), rank_(rank) {
   if (shard != ShardLevel::none) {
-    shards_ = std::make_unique<ShardedAdamW>(named, group, rank, shard, adamw);
+    shards_ = std::make_unique<ShardedAdamW>(named, group, rank, shard, adamw, std::size_t{1} << 20,
+                                             25u << 20, units);
     return;
   }
   std::vector<torch::Tensor> trainable;
-  for (const auto& [name, p] : named) trainable.push_back(p);
+  for (const auto& [name, p] : named) {
+    if (p.scalar_type() != torch::kFloat32)
+      throw std::invalid_argument(
+          "'" + name +
+          "' is not float32: bf16 weights train over float32 master weights, which only "
+          "a sharded optimizer keeps (shard = optimizer, gradients or parameters)");
+    trainable.push_back(p);
+  }
   reducer_ = std::make_unique<GradientReducer>(trainable, group, GradientReducer::Averaging::prescaled);
   adamw_ = std::make_unique<AdamW>(trainable, adamw);
 }

@@ -54,52 +54,64 @@ MemoryPlan plan_training(const models::LlamaConfig& llm, const TrainingShape& s,
   const std::int64_t projector = projector_parameters(s.vision_channels, llm.hidden_size);
   const std::int64_t trainable = projector + (s.train_llm ? n_llm : 0);
   const bool sharded = s.train_llm && level != ShardLevel::none;
+  // At `parameters` the decoder layers' weights are whole one layer at a time (the one running).
+  const bool gathered = s.train_llm && level == ShardLevel::parameters;
   const std::int64_t w = sharded ? std::max<std::int64_t>(1, s.group) : 1;
   const std::int64_t shard = ceil_div(trainable, w);
+  const std::int64_t layers = std::max<std::int64_t>(1, llm.num_hidden_layers);
+  const std::int64_t h = llm.hidden_size;
+  const std::int64_t outside_layers = h + llm.vocab_size * h * (llm.tie_word_embeddings ? 1 : 2);
+  const std::int64_t one_layer = (n_llm - outside_layers) / layers;
+  // Stage 2 in bf16: the LLM and the projector hold bf16 weights (and gradients).
+  const std::int64_t wb = s.train_llm ? s.weight_bytes : 4;
   MemoryPlan plan;
-  plan.parts.emplace_back("weights", 4 * (n_llm + projector));
-  // The largest gradient bucket in flight: a parameter above bucket_bytes is a bucket of its own.
-  const std::int64_t largest =
-      4 * std::max(llm.vocab_size * llm.hidden_size, llm.hidden_size * llm.intermediate_size);
-  const std::int64_t bucket = std::max(s.bucket_bytes, largest);
+  plan.parts.emplace_back("weights",
+                          wb * (gathered ? outside_layers + one_layer + projector : n_llm + projector));
+  // The largest gradient bucket in flight: a parameter above bucket_bytes is a bucket of its own,
+  // and at `parameters` each layer is one.
+  const std::int64_t largest = 4 * std::max(llm.vocab_size * h, h * llm.intermediate_size);
+  const std::int64_t bucket = std::max({s.bucket_bytes, largest, gathered ? 4 * one_layer : 0});
   if (!sharded) {
     plan.parts.emplace_back("gradients", 4 * trainable);
     plan.parts.emplace_back("optimizer", 8 * trainable);
   } else {
-    // The gradient shard, and at `optimizer` the full gradient buckets too.
-    plan.parts.emplace_back("gradients", 4 * shard + (level == ShardLevel::optimizer ? 4 * trainable : 0));
+    // The gradient shard; at `optimizer` the full gradient buckets too (in the weights' dtype); at
+    // `parameters` the running layer's whole gradients.
+    plan.parts.emplace_back("gradients", 4 * shard + (level == ShardLevel::optimizer ? wb * trainable : 0) +
+                                             (gathered ? wb * one_layer : 0));
     plan.parts.emplace_back("optimizer", 8 * shard);
     plan.parts.emplace_back("master", 4 * shard);
   }
   // Reduce-scatter and all-gather of one bucket at a time: its full copy and its part; at
-  // `gradients` also the gradients the backward made and has not reduced yet (one bucket).
-  plan.parts.emplace_back(
-      "communication",
-      sharded ? bucket + ceil_div(bucket, w) + (level == ShardLevel::gradients ? bucket : 0) : 0);
-  // Autocast caches the bf16 copy of every weight that trains for the whole forward pass; frozen
-  // weights' copies are kept by autograd for the backward, except under activation checkpointing,
-  // where only the layer being recomputed has them.
-  if (s.bf16) {
-    const std::int64_t one_layer =
-        (n_llm - 2 * llm.vocab_size * llm.hidden_size) / std::max<std::int64_t>(1, llm.num_hidden_layers);
-    plan.parts.emplace_back(
-        "bf16 weight copies",
-        2 * (s.train_llm || !s.activation_checkpointing ? n_llm : std::max<std::int64_t>(one_layer, 0)));
-  }
+  // `gradients` and `parameters` also the gradients the backward made and has not reduced yet
+  // (one bucket); at `optimizer` in bf16, the bucket widened to float32.
+  const bool per_bucket = level == ShardLevel::gradients || gathered;
+  plan.parts.emplace_back("communication", sharded
+                                               ? bucket + ceil_div(bucket, w) + (per_bucket ? bucket : 0) +
+                                                     (level == ShardLevel::optimizer && wb == 2 ? bucket : 0)
+                                               : 0);
+  // Autocast caches the bf16 copy of every float32 weight that trains for the whole forward pass
+  // (at `parameters` it caches none: only the running layer's casts live); frozen weights' copies
+  // are kept by autograd for the backward, except under activation checkpointing, where only the
+  // layer being recomputed has them.
+  const bool recomputed = s.activation_checkpointing || gathered;
+  if (s.bf16 && wb == 4)
+    plan.parts.emplace_back("bf16 weight copies",
+                            2 * (gathered || (!s.train_llm && recomputed) ? one_layer : n_llm));
   const std::int64_t tokens = s.micro_batch * s.sequence;
   const std::int64_t layer = saved_per_token(llm, s.bf16, s.train_llm);
-  // With checkpointing: every layer's float32 input, and the layer being recomputed with the
-  // gradients its backward makes (about as large again).
-  const std::int64_t layers = s.activation_checkpointing
-                                  ? llm.num_hidden_layers * 4 * llm.hidden_size * tokens + 2 * layer * tokens
-                                  : llm.num_hidden_layers * layer * tokens;
+  // Recomputed: every layer's input (the residual stream: float32, or bf16 where the embeddings
+  // are), and the layer being recomputed with the gradients its backward makes (about as large
+  // again).
+  const std::int64_t saved = recomputed ? llm.num_hidden_layers * wb * h * tokens + 2 * layer * tokens
+                                        : llm.num_hidden_layers * layer * tokens;
   // Besides the layers: the input embeddings and the final norm, and the loss's chunk of logits
   // (models/multimodal.hpp: 64 MiB chunks), recomputed in the backward pass: the logits, their
   // log-softmax, its gradient and the logits' gradient.
-  const std::int64_t head = 3 * 4 * llm.hidden_size * tokens + 4 * (std::int64_t{64} << 20);
+  const std::int64_t head = 3 * 4 * h * tokens + 4 * (std::int64_t{64} << 20);
   // The projector keeps its input, its hidden layer before and after GELU, per visual token.
-  const std::int64_t visual = s.micro_batch * s.visual_tokens * (s.vision_channels + 2 * llm.hidden_size) * 4;
-  plan.parts.emplace_back("activations", layers + head + visual);
+  const std::int64_t visual = s.micro_batch * s.visual_tokens * (s.vision_channels + 2 * h) * 4;
+  plan.parts.emplace_back("activations", saved + head + visual);
   // AdamW's step makes two temporaries the size of the tensor it updates (the largest parameter,
   // or the largest shard of a bucket).
   plan.parts.emplace_back("optimizer step",

@@ -24,10 +24,16 @@ int mpi_count(const torch::Tensor& flat) {
 
 }  // namespace
 
-void check_shard_shapes(const torch::Tensor& full, const torch::Tensor& shard, int ranks, const char* what) {
+void check_shard_shapes(const torch::Tensor& full, const torch::Tensor& shard, int ranks, const char* what,
+                        bool gather) {
+  const bool bf16 = gather && full.scalar_type() == torch::kBFloat16;
+  const auto dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
   for (const auto* t : {&full, &shard})
-    if (!t->is_contiguous() || t->scalar_type() != torch::kFloat32 || t->device() != full.device())
-      throw std::invalid_argument(std::string(what) + ": needs contiguous float32 tensors on one device");
+    if (!t->is_contiguous() || t->scalar_type() != dtype || t->device() != full.device())
+      throw std::invalid_argument(
+          std::string(what) +
+          (gather ? ": needs contiguous float32 or bfloat16 tensors of one dtype on one device"
+                  : ": needs contiguous float32 tensors on one device"));
   if (full.numel() != shard.numel() * ranks)
     throw std::invalid_argument(std::string(what) + ": " + std::to_string(full.numel()) +
                                 " elements are not " + std::to_string(ranks) + " shards of " +
@@ -40,7 +46,7 @@ void SingleRankAllReduce::reduce_scatter(const torch::Tensor& full, torch::Tenso
 }
 
 void SingleRankAllReduce::all_gather(const torch::Tensor& shard, torch::Tensor& full) {
-  check_shard_shapes(full, shard, 1, "all_gather");
+  check_shard_shapes(full, shard, 1, "all_gather", /*gather=*/true);
   full.copy_(shard);
 }
 
@@ -53,11 +59,16 @@ void MpiAllReduce::reduce_scatter(const torch::Tensor& full, torch::Tensor& shar
 }
 
 void MpiAllReduce::all_gather(const torch::Tensor& shard, torch::Tensor& full) {
-  check_shard_shapes(full, shard, size_, "MPI all_gather");
-  const int count = mpi_count(shard);
-  runtime::check_mpi(MPI_Allgather(shard.data_ptr<float>(), count, MPI_FLOAT, full.data_ptr<float>(), count,
-                                   MPI_FLOAT, comm_),
-                     "MPI_Allgather of a weight bucket");
+  check_shard_shapes(full, shard, size_, "MPI all_gather", /*gather=*/true);
+  if (!shard.device().is_cpu()) throw std::invalid_argument("MPI all_gather: needs CPU tensors");
+  // No arithmetic: the elements travel as bytes, so float32 and bfloat16 alike.
+  const auto bytes = shard.numel() * static_cast<std::int64_t>(shard.element_size());
+  if (bytes > std::numeric_limits<int>::max())
+    throw std::invalid_argument("MPI all_gather: bucket too large for MPI");
+  const int count = static_cast<int>(bytes);
+  runtime::check_mpi(
+      MPI_Allgather(shard.data_ptr(), count, MPI_BYTE, full.data_ptr(), count, MPI_BYTE, comm_),
+      "MPI_Allgather of a weight bucket");
 }
 
 void MpiAllReduce::sum(torch::Tensor& flat) {
@@ -150,7 +161,7 @@ void check_gradient_views(const std::vector<torch::Tensor>& parameters,
   std::int64_t offset = 0;
   for (const auto i : members) {
     const auto& g = parameters[i].grad();
-    if (!g.defined() || g.data_ptr() != static_cast<float*>(flat.data_ptr()) + offset)
+    if (!g.defined() || g.data_ptr() != static_cast<char*>(flat.data_ptr()) + offset * flat.element_size())
       throw std::logic_error("gradient bucket: a gradient is no longer a view into its bucket");
     offset += parameters[i].numel();
   }

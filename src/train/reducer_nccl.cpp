@@ -55,10 +55,11 @@ class NcclAllReduce : public AllReduce {
     check_cuda(cudaStreamSynchronize(nullptr), "cudaStreamSynchronize after ncclReduceScatter");
   }
   void all_gather(const torch::Tensor& shard, torch::Tensor& full) override {
-    check_shard_shapes(full, shard, size_, "NCCL all_gather");
+    check_shard_shapes(full, shard, size_, "NCCL all_gather", /*gather=*/true);
     if (!full.is_cuda()) throw std::invalid_argument("NcclAllReduce: needs CUDA tensors");
-    check_nccl(ncclAllGather(shard.data_ptr(), full.data_ptr(), static_cast<std::size_t>(shard.numel()),
-                             ncclFloat, comm_, nullptr),
+    const auto type = shard.scalar_type() == at::kBFloat16 ? ncclBfloat16 : ncclFloat;
+    check_nccl(ncclAllGather(shard.data_ptr(), full.data_ptr(), static_cast<std::size_t>(shard.numel()), type,
+                             comm_, nullptr),
                "ncclAllGather of a weight bucket");
     check_cuda(cudaStreamSynchronize(nullptr), "cudaStreamSynchronize after ncclAllGather");
   }

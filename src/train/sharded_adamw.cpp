@@ -1,5 +1,6 @@
 #include "acsweep/train/sharded_adamw.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -9,7 +10,9 @@ ShardLevel shard_level(const std::string& name) {
   if (name == "none") return ShardLevel::none;
   if (name == "optimizer") return ShardLevel::optimizer;
   if (name == "gradients") return ShardLevel::gradients;
-  throw std::invalid_argument("'" + name + "' is not a shard level (none, optimizer or gradients)");
+  if (name == "parameters") return ShardLevel::parameters;
+  throw std::invalid_argument("'" + name +
+                              "' is not a shard level (none, optimizer, gradients or parameters)");
 }
 
 std::string to_string(ShardLevel level) {
@@ -20,6 +23,8 @@ std::string to_string(ShardLevel level) {
       return "optimizer";
     case ShardLevel::gradients:
       return "gradients";
+    case ShardLevel::parameters:
+      return "parameters";
   }
   return "?";
 }
@@ -29,20 +34,57 @@ namespace {
 std::vector<torch::Tensor> tensors_of(const std::vector<std::pair<std::string, torch::Tensor>>& named) {
   std::vector<torch::Tensor> out;
   for (const auto& [name, p] : named) {
-    if (p.scalar_type() != torch::kFloat32 || !p.requires_grad())
-      throw std::invalid_argument("ShardedAdamW: '" + name + "' is not a trainable float32 parameter");
+    const auto dtype = named.front().second.scalar_type();
+    if ((dtype != torch::kFloat32 && dtype != torch::kBFloat16) || p.scalar_type() != dtype ||
+        !p.requires_grad())
+      throw std::invalid_argument(
+          "ShardedAdamW: '" + name +
+          "' is not a trainable parameter of the others' dtype (float32 or bfloat16)");
     out.push_back(p);
   }
   return out;
 }
 
-std::vector<ShardBucket> shard_buckets(const std::vector<torch::Tensor>& parameters, int ranks, int rank,
-                                       ShardLevel level, std::size_t first_bucket_bytes,
-                                       std::size_t bucket_bytes) {
+// The buckets' members: the gradient buckets of every parameter outside the units, then each unit.
+std::vector<std::pair<std::vector<std::size_t>, bool>> bucket_members(
+    const std::vector<torch::Tensor>& parameters, ShardLevel level,
+    const std::vector<std::vector<std::size_t>>& units, std::size_t first_bucket_bytes,
+    std::size_t bucket_bytes) {
   if (level == ShardLevel::none) throw std::invalid_argument("ShardedAdamW: shard level none shards nothing");
+  if ((level == ShardLevel::parameters) != !units.empty())
+    throw std::invalid_argument("ShardedAdamW: units are what shard level parameters gathers, and only it");
+  std::vector<int> in_unit(parameters.size(), 0);
+  for (const auto& unit : units) {
+    if (unit.empty()) throw std::invalid_argument("ShardedAdamW: an empty unit");
+    for (const auto i : unit) {
+      if (i >= parameters.size() || in_unit[i]++)
+        throw std::invalid_argument("ShardedAdamW: a unit member that is not a parameter, or in two units");
+    }
+  }
+  std::vector<torch::Tensor> rest;
+  std::vector<std::size_t> rest_index;
+  for (std::size_t i = 0; i < parameters.size(); ++i)
+    if (!in_unit[i]) {
+      rest.push_back(parameters[i]);
+      rest_index.push_back(i);
+    }
+  std::vector<std::pair<std::vector<std::size_t>, bool>> out;
+  if (!rest.empty())
+    for (auto& members : gradient_buckets(rest, first_bucket_bytes, bucket_bytes)) {
+      for (auto& i : members) i = rest_index[i];
+      out.emplace_back(std::move(members), false);
+    }
+  for (const auto& unit : units) out.emplace_back(unit, true);
+  return out;
+}
+
+std::vector<ShardBucket> shard_buckets(const std::vector<torch::Tensor>& parameters, int ranks, int rank,
+                                       ShardLevel level, const std::vector<std::vector<std::size_t>>& units,
+                                       std::size_t first_bucket_bytes, std::size_t bucket_bytes) {
   std::vector<ShardBucket> buckets;
-  for (auto& members : gradient_buckets(parameters, first_bucket_bytes, bucket_bytes)) {
+  for (auto& [members, unit] : bucket_members(parameters, level, units, first_bucket_bytes, bucket_bytes)) {
     ShardBucket b;
+    b.unit = unit;
     for (const auto i : members) b.numel += parameters[i].numel();
     b.members = std::move(members);
     b.shard = (b.numel + ranks - 1) / ranks;
@@ -50,9 +92,12 @@ std::vector<ShardBucket> shard_buckets(const std::vector<torch::Tensor>& paramet
     b.end = std::min(b.numel, (rank + 1) * b.shard);
     const auto options = parameters[b.members[0]].options().dtype(torch::kFloat32);
     b.master = torch::zeros({b.shard}, options);
+    // A unit's master is the autograd input its layer's gradient reaches (models/recompute.hpp).
+    if (b.unit) b.master.requires_grad_(true);
     b.master.mutable_grad() = torch::zeros({b.shard}, options);
     if (level == ShardLevel::optimizer) {
-      b.full_gradient = torch::zeros({b.shard * ranks}, options);
+      // In the parameters' dtype: autograd accumulates each gradient in its parameter's.
+      b.full_gradient = torch::zeros({b.shard * ranks}, parameters[b.members[0]].options());
       std::int64_t offset = 0;
       for (const auto i : b.members) {
         auto& p = parameters[i];
@@ -75,22 +120,36 @@ std::vector<torch::Tensor> masters_of(const std::vector<ShardBucket>& buckets) {
 
 ShardedAdamW::ShardedAdamW(std::vector<std::pair<std::string, torch::Tensor>> named, AllReduce& group,
                            int rank, ShardLevel level, AdamWOptions options, std::size_t first_bucket_bytes,
-                           std::size_t bucket_bytes)
+                           std::size_t bucket_bytes, const std::vector<std::vector<std::size_t>>& units)
     : named_(std::move(named)),
       group_(group),
       rank_(rank),
       level_(level),
-      buckets_(
-          shard_buckets(tensors_of(named_), group.size(), rank, level, first_bucket_bytes, bucket_bytes)),
+      buckets_(shard_buckets(tensors_of(named_), group.size(), rank, level, units, first_bucket_bytes,
+                             bucket_bytes)),
       optimizer_(masters_of(buckets_), options) {
   bucket_of_.resize(named_.size());
-  for (std::size_t b = 0; b < buckets_.size(); ++b)
+  for (std::size_t b = 0; b < buckets_.size(); ++b) {
     for (const auto i : buckets_[b].members) bucket_of_[i] = b;
+    if (buckets_[b].unit) unit_buckets_.push_back(b);
+  }
+  for (const auto& [name, p] : named_) {
+    shapes_.push_back(p.sizes().vec());
+    numels_.push_back(p.numel());
+  }
   masters_from_parameters();
+  for (std::size_t u = 0; u < unit_buckets_.size(); ++u) release_unit(u);  // from now on, whole only in use
   zero_grad();
-  if (level_ == ShardLevel::gradients)
-    hooks_ =
-        std::make_unique<GradientHooks>(tensors_of(named_), [this](std::size_t i) { gradient_ready(i); });
+  if (level_ == ShardLevel::gradients || level_ == ShardLevel::parameters) {
+    // Hooks on the parameters outside the units: a unit's gradient is reduced by its layer's backward.
+    std::vector<torch::Tensor> hooked;
+    for (std::size_t i = 0; i < named_.size(); ++i)
+      if (!buckets_[bucket_of_[i]].unit) {
+        hooked.push_back(named_[i].second);
+        hooked_.push_back(i);
+      }
+    hooks_ = std::make_unique<GradientHooks>(hooked, [this](std::size_t k) { gradient_ready(hooked_[k]); });
+  }
 }
 
 void ShardedAdamW::masters_from_parameters() {
@@ -113,9 +172,12 @@ void ShardedAdamW::parameters_from_masters() {
   torch::NoGradGuard no_grad;
   const int ranks = group_.size();
   for (auto& b : buckets_) {
-    // One bucket at a time: the gathered copy is transient.
-    auto full = torch::empty({b.shard * ranks}, b.master.options());
-    group_.all_gather(b.master, full);
+    if (b.unit) continue;  // gathered when its layer runs
+    // One bucket at a time: the gathered copy is transient. In the parameters' dtype: bf16
+    // weights travel as bf16, each rounded from its float32 master once.
+    const auto dtype = named_[b.members[0]].second.scalar_type();
+    auto full = torch::empty({b.shard * ranks}, b.master.options().dtype(dtype));
+    group_.all_gather(dtype == torch::kFloat32 ? b.master : b.master.to(dtype), full);
     std::int64_t offset = 0;
     for (const auto i : b.members) {
       auto& p = named_[i].second;
@@ -130,11 +192,11 @@ void ShardedAdamW::zero_grad() {
     b.master.mutable_grad().zero_();
     if (b.full_gradient.defined()) b.full_gradient.zero_();
   }
-  if (level_ == ShardLevel::gradients) {
+  if (level_ == ShardLevel::gradients || level_ == ShardLevel::parameters) {
     for (auto& [name, p] : named_) p.mutable_grad() = torch::Tensor();
     reduced_ = 0;
     waiting_.clear();
-    for (const auto& b : buckets_) waiting_.push_back(b.members.size());
+    for (const auto& b : buckets_) waiting_.push_back(b.unit ? 0 : b.members.size());
   }
 }
 
@@ -147,6 +209,7 @@ void ShardedAdamW::gradient_ready(std::size_t parameter) {
 void ShardedAdamW::reduce_bucket(std::size_t bucket) {
   torch::NoGradGuard no_grad;
   auto& b = buckets_[bucket];
+  if (b.unit) return;  // reduced by its layer's backward (reduce_unit)
   auto full = torch::zeros({b.shard * group_.size()}, b.master.options());
   std::int64_t offset = 0;
   for (const auto i : b.members) {
@@ -162,11 +225,12 @@ void ShardedAdamW::reduce_bucket(std::size_t bucket) {
 }
 
 void ShardedAdamW::after_backward() {
-  if (level_ != ShardLevel::gradients) return;
+  if (level_ != ShardLevel::gradients && level_ != ShardLevel::parameters) return;
   // In order, what the backward did not reduce (a parameter without a gradient on this rank).
   while (reduced_ < buckets_.size()) reduce_bucket(reduced_++);
   reduced_ = 0;
-  for (std::size_t b = 0; b < buckets_.size(); ++b) waiting_[b] = buckets_[b].members.size();
+  for (std::size_t b = 0; b < buckets_.size(); ++b)
+    waiting_[b] = buckets_[b].unit ? 0 : buckets_[b].members.size();
 }
 
 void ShardedAdamW::reduce() {
@@ -176,7 +240,8 @@ void ShardedAdamW::reduce() {
   torch::NoGradGuard no_grad;
   for (auto& b : buckets_) {
     check_gradient_views(parameters, b.members, b.full_gradient);
-    group_.reduce_scatter(b.full_gradient, b.master.mutable_grad());
+    // The sum in float32 (bf16 gradients widened one bucket at a time).
+    group_.reduce_scatter(b.full_gradient.to(torch::kFloat32), b.master.mutable_grad());
   }
 }
 
@@ -195,7 +260,94 @@ double ShardedAdamW::clip_grad_norm(double max_norm) {
 void ShardedAdamW::step(double learning_rate) {
   optimizer_.step(learning_rate);
   parameters_from_masters();
-  if (level_ == ShardLevel::gradients) waiting_.clear();  // until the next zero_grad()
+  waiting_.clear();  // until the next zero_grad()
+}
+
+namespace {
+
+// `buffer`'s first n elements, the buffer grown to `capacity` elements first where it is smaller.
+torch::Tensor first_of(torch::Tensor& buffer, std::int64_t n, std::int64_t capacity,
+                       const torch::TensorOptions& options) {
+  if (!buffer.defined() || buffer.numel() < n) buffer = torch::empty({std::max(n, capacity)}, options);
+  return buffer.narrow(0, 0, n);
+}
+
+}  // namespace
+
+std::int64_t ShardedAdamW::largest_unit() const {
+  std::int64_t largest = 0;
+  for (const auto b : unit_buckets_) largest = std::max(largest, buckets_[b].shard * group_.size());
+  return largest;
+}
+
+void ShardedAdamW::gather_into(std::size_t unit, torch::Tensor full) {
+  torch::NoGradGuard no_grad;
+  const auto& b = buckets_.at(unit_buckets_.at(unit));
+  const auto dtype = full.scalar_type();
+  group_.all_gather(dtype == torch::kFloat32 ? b.master.detach() : b.master.detach().to(dtype), full);
+  std::int64_t offset = 0;
+  for (const auto i : b.members) {
+    named_[i].second.set_data(full.narrow(0, offset, numels_[i]).view(shapes_[i]));
+    offset += numels_[i];
+  }
+}
+
+void ShardedAdamW::gather_unit(std::size_t unit) {
+  // One unit whole at a time, in one buffer kept from gather to gather: a layer's weights are not
+  // allocated anew twice a step (on a CPU that churn fragments the heap).
+  if (whole_ && *whole_ != unit)
+    throw std::logic_error("ShardedAdamW: unit " + std::to_string(unit) + " gathered while unit " +
+                           std::to_string(*whole_) + " is whole");
+  if (all_whole_) throw std::logic_error("ShardedAdamW: a unit gathered after gather_all()");
+  const auto& b = buckets_.at(unit_buckets_.at(unit));
+  const auto& p = named_[b.members[0]].second;
+  gather_into(unit, first_of(gather_buffer_, b.shard * group_.size(), largest_unit(), p.options()));
+  whole_ = unit;
+}
+
+void ShardedAdamW::release_unit(std::size_t unit) {
+  const auto& b = buckets_.at(unit_buckets_.at(unit));
+  for (const auto i : b.members) {
+    auto& p = named_[i].second;
+    p.set_data(torch::empty({0}, p.options()));
+  }
+  if (whole_ == unit) whole_.reset();
+}
+
+torch::Tensor ShardedAdamW::reduce_unit(std::size_t unit, const std::vector<torch::Tensor>& gradients) {
+  torch::NoGradGuard no_grad;
+  const auto& b = buckets_.at(unit_buckets_.at(unit));
+  if (gradients.size() != b.members.size())
+    throw std::invalid_argument("ShardedAdamW: " + std::to_string(gradients.size()) +
+                                " gradients for a unit of " + std::to_string(b.members.size()) +
+                                " parameters");
+  auto full = first_of(reduce_buffer_, b.shard * group_.size(), largest_unit(),
+                       b.master.options().requires_grad(false))
+                  .zero_();
+  std::int64_t offset = 0;
+  for (std::size_t k = 0; k < gradients.size(); ++k) {
+    const auto i = b.members[k];
+    if (gradients[k].defined()) full.narrow(0, offset, numels_[i]).copy_(gradients[k].reshape({-1}));
+    offset += numels_[i];
+  }
+  auto part = torch::empty({b.shard}, full.options());
+  group_.reduce_scatter(full, part);
+  return part;
+}
+
+torch::Tensor ShardedAdamW::unit_master(std::size_t unit) const {
+  return buckets_.at(unit_buckets_.at(unit)).master;
+}
+
+void ShardedAdamW::gather_all() {
+  // Each unit into a buffer of its own: from now on they are all whole.
+  whole_.reset();
+  gather_buffer_ = reduce_buffer_ = torch::Tensor();
+  for (std::size_t u = 0; u < unit_buckets_.size(); ++u) {
+    const auto& b = buckets_[unit_buckets_[u]];
+    gather_into(u, torch::empty({b.shard * group_.size()}, named_[b.members[0]].second.options()));
+  }
+  all_whole_ = true;
 }
 
 }  // namespace acsweep::train

@@ -41,9 +41,25 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
                                              training_context(llm, options.max_length), too_long);
   if (usable.empty()) throw std::invalid_argument("Stage 2: no conversation fits the LLM's context");
 
+  if (options.param_dtype != torch::kFloat32) {
+    if (options.param_dtype != torch::kBFloat16)
+      throw std::invalid_argument("Stage 2: the weights compute in float32 or bfloat16");
+    if (options.shard == ShardLevel::none)
+      throw std::invalid_argument(
+          "Stage 2: bf16 weights train over float32 master weights, which only a sharded optimizer keeps "
+          "(shard = optimizer, gradients or parameters)");
+    llm->to(options.param_dtype);  // in place: the scoring copy is not kept beside it
+    projector->to(options.param_dtype);
+  }
+  const bool autocast_on = options.bf16 || options.param_dtype == torch::kBFloat16;
+  double llm_parameters = 0;  // counted while every weight is whole
+  for (const auto& p : llm->parameters()) llm_parameters += static_cast<double>(p.numel());
   const auto named = stage2_parameters(llm, projector);
   for (const auto& [name, p] : named) p.set_requires_grad(true);
-  GroupOptimizer optimizer(named, all_reduce, rank, options.shard, {0.9, 0.999, 1e-8, options.weight_decay});
+  const bool gathered = options.shard == ShardLevel::parameters;
+  GroupOptimizer optimizer(
+      named, all_reduce, rank, options.shard, {0.9, 0.999, 1e-8, options.weight_decay},
+      gathered ? decoder_layer_units(llm, named) : std::vector<std::vector<std::size_t>>{});
 
   const auto n = static_cast<std::int64_t>(usable.size()), G = options.global_batch;
   const std::int64_t per_epoch = (n + G - 1) / G;
@@ -63,12 +79,12 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
   }
 
   const auto device = representation.device();
-  const LayerCheckpointing checkpointing(llm, options.activation_checkpointing);
+  // At shard level parameters every layer is gathered as it runs, and so also recomputed.
+  const LayerCheckpointing checkpointing(llm, options.activation_checkpointing,
+                                         gathered ? optimizer.sharded() : nullptr);
   std::vector<std::size_t> order;
   std::int64_t order_epoch = -1;
   double tokens_seen = 0, flops = 0;
-  double llm_parameters = 0;
-  for (const auto& p : llm->parameters()) llm_parameters += static_cast<double>(p.numel());
   const double attention =
       12.0 * static_cast<double>(llm->config().num_hidden_layers * llm->config().hidden_size);
   const auto start = std::chrono::steady_clock::now();
@@ -87,7 +103,8 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
     const auto mine_begin = static_cast<std::int64_t>(share.first),
                mine_end = static_cast<std::int64_t>(share.second);
     // Micro-steps of the rank with the largest share: a sharded group reduces at every one, so a
-    // rank with less data takes its last ones without a backward.
+    // rank with less data takes its last ones without a backward, or, where the layers are
+    // gathered as they run, with a forward and backward whose loss weighs nothing.
     const auto largest = rank_share(static_cast<std::size_t>(begin), static_cast<std::size_t>(begin + size),
                                     static_cast<std::size_t>(ranks - 1), static_cast<std::size_t>(ranks));
     const std::int64_t micro_steps =
@@ -98,12 +115,18 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
     auto loss_sum = torch::zeros({1}, torch::TensorOptions().device(device));
     for (std::int64_t k = 0; k < micro_steps; ++k) {
       const std::int64_t m = mine_begin + k * options.micro_batch;
-      if (m >= mine_end) {
+      const bool idle = m >= mine_end;
+      if (idle && !gathered) {
         optimizer.after_backward();
         continue;
       }
       std::vector<std::string> images;
       std::vector<const models::TokenizedPrompt*> prompts;
+      if (idle) {  // the collectives of a micro-step, on the global batch's first example
+        const auto& example = *usable[order[static_cast<std::size_t>(begin)]];
+        images.push_back(example.image);
+        prompts.push_back(&example.prompt);
+      }
       for (std::int64_t i = m; i < std::min(mine_end, m + options.micro_batch); ++i) {
         const auto& example = *usable[order[static_cast<std::size_t>(i)]];
         images.push_back(example.image);
@@ -114,15 +137,16 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
       }
       torch::Tensor negative_log_likelihood;
       {
-        const Bf16Autocast autocast(device, options.bf16);
+        const Bf16Autocast autocast(device, autocast_on);
         const auto visual = projector->forward(models::visual_tokens(representation, images));
         std::vector<std::int64_t> counts;
         negative_log_likelihood = -models::trainable_token_log_probs(llm, prompts, visual, counts).sum();
       }
       if (m + options.micro_batch >= mine_end) optimizer.before_last_backward();
-      (negative_log_likelihood / tokens).backward();  // prescaled: the sum over ranks is the global mean
+      // Prescaled: the sum over ranks is the global mean.
+      (negative_log_likelihood * (idle ? 0.0 : 1.0 / tokens)).backward();
       optimizer.after_backward();
-      loss_sum += negative_log_likelihood.detach();
+      if (!idle) loss_sum += negative_log_likelihood.detach();
     }
     optimizer.reduce();  // every rank, even one whose share of a short last batch is empty
     all_reduce.sum(loss_sum);
@@ -142,6 +166,7 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
       progress({cursor.step, result.steps, cursor.step_loss.back(), result.tokens_per_second,
                 result.flops_per_second, result.peak_bytes});
   }
+  if (gathered) optimizer.sharded()->gather_all();  // the model whole again for what follows
   result.step_loss = cursor.step_loss;
   result.peak_bytes = models::peak_memory_bytes(device);
   return result;

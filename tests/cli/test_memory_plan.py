@@ -116,18 +116,47 @@ def test_the_paper_sweep_fits_an_80_gb_card(acsweep, tmp_path):
     done, planned = memory(acsweep, job, "layout.device_memory_gib=80")
     assert done.returncode == 0, done.stderr
     finetune, scoring = planned["memory"]["finetune"], planned["memory"]["scoring"]
-    assert finetune["shard"] == "gradients" and finetune["per_rank_bytes"] <= 80 * GIB
+    assert finetune["shard"] == "gradients" and finetune["weights"] == "bf16"
+    assert finetune["per_rank_bytes"] <= 80 * GIB
     assert scoring["per_rank_bytes"] <= 80 * GIB
     assert planned["device_bytes"] == 80 * GIB
-    # Model state per GPU: float32 weights whole, the gradients, moments and master weights 1/8.
+    # Model state per GPU: bf16 weights whole, the gradients, moments and master weights 1/8.
     n = 6738415616
-    assert finetune["parts"]["weights"] > 4 * n and finetune["parts"]["optimizer"] < 8 * n / 8 * 1.01
-    # LLaVA's 16 per GPU, unsharded, every activation kept: refused, with what would fit.
+    assert 2 * n < finetune["parts"]["weights"] < 2.01 * n and finetune["parts"]["optimizer"] < 8 * n / 8 * 1.01
+    assert "bf16 weight copies" not in finetune["parts"]
+    # At LLaVA's 16 per GPU (the job's), unsharded, every activation kept: refused, with what would fit.
     done, _ = memory(acsweep, job, "layout.device_memory_gib=80", "stage2.shard=none",
                      "stage2.activation_checkpointing=false", check=False)
     assert done.returncode == 2
     assert "finetune (worker ranks, setting" in done.stderr and "above the 80.0 GiB" in done.stderr
-    assert "would fit: [stage2] shard = gradients with activation_checkpointing = true" in done.stderr
+    assert "would fit: [stage2] shard = parameters (bf16 weights)" in done.stderr
     # The human plan names every phase and part.
     text = acsweep("run", job, "--dry-run", "--set", "layout.device_memory_gib=80").stdout
     assert "memory per rank" in text and "finetune worker" in text and "bf16 weight copies" in text
+
+
+def test_shard_auto_takes_the_lowest_level_that_fits(acsweep, tmp_path):
+    paper_models(tmp_path)
+    (tmp_path / "jobs").mkdir()
+    job = tmp_path / "jobs" / "paper_sweep.ini"
+    shutil.copy(REPO / "jobs" / "paper_sweep.ini", job)
+    levels = ["none", "optimizer", "gradients", "parameters"]
+    fits = {}
+    for level in levels:
+        done, planned = memory(acsweep, job, "layout.device_memory_gib=80", "stage2.shard=" + level, check=False)
+        fits[level] = done.returncode == 0
+        if fits[level]:
+            # bf16 weights wherever the optimizer keeps float32 master shards (planned for CUDA).
+            assert planned["memory"]["finetune"]["weights"] == ("fp32" if level == "none" else "bf16")
+    _, auto = memory(acsweep, job, "layout.device_memory_gib=80", "stage2.shard=auto")
+    chosen = auto["memory"]["finetune"]["shard"]
+    assert fits[chosen] and not any(fits[level] for level in levels[:levels.index(chosen)]), (chosen, fits)
+    # Each level shards more than the one before: the plan falls level by level.
+    bytes_at = [memory(acsweep, job, "layout.device_memory_gib=1000", "stage2.shard=" + level)[1]["memory"]
+                ["finetune"]["per_rank_bytes"] for level in levels[1:]]
+    assert bytes_at == sorted(bytes_at, reverse=True)
+    # No device memory known (a CPU, no [layout] device_memory_gib): auto is none, in float32.
+    done, planned = memory(acsweep, job, "stage2.shard=auto", check=False)
+    if "device_bytes" in (planned or {}) and planned["device_bytes"] == 0:
+        assert planned["memory"]["finetune"]["shard"] == "none"
+        assert planned["memory"]["finetune"]["weights"] == "fp32"

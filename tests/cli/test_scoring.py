@@ -197,18 +197,30 @@ def test_finetune_on_a_worker_group_equals_one_rank(acsweep, world):
     # gradient sums overlapping the backward, each decoder layer recomputed in the backward).
     run(acsweep, job, "job.output=ft3", "layout.groups=1", "layout.group_size=2", "stage2.overlap_reduction=true",
         "stage2.activation_checkpointing=true", ranks=3)
-    # The same group with its optimizer state sharded: every rank writes its own shard of each
-    # checkpoint, and only the newest is kept.
-    run(acsweep, job, "job.output=ft3s", "layout.groups=1", "layout.group_size=2", "stage2.shard=optimizer",
-        "stage2.keep_checkpoints=1", ranks=3)
+    # The same group with its state and the decoder layers' weights sharded (each layer gathered
+    # while it runs): every rank writes its own shard of each checkpoint, only the newest is kept,
+    # and the model is whole again for the benchmarks.
+    sharded = run(acsweep, job, "job.output=ft3s", "layout.groups=1", "layout.group_size=2",
+                  "stage2.shard=parameters", "stage2.keep_checkpoints=1", ranks=3)
+    assert "stage 2 on 2 rank(s), shard parameters, float32 weights" in sharded.stderr
+    # One rank in bf16 over float32 master shards: it learns as float32 does, to bf16's rounding,
+    # and answers the benchmarks with its bf16 weights.
+    bf16 = run(acsweep, job, "job.output=ft1b", "stage2.shard=gradients", "stage2.param_dtype=bf16")
+    assert "shard gradients, bf16 (float32 master shards) weights" in bf16.stderr
     kept = sorted(p.relative_to(world / "ft3s" / "stage2") for p in (world / "ft3s" / "stage2").glob("*/checkpoint*/*"))
     assert [p.parts[1:] for p in kept] == [("checkpoint-12", name) for name in
                                           ("DONE", "manifest.json", "shard-0-of-2.safetensors",
                                            "shard-1-of-2.safetensors", "state.json")]
     with segment(world / "ft3s", 1) as c:
         ft3s_loss = c["tasks/per_sample/stage2_loss"][()]
+        ft3s_shapes = c["finetune/shapes"][()]
+    with segment(world / "ft1b", 1) as d:
+        bf16_loss = d["tasks/per_sample/stage2_loss"][()]
+        assert np.all(np.isfinite(d["finetune/shapes"][()])) and np.all(np.isfinite(d["finetune/yes_no"][()]))
     with segment(world / "ft1", 1) as a, segment(world / "ft3", 1) as b:
         np.testing.assert_allclose(a["tasks/per_sample/stage2_loss"][()], ft3s_loss, rtol=1e-5)
+        np.testing.assert_array_equal(a["finetune/shapes"][()], ft3s_shapes)
+        np.testing.assert_allclose(a["tasks/per_sample/stage2_loss"][()], bf16_loss, rtol=1e-2)
         for f in (a, b):
             assert [x.decode() for x in f["finetune/setting"][()]] == ["clip"]
             assert f["finetune/shapes"].shape == (1,)

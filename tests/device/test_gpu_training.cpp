@@ -3,7 +3,10 @@
 // sees no GPU or acsweep was built without NCCL:
 //  - an NCCL all-reduce of a CUDA tensor gives the sum over ranks;
 //  - one Stage-2 step on the GPU (NCCL over the ranks) gives the loss of the same step on the CPU
-//    of rank 0 alone, to float tolerance.
+//    of rank 0 alone, to float tolerance;
+//  - three steps at every shard level (NCCL reduce-scatter and all-gather; at `parameters` each
+//    layer gathered while it runs) follow the unsharded ones, and bf16 weights over float32
+//    master shards follow them to bf16's precision.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -59,7 +62,9 @@ TEST(GpuTraining, OneStage2StepMatchesTheCpu) {
     ASSERT_EQ(std::system(command.c_str()), 0) << command;
   }
   MPI_Barrier(MPI_COMM_WORLD);
-  const auto run = [&](torch::Device device, AllReduce& all_reduce, int r, bool bf16 = false) {
+  const auto run = [&](torch::Device device, AllReduce& all_reduce, int r, bool bf16 = false,
+                       ShardLevel shard = ShardLevel::none, bool bf16_weights = false,
+                       std::int64_t steps = 1) {
     auto llm = models::load_llama(root + "/llm");
     llm->to(device);
     std::vector<std::unique_ptr<models::VisionEncoder>> members;
@@ -76,23 +81,39 @@ TEST(GpuTraining, OneStage2StepMatchesTheCpu) {
     Stage2Options o;
     o.global_batch = 8;
     o.micro_batch = 1;
-    o.stop_after = 1;
+    o.stop_after = steps;
     o.bf16 = bf16;
-    return train_stage2(llm, projector, representation, data, o, all_reduce, r).step_loss.at(0);
+    o.shard = shard;
+    o.param_dtype = bf16_weights ? torch::kBFloat16 : torch::kFloat32;
+    return train_stage2(llm, projector, representation, data, o, all_reduce, r).step_loss;
   };
   int size = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   if (8 % size != 0) GTEST_SKIP() << "a global batch of 8 needs 1, 2, 4 or 8 ranks";
   auto nccl = make_nccl_all_reduce(MPI_COMM_WORLD, local_device());
-  const double gpu = run(torch::Device(torch::kCUDA, local_device()), *nccl, rank);
+  const torch::Device cuda(torch::kCUDA, local_device());
+  const double gpu = run(cuda, *nccl, rank).at(0);
   if (rank == 0) {
     MpiAllReduce self(MPI_COMM_SELF);
-    EXPECT_NEAR(gpu, run(torch::kCPU, self, 0), 1e-4 * std::abs(gpu));
+    EXPECT_NEAR(gpu, run(torch::kCPU, self, 0).at(0), 1e-4 * std::abs(gpu));
   }
   // bf16 autocast, as the LLaVA recipe trains on GPUs: within bf16's precision of float32.
-  const double bf16 = run(torch::Device(torch::kCUDA, local_device()), *nccl, rank, true);
+  const double bf16 = run(cuda, *nccl, rank, true).at(0);
   EXPECT_NE(bf16, gpu) << "autocast changed nothing";
   EXPECT_NEAR(bf16, gpu, 3e-2 * std::abs(gpu));
+
+  // Every shard level over NCCL, three steps: as unsharded, and bf16 weights within bf16's reach.
+  const auto none = run(cuda, *nccl, rank, false, ShardLevel::none, false, 3);
+  for (const auto level : {ShardLevel::optimizer, ShardLevel::gradients, ShardLevel::parameters}) {
+    const auto sharded = run(cuda, *nccl, rank, false, level, false, 3);
+    const auto weights16 = run(cuda, *nccl, rank, false, level, true, 3);
+    for (std::size_t s = 0; s < 3; ++s) {
+      EXPECT_NEAR(sharded.at(s), none.at(s), 1e-4 * std::abs(none.at(s)))
+          << to_string(level) << " step " << s;
+      EXPECT_NEAR(weights16.at(s), none.at(s), 3e-2 * std::abs(none.at(s)))
+          << to_string(level) << " in bf16, step " << s;
+    }
+  }
 }
 
 }  // namespace

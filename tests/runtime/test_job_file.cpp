@@ -134,6 +134,29 @@ TEST_F(JobFileTest, KnownResultsKeys) {
             std::string::npos);
 }
 
+TEST_F(JobFileTest, Stage2ShardAndWeightDtype) {
+  const std::string text = scoring_job(dir_);
+  const auto& defaults = read_job(write(text)).scoring->finetune->stage2;
+  EXPECT_EQ(defaults.shard, "auto");  // the memory plan chooses (sweep/memory_plan.hpp)
+  EXPECT_EQ(defaults.param_dtype, "auto");
+  const auto& set =
+      read_job(write(text), {"stage2.shard=parameters", "stage2.param_dtype=bf16"}).scoring->finetune->stage2;
+  EXPECT_EQ(set.shard, "parameters");
+  EXPECT_EQ(set.param_dtype, "bf16");
+  const std::string path = (dir_ / "job.ini").string();
+  EXPECT_NE(
+      error_of(text, {"stage2.shard=zero3"})
+          .find(path + ": [stage2] shard: must be auto, none, optimizer, gradients or parameters ('zero3')"),
+      std::string::npos);
+  EXPECT_NE(error_of(text, {"stage2.param_dtype=fp16"})
+                .find("[stage2] param_dtype: must be auto, bf16 or fp32 ('fp16')"),
+            std::string::npos);
+  EXPECT_NE(error_of(text, {"stage2.param_dtype=bf16", "stage2.shard=none"})
+                .find("[stage2] param_dtype: bf16 trains over float32 master weights, which only a sharded "
+                      "optimizer keeps"),
+            std::string::npos);
+}
+
 TEST(Layout, DefaultsAndRoles) {
   EXPECT_EQ(default_layout(1).groups, 0);
   EXPECT_EQ(default_layout(2).group_size, 1);

@@ -4,8 +4,9 @@
 //  - model state per rank falls as 1/W with sharding, and each level saves what it says;
 //  - activation checkpointing and bf16 lower the saved activations; the plan grows with the
 //    micro-batch;
-//  - the shipped paper sweep's Stage 2 (Vicuna-7B, groups of 8, micro-batch 8, 2048 tokens,
-//    CLIP-L/336) fits an 80 GB card, and at micro-batch 16 unsharded it does not.
+//  - bf16 weights halve weights and gradients; shard level parameters holds one layer whole;
+//  - the shipped paper sweep's Stage 2 (Vicuna-7B, groups of 8, micro-batch 16, 2048 tokens,
+//    CLIP-L/336) fits an 80 GB card in bf16 at `gradients`, and in float32 unsharded it does not.
 #include <gtest/gtest.h>
 
 #include "acsweep/models/llama.hpp"
@@ -75,6 +76,58 @@ TEST(MemoryPlan, ModelStateFallsAsOneOverTheGroup) {
   EXPECT_EQ(part(plan_training(config, shape, ShardLevel::none), "communication"), 0);
 }
 
+TEST(MemoryPlan, Bf16WeightsHalveWeightsAndGradientsAndNeedNoCopies) {
+  const auto config = vicuna_7b();
+  TrainingShape shape;
+  shape.vision_channels = 1024;
+  shape.group = 8;
+  shape.bf16 = true;
+  const std::int64_t n = 6738415616, projector = 1024 * 4096 + 4096 + 4096 * 4096 + 4096;
+  const auto fp32 = plan_training(config, shape, ShardLevel::optimizer);
+  shape.weight_bytes = 2;
+  const auto bf16 = plan_training(config, shape, ShardLevel::optimizer);
+  EXPECT_EQ(part(fp32, "weights"), 4 * (n + projector));
+  EXPECT_EQ(part(bf16, "weights"), 2 * (n + projector));
+  const std::int64_t shard = (n + projector + 7) / 8;
+  EXPECT_EQ(part(bf16, "gradients"), 4 * shard + 2 * (n + projector));  // float32 shard, bf16 buckets
+  EXPECT_EQ(part(bf16, "master"), part(fp32, "master"));
+  EXPECT_EQ(part(bf16, "optimizer"), part(fp32, "optimizer"));
+  EXPECT_EQ(part(fp32, "bf16 weight copies"), 2 * n);
+  EXPECT_EQ(part(bf16, "bf16 weight copies"), -1);  // not a part: the weights are bf16 already
+}
+
+TEST(MemoryPlan, ParametersLevelHoldsOneDecoderLayerWhole) {
+  const auto config = vicuna_7b();
+  TrainingShape shape;
+  shape.vision_channels = 1024;
+  shape.sequence = 2048;
+  shape.group = 8;
+  shape.weight_bytes = 2;
+  shape.bf16 = true;
+  const std::int64_t n = 6738415616, projector = 1024 * 4096 + 4096 + 4096 * 4096 + 4096;
+  const std::int64_t outside = 4096 + 2 * 32000 * 4096, layer = (n - outside) / 32;
+  EXPECT_EQ(layer, 4 * 4096 * 4096 + 3 * 4096 * 11008 + 2 * 4096);  // by hand: attention, MLP, norms
+  const auto gradients = plan_training(config, shape, ShardLevel::gradients);
+  const auto parameters = plan_training(config, shape, ShardLevel::parameters);
+  EXPECT_EQ(part(parameters, "weights"), 2 * (outside + layer + projector));
+  EXPECT_LT(part(parameters, "weights") * 10, part(gradients, "weights"));
+  EXPECT_EQ(part(parameters, "master"), part(gradients, "master"));
+  EXPECT_EQ(part(parameters, "gradients"), part(gradients, "gradients") + 2 * layer);
+  // Every layer is recomputed, with or without activation checkpointing.
+  shape.activation_checkpointing = true;
+  EXPECT_EQ(part(plan_training(config, shape, ShardLevel::parameters), "activations"),
+            part(parameters, "activations"));
+  EXPECT_EQ(part(plan_training(config, shape, ShardLevel::gradients), "activations"),
+            part(parameters, "activations"));
+  // Model state per rank falls as 1/W but for the weights outside the layers and one layer.
+  for (const std::int64_t w : {2, 4, 8}) {
+    shape.group = w;
+    const auto plan = plan_training(config, shape, ShardLevel::parameters);
+    const std::int64_t shard = (n + projector + w - 1) / w;
+    EXPECT_EQ(part(plan, "optimizer") + part(plan, "master"), 12 * shard) << w;
+  }
+}
+
 TEST(MemoryPlan, CheckpointingAndBf16SaveActivationsAndTheMicroBatchCosts) {
   const auto config = vicuna_7b();
   TrainingShape shape;
@@ -107,7 +160,11 @@ TEST(MemoryPlan, ThePaperSweepStage2FitsAn80GBCard) {
   shape.micro_batch = 8;
   const std::int64_t card = 80'000'000'000;
   EXPECT_LE(plan_training(vicuna_7b(), shape, ShardLevel::gradients).total(), card);
-  shape.micro_batch = 16;
+  shape.micro_batch = 16;  // LLaVA's, and the shipped job's: with bf16 weights over float32 masters
+  shape.weight_bytes = 2;
+  EXPECT_LE(plan_training(vicuna_7b(), shape, ShardLevel::gradients).total(), card);
+  EXPECT_LE(plan_training(vicuna_7b(), shape, ShardLevel::parameters).total(), card * 6 / 10);
+  shape.weight_bytes = 4;
   shape.activation_checkpointing = false;
   EXPECT_GT(plan_training(vicuna_7b(), shape, ShardLevel::none).total(), card);
 }

@@ -72,6 +72,7 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   // The [vocab, D] weight logits() multiplies by: lm_head's, or the tied embeddings.
   torch::Tensor head_weight() const;
   const LlamaConfig& config() const { return config_; }
+  const torch::nn::ModuleList& layers() const { return layers_; }  // the decoder layers, in order
 
   // How each decoder layer is run: `layer` is its module, `run` the layer as a function of its
   // input. Empty (the default): run(x). Training sets it from outside the model, e.g. to

@@ -77,8 +77,9 @@ struct Stage2Section {
   std::string data, images;  // LLaVA JSON conversations (vicuna_v1) and their image folder
   double learning_rate = 2e-5;
   std::int64_t global_batch = 128, micro_batch = 4, epochs = 1, checkpoint_every = 0, keep_checkpoints = 2;
-  std::string shard = "none";      // none | optimizer | gradients (train/sharded_adamw.hpp)
-  std::int64_t max_length = 2048;  // LLaVA's model_max_length: longer conversations are left out, counted
+  std::string shard = "auto";  // auto | none | optimizer | gradients | parameters (sweep/memory_plan.hpp)
+  std::string param_dtype = "auto";  // auto | bf16 | fp32 (bf16 on CUDA when sharded)
+  std::int64_t max_length = 2048;    // LLaVA's model_max_length: longer conversations are left out, counted
   double warmup_ratio = 0.03, weight_decay = 0.0, max_grad_norm = 0.0;
   double peak_tflops = 0.0;               // the device's peak, for MFU in the progress lines (0: not known)
   bool overlap_reduction = false;         // MPI: start each gradient bucket's sum during the backward

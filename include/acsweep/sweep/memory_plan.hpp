@@ -18,14 +18,33 @@ struct PhaseMemory {
   std::string role;     // "scorer" or "worker"
   std::string setting;  // the largest
   std::string shard;    // the shard level planned ("none" in scoring: the projector is not sharded)
+  std::string weights;  // "fp32" or "bf16": the dtype the trained weights compute in
   train::MemoryPlan plan;
+};
+
+// How Stage 2 holds its state: the shard level and whether the weights compute in bf16 over
+// float32 master shards.
+struct Stage2Layout {
+  train::ShardLevel shard{};  // none (train/sharded_adamw.hpp)
+  bool bf16_weights = false;
 };
 
 struct JobMemory {
   std::vector<PhaseMemory> phases;
   std::vector<std::string> unknown;  // what could not be planned, and why (a config not here)
   std::int64_t device_bytes = 0;     // what the plan must fit (0: no limit known)
+  Stage2Layout stage2;               // as planned
 };
+
+// The device memory a job must fit: [layout] device_memory_gib, else CUDA device 0's, else 0
+// (not known).
+std::int64_t device_memory(const runtime::JobSpec& job);
+
+// Stage 2's layout: [stage2] shard and param_dtype as set; shard = auto is the lowest level (none,
+// optimizer, gradients) whose plan fits `device_bytes` (none where that is 0 or the LLM's config
+// is not here; gradients where nothing fits); param_dtype = auto is bf16 on `cuda` at a sharded
+// level. The run and the plan call it alike, so a job trains as it was planned.
+Stage2Layout stage2_layout(const runtime::JobSpec& job, int group_size, bool cuda, std::int64_t device_bytes);
 
 // `group_size`: ranks per worker group (the Stage-2 shards).
 JobMemory plan_memory(const runtime::JobSpec& job, int group_size);

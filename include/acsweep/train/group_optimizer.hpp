@@ -20,8 +20,10 @@ namespace acsweep::train {
 class GroupOptimizer {
  public:
   // `named` must outlive the optimizer; the loss is prescaled (the sum over ranks is the mean).
+  // `units`: what shard level parameters gathers (ShardedAdamW), empty at every other level.
   GroupOptimizer(const std::vector<std::pair<std::string, torch::Tensor>>& named, AllReduce& group, int rank,
-                 ShardLevel shard, AdamWOptions adamw);
+                 ShardLevel shard, AdamWOptions adamw,
+                 const std::vector<std::vector<std::size_t>>& units = {});
   void zero_grad();
   void before_last_backward();  // replicated: the reductions start as the backward goes
   void after_backward();
@@ -31,6 +33,7 @@ class GroupOptimizer {
   TrainingCursor load(const std::string& dir, std::int64_t step);
   // Sharded: every rank writes its shard; replicated: group rank 0 writes it all.
   void save(const std::string& dir, const TrainingCursor& cursor);
+  ShardedAdamW* sharded() { return shards_.get(); }  // null when replicated
 
  private:
   const std::vector<std::pair<std::string, torch::Tensor>>& named_;

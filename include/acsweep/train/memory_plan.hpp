@@ -1,9 +1,10 @@
 #pragma once
 // The bytes a training rank holds at its peak, planned from the models' sizes alone (config.json
 // and preprocessor_config.json: no weights are read), before any work starts:
-//  - model state: float32 weights, gradients and AdamW moments, each full or 1/W as the shard
-//    level says (train/sharded_adamw.hpp), and the float32 master shard a sharded rank keeps;
-//  - the bf16 copies of the weights that autocast makes for the forward pass;
+//  - model state: float32 (or bf16) weights and gradients, float32 AdamW moments, each full or 1/W
+//    as the shard level says (train/sharded_adamw.hpp), and the float32 master shard a sharded
+//    rank keeps;
+//  - the bf16 copies of float32 weights that autocast makes for the forward pass;
 //  - saved activations at the micro-batch and the longest sequence (maximum length), counted from
 //    what the decoder layer's autograd graph keeps per token (models/llama.cpp, fused attention:
 //    no [T, T] scores); with activation checkpointing, each layer's input plus one layer recomputed;
@@ -34,6 +35,7 @@ struct TrainingShape {
   std::int64_t encoder_bytes = 0;    // the frozen vision encoders' weights
   bool train_llm = true;             // Stage 2; Stage 1 trains the projector only
   bool bf16 = false;                 // autocast
+  std::int64_t weight_bytes = 4;     // per trained weight: 4 (float32) or 2 (bf16 over float32 masters)
   bool activation_checkpointing = false;
   std::int64_t bucket_bytes = 25 << 20;
 };

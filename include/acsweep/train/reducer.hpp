@@ -38,7 +38,7 @@ class AllReduce {
   // `shard` gets this rank's part of the sum of `full` over the ranks: full holds size() parts of
   // shard.numel() each, and rank r gets part r.
   virtual void reduce_scatter(const torch::Tensor& full, torch::Tensor& shard) = 0;
-  // `full` gets every rank's `shard`, rank r's as part r.
+  // `full` gets every rank's `shard`, rank r's as part r (float32 or bfloat16).
   virtual void all_gather(const torch::Tensor& shard, torch::Tensor& full) = 0;
   virtual int size() const = 0;
   virtual std::string name() const = 0;
@@ -52,8 +52,9 @@ class AllReduce {
 };
 
 // std::invalid_argument (naming `what`) unless full and shard are contiguous float32 on one device
-// and full holds `ranks` shards.
-void check_shard_shapes(const torch::Tensor& full, const torch::Tensor& shard, int ranks, const char* what);
+// (or, for a `gather`, both bfloat16) and full holds `ranks` shards.
+void check_shard_shapes(const torch::Tensor& full, const torch::Tensor& shard, int ranks, const char* what,
+                        bool gather = false);
 
 // One rank: the sum over ranks is the tensor itself.
 class SingleRankAllReduce : public AllReduce {

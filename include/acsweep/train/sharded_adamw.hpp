@@ -1,5 +1,5 @@
 #pragma once
-// AdamW sharded over the ranks of a worker group (ZeRO stages 1 and 2, as DeepSpeed names them),
+// AdamW sharded over the ranks of a worker group (ZeRO stages 1, 2 and 3, as DeepSpeed names them),
 // applied from outside the model: it is given the named trainable parameters and the group's
 // collectives (train/reducer.hpp) and knows nothing of MPI or NCCL.
 //  - The parameters are grouped into buckets (the GradientReducer's: reverse registration order,
@@ -16,6 +16,16 @@
 //    per step (a rank without data for a micro-step calls it without a backward).
 //  - step() runs AdamW on the shards (the element-wise arithmetic of train/adamw.hpp) and
 //    all-gathers the updated master weights into every rank's parameters, bucket by bucket.
+//  - ShardLevel::parameters (ZeRO-3, FSDP): besides the above, given units (the decoder's layers),
+//    each unit's weights are released and held only as its master shards; gather_unit() makes
+//    them whole for as long as the layer runs (in the forward pass, and again for its recompute
+//    in the backward), release_unit() frees them, and reduce_unit() reduce-scatters the layer's
+//    gradients straight into the shard (train/gathered_layers.hpp drives it). Weights outside the
+//    units (embeddings, final norm, head, projector) stay whole, as at `gradients`.
+//  - The parameters may be bfloat16 (all of one dtype): the masters, moments and gradient shards
+//    stay float32, so updates below bf16's resolution still accumulate; each step rounds the
+//    masters to bf16 once and gathers those. Gradients are summed in float32; at `gradients`
+//    they also accumulate over micro-steps in float32, at `optimizer` in the parameters' dtype.
 // The reductions run in one fixed order on every rank, so W ranks follow one rank up to the
 // rounding of the sums.
 #include <torch/csrc/autograd/function.h>
@@ -23,6 +33,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,8 +43,8 @@
 
 namespace acsweep::train {
 
-enum class ShardLevel { none, optimizer, gradients };
-// "none", "optimizer" or "gradients"; std::invalid_argument otherwise.
+enum class ShardLevel { none, optimizer, gradients, parameters };
+// "none", "optimizer", "gradients" or "parameters"; std::invalid_argument otherwise.
 ShardLevel shard_level(const std::string& name);
 std::string to_string(ShardLevel level);
 
@@ -44,13 +55,17 @@ struct ShardBucket {
   std::int64_t begin = 0, end = 0;   // this rank's owned elements of the bucket, unpadded
   torch::Tensor master;              // [shard] float32 master weights; its .grad() is the gradient shard
   torch::Tensor full_gradient;       // ShardLevel::optimizer: [shard * W], the members' .grad() are views
+  bool unit = false;                 // ShardLevel::parameters: a unit's weights, whole only while in use
 };
 
 class ShardedAdamW {
  public:
+  // `units` (ShardLevel::parameters, and only it): groups of indices into `named`, each a bucket
+  // of its own whose weights are released here and gathered only while in use.
   ShardedAdamW(std::vector<std::pair<std::string, torch::Tensor>> named, AllReduce& group, int rank,
                ShardLevel level, AdamWOptions options = {},
-               std::size_t first_bucket_bytes = std::size_t{1} << 20, std::size_t bucket_bytes = 25u << 20);
+               std::size_t first_bucket_bytes = std::size_t{1} << 20, std::size_t bucket_bytes = 25u << 20,
+               const std::vector<std::vector<std::size_t>>& units = {});
   ShardedAdamW(const ShardedAdamW&) = delete;  // the hooks know its address
   ShardedAdamW& operator=(const ShardedAdamW&) = delete;
 
@@ -70,12 +85,28 @@ class ShardedAdamW {
   std::vector<ShardBucket>& buckets() { return buckets_; }
   AdamW& optimizer() { return optimizer_; }  // over the buckets' master shards, in bucket order
 
-  // The parameters' values into the master shards (after the parameters were loaded).
-  void masters_from_parameters();
-  // The master shards all-gathered into every rank's parameters.
+  // A parameter's element count and shape as the model declares it (a released weight holds none).
+  std::int64_t numel(std::size_t parameter) const { return numels_.at(parameter); }
+
+  // The master shards all-gathered into every rank's parameters (those outside the units).
   void parameters_from_masters();
 
+  // ShardLevel::parameters. Every rank must gather, release and reduce the same units in the same
+  // order (the decoder's layers, in its forward and backward passes). One unit is whole at a time
+  // (std::logic_error otherwise), in a buffer kept from gather to gather.
+  std::size_t units() const { return unit_buckets_.size(); }
+  void gather_unit(std::size_t unit);   // its weights whole on every rank, from the masters
+  void release_unit(std::size_t unit);  // its weights hold no elements until the next gather
+  // The unit's whole gradients (one per member, undefined where none) summed over the group:
+  // this rank's [shard] part, float32. Its master's .grad() is where autograd accumulates it.
+  torch::Tensor reduce_unit(std::size_t unit, const std::vector<torch::Tensor>& gradients);
+  torch::Tensor unit_master(std::size_t unit) const;
+  void gather_all();  // every unit whole for good, for what follows the training (evaluation, export)
+
  private:
+  void masters_from_parameters();     // the (whole) parameters' values into the master shards
+  std::int64_t largest_unit() const;  // elements of the largest unit, padded
+  void gather_into(std::size_t unit, torch::Tensor full);
   void gradient_ready(std::size_t parameter);  // at ShardLevel::gradients, from the backward pass
   void reduce_bucket(std::size_t bucket);      // the members' gradients into the shard, then freed
 
@@ -86,9 +117,16 @@ class ShardedAdamW {
   std::vector<ShardBucket> buckets_;
   std::vector<std::size_t> bucket_of_;  // by parameter
   AdamW optimizer_;
-  std::unique_ptr<GradientHooks> hooks_;  // at ShardLevel::gradients
-  std::vector<std::size_t> waiting_;      // by bucket: gradients of this backward not yet accumulated
-  std::size_t reduced_ = 0;               // buckets of this backward reduced, in order
+  std::vector<std::vector<std::int64_t>> shapes_;  // by parameter
+  std::vector<std::int64_t> numels_;
+  std::vector<std::size_t> unit_buckets_;        // by unit: its bucket
+  std::vector<std::size_t> hooked_;              // the parameters with gradient hooks
+  torch::Tensor gather_buffer_, reduce_buffer_;  // of the unit being used (parameters' dtype; float32)
+  std::optional<std::size_t> whole_;             // the unit gathered now
+  bool all_whole_ = false;                       // after gather_all()
+  std::unique_ptr<GradientHooks> hooks_;         // at ShardLevel::gradients and parameters
+  std::vector<std::size_t> waiting_;             // by bucket: gradients of this backward not yet accumulated
+  std::size_t reduced_ = 0;                      // buckets of this backward reduced, in order
 };
 
 }  // namespace acsweep::train

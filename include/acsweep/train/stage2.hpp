@@ -12,6 +12,11 @@
 //    the backward pass (train/activation_checkpoint.hpp): the same gradients, fewer saved bytes;
 //  - with shard = optimizer or gradients, the AdamW state (and the gradients) are sharded over
 //    the group (train/sharded_adamw.hpp): the same steps at a fraction of the memory per rank;
+//    at parameters, the decoder layers' weights too: each is gathered only while its layer runs
+//    (and so every layer is recomputed in the backward pass), and the model is whole again when
+//    the training returns;
+//    with param_dtype = bf16, the LLM and projector are converted to bf16 in place and train over
+//    float32 master shards (half the bytes of weights and gradients, no autocast copies);
 //  - AdamW, cosine schedule with warmup, optional gradient clipping; checkpoints every N steps
 //    (rank 0 writes, or every rank its shard), the newest keep_checkpoints kept, and a run resumes
 //    from the newest complete checkpoint in its folder (a sharded one at any group size).
@@ -38,12 +43,16 @@ struct Stage2Options {
   double weight_decay = 0.0;
   double max_grad_norm = 0.0;  // 0: no clipping
   std::uint64_t data_seed = 0;
-  std::int64_t checkpoint_every = 0;      // optimizer steps; 0: no checkpoints
-  std::string checkpoint_dir;             // where checkpoints go and a resumed run looks
-  std::int64_t keep_checkpoints = 2;      // the newest complete ones kept (0: all)
-  std::int64_t stop_after = 0;            // end after this many steps of the schedule (0: all of it)
-  ShardLevel shard = ShardLevel::none;    // what of the training state is sharded over the group
-  bool bf16 = false;                      // bf16 autocast in the forward passes (train/autocast.hpp)
+  std::int64_t checkpoint_every = 0;    // optimizer steps; 0: no checkpoints
+  std::string checkpoint_dir;           // where checkpoints go and a resumed run looks
+  std::int64_t keep_checkpoints = 2;    // the newest complete ones kept (0: all)
+  std::int64_t stop_after = 0;          // end after this many steps of the schedule (0: all of it)
+  ShardLevel shard = ShardLevel::none;  // what of the training state is sharded over the group
+  bool bf16 = false;                    // bf16 autocast in the forward passes (train/autocast.hpp)
+  // The LLM's and projector's weights as they compute: float32, or bfloat16 over the float32
+  // master shards of a sharded optimizer (needs shard != none; the forward passes then run under
+  // bf16 autocast whatever `bf16` says).
+  torch::ScalarType param_dtype = torch::kFloat32;
   bool activation_checkpointing = false;  // each decoder layer recomputed in the backward pass
   std::int64_t max_length =
       0;  // tokens, visual ones included, a conversation may take (0: the LLM's context)
