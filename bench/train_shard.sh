@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sharded data parallel against the unsharded reducer at the same group size (bench/train_shard_bench.cpp):
 # each level at 1, 2 and 4 ranks, one process group per line; step time and model state against
-# `none`, and the largest rank's peak above its start against the memory plan.
+# `none`, and the largest rank's peak above its start against the memory plan. `parameters`
+# recomputes every layer, so `gradients checkpointing` is its like-for-like baseline; the bf16
+# lines hold bf16 weights over float32 master shards (CPU bf16 matmuls: their time says little).
 #   cmake --build build --target bench_train_shard && bench/train_shard.sh
 set -euo pipefail
 bin=${1:-build/bench/bench_train_shard}
@@ -9,8 +11,9 @@ export OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1}
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1} OMPI_MCA_sharedfp=individual
 for ranks in 1 2 4; do
   base=""
-  for level in none optimizer gradients; do
-    line=$(mpirun -np "$ranks" --oversubscribe "$bin" "$level")
+  for level in none optimizer gradients "gradients checkpointing" parameters "gradients bf16" "parameters bf16"; do
+    # shellcheck disable=SC2086  # the level's words are separate arguments
+    line=$(mpirun -np "$ranks" --oversubscribe "$bin" $level)
     echo "$line"
     [[ -z $base ]] && base=$line
     python3 - "$base" "$line" <<'PY'
