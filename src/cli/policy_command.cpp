@@ -49,6 +49,9 @@ int run_policy(const std::vector<std::string>& args, const CommandContext& conte
   options.add_options()("budget", po::value<std::string>(), "settings finetuned per run: K or 'all' (1..k)")(
       "runs", po::value<long long>()->default_value(1000), "runs per budget")(
       "sampler", po::value<std::string>()->default_value("both"), "region, random or both")(
+      "counting", po::value<std::string>()->default_value("exact"),
+      "exact (a run hits when the fit on its k' finetunes ranks the best in the top n) or first-hit (the "
+      "paper's: settings drawn one at a time, a run hits by k' when any fit up to k' did)")(
       "seed", po::value<long long>()->default_value(0), "seed of every run's random choices")(
       "benchmarks", po::value<std::string>(), "comma-separated benchmark columns")(
       "json", po::bool_switch(), "print one JSON document on stdout")(
@@ -66,6 +69,7 @@ int run_policy(const std::vector<std::string>& args, const CommandContext& conte
   spec.runs = static_cast<std::size_t>(vm["runs"].as<long long>());
   spec.seed = static_cast<std::uint64_t>(vm["seed"].as<long long>());
   spec.samplers = law::parse_samplers(vm["sampler"].as<std::string>());
+  spec.counting = law::parse_counting(vm["counting"].as<std::string>());
   const law::PolicySimulation simulation(table, spec);
 
   const auto start = std::chrono::steady_clock::now();

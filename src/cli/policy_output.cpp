@@ -16,6 +16,7 @@ nlohmann::ordered_json simulation_json(const law::LawTable& table, const law::Si
   const law::SimulationSpec& spec = result.spec;
   nlohmann::ordered_json doc;
   doc["runs"] = spec.runs;
+  doc["counting"] = law::to_string(spec.counting);
   doc["seed"] = spec.seed;
   doc["benchmarks"] = nlohmann::ordered_json::object();
   for (const auto& bench : result.benchmarks) {

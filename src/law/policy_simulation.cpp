@@ -15,7 +15,52 @@ namespace {
 
 constexpr std::size_t kShortlists[] = {1, 3};
 
+// The exact counting's seed streams are {sampler, budget >= 1, run}; first-hit's are {sampler, 0, run}.
+constexpr std::uint64_t kFirstHitStream = 0;
+
 }  // namespace
+
+std::string to_string(Counting counting) { return counting == Counting::exact ? "exact" : "first-hit"; }
+
+Counting parse_counting(const std::string& text) {
+  if (text == "exact") return Counting::exact;
+  if (text == "first-hit") return Counting::first_hit;
+  throw InputError("--counting must be exact or first-hit, not '" + text + "'");
+}
+
+std::vector<std::vector<std::size_t>> first_hits(const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y,
+                                                 const std::vector<std::size_t>& best,
+                                                 const std::vector<std::size_t>& drawn,
+                                                 const std::vector<std::size_t>& shortlists) {
+  const auto k = static_cast<std::size_t>(X.rows());
+  const std::size_t n_bench = best.size(), never = drawn.size() + 1;
+  std::vector<std::vector<std::size_t>> first(n_bench, std::vector<std::size_t>(shortlists.size(), never));
+  std::size_t open = n_bench * shortlists.size();
+  for (std::size_t b = 0; b < n_bench && !drawn.empty(); ++b)
+    if (drawn[0] == best[b]) {  // i = 1: one point fits no Law; only the best itself hits
+      for (auto& f : first[b]) f = 1;
+      open -= shortlists.size();
+    }
+  for (std::size_t i = 2; i <= drawn.size() && open > 0; ++i) {
+    Eigen::MatrixXd Xs(i, X.cols()), Ys(i, Y.cols());
+    for (std::size_t j = 0; j < i; ++j) {
+      Xs.row(static_cast<Eigen::Index>(j)) = X.row(static_cast<Eigen::Index>(drawn[j]));
+      Ys.row(static_cast<Eigen::Index>(j)) = Y.row(static_cast<Eigen::Index>(drawn[j]));
+    }
+    Eigen::MatrixXd score = X * least_squares_min_norm(Xs, Ys);
+    for (std::size_t j = 0; j < i; ++j)
+      score.row(static_cast<Eigen::Index>(drawn[j])) = Ys.row(static_cast<Eigen::Index>(j));
+    for (std::size_t b = 0; b < n_bench; ++b) {
+      const std::size_t position = rank_of(score.col(static_cast<Eigen::Index>(b)).data(), k, best[b]);
+      for (std::size_t n = 0; n < shortlists.size(); ++n)
+        if (first[b][n] == never && position < shortlists[n]) {
+          first[b][n] = i;
+          --open;
+        }
+    }
+  }
+  return first;
+}
 
 std::vector<std::size_t> every_budget(std::size_t k) {
   std::vector<std::size_t> budgets(k);
@@ -67,6 +112,37 @@ std::vector<std::int64_t> PolicySimulation::count_hits(std::size_t first, std::s
     for (std::size_t i = 0; i < k; ++i) Y(i, b) = y_[b][i];
   const RegionSampler sampler(a_, c_);
   std::vector<std::size_t> order(k);
+
+  if (spec_.counting == Counting::first_hit) {
+    // One sequence per run, as long as the largest budget; every budget counts its prefix.
+    const std::size_t longest = *std::max_element(spec_.budgets.begin(), spec_.budgets.end());
+    const std::vector<std::size_t> shortlists(std::begin(kShortlists), std::end(kShortlists));
+    for (std::size_t s = 0; s < spec_.samplers.size(); ++s) {
+      const Sampler which = spec_.samplers[s];
+      for (std::size_t run = first; run < spec_.runs; run += stride) {
+        SeededRng rng(derive_seed(spec_.seed, {static_cast<std::uint64_t>(which), kFirstHitStream, run}));
+        std::vector<std::vector<std::size_t>> hit_at;
+        if (which == Sampler::Random) {
+          // Random selection shortlists the best of the drawn settings: it hits once it draws the best.
+          std::iota(order.begin(), order.end(), std::size_t{0});
+          for (std::size_t i = 0; i < longest; ++i) std::swap(order[i], order[i + rng.below(k - i)]);
+          for (std::size_t b = 0; b < n_bench; ++b) {
+            const auto at = static_cast<std::size_t>(
+                std::find(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(longest), best_[b]) -
+                order.begin());
+            hit_at.emplace_back(shortlists.size(), at + 1);  // longest + 1: never within the budgets
+          }
+        } else {
+          hit_at = first_hits(X, Y, best_, sampler.sample(longest, rng), shortlists);
+        }
+        for (std::size_t bi = 0; bi < spec_.budgets.size(); ++bi)
+          for (std::size_t b = 0; b < n_bench; ++b)
+            for (std::size_t n = 0; n < shortlists.size(); ++n)
+              hits[slot(s, bi, b, n)] += hit_at[b][n] <= spec_.budgets[bi];
+      }
+    }
+    return hits;
+  }
 
   for (std::size_t s = 0; s < spec_.samplers.size(); ++s) {
     const Sampler which = spec_.samplers[s];

@@ -63,6 +63,7 @@ SimulationPlan plan_simulation(const runtime::JobSpec& job) {
     spec.runs = static_cast<std::size_t>(job.simulation->runs);
     spec.seed = job.seed;
     spec.samplers = law::parse_samplers(job.simulation->samplers);
+    spec.counting = law::parse_counting(job.simulation->counting);
     out.specs.push_back(spec);
     out.width = std::max(out.width, 2 * table.benchmark_names.size());
 
@@ -81,14 +82,17 @@ SimulationPlan plan_simulation(const runtime::JobSpec& job) {
                          {"sampler", law::to_string(sampler)}, {"budget", std::to_string(budget)},
                          {"run_begin", std::to_string(begin)}, {"run_end", std::to_string(end)},
                          {"seed", std::to_string(job.seed)},   {"model", law::model_name(spec.model)}};
+          // Named only where it is not the default, so exact tasks keep the hashes they had.
+          if (spec.counting != law::Counting::exact) task.inputs["counting"] = law::to_string(spec.counting);
           runtime::ContentHash hash;
           hash.add(task.kind);
           for (const auto& [key, value] : task.inputs)
             if (key != "table") hash.add(key).add(value);  // the digest, not the position, names the table
           task.hash = hash.hex();
-          // Region runs fit the Law once per run; random runs only draw.
-          task.cost =
-              static_cast<double>(end - begin) * (sampler == law::Sampler::Region ? 4.0 + budget : 1.0);
+          // Region runs fit the Law once per run (first-hit: once per draw); random runs only draw.
+          const double fits = spec.counting == law::Counting::exact ? 1.0 : budget / 2.0;
+          task.cost = static_cast<double>(end - begin) *
+                      (sampler == law::Sampler::Region ? fits * (4.0 + budget) : 1.0);
           out.tasks.push_back(std::move(task));
         }
   }

@@ -3,6 +3,7 @@ bad input (exit 2, a message naming file, column and row, nothing written), rank
 
 import json
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -84,6 +85,30 @@ def test_policy_json_shape_and_invariants(acsweep, paper_table):
     assert len(doc["average"]) == 30
 
 
+def test_policy_first_hit_counting(acsweep, paper_table, tmp_path):
+    """The paper's counting (AC_sample.py): labelled in the JSON, the report and the results file;
+    its recall never falls as k' grows, random selection's is k'/k, and the same at 1 and 2 ranks."""
+    args = ("policy", paper_table, "--budget", "all", "--runs", "400", "--seed", "3", "--counting", "first-hit")
+    text = acsweep(*args, "--json").stdout
+    doc = json.loads(text)
+    assert doc["counting"] == "first-hit"
+    assert json.loads(acsweep("policy", paper_table, "--budget", "2", "--runs", "10", "--json").stdout)[
+        "counting"] == "exact"
+    for sampler in ("region", "random"):
+        curve = [p for p in doc["average"] if p["sampler"] == sampler]
+        at3 = [p["recall_at_3"] for p in curve]
+        assert at3 == sorted(at3) and curve[-1]["recall_at_1"] == 1.0
+        if sampler == "random":
+            for p in curve:
+                assert abs(p["recall_at_1"] - p["budget"] / 15) <= 4 * (p["budget"] / 15 * (1 - p["budget"] / 15) / 400) ** 0.5 + 1e-9
+    assert acsweep(*args, "--json", ranks=2).stdout == text
+    assert "first-hit counting, as the paper's AC_sample.py" in acsweep(*args).stdout
+    out = tmp_path / "first_hit.h5"
+    acsweep(*args, "--out", out)
+    with h5py.File(out, "r") as f:
+        assert f["policy/simulation"].attrs["counting"] == "first-hit"
+
+
 def test_policy_same_numbers_at_1_2_4_ranks(acsweep, paper_table):
     args = ("policy", paper_table, "--budget", "all", "--runs", "97", "--seed", "11", "--json")
     reference = acsweep(*args).stdout
@@ -128,6 +153,7 @@ def test_bad_tables_exit_2_naming_the_problem(acsweep, tmp_path, case, command):
     (("policy", "{t}", "--budget", "0"), "--budget must be a whole number from 1"),
     (("policy", "{t}"), "--budget is required"),
     (("policy", "{t}", "--budget", "2", "--sampler", "grid"), "--sampler must be region, random or both"),
+    (("policy", "{t}", "--budget", "2", "--counting", "last"), "--counting must be exact or first-hit, not 'last'"),
     (("law", "{t}", "--degree", "3"), "degree must be 1 or 2"),
     (("law", "/nonexistent/table.csv"), "/nonexistent/table.csv: cannot open"),
     (("law", "{t}", "--no-such-option"), "unrecognised option"),

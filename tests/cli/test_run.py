@@ -101,6 +101,20 @@ def test_same_results_at_1_2_4_5_ranks_and_as_acsweep_policy(acsweep, job, tmp_p
     assert reference[0][0, 0, 0] == mmbench["recall_at_1"]  # region, budget 1, MMBench
 
 
+def test_first_hit_counting_in_a_job_equals_acsweep_policy(acsweep, job, tmp_path):
+    out = tmp_path / "first_hit"
+    acsweep("run", job, *QUICK, "--set", "simulation.counting=first-hit", "--set", f"job.output={out}", ranks=2)
+    segments = sorted((out / "segments").glob("segment-*.h5"))
+    with h5py.File(segments[-1], "r") as f:
+        assert f["policy/paper/simulation"].attrs["counting"] == "first-hit"
+    at1, at3 = recall(out)
+    policy = json.loads(acsweep("policy", job.parent / "paper.csv", "--budget", "4", "--runs", "200", "--seed",
+                                "4", "--counting", "first-hit", "--json").stdout)
+    assert policy["counting"] == "first-hit"
+    mmbench = [p for p in policy["benchmarks"]["MMBench"]["curve"] if p["sampler"] == "region"][0]
+    assert at1[0, 2, 0] == mmbench["recall_at_1"] and at3[0, 2, 0] == mmbench["recall_at_3"]  # region, k'=4
+
+
 def wait_for_results(out_dir, timeout=120):
     """Blocks until the run in out_dir has journaled its first result: signals and kills in the
     tests below then land mid-sweep however loaded the machine is."""

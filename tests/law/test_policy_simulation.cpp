@@ -107,6 +107,77 @@ TEST(PolicySimulation, RejectsImpossibleBudgets) {
   EXPECT_THROW(PolicySimulation(paper(), spec), InputError);
 }
 
+// First-hit counting on 4 settings at a = 0, 1/3, 2/3, 1 with a Law linear in a, results
+// y = 1, 4, 2, 3 (the best: setting 1), every first hit derived by hand:
+//  - drawn 0, 3, 1, 2: at i = 2 the line through (0, 1) and (1, 3) predicts 1.67 for setting 1 and
+//    2.33 for setting 2: third (top 3 hit at 2); at i = 3 the least-squares line through (0, 1),
+//    (1, 3), (1/3, 4) is 2 + 1.5a, so setting 2 is predicted 3 and setting 1's measured 4 leads
+//    (top 1 hit at 3);
+//  - drawn 2, 0, 3, 1: at i = 2 the line 1 + 1.5a ranks setting 1 (1.5) third; at i = 3 the line
+//    through (0, 1), (2/3, 2), (1, 3) predicts 1.57 for it, third again; at i = 4 it is measured,
+//    and leads (top 1 hit at 4, top 3 at 2);
+//  - drawn 1, ...: the best drawn first hits at 1;
+//  - drawn 0, 2 and nothing more: top 1 never (3), top 3 at 2 (1 + 1.5a ranks it third).
+TEST(PolicySimulation, FirstHitsOfHandBuiltSequences) {
+  LawModel line;
+  line.degree = 1;
+  line.features = FeatureSet::A;
+  const Eigen::MatrixXd X = design_matrix(line, {0.0, 1.0 / 3, 2.0 / 3, 1.0}, {0.0, 0.0, 0.0, 0.0});
+  Eigen::MatrixXd Y(4, 1);
+  Y << 1, 4, 2, 3;
+  const auto first = [&](const std::vector<std::size_t>& drawn) {
+    return first_hits(X, Y, {1}, drawn, {1, 3}).at(0);
+  };
+  EXPECT_EQ(first({0, 3, 1, 2}), (std::vector<std::size_t>{3, 2}));
+  EXPECT_EQ(first({2, 0, 3, 1}), (std::vector<std::size_t>{4, 2}));
+  EXPECT_EQ(first({1, 0, 2, 3}), (std::vector<std::size_t>{1, 1}));
+  EXPECT_EQ(first({0, 2}), (std::vector<std::size_t>{3, 2}));
+}
+
+// First-hit counting in the simulation: random selection's recall is k'/k within Monte-Carlo
+// error (it hits once it draws the best); both samplers' recall never falls as k' grows (a run
+// that hit by k' hit by k' + 1); at k' = k every run has hit; and any split of the runs counts alike.
+TEST(PolicySimulation, FirstHitCountingIsMonotoneAndRandomIsBudgetOverK) {
+  const std::size_t runs = 2000;
+  SimulationSpec spec = all_budgets(runs, 5, {Sampler::Region, Sampler::Random});
+  spec.counting = Counting::first_hit;
+  const PolicySimulation simulation(paper(), spec);
+  const auto hits = simulation.count_hits();
+  const SimulationResult result = simulation.summarise(hits);
+  const double k = static_cast<double>(paper().size());
+  for (const auto& bench : result.benchmarks) {
+    double previous[2] = {0, 0};  // by sampler
+    for (const auto& point : bench.curve) {
+      const int s = point.sampler == Sampler::Region ? 0 : 1;
+      EXPECT_GE(point.recall_at_1, previous[s]) << bench.benchmark << " k'=" << point.budget;
+      EXPECT_GE(point.recall_at_3, point.recall_at_1) << bench.benchmark << " k'=" << point.budget;
+      previous[s] = point.recall_at_1;
+      if (point.budget == paper().size()) {
+        EXPECT_EQ(point.recall_at_1, 1.0);
+      }
+      if (point.sampler == Sampler::Random) {
+        const double p = point.budget / k;
+        EXPECT_NEAR(point.recall_at_1, p, 4 * std::sqrt(p * (1 - p) / runs) + 1e-12)
+            << bench.benchmark << " k'=" << point.budget;
+      }
+    }
+  }
+  std::vector<std::int64_t> sum(hits.size(), 0);
+  for (std::size_t p = 0; p < 3; ++p) {
+    const auto piece = simulation.count_hits(p, 3);
+    for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += piece[i];
+  }
+  EXPECT_EQ(sum, hits);
+  // A budget's counts do not depend on which other budgets run with it (a task runs one).
+  SimulationSpec one = spec;
+  one.budgets = {4};
+  const auto alone = PolicySimulation(paper(), one).count_hits();
+  const std::size_t B = paper().benchmark_names.size();
+  for (std::size_t s = 0; s < 2; ++s)
+    for (std::size_t i = 0; i < 2 * B; ++i)
+      EXPECT_EQ(alone[s * 2 * B + i], hits[(s * spec.budgets.size() + 3) * 2 * B + i]) << s << " " << i;
+}
+
 TEST(ACPolicy, FinetunedSettingsKeepTheirMeasuredValue) {
   const NormalisedTable n = normalise_table(paper());
   const ACPolicy policy(n.a, n.c);

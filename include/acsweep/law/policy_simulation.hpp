@@ -3,9 +3,16 @@
 // Recall@1 and Recall@3 of the region-sampled AC policy and of random selection.
 //
 // One run at budget k' draws one sample and evaluates it on every benchmark, as a real sweep
-// finetunes a setting once and evaluates it on all benchmarks. Run r of sampler s at budget k'
-// draws from derive_seed(seed, {s, k', r}), so any split of the runs over ranks gives the same
-// hit counts.
+// finetunes a setting once and evaluates it on all benchmarks. Two ways of counting a hit:
+//  - exact (the default): run r of sampler s at budget k' draws k' settings from
+//    derive_seed(seed, {s, k', r}), fits the Law on them, and hits when the truly best setting is
+//    in the top n of the ranking of every setting;
+//  - first-hit (the paper's released simulation, AC_sample.py): run r draws one sequence from
+//    derive_seed(seed, {s, 0, r}), one setting at a time; after each draw i the Law is fitted on
+//    the i drawn (at i = 1 the run hits only if the drawn setting is the best), and the run's value
+//    is the first i at which it hits. Recall@n(k') is the share of runs whose first hit is at most
+//    k'. Random selection draws until the best setting itself is drawn: P(first hit <= k') = k'/k.
+// Either way any split of the runs over ranks gives the same hit counts.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -16,6 +23,10 @@
 namespace acsweep::law {
 
 enum class Sampler : std::uint64_t { Region = 0, Random = 1 };
+enum class Counting { exact, first_hit };
+std::string to_string(Counting counting);  // "exact" or "first-hit"
+// "exact" or "first-hit"; throws InputError on anything else.
+Counting parse_counting(const std::string& text);
 std::string to_string(Sampler sampler);
 // "region", "random" or "both"; throws InputError on anything else.
 std::vector<Sampler> parse_samplers(const std::string& text);
@@ -29,7 +40,18 @@ struct SimulationSpec {
   std::uint64_t seed = 0;
   std::vector<Sampler> samplers{Sampler::Region, Sampler::Random};
   LawModel model;
+  Counting counting = Counting::exact;
 };
+
+// First-hit counting of one drawn sequence: for each benchmark (a column of Y, its truly best
+// setting best[b]) and each shortlist size, the first i in 1..drawn.size() at which best[b] is in
+// the top shortlists[n] of the Law fitted on drawn[0, i) (X: the design matrix of every setting;
+// the drawn settings keep their measured values; at i = 1 only drawn[0] == best[b] hits), or
+// drawn.size() + 1 when it never is. Laid out [benchmark][shortlist].
+std::vector<std::vector<std::size_t>> first_hits(const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y,
+                                                 const std::vector<std::size_t>& best,
+                                                 const std::vector<std::size_t>& drawn,
+                                                 const std::vector<std::size_t>& shortlists);
 
 struct RecallPoint {
   std::size_t budget = 0;
