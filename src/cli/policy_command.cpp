@@ -49,6 +49,9 @@ int run_policy(const std::vector<std::string>& args, const CommandContext& conte
   options.add_options()("budget", po::value<std::string>(), "settings finetuned per run: K or 'all' (1..k)")(
       "runs", po::value<long long>()->default_value(1000), "runs per budget")(
       "sampler", po::value<std::string>()->default_value("both"), "region, random or both")(
+      "fit", po::value<std::string>()->default_value("ols"),
+      "ols (the paper's minimum-norm least squares) or ridge (strength by leave-one-out on the finetuned "
+      "points)")(
       "counting", po::value<std::string>()->default_value("exact"),
       "exact (a run hits when the fit on its k' finetunes ranks the best in the top n) or first-hit (the "
       "paper's: settings drawn one at a time, a run hits by k' when any fit up to k' did)")(
@@ -70,6 +73,7 @@ int run_policy(const std::vector<std::string>& args, const CommandContext& conte
   spec.seed = static_cast<std::uint64_t>(vm["seed"].as<long long>());
   spec.samplers = law::parse_samplers(vm["sampler"].as<std::string>());
   spec.counting = law::parse_counting(vm["counting"].as<std::string>());
+  spec.fit = law::parse_fit_method(vm["fit"].as<std::string>());
   const law::PolicySimulation simulation(table, spec);
 
   const auto start = std::chrono::steady_clock::now();

@@ -17,6 +17,7 @@ nlohmann::ordered_json simulation_json(const law::LawTable& table, const law::Si
   nlohmann::ordered_json doc;
   doc["runs"] = spec.runs;
   doc["counting"] = law::to_string(spec.counting);
+  doc["fit"] = law::to_string(spec.fit);
   doc["seed"] = spec.seed;
   doc["benchmarks"] = nlohmann::ordered_json::object();
   for (const auto& bench : result.benchmarks) {

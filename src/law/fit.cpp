@@ -1,5 +1,6 @@
 #include "acsweep/law/fit.hpp"
 
+#include <Eigen/Cholesky>
 #include <Eigen/QR>
 #include <cmath>
 #include <limits>
@@ -85,6 +86,63 @@ Eigen::MatrixXd least_squares_min_norm(const Eigen::MatrixXd& X, const Eigen::Ma
   // and under-determined X, where a normal-equations or plain QR solve would fail or be arbitrary.
   Eigen::CompleteOrthogonalDecomposition<Eigen::MatrixXd> cod(X);
   return cod.solve(Y);
+}
+
+std::string to_string(FitMethod fit) { return fit == FitMethod::ols ? "ols" : "ridge"; }
+
+FitMethod parse_fit_method(const std::string& text) {
+  if (text == "ols") return FitMethod::ols;
+  if (text == "ridge") return FitMethod::ridge;
+  throw InputError("--fit must be ols or ridge, not '" + text + "'");
+}
+
+const std::vector<double>& ridge_strengths() {
+  static const std::vector<double> strengths{0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0};
+  return strengths;
+}
+
+Eigen::MatrixXd ridge_loo(const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y,
+                          const std::vector<double>& strengths) {
+  if (strengths.empty()) throw std::invalid_argument("ridge_loo: no strength to choose from");
+  const Eigen::Index n = X.rows(), p = X.cols();
+  Eigen::MatrixXd best = least_squares_min_norm(X, Y);
+  if (n < 2) return best;
+  std::vector<double> best_error(static_cast<std::size_t>(Y.cols()), std::numeric_limits<double>::infinity());
+  for (const double lambda : strengths) {
+    // W = X^T (X X^T + lambda I)^-1 Y, the ridge solution in its n x n form (n <= p here, mostly);
+    // the hat matrix H = X X^T (X X^T + lambda I)^-1. At lambda = 0: the minimum-norm solution.
+    Eigen::MatrixXd W(p, Y.cols()), H(n, n);
+    if (lambda == 0.0) {
+      W = least_squares_min_norm(X, Y);
+      H = X * least_squares_min_norm(X, Eigen::MatrixXd::Identity(n, n));
+    } else {
+      const Eigen::MatrixXd G = X * X.transpose();
+      const Eigen::LDLT<Eigen::MatrixXd> solve(G + lambda * Eigen::MatrixXd::Identity(n, n));
+      W = X.transpose() * solve.solve(Y);
+      H = G * solve.solve(Eigen::MatrixXd::Identity(n, n));
+    }
+    bool judged = true;
+    for (Eigen::Index i = 0; i < n; ++i) judged = judged && H(i, i) < 1.0 - 1e-9;
+    if (!judged) continue;
+    const Eigen::MatrixXd residual = Y - X * W;
+    for (Eigen::Index b = 0; b < Y.cols(); ++b) {
+      double error = 0.0;
+      for (Eigen::Index i = 0; i < n; ++i) {
+        const double loo = residual(i, b) / (1.0 - H(i, i));
+        error += loo * loo;
+      }
+      auto& held = best_error[static_cast<std::size_t>(b)];
+      if (error < held) {
+        held = error;
+        best.col(b) = W.col(b);
+      }
+    }
+  }
+  return best;
+}
+
+Eigen::MatrixXd fit_coefficients(FitMethod method, const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y) {
+  return method == FitMethod::ols ? least_squares_min_norm(X, Y) : ridge_loo(X, Y);
 }
 
 double r_squared(const std::vector<double>& y, const std::vector<double>& fitted) {

@@ -31,7 +31,7 @@ Counting parse_counting(const std::string& text) {
 std::vector<std::vector<std::size_t>> first_hits(const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y,
                                                  const std::vector<std::size_t>& best,
                                                  const std::vector<std::size_t>& drawn,
-                                                 const std::vector<std::size_t>& shortlists) {
+                                                 const std::vector<std::size_t>& shortlists, FitMethod fit) {
   const auto k = static_cast<std::size_t>(X.rows());
   const std::size_t n_bench = best.size(), never = drawn.size() + 1;
   std::vector<std::vector<std::size_t>> first(n_bench, std::vector<std::size_t>(shortlists.size(), never));
@@ -47,7 +47,7 @@ std::vector<std::vector<std::size_t>> first_hits(const Eigen::MatrixXd& X, const
       Xs.row(static_cast<Eigen::Index>(j)) = X.row(static_cast<Eigen::Index>(drawn[j]));
       Ys.row(static_cast<Eigen::Index>(j)) = Y.row(static_cast<Eigen::Index>(drawn[j]));
     }
-    Eigen::MatrixXd score = X * least_squares_min_norm(Xs, Ys);
+    Eigen::MatrixXd score = X * fit_coefficients(fit, Xs, Ys);
     for (std::size_t j = 0; j < i; ++j)
       score.row(static_cast<Eigen::Index>(drawn[j])) = Ys.row(static_cast<Eigen::Index>(j));
     for (std::size_t b = 0; b < n_bench; ++b) {
@@ -133,7 +133,7 @@ std::vector<std::int64_t> PolicySimulation::count_hits(std::size_t first, std::s
             hit_at.emplace_back(shortlists.size(), at + 1);  // longest + 1: never within the budgets
           }
         } else {
-          hit_at = first_hits(X, Y, best_, sampler.sample(longest, rng), shortlists);
+          hit_at = first_hits(X, Y, best_, sampler.sample(longest, rng), shortlists, spec_.fit);
         }
         for (std::size_t bi = 0; bi < spec_.budgets.size(); ++bi)
           for (std::size_t b = 0; b < n_bench; ++b)
@@ -171,7 +171,7 @@ std::vector<std::int64_t> PolicySimulation::count_hits(std::size_t first, std::s
           Xs.row(i) = X.row(sampled[i]);
           Ys.row(i) = Y.row(sampled[i]);
         }
-        Eigen::MatrixXd score = X * least_squares_min_norm(Xs, Ys);
+        Eigen::MatrixXd score = X * fit_coefficients(spec_.fit, Xs, Ys);
         for (std::size_t i = 0; i < budget; ++i) score.row(sampled[i]) = Ys.row(i);
         for (std::size_t b = 0; b < n_bench; ++b) {
           const std::size_t position = rank_of(score.col(b).data(), k, best_[b]);

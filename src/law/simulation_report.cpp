@@ -25,8 +25,10 @@ void print_simulation(const LawTable& table, const SimulationResult& result) {
   const SimulationSpec& spec = result.spec;
   std::printf(
       "AC policy on %s: %zu settings, %zu runs per budget, seed %llu, Law of degree 2 on "
-      "(A, C)\n",
-      table.source.c_str(), table.size(), spec.runs, static_cast<unsigned long long>(spec.seed));
+      "(A, C), fitted by %s\n",
+      table.source.c_str(), table.size(), spec.runs, static_cast<unsigned long long>(spec.seed),
+      spec.fit == FitMethod::ols ? "minimum-norm least squares (ols)"
+                                 : "ridge, its strength chosen by leave-one-out (ridge)");
   if (spec.counting == Counting::exact)
     std::printf(
         "Recall@n (exact counting): fraction of runs whose top-n shortlist, fitted on exactly the budget's "

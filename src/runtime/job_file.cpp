@@ -47,6 +47,8 @@ po::options_description schema() {
           "simulation.runs", po::value<std::int64_t>()->default_value(1000), "runs per budget")(
           "simulation.runs_per_task", po::value<std::int64_t>()->default_value(100), "runs in one task")(
           "simulation.samplers", po::value<std::string>()->default_value("both"), "region, random or both")(
+          "simulation.fit", po::value<std::string>()->default_value("ols"),
+          "ols or ridge: how each run fits the Law (acsweep policy --help)")(
           "simulation.counting", po::value<std::string>()->default_value("exact"),
           "exact or first-hit (the paper's AC_sample.py): how a run counts as a hit (acsweep policy --help)")
       // [llm]
@@ -531,6 +533,9 @@ JobSpec read_job(const std::string& path, const std::vector<std::string>& overri
   sim.samplers = value_of<std::string>(vm, "simulation.samplers");
   require(sim.samplers == "region" || sim.samplers == "random" || sim.samplers == "both",
           "simulation.samplers", "must be region, random or both, not '" + sim.samplers + "'");
+  sim.fit = value_of<std::string>(vm, "simulation.fit");
+  require(sim.fit == "ols" || sim.fit == "ridge", "simulation.fit",
+          "must be ols or ridge, not '" + sim.fit + "'");
   sim.counting = value_of<std::string>(vm, "simulation.counting");
   require(sim.counting == "exact" || sim.counting == "first-hit", "simulation.counting",
           "must be exact or first-hit, not '" + sim.counting + "'");

@@ -126,6 +126,7 @@ void write_policy_simulation(H5Location& group, const law::LawTable& table,
   sim.set_attribute("runs", static_cast<std::int64_t>(spec.runs));
   sim.set_attribute("model", law::model_name(spec.model));
   sim.set_attribute("counting", law::to_string(spec.counting));
+  sim.set_attribute("fit", law::to_string(spec.fit));
   sim.write("budgets", std::vector<std::int64_t>(spec.budgets.begin(), spec.budgets.end()));
   std::vector<std::string> samplers;
   for (law::Sampler s : spec.samplers) samplers.push_back(law::to_string(s));

@@ -64,6 +64,7 @@ SimulationPlan plan_simulation(const runtime::JobSpec& job) {
     spec.seed = job.seed;
     spec.samplers = law::parse_samplers(job.simulation->samplers);
     spec.counting = law::parse_counting(job.simulation->counting);
+    spec.fit = law::parse_fit_method(job.simulation->fit);
     out.specs.push_back(spec);
     out.width = std::max(out.width, 2 * table.benchmark_names.size());
 
@@ -84,6 +85,7 @@ SimulationPlan plan_simulation(const runtime::JobSpec& job) {
                          {"seed", std::to_string(job.seed)},   {"model", law::model_name(spec.model)}};
           // Named only where it is not the default, so exact tasks keep the hashes they had.
           if (spec.counting != law::Counting::exact) task.inputs["counting"] = law::to_string(spec.counting);
+          if (spec.fit != law::FitMethod::ols) task.inputs["fit"] = law::to_string(spec.fit);
           runtime::ContentHash hash;
           hash.add(task.kind);
           for (const auto& [key, value] : task.inputs)

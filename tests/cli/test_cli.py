@@ -91,7 +91,10 @@ def test_policy_first_hit_counting(acsweep, paper_table, tmp_path):
     args = ("policy", paper_table, "--budget", "all", "--runs", "400", "--seed", "3", "--counting", "first-hit")
     text = acsweep(*args, "--json").stdout
     doc = json.loads(text)
-    assert doc["counting"] == "first-hit"
+    assert doc["counting"] == "first-hit" and doc["fit"] == "ols"
+    ridge = json.loads(acsweep("policy", paper_table, "--budget", "5", "--runs", "50", "--fit", "ridge",
+                               "--json").stdout)
+    assert ridge["fit"] == "ridge" and 0 <= ridge["average"][0]["recall_at_3"] <= 1
     assert json.loads(acsweep("policy", paper_table, "--budget", "2", "--runs", "10", "--json").stdout)[
         "counting"] == "exact"
     for sampler in ("region", "random"):
@@ -154,6 +157,7 @@ def test_bad_tables_exit_2_naming_the_problem(acsweep, tmp_path, case, command):
     (("policy", "{t}"), "--budget is required"),
     (("policy", "{t}", "--budget", "2", "--sampler", "grid"), "--sampler must be region, random or both"),
     (("policy", "{t}", "--budget", "2", "--counting", "last"), "--counting must be exact or first-hit, not 'last'"),
+    (("policy", "{t}", "--budget", "2", "--fit", "lasso"), "--fit must be ols or ridge, not 'lasso'"),
     (("law", "{t}", "--degree", "3"), "degree must be 1 or 2"),
     (("law", "/nonexistent/table.csv"), "/nonexistent/table.csv: cannot open"),
     (("law", "{t}", "--no-such-option"), "unrecognised option"),

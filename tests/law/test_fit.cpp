@@ -5,8 +5,10 @@
 
 #include <Eigen/Dense>
 #include <cmath>
+#include <limits>
 #include <random>
 
+#include "acsweep/error.hpp"
 #include "acsweep/law/fit.hpp"
 
 namespace acsweep::law {
@@ -114,6 +116,66 @@ TEST(LawFit, CollinearColumnsSplitTheWeightEvenly) {
   EXPECT_NEAR(fit.coefficients[1], 1.0, 1e-10);
   EXPECT_NEAR(fit.coefficients[2], 1.0, 1e-10);
   EXPECT_NEAR(fit.r2, 1.0, 1e-12);
+}
+
+// Ridge with its strength by leave-one-out (law/fit.hpp), against a brute-force replay: for each
+// strength, refit on every n - 1 rows by the normal equations and predict the row left out; the
+// strength with the least squared error wins, and its fit on all rows is ridge_loo's. Strength 0
+// alone is the minimum-norm least squares, over- and under-determined.
+TEST(LawFit, RidgeLeaveOneOutEqualsABruteForceReplay) {
+  std::mt19937 gen(7);
+  std::normal_distribution<double> noise(0.0, 0.1);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  const LawModel model;
+  for (const int n : {3, 5, 6, 9}) {
+    std::vector<double> a(n), c(n);
+    for (int i = 0; i < n; ++i) {
+      a[i] = unit(gen);
+      c[i] = unit(gen);
+    }
+    const Eigen::MatrixXd X = design_matrix(model, a, c);
+    Eigen::MatrixXd Y(n, 2);
+    for (int i = 0; i < n; ++i) {
+      Y(i, 0) = 1 + a[i] - 2 * a[i] * c[i] + noise(gen);
+      Y(i, 1) = c[i] * c[i] + noise(gen);
+    }
+    EXPECT_TRUE(ridge_loo(X, Y, {0.0}).isApprox(least_squares_min_norm(X, Y), 1e-12)) << n << " points";
+    const auto ridge = [](const Eigen::MatrixXd& A, const Eigen::VectorXd& y,
+                          double lambda) -> Eigen::VectorXd {
+      if (lambda == 0.0) return least_squares_min_norm(A, y);
+      const Eigen::MatrixXd normal =
+          A.transpose() * A + lambda * Eigen::MatrixXd::Identity(A.cols(), A.cols());
+      return normal.ldlt().solve(A.transpose() * y);
+    };
+    const Eigen::MatrixXd chosen = ridge_loo(X, Y);
+    for (int b = 0; b < 2; ++b) {
+      double best_error = std::numeric_limits<double>::infinity(), best_lambda = -1;
+      for (const double lambda : ridge_strengths()) {
+        if (lambda == 0.0 && n <= model.term_count()) continue;  // interpolates: left-out rows unjudged
+        double error = 0;
+        for (int out = 0; out < n; ++out) {
+          Eigen::MatrixXd A(n - 1, X.cols());
+          Eigen::VectorXd y(n - 1);
+          for (int i = 0, r = 0; i < n; ++i)
+            if (i != out) {
+              A.row(r) = X.row(i);
+              y(r++) = Y(i, b);
+            }
+          const double miss = Y(out, b) - X.row(out).dot(ridge(A, y, lambda));
+          error += miss * miss;
+        }
+        if (error < best_error) {
+          best_error = error;
+          best_lambda = lambda;
+        }
+      }
+      const Eigen::VectorXd expected = ridge(X, Y.col(b), best_lambda);
+      EXPECT_LT((chosen.col(b) - expected).norm(), 1e-8 * (1 + expected.norm()))
+          << n << " points, benchmark " << b << ", strength " << best_lambda;
+    }
+  }
+  EXPECT_THROW(parse_fit_method("lasso"), InputError);
+  EXPECT_EQ(to_string(parse_fit_method("ridge")), "ridge");
 }
 
 TEST(LawFit, TermNames) {

@@ -35,6 +35,27 @@ Eigen::MatrixXd design_matrix(const LawModel& model, const std::vector<double>& 
 // argmin ||X W - Y|| of least norm, one column of W per column of Y.
 Eigen::MatrixXd least_squares_min_norm(const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y);
 
+// How the Law is fitted in a policy: the paper's minimum-norm least squares (ols), or ridge with
+// its strength chosen by leave-one-out on the fitted points (ridge), which does not interpolate
+// the few finetuned points exactly when there are about as many as coefficients.
+enum class FitMethod { ols, ridge };
+std::string to_string(FitMethod fit);                 // "ols" or "ridge"
+FitMethod parse_fit_method(const std::string& text);  // InputError on anything else
+
+// The strengths ridge_loo chooses from: 0 (the minimum-norm least squares) and 10^-4 .. 10^1.
+const std::vector<double>& ridge_strengths();
+
+// Ridge regression, argmin ||X w - y||^2 + lambda ||w||^2 (every coefficient penalised, so
+// lambda -> 0 is the minimum-norm least squares, and lambda = 0 is exactly it), one column of W
+// per column of Y, each with the lambda of `strengths` whose leave-one-out squared error over
+// the rows is least (closed form: the i-th residual over 1 - H_ii; a lambda at which some
+// H_ii = 1 cannot be judged and is passed over; ties go to the first listed). One row: lambda 0.
+Eigen::MatrixXd ridge_loo(const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y,
+                          const std::vector<double>& strengths = ridge_strengths());
+
+// The fit `method` makes of the rows X, Y (least_squares_min_norm or ridge_loo).
+Eigen::MatrixXd fit_coefficients(FitMethod method, const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y);
+
 // 1 - SS_res / SS_tot; NaN when y is constant (R^2 is undefined there).
 double r_squared(const std::vector<double>& y, const std::vector<double>& fitted);
 

@@ -12,7 +12,8 @@
 //    the i drawn (at i = 1 the run hits only if the drawn setting is the best), and the run's value
 //    is the first i at which it hits. Recall@n(k') is the share of runs whose first hit is at most
 //    k'. Random selection draws until the best setting itself is drawn: P(first hit <= k') = k'/k.
-// Either way any split of the runs over ranks gives the same hit counts.
+// Either way any split of the runs over ranks gives the same hit counts. The Law is fitted by the
+// spec's method (law/fit.hpp: the paper's minimum-norm least squares, or ridge).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -41,6 +42,7 @@ struct SimulationSpec {
   std::vector<Sampler> samplers{Sampler::Region, Sampler::Random};
   LawModel model;
   Counting counting = Counting::exact;
+  FitMethod fit = FitMethod::ols;
 };
 
 // First-hit counting of one drawn sequence: for each benchmark (a column of Y, its truly best
@@ -51,7 +53,8 @@ struct SimulationSpec {
 std::vector<std::vector<std::size_t>> first_hits(const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y,
                                                  const std::vector<std::size_t>& best,
                                                  const std::vector<std::size_t>& drawn,
-                                                 const std::vector<std::size_t>& shortlists);
+                                                 const std::vector<std::size_t>& shortlists,
+                                                 FitMethod fit = FitMethod::ols);
 
 struct RecallPoint {
   std::size_t budget = 0;

@@ -25,6 +25,7 @@ struct SimulationSection {
   std::int64_t runs_per_task = 100;
   std::string samplers = "both";
   std::string counting = "exact";  // or first-hit (law/policy_simulation.hpp)
+  std::string fit = "ols";         // or ridge (law/fit.hpp)
 };
 
 // The scoring phase (shared/spec/LAW.md, A and C): which settings, and how each is scored.
