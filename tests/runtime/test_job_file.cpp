@@ -136,11 +136,12 @@ TEST_F(JobFileTest, KnownResultsKeys) {
 
 TEST_F(JobFileTest, Stage2ShardAndWeightDtype) {
   const std::string text = scoring_job(dir_);
-  const auto& defaults = read_job(write(text)).scoring->finetune->stage2;
+  const JobSpec plain = read_job(write(text));  // held: the sections live in it
+  const auto& defaults = plain.scoring->finetune->stage2;
   EXPECT_EQ(defaults.shard, "auto");  // the memory plan chooses (sweep/memory_plan.hpp)
   EXPECT_EQ(defaults.param_dtype, "auto");
-  const auto& set =
-      read_job(write(text), {"stage2.shard=parameters", "stage2.param_dtype=bf16"}).scoring->finetune->stage2;
+  const JobSpec with_sets = read_job(write(text), {"stage2.shard=parameters", "stage2.param_dtype=bf16"});
+  const auto& set = with_sets.scoring->finetune->stage2;
   EXPECT_EQ(set.shard, "parameters");
   EXPECT_EQ(set.param_dtype, "bf16");
   const std::string path = (dir_ / "job.ini").string();
