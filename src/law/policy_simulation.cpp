@@ -18,6 +18,22 @@ constexpr std::size_t kShortlists[] = {1, 3};
 // The exact counting's seed streams are {sampler, budget >= 1, run}; first-hit's are {sampler, 0, run}.
 constexpr std::uint64_t kFirstHitStream = 0;
 
+// Every setting's score once the Law is fitted on drawn[0, n): its prediction, or its measured
+// value where it was drawn; [setting, benchmark]. One decomposition of the drawn rows solves all
+// benchmarks' fits (ACPolicy::rank does the same per benchmark; tests hold them equal).
+Eigen::MatrixXd scores_after(const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y,
+                             const std::vector<std::size_t>& drawn, std::size_t n, FitMethod fit) {
+  Eigen::MatrixXd Xs(n, X.cols()), Ys(n, Y.cols());
+  for (std::size_t j = 0; j < n; ++j) {
+    Xs.row(static_cast<Eigen::Index>(j)) = X.row(static_cast<Eigen::Index>(drawn[j]));
+    Ys.row(static_cast<Eigen::Index>(j)) = Y.row(static_cast<Eigen::Index>(drawn[j]));
+  }
+  Eigen::MatrixXd score = X * fit_coefficients(fit, Xs, Ys);
+  for (std::size_t j = 0; j < n; ++j)
+    score.row(static_cast<Eigen::Index>(drawn[j])) = Ys.row(static_cast<Eigen::Index>(j));
+  return score;
+}
+
 }  // namespace
 
 std::string to_string(Counting counting) { return counting == Counting::exact ? "exact" : "first-hit"; }
@@ -42,14 +58,7 @@ std::vector<std::vector<std::size_t>> first_hits(const Eigen::MatrixXd& X, const
       open -= shortlists.size();
     }
   for (std::size_t i = 2; i <= drawn.size() && open > 0; ++i) {
-    Eigen::MatrixXd Xs(i, X.cols()), Ys(i, Y.cols());
-    for (std::size_t j = 0; j < i; ++j) {
-      Xs.row(static_cast<Eigen::Index>(j)) = X.row(static_cast<Eigen::Index>(drawn[j]));
-      Ys.row(static_cast<Eigen::Index>(j)) = Y.row(static_cast<Eigen::Index>(drawn[j]));
-    }
-    Eigen::MatrixXd score = X * fit_coefficients(fit, Xs, Ys);
-    for (std::size_t j = 0; j < i; ++j)
-      score.row(static_cast<Eigen::Index>(drawn[j])) = Ys.row(static_cast<Eigen::Index>(j));
+    const Eigen::MatrixXd score = scores_after(X, Y, drawn, i, fit);
     for (std::size_t b = 0; b < n_bench; ++b) {
       const std::size_t position = rank_of(score.col(static_cast<Eigen::Index>(b)).data(), k, best[b]);
       for (std::size_t n = 0; n < shortlists.size(); ++n)
@@ -163,16 +172,8 @@ std::vector<std::int64_t> PolicySimulation::count_hits(std::size_t first, std::s
           }
           continue;
         }
-        // The AC policy, every benchmark at once: one decomposition of the sampled rows solves
-        // all benchmarks' fits (ACPolicy::rank does the same per benchmark; tests hold them equal).
-        const std::vector<std::size_t> sampled = sampler.sample(budget, rng);
-        Eigen::MatrixXd Xs(budget, X.cols()), Ys(budget, n_bench);
-        for (std::size_t i = 0; i < budget; ++i) {
-          Xs.row(i) = X.row(sampled[i]);
-          Ys.row(i) = Y.row(sampled[i]);
-        }
-        Eigen::MatrixXd score = X * fit_coefficients(spec_.fit, Xs, Ys);
-        for (std::size_t i = 0; i < budget; ++i) score.row(sampled[i]) = Ys.row(i);
+        // The AC policy, every benchmark at once.
+        const Eigen::MatrixXd score = scores_after(X, Y, sampler.sample(budget, rng), budget, spec_.fit);
         for (std::size_t b = 0; b < n_bench; ++b) {
           const std::size_t position = rank_of(score.col(b).data(), k, best_[b]);
           for (std::size_t n = 0; n < std::size(kShortlists); ++n)

@@ -48,36 +48,38 @@ class AutocastAs {
   at::ScalarType cpu_dtype_, cuda_dtype_;
 };
 
-// Autocast's cache of weight casts off for a scope: a gathered weight's bf16 copy must not
-// outlive its release (nor be taken for the next gather's).
-class NoCastCache {
+// Gathered weights whole for a scope (nothing to do without them): gathered at its start,
+// released at its end (also on a throw), with autocast's cache of weight casts off, so that no
+// bf16 copy of a gathered weight outlives its release (nor is taken for the next gather's).
+class WholeWeights {
  public:
-  explicit NoCastCache(bool active) : active_(active), was_(at::autocast::is_autocast_cache_enabled()) {
-    if (active_) at::autocast::set_autocast_cache_enabled(false);
+  explicit WholeWeights(const std::optional<GatheredWeights>& gathered)
+      : gathered_(gathered ? &*gathered : nullptr), cache_was_(at::autocast::is_autocast_cache_enabled()) {
+    if (!gathered_) return;
+    at::autocast::set_autocast_cache_enabled(false);
+    try {
+      gathered_->gather();
+    } catch (...) {
+      at::autocast::set_autocast_cache_enabled(cache_was_);
+      throw;
+    }
   }
-  ~NoCastCache() {
-    if (active_) at::autocast::set_autocast_cache_enabled(was_);
+  ~WholeWeights() {
+    if (!gathered_) return;
+    gathered_->release();
+    at::autocast::set_autocast_cache_enabled(cache_was_);
   }
-  NoCastCache(const NoCastCache&) = delete;
-  NoCastCache& operator=(const NoCastCache&) = delete;
+  WholeWeights(const WholeWeights&) = delete;
+  WholeWeights& operator=(const WholeWeights&) = delete;
 
  private:
-  bool active_, was_;
+  const GatheredWeights* gathered_;
+  bool cache_was_;
 };
 
-// Runs the block with its weights whole: gathered before, released after (also on a throw).
 torch::Tensor run_whole(const Recompute& r, const torch::Tensor& input) {
-  if (!r.gathered) return r.block(input);
-  const NoCastCache no_cache(true);
-  r.gathered->gather();
-  try {
-    auto out = r.block(input);
-    r.gathered->release();
-    return out;
-  } catch (...) {
-    r.gathered->release();
-    throw;
-  }
+  const WholeWeights whole(r.gathered);
+  return r.block(input);
 }
 
 class Checkpoint : public torch::autograd::Function<Checkpoint> {
@@ -101,10 +103,8 @@ class Checkpoint : public torch::autograd::Function<Checkpoint> {
     for (const auto& p : parameters)
       if (p.requires_grad()) wrt.push_back(p);
     torch::autograd::variable_list grads;
-    const auto& gathered = recompute->gathered;
-    const NoCastCache no_cache(gathered.has_value());
-    if (gathered) gathered->gather();
-    try {
+    {
+      const WholeWeights whole(recompute->gathered);  // released before the gradients are reduced
       torch::Tensor output;
       {
         const torch::AutoGradMode grad_on(true);
@@ -113,23 +113,18 @@ class Checkpoint : public torch::autograd::Function<Checkpoint> {
       }
       grads = torch::autograd::grad({output}, wrt, {grad_output[0]}, /*retain_graph=*/false,
                                     /*create_graph=*/false, /*allow_unused=*/true);
-    } catch (...) {
-      if (gathered) gathered->release();
-      throw;
     }
-    // One gradient per input of forward: the input, each parameter (none where frozen) or the
-    // gathered shard, and none for the block.
+    std::vector<torch::Tensor> per_parameter;  // none where frozen
+    std::size_t next = 1;
+    for (const auto& p : parameters)
+      per_parameter.push_back(p.requires_grad() ? grads[next++] : torch::Tensor());
+    // One gradient per input of forward: the input, each parameter or the gathered shard, and
+    // none for the block.
     torch::autograd::variable_list out{grads[0]};
-    if (gathered) {
-      gathered->release();
-      std::vector<torch::Tensor> whole;
-      std::size_t next = 1;
-      for (const auto& p : parameters) whole.push_back(p.requires_grad() ? grads[next++] : torch::Tensor());
-      out.push_back(gathered->reduce(whole));
-    } else {
-      std::size_t next = 1;
-      for (const auto& p : parameters) out.push_back(p.requires_grad() ? grads[next++] : torch::Tensor());
-    }
+    if (recompute->gathered)
+      out.push_back(recompute->gathered->reduce(per_parameter));
+    else
+      out.insert(out.end(), per_parameter.begin(), per_parameter.end());
     out.emplace_back();
     return out;
   }

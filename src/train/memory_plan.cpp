@@ -34,11 +34,16 @@ std::int64_t MemoryPlan::total() const {
   return sum;
 }
 
-std::int64_t llama_parameters(const models::LlamaConfig& c) {
+std::int64_t llama_layer_parameters(const models::LlamaConfig& c) {
   const std::int64_t h = c.hidden_size, q = c.num_attention_heads * c.head_dim,
                      kv = c.num_key_value_heads * c.head_dim;
-  const std::int64_t layer = h * q + 2 * h * kv + q * h + 3 * h * c.intermediate_size + 2 * h;
-  return c.num_hidden_layers * layer + h + c.vocab_size * h * (c.tie_word_embeddings ? 1 : 2);
+  return h * q + 2 * h * kv + q * h + 3 * h * c.intermediate_size + 2 * h;
+}
+
+std::int64_t llama_parameters(const models::LlamaConfig& c) {
+  const std::int64_t h = c.hidden_size;
+  return c.num_hidden_layers * llama_layer_parameters(c) + h +
+         c.vocab_size * h * (c.tie_word_embeddings ? 1 : 2);
 }
 
 std::int64_t projector_parameters(std::int64_t vision_channels, std::int64_t llm_hidden) {
@@ -58,10 +63,9 @@ MemoryPlan plan_training(const models::LlamaConfig& llm, const TrainingShape& s,
   const bool gathered = s.train_llm && level == ShardLevel::parameters;
   const std::int64_t w = sharded ? std::max<std::int64_t>(1, s.group) : 1;
   const std::int64_t shard = ceil_div(trainable, w);
-  const std::int64_t layers = std::max<std::int64_t>(1, llm.num_hidden_layers);
   const std::int64_t h = llm.hidden_size;
-  const std::int64_t outside_layers = h + llm.vocab_size * h * (llm.tie_word_embeddings ? 1 : 2);
-  const std::int64_t one_layer = (n_llm - outside_layers) / layers;
+  const std::int64_t one_layer = llama_layer_parameters(llm);
+  const std::int64_t outside_layers = n_llm - llm.num_hidden_layers * one_layer;  // embeddings, norm, head
   // Stage 2 in bf16: the LLM and the projector hold bf16 weights (and gradients).
   const std::int64_t wb = s.train_llm ? s.weight_bytes : 4;
   MemoryPlan plan;

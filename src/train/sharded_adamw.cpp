@@ -33,8 +33,8 @@ namespace {
 
 std::vector<torch::Tensor> tensors_of(const std::vector<std::pair<std::string, torch::Tensor>>& named) {
   std::vector<torch::Tensor> out;
+  const auto dtype = named.empty() ? torch::kFloat32 : named.front().second.scalar_type();
   for (const auto& [name, p] : named) {
-    const auto dtype = named.front().second.scalar_type();
     if ((dtype != torch::kFloat32 && dtype != torch::kBFloat16) || p.scalar_type() != dtype ||
         !p.requires_grad())
       throw std::invalid_argument(
@@ -173,11 +173,9 @@ void ShardedAdamW::parameters_from_masters() {
   const int ranks = group_.size();
   for (auto& b : buckets_) {
     if (b.unit) continue;  // gathered when its layer runs
-    // One bucket at a time: the gathered copy is transient. In the parameters' dtype: bf16
-    // weights travel as bf16, each rounded from its float32 master once.
-    const auto dtype = named_[b.members[0]].second.scalar_type();
-    auto full = torch::empty({b.shard * ranks}, b.master.options().dtype(dtype));
-    group_.all_gather(dtype == torch::kFloat32 ? b.master : b.master.to(dtype), full);
+    // One bucket at a time: the gathered copy is transient.
+    auto full = torch::empty({b.shard * ranks}, named_[b.members[0]].second.options());
+    gather_masters(b, full);
     std::int64_t offset = 0;
     for (const auto i : b.members) {
       auto& p = named_[i].second;
@@ -280,11 +278,16 @@ std::int64_t ShardedAdamW::largest_unit() const {
   return largest;
 }
 
+void ShardedAdamW::gather_masters(const ShardBucket& b, torch::Tensor& full) {
+  // In the parameters' dtype: bf16 weights travel as bf16, each rounded from its float32 master once.
+  const auto dtype = full.scalar_type();
+  group_.all_gather(dtype == torch::kFloat32 ? b.master.detach() : b.master.detach().to(dtype), full);
+}
+
 void ShardedAdamW::gather_into(std::size_t unit, torch::Tensor full) {
   torch::NoGradGuard no_grad;
   const auto& b = buckets_.at(unit_buckets_.at(unit));
-  const auto dtype = full.scalar_type();
-  group_.all_gather(dtype == torch::kFloat32 ? b.master.detach() : b.master.detach().to(dtype), full);
+  gather_masters(b, full);
   std::int64_t offset = 0;
   for (const auto i : b.members) {
     named_[i].second.set_data(full.narrow(0, offset, numels_[i]).view(shapes_[i]));

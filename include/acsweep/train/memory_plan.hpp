@@ -40,8 +40,9 @@ struct TrainingShape {
   std::int64_t bucket_bytes = 25 << 20;
 };
 
-// The decoder's parameters as LlamaForCausalLM registers them.
+// The decoder's parameters as LlamaForCausalLM registers them, and one decoder layer's.
 std::int64_t llama_parameters(const models::LlamaConfig& config);
+std::int64_t llama_layer_parameters(const models::LlamaConfig& config);
 // The projector's (models/projector.hpp: two linear layers with biases).
 std::int64_t projector_parameters(std::int64_t vision_channels, std::int64_t llm_hidden);
 

@@ -20,12 +20,13 @@
 //    each unit's weights are released and held only as its master shards; gather_unit() makes
 //    them whole for as long as the layer runs (in the forward pass, and again for its recompute
 //    in the backward), release_unit() frees them, and reduce_unit() reduce-scatters the layer's
-//    gradients straight into the shard (train/gathered_layers.hpp drives it). Weights outside the
+//    gradients straight into the shard (train/activation_checkpoint.hpp drives it). Weights outside the
 //    units (embeddings, final norm, head, projector) stay whole, as at `gradients`.
 //  - The parameters may be bfloat16 (all of one dtype): the masters, moments and gradient shards
 //    stay float32, so updates below bf16's resolution still accumulate; each step rounds the
-//    masters to bf16 once and gathers those. Gradients are summed in float32; at `gradients`
-//    they also accumulate over micro-steps in float32, at `optimizer` in the parameters' dtype.
+//    masters to bf16 once and gathers those. Gradients are summed in float32; at `gradients` and
+//    `parameters` they also accumulate over micro-steps in float32, at `optimizer` in the
+//    parameters' dtype.
 // The reductions run in one fixed order on every rank, so W ranks follow one rank up to the
 // rounding of the sums.
 #include <torch/csrc/autograd/function.h>
@@ -106,6 +107,7 @@ class ShardedAdamW {
  private:
   void masters_from_parameters();     // the (whole) parameters' values into the master shards
   std::int64_t largest_unit() const;  // elements of the largest unit, padded
+  void gather_masters(const ShardBucket& b, torch::Tensor& full);  // in full's dtype
   void gather_into(std::size_t unit, torch::Tensor full);
   void gradient_ready(std::size_t parameter);  // at ShardLevel::gradients, from the backward pass
   void reduce_bucket(std::size_t bucket);      // the members' gradients into the shard, then freed
