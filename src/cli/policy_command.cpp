@@ -79,7 +79,7 @@ int run_policy(const std::vector<std::string>& args, const CommandContext& conte
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::int64_t> hits = simulation.count_hits(static_cast<std::size_t>(context.mpi.rank()),
                                                          static_cast<std::size_t>(context.mpi.size()));
-  runtime::all_reduce_sum(hits, MPI_COMM_WORLD);
+  if (context.mpi.initialised()) runtime::all_reduce_sum(hits, MPI_COMM_WORLD);
   if (context.mpi.rank() != 0) return 0;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const law::SimulationResult result = simulation.summarise(hits);

@@ -14,7 +14,16 @@ void check_mpi(int code, const char* what) {
                              : "MPI error code " + std::to_string(code)));
 }
 
-MpiSession::MpiSession(int& argc, char**& argv) {
+bool launched_as_mpi_rank() {
+  // Open MPI's mpirun (and PMIx under srun), MPICH's and Intel MPI's hydra, Slurm's PMI-2.
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "PMI_FD"})
+    if (std::getenv(name) != nullptr) return true;
+  return false;
+}
+
+MpiSession::MpiSession(int& argc, char**& argv, Start start) {
+  if (start == Start::under_launcher && !launched_as_mpi_rank()) return;
+  initialised_ = true;
   int provided = 0;
   check_mpi(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
   check_mpi(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
@@ -23,6 +32,7 @@ MpiSession::MpiSession(int& argc, char**& argv) {
 }
 
 MpiSession::~MpiSession() {
+  if (!initialised_) return;
   int finalized = 0;
   MPI_Finalized(&finalized);
   // A destructor cannot throw; a failing MPI_Finalize at exit leaves nothing to recover.
@@ -37,6 +47,7 @@ void broadcast(std::string& text, int root, MPI_Comm comm) {
 }
 
 void MpiSession::abort(int code) const {
+  if (!initialised_) std::_Exit(code);  // a world of one: nobody else to stop
   MPI_Abort(MPI_COMM_WORLD, code);
   std::abort();
 }

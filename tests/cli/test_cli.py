@@ -2,6 +2,11 @@
 bad input (exit 2, a message naming file, column and row, nothing written), rank counts."""
 
 import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
 
 import h5py
 import numpy as np
@@ -189,5 +194,41 @@ def test_unwritable_out_exits_1_and_says_where(acsweep, paper_table, tmp_path):
 
 def test_version_names_the_libraries(acsweep):
     out = acsweep("version").stdout
-    for word in ("acsweep", "MPI:", "HDF5:", "(parallel)", "LibTorch:", "NCCL:"):
+    for word in ("acsweep", "MPI:", "HDF5:", "(parallel)", "LibTorch: 2.", "NCCL:"):
         assert word in out
+    assert "world of 1, no launcher: MPI not started" in out
+    assert "world of 2)" in acsweep("version", ranks=2).stdout
+
+
+def test_version_runtime_loads_libtorch(acsweep):
+    """--runtime continues in acsweep-torch, which reports what the loaded LibTorch finds."""
+    out = acsweep("version", "--runtime").stdout
+    assert re.search(r"LibTorch: 2\.\d+\.\d+.*, \d+ intra-op threads, CUDA (not )?available", out), out
+    assert "world of 1)" in out  # acsweep-torch always starts MPI
+    assert "world of 2)" in acsweep("version", "--runtime", ranks=2).stdout
+
+
+def test_model_free_commands_link_no_libtorch(acsweep):
+    """What keeps law, policy, inspect and version quick to start (bench/startup.sh)."""
+    libraries = subprocess.run(["ldd", os.environ["ACSWEEP_BIN"]], capture_output=True, text=True,
+                               check=True).stdout
+    assert "libtorch" not in libraries and "libc10" not in libraries, libraries
+    torch_libraries = subprocess.run(["ldd", str(pathlib.Path(os.environ["ACSWEEP_BIN"]).with_name(
+        "acsweep-torch"))], capture_output=True, text=True, check=True).stdout
+    assert "libtorch" in torch_libraries
+
+
+def test_run_without_acsweep_torch_says_what_is_missing(tmp_path):
+    alone = tmp_path / "acsweep"
+    shutil.copy(os.environ["ACSWEEP_BIN"], alone)
+    done = subprocess.run([alone, "run", "job.ini"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"cannot start {tmp_path / 'acsweep-torch'}" in done.stderr
+    assert "needs LibTorch" in done.stderr
+    # what needs no model still works there
+    assert subprocess.run([alone, "version"], capture_output=True, timeout=60).returncode == 0
+
+
+def test_version_refuses_unknown_options(acsweep):
+    done = acsweep("version", "--bogus", check=False)
+    assert done.returncode == 2 and "--bogus" in done.stderr

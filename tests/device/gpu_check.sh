@@ -46,7 +46,7 @@ configure_and_build() {  # $1: the C++ standard
 # C++17 as everywhere else; a LibTorch whose headers need C++20 gets a second try with it.
 configure_and_build 17 || { rm -rf "$build/CMakeCache.txt" "$build/CMakeFiles" && configure_and_build 20; } || exit 1
 stamp "built"
-"$build/src/acsweep" version
+"$build/src/acsweep" version --runtime
 $build_only && exit 0
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 ACSWEEP_PYTHON=$python

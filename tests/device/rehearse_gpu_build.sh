@@ -36,7 +36,7 @@ unshare -m --propagation private bash -euo pipefail -c '
   tests/device/gpu_check.sh --build-only '"$deps $build"'
   # Two ranks through the relocated Open MPI (mpirun, orted and the plug-ins from the folder).
   export LD_LIBRARY_PATH=$DEPS_LIB OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
-  mpirun --oversubscribe -np 2 '"$build"'/src/acsweep version | grep -q "world of 2" ||
+  mpirun --oversubscribe -np 2 '"$build"'/src/acsweep version --runtime | grep -q "world of 2" ||
     { echo "rehearsal: two ranks did not start through the carried Open MPI" >&2; exit 1; }
   echo "rehearsal: two ranks started through $(command -v mpirun)"
 '
@@ -52,7 +52,7 @@ if [[ -n $bad ]]; then
 fi
 # As gpu_check.sh runs them: with the folder's libraries on LD_LIBRARY_PATH (Debian's libmpi has a
 # RUNPATH of its own, which hides the binaries' RPATH from its dependencies).
-for binary in "$build/src/acsweep" "$build/tests/test_gpu_training"; do
+for binary in "$build/src/acsweep" "$build/src/acsweep-torch" "$build/tests/test_gpu_training"; do
   outside=$(LD_LIBRARY_PATH=$DEPS_LIB ldd "$binary" | grep -E "lib(mpi|open-pal|open-rte|hdf5|boost|jpeg|stb)" | grep -v "$root" || true)
   if [[ -n $outside ]]; then
     echo "rehearsal: $binary loads these from outside $root:" >&2

@@ -37,23 +37,33 @@ inline MPI_Datatype mpi_datatype<int>() {
   return MPI_INT;
 }
 
+// True when a launcher (mpirun, mpiexec, srun with PMI or PMIx) started this process as a rank: it
+// then expects MPI_Init. Read from the launchers' environment variables.
+bool launched_as_mpi_rank();
+
 // MPI_Init on construction, MPI_Finalize on destruction; errors on MPI_COMM_WORLD return codes
 // instead of aborting, so that check_mpi sees them. Works without mpirun (a world of one).
+// With Start::under_launcher a process that no launcher started is a world of one without MPI:
+// Open MPI's singleton MPI_Init forks a helper daemon, which costs 0.3 s to a command that needs
+// no other rank. Code that runs in such a process calls no MPI function outside `initialised()`.
 class MpiSession {
  public:
-  MpiSession(int& argc, char**& argv);
+  enum class Start { always, under_launcher };
+  MpiSession(int& argc, char**& argv, Start start = Start::always);
   ~MpiSession();
   MpiSession(const MpiSession&) = delete;
   MpiSession& operator=(const MpiSession&) = delete;
 
   int rank() const { return rank_; }
   int size() const { return size_; }
+  bool initialised() const { return initialised_; }
   // Ends every rank at once with `code`: for failures that other ranks may not have seen.
   [[noreturn]] void abort(int code) const;
 
  private:
   int rank_ = 0;
   int size_ = 1;
+  bool initialised_ = false;
 };
 
 // Element-wise sum over all ranks of `comm`, in place.
