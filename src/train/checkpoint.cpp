@@ -289,6 +289,18 @@ TrainingCursor load_sharded_checkpoint(const std::string& dir, std::int64_t step
 }
 
 void prune_checkpoints(const std::string& dir, std::int64_t keep) {
+  // What a process killed while writing or pruning left: temporaries (a 7B model's is 81 GB, and
+  // an unsharded one is named after the process, so no later write reuses it) and folders without
+  // DONE. Nothing else writes here between checkpoints.
+  std::vector<fs::path> abandoned;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("checkpoint-", 0) != 0) continue;
+    if (name.find(".tmp") != std::string::npos || !fs::exists(entry.path() / "DONE"))
+      abandoned.push_back(entry.path());
+  }
+  for (const auto& path : abandoned) fs::remove_all(path);
   if (keep <= 0) return;
   const auto steps = complete_checkpoints(dir);
   for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < steps.size(); ++i) {

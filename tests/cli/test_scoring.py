@@ -264,3 +264,39 @@ def test_finetune_on_a_worker_group_equals_one_rank(acsweep, world):
     trained, untrained = llm.model.layers[0].mlp.up_proj.weight, base.model.layers[0].mlp.up_proj.weight
     assert trained.shape == untrained.shape and not torch.allclose(trained.float(), untrained.float())
     assert sentencepiece.SentencePieceProcessor(model_file=str(model / "tokenizer.model")).get_piece_size() > 0
+
+
+@pytest.mark.parametrize("shard,ranks,victim", [
+    ("none", None, "checkpoint-8.tmp-"),  # one rank: its weights and moments
+    ("parameters", 3, "checkpoint-8.tmp-sharded/shard-1-of-2"),  # one rank of a group of two
+])
+def test_killed_writing_a_checkpoint_resumes_from_the_newest_complete_one(acsweep, world, shard, ranks, victim):
+    """kill -9 in the middle of a checkpoint's write (LD_PRELOAD kill_during_write: the file is cut
+    after 1000 bytes): the rerun resumes from the checkpoint before and ends as an uninterrupted run."""
+    job = write_job(world, FINETUNE, "finetune.ini")
+    sets = [f"stage2.shard={shard}"] + (["layout.groups=1", "layout.group_size=2"] if ranks else [])
+    name = f"killed-{shard}"
+    run(acsweep, job, f"job.output={name}-whole", *sets, ranks=ranks)
+    cmd = [os.environ["ACSWEEP_BIN"], "run", str(job)]
+    if ranks:
+        cmd = [os.environ["ACSWEEP_MPIEXEC"], os.environ["ACSWEEP_MPIEXEC_NUMPROC_FLAG"], str(ranks),
+               "--oversubscribe", *cmd]
+    for s in [f"job.output={name}", *sets]:
+        cmd += ["--set", s]
+    env = dict(os.environ, LD_PRELOAD=os.environ["ACSWEEP_KILL_DURING_WRITE"], ACSWEEP_KILL_WRITING=victim,
+               ACSWEEP_KILL_AFTER="1000")
+    killed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert killed.returncode != 0, killed.stderr
+    stage2 = world / name / "stage2"
+    cut = [p for p in stage2.glob("*/checkpoint-8.tmp-*/*") if victim.split("/")[-1] in str(p) or not ranks]
+    assert cut and min(p.stat().st_size for p in cut) <= 1000, list(stage2.glob("*/*/*"))
+    assert not list(stage2.glob("*/checkpoint-8/DONE")) and list(stage2.glob("*/checkpoint-4/DONE"))
+
+    again = run(acsweep, job, f"job.output={name}", *sets, ranks=ranks)
+    assert "resumed from the checkpoint of step 4" in again.stderr, again.stderr
+    assert not list(stage2.glob("*/checkpoint-8.tmp-*"))  # the cut folder was replaced
+    newest = sorted((world / name / "segments").glob("segment-*.h5"))[-1]
+    with segment(world / f"{name}-whole", 1) as a, h5py.File(newest, "r") as b:
+        np.testing.assert_array_equal(a["tasks/per_sample/stage2_loss"][()], b["tasks/per_sample/stage2_loss"][()])
+        for benchmark in ("shapes", "yes_no"):
+            np.testing.assert_array_equal(a["finetune/" + benchmark][()], b["finetune/" + benchmark][()])

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -523,7 +524,8 @@ TEST_F(TinyWorldTraining, WRanksWithBf16WeightsFollowOneRankInBf16) {
 
 // A sharded checkpoint written by W ranks, resumed by a group of half as many (one at W = 1):
 // the resumed run follows the uninterrupted one; a checkpoint folder without DONE and an
-// abandoned temporary are never read; only the newest two complete checkpoints are kept.
+// abandoned temporary are never read and are removed at the next checkpoint; only the newest two
+// complete checkpoints are kept.
 void TinyWorldTraining::expect_sharded_checkpoint_resumes_at_another_group_size(ShardLevel level) const {
   const int size = world_size(), rank = world_rank();
   if (8 % size != 0) GTEST_SKIP() << "a global batch of 8 needs 1, 2, 4 or 8 ranks";
@@ -574,6 +576,12 @@ void TinyWorldTraining::expect_sharded_checkpoint_resumes_at_another_group_size(
     const auto resumed =
         train_stage2(second.llm, second.projector, *second.representation, data, resume, group, rank);
     EXPECT_EQ(resumed.resumed_from, 6);
+    if (rank == 0) {  // the torn folders are gone with the older checkpoints
+      std::vector<std::string> left;
+      for (const auto& entry : fs::directory_iterator(dir)) left.push_back(entry.path().filename().string());
+      std::sort(left.begin(), left.end());
+      EXPECT_EQ(left, (std::vector<std::string>{"checkpoint-10", "checkpoint-8"}));
+    }
     ASSERT_EQ(resumed.step_loss.size(), 10u);
     for (std::size_t s = 0; s < 10; ++s)
       EXPECT_NEAR(resumed.step_loss[s], uninterrupted.step_loss[s],

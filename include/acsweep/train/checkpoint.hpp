@@ -46,7 +46,9 @@ void save_sharded_checkpoint(const std::string& dir, ShardedAdamW& optimizer, co
 // naming the file when the checkpoint is unsharded, incomplete, or of another model.
 TrainingCursor load_sharded_checkpoint(const std::string& dir, std::int64_t step, ShardedAdamW& optimizer);
 
-// Removes all but the newest `keep` complete checkpoints in `dir` (keep 0: none removed).
+// Removes all but the newest `keep` complete checkpoints in `dir` (keep 0: none removed), and
+// whatever a killed write or prune left there (temporaries, folders without DONE). Called after a
+// checkpoint is published, when no other write is under way in `dir`.
 void prune_checkpoints(const std::string& dir, std::int64_t keep);
 
 }  // namespace acsweep::train
