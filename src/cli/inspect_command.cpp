@@ -1,5 +1,6 @@
 // acsweep inspect RESULTS: what a results directory holds: its segments (complete, incomplete
-// after a kill, unreadable) and every task of the latest plan as done, failed or pending.
+// after a kill, unreadable) and every task of the latest plan as done, failed or pending; corrupt
+// journal lines are listed.
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -53,7 +54,8 @@ int run_inspect(const std::vector<std::string>& args, const CommandContext& cont
   std::vector<SegmentState> segments;
   for (int s = 1; s <= run.last_segment(); ++s) segments.push_back(read_segment(dir, s));
   std::map<std::string, store::JournalRecord> latest;  // newest record per task hash
-  for (auto& record : run.journal_records()) {
+  std::vector<store::CorruptRecord> corrupt;           // reported, not fatal: inspecting changes nothing
+  for (auto& record : run.journal_records(&corrupt)) {
     auto& slot = latest[record.hash];
     if (record.status == "done" || slot.status != "done") slot = std::move(record);
   }
@@ -97,12 +99,20 @@ int run_inspect(const std::vector<std::string>& args, const CommandContext& cont
                     {"pending", pending},
                     {"not_needed", not_needed}};
     doc["failures"] = failures;
+    doc["corrupt_journal_lines"] = nlohmann::ordered_json::array();
+    for (const auto& bad : corrupt)
+      doc["corrupt_journal_lines"].push_back({{"path", bad.path}, {"line", bad.line}, {"why", bad.why}});
     std::cout << doc.dump(2) << "\n";
     return 0;
   }
   std::printf("job '%s' in %s\n", job.c_str(), dir.c_str());
   for (const auto& s : segments)
     std::printf("  segment %d: %s (%s)\n", s.segment, s.state.c_str(), s.path.c_str());
+  for (const auto& bad : corrupt)
+    std::printf(
+        "  corrupt journal line: %s, line %zu: %s (acsweep run --recompute-corrupt computes its task "
+        "again)\n",
+        bad.path.c_str(), bad.line, bad.why.c_str());
   if (!plan) {
     std::printf("no readable segment: run the job again to rebuild one from the journals\n");
     return 0;

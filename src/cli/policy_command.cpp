@@ -74,6 +74,7 @@ int run_policy(const std::vector<std::string>& args, const CommandContext& conte
   spec.samplers = law::parse_samplers(vm["sampler"].as<std::string>());
   spec.counting = law::parse_counting(vm["counting"].as<std::string>());
   spec.fit = law::parse_fit_method(vm["fit"].as<std::string>());
+  law::check_simulation_work(spec, table.size(), table.benchmark_names.size(), table.source);
   const law::PolicySimulation simulation(table, spec);
 
   const auto start = std::chrono::steady_clock::now();

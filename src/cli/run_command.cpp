@@ -18,7 +18,8 @@ namespace po = boost::program_options;
 namespace acsweep::cli {
 namespace {
 
-constexpr const char* kUsage = "acsweep run JOB.ini [--dry-run] [--set section.key=value ...]";
+constexpr const char* kUsage =
+    "acsweep run JOB.ini [--dry-run] [--set section.key=value ...] [--recompute-corrupt]";
 constexpr int kExitSomeFailed = 3;
 
 }  // namespace
@@ -27,7 +28,9 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
   po::options_description options("acsweep run options");
   options.add_options()("dry-run", po::bool_switch(), "print the plan and exit")(
       "json", po::bool_switch(), "with --dry-run: the memory plan as JSON on stdout")(
-      "set", po::value<std::vector<std::string>>()->composing(), "override a job key: section.key=value");
+      "set", po::value<std::vector<std::string>>()->composing(), "override a job key: section.key=value")(
+      "recompute-corrupt", po::bool_switch(),
+      "set corrupt journal lines aside (in <journal>.corrupt) and compute their tasks again");
   po::variables_map vm;
   if (!parse_command("run", kUsage, options, args, vm, "JOB.ini")) {
     std::cout << runtime::job_keys_help();
@@ -69,7 +72,7 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
     return 0;
   }
   runtime::install_stop_handlers();
-  const sweep::RunReport report = sweep::run_job(job, world, plan);
+  const sweep::RunReport report = sweep::run_job(job, world, plan, {vm["recompute-corrupt"].as<bool>()});
 
   if (world.rank() != 0) return 0;
   switch (report.ending) {

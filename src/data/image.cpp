@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 
 #include "acsweep/error.hpp"
@@ -49,6 +50,13 @@ std::uint8_t cmyk_channel(std::uint8_t stored_colour, std::uint8_t stored_black)
   return static_cast<std::uint8_t>(std::clamp(not_black - (((product >> 8) + product) >> 8), 0, 255));
 }
 
+// Empty when an image of width x height pixels may be decoded; else why not, naming the file.
+std::string too_many_pixels(const std::string& path, std::uint64_t width, std::uint64_t height) {
+  if (width * height <= kMaxImagePixels) return {};
+  return path + ": " + std::to_string(width) + " x " + std::to_string(height) + " pixels, more than " +
+         std::to_string(kMaxImagePixels) + " (Pillow's decompression-bomb limit): not decoded";
+}
+
 // Decodes with libjpeg-turbo's defaults, which are Pillow's (the same library): the accurate
 // integer IDCT and fancy chroma upsampling, so the pixels are Pillow's bit for bit.
 Image decode_jpeg(const std::string& path, const std::vector<unsigned char>& bytes) {
@@ -66,6 +74,10 @@ Image decode_jpeg(const std::string& path, const std::vector<unsigned char>& byt
   jpeg_create_decompress(&info);
   jpeg_mem_src(&info, bytes.data(), static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(&info, TRUE);
+  if (const std::string bomb = too_many_pixels(path, info.image_width, info.image_height); !bomb.empty()) {
+    jpeg_destroy_decompress(&info);
+    throw InputError(bomb);
+  }
   const bool cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
   info.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
   jpeg_start_decompress(&info);
@@ -98,10 +110,30 @@ std::vector<unsigned char> read_bytes(const std::string& path) {
 
 Image decode_image(const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) throw InputError(path + ": image not found");
+  std::error_code error;
+  if (const auto size = std::filesystem::file_size(path, error); !error && size > kMaxImageFileBytes)
+    throw InputError(path + ": " + std::to_string(size) + " bytes, more than an image of " +
+                     std::to_string(kMaxImagePixels) + " pixels needs: not decoded");
   const auto bytes = read_bytes(path);
   if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF)
     return decode_jpeg(path, bytes);
   int width = 0, height = 0, channels = 0;
+  // The header first: a PNG of a few hundred kilobytes can declare gigapixels. Its IHDR is read
+  // here (stb refuses some large sizes itself, with a message that names no size).
+  const unsigned char png_signature[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  std::uint64_t declared_width = 0, declared_height = 0;
+  if (bytes.size() >= 24 && std::equal(std::begin(png_signature), std::end(png_signature), bytes.begin())) {
+    for (std::size_t b = 0; b < 4; ++b) {
+      declared_width = declared_width << 8 | bytes[16 + b];
+      declared_height = declared_height << 8 | bytes[20 + b];
+    }
+  } else if (stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height,
+                                   &channels) != 0) {
+    declared_width = static_cast<std::uint64_t>(width);
+    declared_height = static_cast<std::uint64_t>(height);
+  }
+  if (const std::string bomb = too_many_pixels(path, declared_width, declared_height); !bomb.empty())
+    throw InputError(bomb);
   std::unique_ptr<stbi_uc, decltype(&stbi_image_free)> pixels(
       stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels, 3),
       &stbi_image_free);

@@ -71,21 +71,35 @@ T read_key(const json& config, const std::string& key, T fallback, const std::st
   }
 }
 
+// The largest output side a preprocessor may ask for: beyond it a damaged config would make every
+// image a tensor of gigabytes (a side of 1e9 was OOM-killed at 24 GB).
+constexpr std::int64_t kMaxSide = 16384;
+
+int side_of(const json& v, const std::string& key, const std::string& path) {
+  if (!v.is_number_integer())
+    throw InputError(path + ": key '" + key + "' must be a whole number of pixels, not " + v.dump());
+  if (v.is_number_unsigned() ? v.get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxSide)
+                             : v.get<std::int64_t>() > kMaxSide)
+    throw InputError(path + ": key '" + key + "' is " + v.dump() + " pixels, more than " +
+                     std::to_string(kMaxSide));
+  return static_cast<int>(v.get<std::int64_t>());
+}
+
 // "size" and "crop_size" come as a number, or {"shortest_edge": n}, or {"height": h, "width": w}.
 void read_size(const json& config, const std::string& key, const std::string& path, int& shortest, int& width,
                int& height) {
   const json& v = config.at(key);
   if (v.is_number_integer()) {
-    width = height = v.get<int>();
+    width = height = side_of(v, key, path);
     return;
   }
   if (v.is_object() && v.contains("shortest_edge")) {
-    shortest = read_key<int>(v, "shortest_edge", 0, path + ": " + key);
+    shortest = side_of(v["shortest_edge"], key + ".shortest_edge", path);
     return;
   }
   if (v.is_object() && v.contains("height") && v.contains("width")) {
-    height = read_key<int>(v, "height", 0, path + ": " + key);
-    width = read_key<int>(v, "width", 0, path + ": " + key);
+    height = side_of(v["height"], key + ".height", path);
+    width = side_of(v["width"], key + ".width", path);
     return;
   }
   throw InputError(path + ": key '" + key + "' must be a number, {shortest_edge} or {height, width}, not " +

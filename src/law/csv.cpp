@@ -9,7 +9,13 @@
 namespace acsweep::law {
 
 std::vector<CsvRecord> read_csv(std::istream& in, const std::string& source) {
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // At most kMaxCsvBytes and one more, to tell a file that is too large (or /dev/zero) at once.
+  std::string text(kMaxCsvBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxCsvBytes)
+    throw InputError(source + ": more than " + std::to_string(kMaxCsvBytes >> 20) +
+                     " MiB; a table of settings is far smaller (is it the right file?)");
   if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
 
   std::vector<CsvRecord> records;
@@ -29,8 +35,12 @@ std::vector<CsvRecord> read_csv(std::istream& in, const std::string& source) {
     record_has_content = false;
   };
 
+  std::size_t line_start = 0;
   while (i < text.size()) {
     if (!record_has_content && record.fields.empty() && field.empty()) record.line = line;
+    if (i - line_start > kMaxCsvLineBytes)
+      throw InputError(source + ":" + std::to_string(line) + ": a line longer than " +
+                       std::to_string(kMaxCsvLineBytes >> 10) + " KiB");
     const char ch = text[i];
     if (ch == '"' && field.empty()) {
       const std::size_t opened_at = line;
@@ -48,7 +58,12 @@ std::vector<CsvRecord> read_csv(std::istream& in, const std::string& source) {
           ++i;
           break;
         }
-        if (text[i] == '\n') ++line;
+        if (text[i] == '\n') {
+          ++line;
+          line_start = i + 1;
+        } else if (i - line_start > kMaxCsvLineBytes)
+          throw InputError(source + ":" + std::to_string(line) + ": a line longer than " +
+                           std::to_string(kMaxCsvLineBytes >> 10) + " KiB");
         field += text[i++];
       }
       if (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r')
@@ -64,6 +79,7 @@ std::vector<CsvRecord> read_csv(std::istream& in, const std::string& source) {
       end_record();
       i += (ch == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ? 2 : 1;
       ++line;
+      line_start = i;
     } else {
       record_has_content = true;
       field += ch;

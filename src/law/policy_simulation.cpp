@@ -2,6 +2,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <cstdio>
 #include <numeric>
 
 #include "acsweep/error.hpp"
@@ -84,6 +85,36 @@ std::vector<Sampler> parse_samplers(const std::string& text) {
   if (text == "random") return {Sampler::Random};
   if (text == "both") return {Sampler::Region, Sampler::Random};
   throw InputError("--sampler must be region, random or both, not '" + text + "'");
+}
+
+double simulation_work(const SimulationSpec& spec, std::size_t settings, std::size_t benchmarks) {
+  const auto k = static_cast<double>(settings);
+  double per_run = 0;  // region sampling; random selection only draws
+  if (spec.counting == Counting::exact) {
+    for (const std::size_t budget : spec.budgets) per_run += k + static_cast<double>(budget);
+  } else {  // one fit per draw of the longest sequence
+    const auto longest = static_cast<double>(*std::max_element(spec.budgets.begin(), spec.budgets.end()));
+    per_run = longest * k + longest * longest / 2;
+  }
+  return per_run * static_cast<double>(spec.runs) * static_cast<double>(spec.samplers.size()) *
+         static_cast<double>(std::max<std::size_t>(benchmarks, 1));
+}
+
+void check_simulation_work(const SimulationSpec& spec, std::size_t settings, std::size_t benchmarks,
+                           const std::string& source) {
+  if (spec.budgets.empty()) return;
+  const double work = simulation_work(spec, settings, benchmarks);
+  if (work <= kMaxSimulationWork) return;
+  char text[400];
+  std::snprintf(
+      text, sizeof text,
+      ": %zu budget(s) up to %zu of %zu settings, %zu runs, %zu sampler(s) and %zu benchmark(s) are "
+      "about %.1e setting evaluations (at %.0e a second per core, %.0f core-hours): give fewer "
+      "budgets (e.g. 1,2,4,8,16), fewer runs or fewer benchmarks",
+      spec.budgets.size(), *std::max_element(spec.budgets.begin(), spec.budgets.end()), settings, spec.runs,
+      spec.samplers.size(), benchmarks, work, kSettingEvaluationsPerSecond,
+      work / kSettingEvaluationsPerSecond / 3600);
+  throw InputError(source + text);
 }
 
 PolicySimulation::PolicySimulation(const LawTable& table, SimulationSpec spec)

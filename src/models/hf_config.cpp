@@ -12,21 +12,43 @@ namespace {
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw InputError(path + ": cannot open");
+  nlohmann::json doc;
   try {
-    return nlohmann::json::parse(in);
+    doc = nlohmann::json::parse(in);
   } catch (const nlohmann::json::exception& e) {
     throw InputError(path + ": not JSON: " + e.what());
   }
+  if (!doc.is_object()) throw InputError(path + ": must be a JSON object, not " + doc.type_name());
+  return doc;
 }
 
-std::int64_t positive(const nlohmann::json& doc, const std::string& path, const char* key,
+// Upper bounds far above every released model (Llama 3.1 405B: hidden 16384, 126 layers, 128
+// heads; vocabularies up to 256K), so that a damaged config is refused here, naming the key,
+// rather than by the kernel's OOM killer or in an allocation deep inside LibTorch.
+constexpr std::int64_t kMaxVocab = std::int64_t{1} << 23;
+constexpr std::int64_t kMaxWidth = std::int64_t{1} << 16;         // hidden_size
+constexpr std::int64_t kMaxIntermediate = std::int64_t{1} << 19;  // the MLP's inner width
+constexpr std::int64_t kMaxLayers = 1024;
+constexpr std::int64_t kMaxHeads = 1024;  // attention heads, and a head's width
+constexpr std::int64_t kMaxPositions = std::int64_t{1} << 24;
+constexpr std::int64_t kMaxImageSide = 16384;  // image_size, in pixels
+constexpr std::int64_t kMaxPatches = std::int64_t{1} << 20;
+
+// A whole number in [1, most] at `key`, or `fallback` (when >= 0) if the key is absent.
+std::int64_t positive(const nlohmann::json& doc, const std::string& path, const char* key, std::int64_t most,
                       std::int64_t fallback = -1) {
   if (!doc.contains(key) || doc[key].is_null()) {
     if (fallback >= 0) return fallback;
     throw InputError(path + ": missing key '" + key + "'");
   }
-  if (!doc[key].is_number_integer() || doc[key].get<std::int64_t>() <= 0)
-    throw InputError(path + ": '" + key + "' must be a positive whole number, not " + doc[key].dump());
+  // nlohmann keeps a positive whole number as unsigned: compare it so, past int64's range too.
+  const auto& value = doc[key];
+  if (!value.is_number_integer() || (!value.is_number_unsigned() && value.get<std::int64_t>() <= 0) ||
+      (value.is_number_unsigned() && value.get<std::uint64_t>() == 0))
+    throw InputError(path + ": '" + key + "' must be a positive whole number, not " + value.dump());
+  if (value.get<std::uint64_t>() > static_cast<std::uint64_t>(most))
+    throw InputError(path + ": '" + key + "' is " + doc[key].dump() + ", more than any model has (at most " +
+                     std::to_string(most) + ")");
   return doc[key].get<std::int64_t>();
 }
 
@@ -76,14 +98,14 @@ LlamaConfig read_llama_config(const std::string& path) {
   if (c.model_type != "llama" && c.model_type != "mistral")
     throw InputError(path + ": model_type '" + c.model_type +
                      "' is not a Llama-family decoder (llama, mistral)");
-  c.vocab_size = positive(doc, path, "vocab_size");
-  c.hidden_size = positive(doc, path, "hidden_size");
-  c.intermediate_size = positive(doc, path, "intermediate_size");
-  c.num_hidden_layers = positive(doc, path, "num_hidden_layers");
-  c.num_attention_heads = positive(doc, path, "num_attention_heads");
-  c.num_key_value_heads = positive(doc, path, "num_key_value_heads", c.num_attention_heads);
-  c.head_dim = positive(doc, path, "head_dim", c.hidden_size / c.num_attention_heads);
-  c.max_position_embeddings = positive(doc, path, "max_position_embeddings", 2048);
+  c.vocab_size = positive(doc, path, "vocab_size", kMaxVocab);
+  c.hidden_size = positive(doc, path, "hidden_size", kMaxWidth);
+  c.intermediate_size = positive(doc, path, "intermediate_size", kMaxIntermediate);
+  c.num_hidden_layers = positive(doc, path, "num_hidden_layers", kMaxLayers);
+  c.num_attention_heads = positive(doc, path, "num_attention_heads", kMaxHeads);
+  c.num_key_value_heads = positive(doc, path, "num_key_value_heads", kMaxHeads, c.num_attention_heads);
+  c.head_dim = positive(doc, path, "head_dim", kMaxHeads, c.hidden_size / c.num_attention_heads);
+  c.max_position_embeddings = positive(doc, path, "max_position_embeddings", kMaxPositions, 2048);
   c.rms_norm_eps = positive_real(doc, path, "rms_norm_eps", 1e-6);
   c.rope_theta = read_rope_theta(doc, path);
   if (doc.contains("tie_word_embeddings") && !doc["tie_word_embeddings"].is_boolean())
@@ -100,7 +122,11 @@ LlamaConfig read_llama_config(const std::string& path) {
 VisionTowerConfig read_vision_tower_config(const std::string& path) {
   nlohmann::json doc = read_json(path);
   const std::string outer_type = doc.value("model_type", "");
-  if (doc.contains("vision_config")) doc = doc["vision_config"];
+  if (doc.contains("vision_config")) {
+    if (!doc["vision_config"].is_object())
+      throw InputError(path + ": 'vision_config' must be an object, not " + doc["vision_config"].dump());
+    doc = nlohmann::json(doc["vision_config"]);
+  }
   const std::string type = doc.value("model_type", outer_type);
   VisionTowerConfig c;
   if (type == "clip" || type == "clip_vision_model") {
@@ -118,27 +144,30 @@ VisionTowerConfig read_vision_tower_config(const std::string& path) {
         " other encoders can be exported to TorchScript with an acsweep_encoder.json sidecar");
   }
   const bool dinov2 = c.family == VisionFamily::dinov2;
-  c.hidden_size = positive(doc, path, "hidden_size");
-  c.num_hidden_layers = positive(doc, path, "num_hidden_layers");
-  c.num_attention_heads = positive(doc, path, "num_attention_heads");
-  c.patch_size = positive(doc, path, "patch_size");
+  c.hidden_size = positive(doc, path, "hidden_size", kMaxWidth);
+  c.num_hidden_layers = positive(doc, path, "num_hidden_layers", kMaxLayers);
+  c.num_attention_heads = positive(doc, path, "num_attention_heads", kMaxHeads);
+  c.patch_size = positive(doc, path, "patch_size", kMaxImageSide);
   if (dinov2) {
     const double ratio = positive_real(doc, path, "mlp_ratio", 4.0);
+    if (ratio > 64) throw InputError(path + ": 'mlp_ratio' is " + std::to_string(ratio) + " (at most 64)");
     c.intermediate_size = static_cast<std::int64_t>(c.hidden_size * ratio);
-    c.image_size = positive(doc, path, "image_size", 518);
-    c.num_register_tokens = doc.value("num_register_tokens", std::int64_t{0});
+    c.image_size = positive(doc, path, "image_size", kMaxImageSide, 518);
+    c.num_register_tokens = doc.contains("num_register_tokens") && doc["num_register_tokens"] == 0
+                                ? 0
+                                : positive(doc, path, "num_register_tokens", kMaxHeads, 0);
     if (doc.value("use_swiglu_ffn", false))
       throw InputError(path + ": 'use_swiglu_ffn' (DINOv2 giant) is not supported");
   } else {
-    c.intermediate_size = positive(doc, path, "intermediate_size");
+    c.intermediate_size = positive(doc, path, "intermediate_size", kMaxIntermediate);
   }
   if (c.family == VisionFamily::siglip2) {
-    c.num_patches = positive(doc, path, "num_patches", 256);
+    c.num_patches = positive(doc, path, "num_patches", kMaxPatches, 256);
     const auto side = static_cast<std::int64_t>(std::lround(std::sqrt(static_cast<double>(c.num_patches))));
     if (side * side != c.num_patches) throw InputError(path + ": 'num_patches' is not a square");
-    c.image_size = positive(doc, path, "image_size", side * c.patch_size);
+    c.image_size = positive(doc, path, "image_size", kMaxImageSide, side * c.patch_size);
   } else if (!dinov2) {
-    c.image_size = positive(doc, path, "image_size");
+    c.image_size = positive(doc, path, "image_size", kMaxImageSide);
   }
   const char* default_act = c.family == VisionFamily::clip ? "quick_gelu"
                             : dinov2                       ? "gelu"

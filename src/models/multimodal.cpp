@@ -41,8 +41,12 @@ std::vector<ImagePrompt> vicuna_conversations(const Tokenizer& tokenizer, const 
 torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vector<std::string>& images) {
   std::vector<data::Image> decoded;
   for (const auto& path : images) decoded.push_back(data::decode_image(path));
+  return visual_tokens(representation, decoded);
+}
+
+torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vector<data::Image>& images) {
   torch::NoGradGuard frozen;
-  return representation.encode(decoded).features.flatten(2).transpose(1, 2).contiguous();
+  return representation.encode(images).features.flatten(2).transpose(1, 2).contiguous();
 }
 
 std::size_t spliced_length(const TokenizedPrompt& prompt, std::size_t visual_tokens) {

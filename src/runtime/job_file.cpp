@@ -17,6 +17,9 @@ namespace fs = std::filesystem;
 namespace acsweep::runtime {
 namespace {
 
+// More passes over the data than any run makes (LLaVA trains one of each stage).
+constexpr std::int64_t kMaxEpochs = 1000;
+
 // "section.key" -> "[section] key", the way a reader finds it in the file.
 std::string where(const std::string& path, const std::string& dotted) {
   const auto dot = dotted.find('.');
@@ -269,7 +272,10 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   require(s.stage1.global_batch >= s.stage1.micro_batch, "stage1.global_batch",
           "must be at least micro_batch");
   s.stage1.epochs = value_of<std::int64_t>(vm, "stage1.epochs");
-  require(s.stage1.epochs >= 1, "stage1.epochs", "must be at least 1");
+  // The results keep the loss of every step, allocated when a segment is created: an epoch count
+  // that no run could finish would fill the disk before the first step.
+  require(s.stage1.epochs >= 1 && s.stage1.epochs <= kMaxEpochs, "stage1.epochs",
+          "must be from 1 to " + std::to_string(kMaxEpochs));
   s.stage1.max_length = value_of<std::int64_t>(vm, "stage1.max_length");
   s.stage1.activation_checkpointing = value_of<bool>(vm, "stage1.activation_checkpointing");
   require(s.stage1.max_length >= 1, "stage1.max_length", "must be at least 1");
@@ -343,7 +349,8 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   t.max_length = value_of<std::int64_t>(vm, "stage2.max_length");
   require(t.max_length >= 1, "stage2.max_length", "must be at least 1");
   t.epochs = value_of<std::int64_t>(vm, "stage2.epochs");
-  require(t.epochs >= 1, "stage2.epochs", "must be at least 1");
+  require(t.epochs >= 1 && t.epochs <= kMaxEpochs, "stage2.epochs",
+          "must be from 1 to " + std::to_string(kMaxEpochs));
   t.warmup_ratio = value_of<double>(vm, "stage2.warmup_ratio");
   require(t.warmup_ratio >= 0 && t.warmup_ratio < 1, "stage2.warmup_ratio", "must be in [0, 1)");
   t.weight_decay = value_of<double>(vm, "stage2.weight_decay");

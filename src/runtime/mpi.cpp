@@ -24,6 +24,12 @@ bool launched_as_mpi_rank() {
 MpiSession::MpiSession(int& argc, char**& argv, Start start) {
   if (start == Start::under_launcher && !launched_as_mpi_rank()) return;
   initialised_ = true;
+  // Open MPI's default shared-file-pointer component (sm) keeps a POSIX semaphore named after the
+  // file's base name (/dev/shm/sem.OMPIO_segment-0001.h5) for every MPI_File_open, shared by
+  // every job on the host: a rank killed while holding it hangs every later job there. acsweep
+  // uses no shared file pointer, so the component that needs no semaphore does. A value the user
+  // set is kept.
+  if (setenv("OMPI_MCA_sharedfp", "individual", 0) != 0) throw MpiError("setenv(OMPI_MCA_sharedfp) failed");
   int provided = 0;
   check_mpi(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
   check_mpi(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");

@@ -1,5 +1,9 @@
 #include "acsweep/scores/alignment.hpp"
 
+#include <limits>
+
+#include "acsweep/data/image.hpp"
+#include "acsweep/error.hpp"
 #include "acsweep/models/multimodal.hpp"
 
 namespace acsweep::scores {
@@ -26,19 +30,29 @@ double caption_log_likelihood(models::LlamaForCausalLM& llm, const models::Token
 std::vector<double> score_alignment(models::LlamaForCausalLM& llm,
                                     models::VisionRepresentation& representation,
                                     models::Projector& projector,
-                                    const std::vector<models::ImagePrompt>& heldout, std::size_t batch) {
+                                    const std::vector<models::ImagePrompt>& heldout, std::size_t batch,
+                                    std::vector<std::string>* left_out) {
   torch::NoGradGuard frozen;
-  std::vector<double> out;
+  std::vector<double> out(heldout.size(), std::numeric_limits<double>::quiet_NaN());
   for (std::size_t begin = 0; begin < heldout.size(); begin += batch) {
-    std::vector<std::string> images;
+    std::vector<data::Image> images;
     std::vector<const models::TokenizedPrompt*> prompts;
+    std::vector<std::size_t> at;
     for (std::size_t i = begin; i < std::min(heldout.size(), begin + batch); ++i) {
-      images.push_back(heldout[i].image);
+      try {
+        images.push_back(data::decode_image(heldout[i].image));
+      } catch (const InputError& e) {
+        if (!left_out) throw;
+        left_out->push_back(e.what());
+        continue;
+      }
       prompts.push_back(&heldout[i].prompt);
+      at.push_back(i);
     }
+    if (images.empty()) continue;
     const auto values = caption_log_likelihoods(
         llm, prompts, projector->forward(models::visual_tokens(representation, images)));
-    out.insert(out.end(), values.begin(), values.end());
+    for (std::size_t j = 0; j < at.size(); ++j) out[at[j]] = values[j];
   }
   return out;
 }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "acsweep/data/image.hpp"
+#include "acsweep/error.hpp"
 
 namespace acsweep::scores {
 namespace {
@@ -66,8 +67,16 @@ CorrespondenceResult score_correspondence(models::VisionRepresentation& represen
   };
   for (const auto& pair : pairs) {
     data::ImageTransform source_transform, target_transform;
-    const auto source = features_of(pair.source_image, source_transform);
-    const auto target = features_of(pair.target_image, target_transform);
+    torch::Tensor source, target;
+    try {
+      source = features_of(pair.source_image, source_transform);
+      target = features_of(pair.target_image, target_transform);
+    } catch (const InputError& e) {  // a damaged image: the pair is left out, the score goes on
+      PairMatch left_out;
+      left_out.skipped = e.what();
+      out.matches.push_back(std::move(left_out));
+      continue;
+    }
     out.matches.push_back(
         match_keypoints(source, target, pair, source_transform, target_transform, options.alpha));
   }
@@ -84,6 +93,7 @@ CorrespondenceScore summarise(const std::vector<data::KeypointPair>& pairs,
   std::size_t correct = 0;
   double per_pair = 0;
   for (std::size_t i = 0; i < pairs.size(); ++i) {
+    if (!matches[i].skipped.empty()) continue;
     const auto hits =
         static_cast<std::size_t>(std::count(matches[i].correct.begin(), matches[i].correct.end(), true));
     correct += hits;
@@ -92,9 +102,11 @@ CorrespondenceScore summarise(const std::vector<data::KeypointPair>& pairs,
     by_category[pairs[i].category].first += hits;
     by_category[pairs[i].category].second += matches[i].correct.size();
   }
-  s.pairs = pairs.size();
+  s.pairs = static_cast<std::size_t>(
+      std::count_if(matches.begin(), matches.end(), [](const PairMatch& m) { return m.skipped.empty(); }));
+  if (s.pairs == 0) throw InputError("no keypoint pair could be scored: " + matches.front().skipped);
   s.pck_keypoints = 100.0 * correct / s.keypoints;
-  s.pck_per_pair = per_pair / pairs.size();
+  s.pck_per_pair = per_pair / s.pairs;
   for (const auto& [category, counts] : by_category)
     s.pck_per_category[category] = 100.0 * counts.first / counts.second;
   return s;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -97,27 +98,23 @@ void JournalWriter::append(const JournalRecord& r) {
   if (::fsync(fd_) != 0) throw StoreError(system_error("journal " + path_ + ": fsync failed"));
 }
 
-std::vector<JournalRecord> read_journal(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw StoreError("journal " + path + ": cannot open for reading");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<JournalRecord> records;
-  std::size_t start = 0, line = 0;
-  while (start < text.size()) {
-    ++line;
-    const std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) break;  // torn last record: written at the kill, never reported
-    const std::string record = text.substr(start, end - start);
-    start = end + 1;
-    const std::string where = "journal " + path + ", line " + std::to_string(line);
-    if (record.size() < 10 || record[8] != ' ')
-      throw StoreError(where + ": not a journal record (corrupt file)");
-    const std::string payload = record.substr(9);
-    if (record.find_first_not_of("0123456789abcdef") < 8 ||
-        std::stoul(record.substr(0, 8), nullptr, 16) != crc32(payload))
-      throw StoreError(where + ": checksum mismatch (corrupt file)");
+namespace {
+
+// The record on one line of a journal, or why it is none.
+JournalRecord parse_record(const std::string& record, std::string& why) {
+  JournalRecord r;
+  if (record.size() < 10 || record[8] != ' ') {
+    why = "not a journal record";
+    return r;
+  }
+  const std::string payload = record.substr(9);
+  if (record.find_first_not_of("0123456789abcdef") < 8 ||
+      std::stoul(record.substr(0, 8), nullptr, 16) != crc32(payload)) {
+    why = "checksum mismatch";
+    return r;
+  }
+  try {
     const auto doc = nlohmann::json::parse(payload);
-    JournalRecord r;
     r.status = doc.at("status").get<std::string>();
     r.index = doc.at("index").get<std::uint64_t>();
     r.name = doc.at("name").get<std::string>();
@@ -128,9 +125,78 @@ std::vector<JournalRecord> read_journal(const std::string& path) {
     r.rank = doc.at("rank").get<int>();
     r.segment = doc.at("segment").get<int>();
     r.seconds = doc.at("seconds").get<double>();
-    records.push_back(std::move(r));
+  } catch (const std::exception& e) {  // a valid checksum over a record of another version
+    why = std::string("not a journal record (") + e.what() + ")";
+  }
+  return r;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw StoreError("journal " + path + ": cannot open for reading");
+  return {(std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+std::vector<JournalRecord> read_journal(const std::string& path, std::vector<CorruptRecord>* corrupt) {
+  const std::string text = read_text(path);
+  std::vector<JournalRecord> records;
+  std::size_t start = 0, line = 0;
+  while (start < text.size()) {
+    ++line;
+    const std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) break;  // torn last record: written at the kill, never reported
+    std::string why;
+    JournalRecord record = parse_record(text.substr(start, end - start), why);
+    start = end + 1;
+    if (why.empty()) {
+      records.push_back(std::move(record));
+    } else if (corrupt) {
+      corrupt->push_back({path, line, why});
+    } else {
+      throw StoreError("journal " + path + ", line " + std::to_string(line) + ": " + why +
+                       " (corrupt file); the other records are intact: run again with --recompute-corrupt "
+                       "to set this line aside (in " +
+                       path + ".corrupt) and compute its task again");
+    }
   }
   return records;
+}
+
+void set_aside_lines(const std::string& path, const std::vector<std::size_t>& lines) {
+  const std::string text = read_text(path);
+  std::string kept, dropped;
+  std::size_t start = 0, line = 0;
+  while (start < text.size()) {
+    ++line;
+    std::size_t end = text.find('\n', start);
+    end = end == std::string::npos ? text.size() : end + 1;
+    const bool drop = std::find(lines.begin(), lines.end(), line) != lines.end();
+    (drop ? dropped : kept) += text.substr(start, end - start);
+    start = end;
+  }
+  const auto write_all = [](const std::string& file, const std::string& bytes, int flags) {
+    const int fd = ::open(file.c_str(), flags | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0) throw StoreError(system_error("journal " + file + ": cannot open for writing"));
+    std::size_t written = 0;
+    while (written < bytes.size()) {
+      const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const std::string why = system_error("journal " + file + ": write failed");
+        ::close(fd);
+        throw StoreError(why);
+      }
+      written += static_cast<std::size_t>(n);
+    }
+    const bool synced = ::fsync(fd) == 0;
+    if (::close(fd) != 0 || !synced) throw StoreError(system_error("journal " + file + ": fsync failed"));
+  };
+  write_all(path + ".corrupt", dropped, O_CREAT | O_APPEND);
+  write_all(path + ".tmp", kept, O_CREAT | O_TRUNC);
+  if (::rename((path + ".tmp").c_str(), path.c_str()) != 0)
+    throw StoreError(system_error("journal " + path + ": cannot replace"));
 }
 
 }  // namespace acsweep::store

@@ -1,8 +1,14 @@
 #include "acsweep/store/run_store.hpp"
 
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -93,7 +99,7 @@ void RunDirectory::start_segment(int segment) const {
   if (ec) throw StoreError("cannot create " + journal_dir(dir_, segment) + ": " + ec.message());
 }
 
-std::vector<JournalRecord> RunDirectory::journal_records() const {
+std::vector<JournalRecord> RunDirectory::journal_records(std::vector<CorruptRecord>* corrupt) const {
   std::vector<JournalRecord> records;
   for (int segment = 1; segment <= last_segment(); ++segment) {
     std::vector<fs::path> files;
@@ -102,18 +108,75 @@ std::vector<JournalRecord> RunDirectory::journal_records() const {
       if (entry.path().extension() == ".jsonl") files.push_back(entry.path());
     std::sort(files.begin(), files.end());
     for (const auto& file : files) {
-      auto part = read_journal(file.string());
+      auto part = read_journal(file.string(), corrupt);
       records.insert(records.end(), part.begin(), part.end());
     }
   }
   return records;
 }
 
-std::map<std::string, JournalRecord> RunDirectory::done_by_hash() const {
+std::map<std::string, JournalRecord> RunDirectory::done_by_hash(std::vector<CorruptRecord>* corrupt) const {
   std::map<std::string, JournalRecord> done;
-  for (auto& record : journal_records())
+  for (auto& record : journal_records(corrupt))
     if (record.status == "done") done[record.hash] = std::move(record);
   return done;
+}
+
+RunLock::RunLock(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "run.lock").string();
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw StoreError(path + ": cannot open (" + std::strerror(errno) + ")");
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  if (::fcntl(fd_, F_SETLK, &lock) != 0) {
+    const int code = errno;
+    if (code == EACCES || code == EAGAIN) {
+      std::string holder(512, '\0');
+      const ssize_t n = ::pread(fd_, holder.data(), holder.size(), 0);
+      holder.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+      while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\0')) holder.pop_back();
+      ::close(fd_);
+      fd_ = -1;
+      throw InputError("results directory " + dir + " is in use by another run (" +
+                       (holder.empty() ? std::string("holder unknown") : holder) +
+                       "): wait for it to end, or give this job another [job] output");
+    }
+    std::fprintf(
+        stderr,
+        "acsweep: warning: %s: cannot lock (%s): a second run on this directory would not be refused\n",
+        path.c_str(), std::strerror(code));
+    return;
+  }
+  char host[256] = "unknown";
+  ::gethostname(host, sizeof host - 1);
+  const std::string holder = std::string("host ") + host + ", pid " + std::to_string(::getpid()) +
+                             ", since " + utc_timestamp() + "\n";
+  if (::ftruncate(fd_, 0) != 0 ||
+      ::pwrite(fd_, holder.data(), holder.size(), 0) != static_cast<ssize_t>(holder.size()))
+    throw StoreError(path + ": cannot write the holder (" + std::strerror(errno) + ")");
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // drops the lock
+}
+
+std::uint64_t segment_bytes(std::size_t tasks, std::size_t width,
+                            const std::map<std::string, std::size_t>& sample_widths) {
+  // status (1), values (8 x width), seconds (8), rank (4), segment (4), per task; saturating.
+  const long double per_task = 17.0L + 8.0L * static_cast<long double>(width);
+  long double bytes = per_task * static_cast<long double>(tasks);
+  for (const auto& [name, w] : sample_widths)
+    bytes += 8.0L * static_cast<long double>(std::max<std::size_t>(w, 1)) * static_cast<long double>(tasks);
+  const auto most = static_cast<long double>(std::numeric_limits<std::uint64_t>::max());
+  return bytes >= most ? std::numeric_limits<std::uint64_t>::max() : static_cast<std::uint64_t>(bytes);
+}
+
+std::uint64_t free_bytes(const std::string& dir) {
+  struct statvfs fs {};
+  if (statvfs(dir.c_str(), &fs) != 0)
+    throw StoreError(dir + ": cannot read the free space (statvfs: " + std::strerror(errno) + ")");
+  return static_cast<std::uint64_t>(fs.f_bavail) * static_cast<std::uint64_t>(fs.f_frsize);
 }
 
 SegmentFile::SegmentFile(const std::string& path, MPI_Comm comm,

@@ -1,9 +1,11 @@
 #include "acsweep/sweep/run.hpp"
 
 #include <cstdio>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "acsweep/runtime/mpi.hpp"
 #include "acsweep/runtime/scheduler.hpp"
@@ -13,16 +15,64 @@
 #include "acsweep/sweep/phases.hpp"
 
 namespace acsweep::sweep {
+namespace {
 
-RunReport run_job(const runtime::JobSpec& job, const runtime::World& world, const JobPlan& plan) {
+std::string readable_bytes(std::uint64_t bytes) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+  double value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (value >= 1000 && unit + 1 < std::size(units)) {
+    value /= 1000;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f %s", value, units[unit]);
+  return text;
+}
+
+// InputError unless the segment about to be created fits the free space of the results folder,
+// naming what makes it large.
+void check_segment_fits(const runtime::JobSpec& job, const JobPlan& plan, const std::string& segment) {
+  const std::uint64_t need = store::segment_bytes(plan.tasks.size(), plan.width, plan.sample_widths);
+  const std::uint64_t free = store::free_bytes(job.output);
+  if (need <= free) return;
+  std::string largest = "tasks/values (" + std::to_string(plan.tasks.size()) + " tasks x " +
+                        std::to_string(plan.width) + " values)";
+  std::size_t widest = plan.width;
+  for (const auto& [name, width] : plan.sample_widths)
+    if (width > widest) {
+      widest = width;
+      largest = "tasks/per_sample/" + name + " (" + std::to_string(plan.tasks.size()) + " tasks x " +
+                std::to_string(width) + " values: " + ScoringPlan::sample_width_source(name) + ")";
+    }
+  throw InputError(segment + " would take " + readable_bytes(need) + " when it is created, and " +
+                   job.output + " has " + readable_bytes(free) + " free; the largest part is " + largest);
+}
+
+}  // namespace
+
+RunReport run_job(const runtime::JobSpec& job, const runtime::World& world, const JobPlan& plan,
+                  const RunOptions& options) {
   // Rank 0 owns the run directory: which job it is, what earlier segments finished.
   std::unique_ptr<store::RunDirectory> run;
+  std::unique_ptr<store::RunLock> lock;  // held by rank 0 until the run ends
   std::map<std::string, store::JournalRecord> earlier;
   int segment = 0;
   runtime::on_root_then_share_errors(0, world.world(), [&] {
     run = std::make_unique<store::RunDirectory>(job.output, job.name);
-    earlier = run->done_by_hash();
+    lock = std::make_unique<store::RunLock>(job.output);
+    std::vector<store::CorruptRecord> corrupt;
+    earlier = run->done_by_hash(options.recompute_corrupt ? &corrupt : nullptr);
+    std::map<std::string, std::vector<std::size_t>> lines_of;
+    for (const auto& bad : corrupt) {
+      std::fprintf(stderr,
+                   "acsweep: journal %s, line %zu: %s: set aside in %s.corrupt; its task is computed again\n",
+                   bad.path.c_str(), bad.line, bad.why.c_str(), bad.path.c_str());
+      lines_of[bad.path].push_back(bad.line);
+    }
+    for (const auto& [path, lines] : lines_of) store::set_aside_lines(path, lines);
     segment = run->last_segment() + 1;
+    check_segment_fits(job, plan, store::segment_path(job.output, segment));
     run->start_segment(segment);
   });
   runtime::broadcast(segment, 0, world.world());

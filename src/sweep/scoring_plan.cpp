@@ -94,8 +94,15 @@ std::string join(const std::vector<std::string>& items, const char* separator) {
 }  // namespace
 
 const std::vector<std::string>& ScoringPlan::value_names() {
-  static const std::vector<std::string> names{
-      "A", "C", "C_per_image", "A_similarity", "stage1_final_loss", "stage1_captions", "stage1_too_long"};
+  static const std::vector<std::string> names{"A",
+                                              "C",
+                                              "C_per_image",
+                                              "A_similarity",
+                                              "stage1_final_loss",
+                                              "stage1_captions",
+                                              "stage1_too_long",
+                                              "A_left_out",   // held-out captions whose image did not decode
+                                              "C_left_out"};  // pairs with an image that did not decode
   return names;
 }
 
@@ -123,6 +130,22 @@ std::map<std::string, std::size_t> ScoringPlan::sample_widths() const {
       widths[benchmark_names[b] + "_correct"] = benchmark_items[b];
   }
   return widths;
+}
+
+std::string ScoringPlan::sample_width_source(const std::string& name) {
+  static const std::map<std::string, std::string> sources{
+      {"A", "[a_score] n"},
+      {"C_correct", "the keypoints of [c_score] max_pairs pairs"},
+      {"C_per_pair", "[c_score] max_pairs"},
+      {"C_per_category", "the pairs' categories"},
+      {"stage1_loss", "the loss of every step: [stage1] epochs, the captions and global_batch"},
+      {"stage2_loss", "the loss of every step: [stage2] epochs, the conversations and global_batch"}};
+  const auto found = sources.find(name);
+  if (found != sources.end()) return found->second;
+  const std::string suffix = "_correct";
+  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+    return "the items of [benchmarks] " + name.substr(0, name.size() - suffix.size());
+  return name;
 }
 
 namespace {

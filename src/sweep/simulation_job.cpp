@@ -15,6 +15,9 @@
 namespace acsweep::sweep {
 namespace {
 
+// The most tasks one job plans: each is a row of every segment and a line of a journal.
+constexpr std::size_t kMaxTasks = 1000000;
+
 std::string file_digest(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream bytes;
@@ -65,11 +68,19 @@ SimulationPlan plan_simulation(const runtime::JobSpec& job) {
     spec.samplers = law::parse_samplers(job.simulation->samplers);
     spec.counting = law::parse_counting(job.simulation->counting);
     spec.fit = law::parse_fit_method(job.simulation->fit);
+    law::check_simulation_work(spec, table.size(), table.benchmark_names.size(),
+                               job.path + ": [simulation] on " + path);
     out.specs.push_back(spec);
     out.width = std::max(out.width, 2 * table.benchmark_names.size());
 
     const std::string digest = file_digest(path);
     const auto per_task = static_cast<std::size_t>(job.simulation->runs_per_task);
+    // Every task is planned, journaled and given a row of each segment up front.
+    const std::size_t chunks = spec.runs / per_task + (spec.runs % per_task != 0);
+    if (chunks > kMaxTasks || n_tasks + chunks * spec.samplers.size() * spec.budgets.size() > kMaxTasks)
+      throw InputError(job.path + ": [simulation] runs = " + std::to_string(spec.runs) +
+                       " in tasks of runs_per_task = " + std::to_string(per_task) + " make more than " +
+                       std::to_string(kMaxTasks) + " tasks: raise runs_per_task");
     for (law::Sampler sampler : spec.samplers)
       for (std::size_t budget : spec.budgets)
         for (std::size_t begin = 0; begin < spec.runs; begin += per_task) {

@@ -25,3 +25,53 @@ def acsweep():
 @pytest.fixture(scope="session")
 def paper_table():
     return os.environ["ACSWEEP_PAPER_TABLE"]
+
+
+@pytest.fixture(scope="session")
+def wait_until_unlocked():
+    """Blocks until no process holds the run lock of a results directory: after mpirun is killed,
+    Open MPI's ranks (in process groups of their own) outlive it until they notice, and a rerun
+    meanwhile is refused as a second run on the directory, as it should be."""
+    import fcntl
+    import time
+
+    def wait(out_dir, timeout=120):
+        deadline = time.monotonic() + timeout
+        with open(os.path.join(out_dir, "run.lock"), "a") as lock:
+            while True:
+                try:
+                    fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.lockf(lock, fcntl.LOCK_UN)
+                    return
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"{out_dir}/run.lock still held after {timeout} s")
+                    time.sleep(0.05)
+
+    return wait
+
+
+@pytest.fixture(scope="session")
+def kill_tree():
+    """SIGKILL to a process and every process under it at once, as a node failure or Slurm's
+    cgroup kill ends a job: killing mpirun's process group alone leaves Open MPI's ranks, which
+    sit in process groups of their own, running."""
+    import signal
+
+    def kill(pid):
+        table = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True, check=True).stdout
+        children = {}
+        for line in table.splitlines():
+            child, parent = map(int, line.split())
+            children.setdefault(parent, []).append(child)
+        doomed, todo = [], [pid]
+        while todo:
+            doomed.append(todo.pop())
+            todo.extend(children.get(doomed[-1], []))
+        for victim in doomed:
+            try:
+                os.kill(victim, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    return kill

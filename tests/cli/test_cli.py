@@ -192,6 +192,33 @@ def test_unwritable_out_exits_1_and_says_where(acsweep, paper_table, tmp_path):
     assert "no/such/r.h5" in done.stderr
 
 
+def test_a_file_that_is_no_table_is_refused_at_once(acsweep, tmp_path):
+    """/dev/zero was read to 16 GB; a dump or a device ends at the byte and line bounds."""
+    done = acsweep("law", "/dev/zero", check=False)
+    assert done.returncode == 2 and "/dev/zero: more than 64 MiB; a table of settings is far smaller" in done.stderr
+    long_line = tmp_path / "long.csv"
+    long_line.write_text("setting,A,C,MME\ns1,1,2,3\ns2," + "1" * (2 << 20) + ",3,4\n")
+    done = acsweep("law", long_line, check=False)
+    assert done.returncode == 2 and f"{long_line}:3: a line longer than 1024 KiB" in done.stderr, done.stderr
+
+
+def test_policy_on_a_huge_table_is_refused_naming_the_cost(acsweep, tmp_path):
+    """--budget all on 20000 settings is 20000 budgets of fits over every setting: refused at once,
+    with what it would cost and what to change; the Law itself fits such a table in a moment."""
+    rng = np.random.default_rng(0)
+    table = tmp_path / "huge.csv"
+    a, c = rng.random(20000), rng.random(20000)
+    pd.DataFrame({"setting": [f"s{i}" for i in range(20000)], "A": a, "C": c, "MME": a + c,
+                  "MMBench": a * c}).to_csv(table, index=False)
+    done = acsweep("policy", table, "--budget", "all", check=False)
+    assert done.returncode == 2, done.stderr
+    assert re.search(rf"{table}: 20000 budget\(s\) up to 20000 of 20000 settings, 1000 runs, 2 sampler\(s\) and 2 "
+                     r"benchmark\(s\) are about [\d.]+e\+12 setting evaluations \(at 5e\+07 a second per core, \d+ "
+                     r"core-hours\): give fewer budgets", done.stderr), done.stderr
+    assert acsweep("policy", table, "--budget", "8", "--runs", "20").returncode == 0
+    assert json.loads(acsweep("law", table, "--json").stdout)
+
+
 def test_version_names_the_libraries(acsweep):
     out = acsweep("version").stdout
     for word in ("acsweep", "MPI:", "HDF5:", "(parallel)", "LibTorch: 2.", "NCCL:"):

@@ -7,7 +7,6 @@ uninterrupted one; the report builds. (CTest runs this file as cli.demo.)"""
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -165,7 +164,7 @@ def test_known_results_count_as_finetuned(acsweep, demo):
     assert "known" in (report / "report.md").read_text()  # the settings table marks them
 
 
-def test_killed_in_stage_2_then_rerun_equals_an_uninterrupted_run(acsweep, demo):
+def test_killed_in_stage_2_then_rerun_equals_an_uninterrupted_run(acsweep, demo, kill_tree, wait_until_unlocked):
     out = demo / "results" / "demo"
     longer = ["stage2.epochs=2", "stage2.micro_batch=8", "stage2.checkpoint_every=2", "layout.groups=2"]
     run(acsweep, demo, "whole", *longer, ranks=3)
@@ -178,8 +177,9 @@ def test_killed_in_stage_2_then_rerun_equals_an_uninterrupted_run(acsweep, demo)
     while not list((out / "killed" / "stage2").glob("*/checkpoint-*/DONE")) and time.monotonic() < deadline:
         assert process.poll() is None, "the run ended before its first Stage-2 checkpoint"
         time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)  # mid Stage 2: scores done, finetunes under way
+    kill_tree(process.pid)  # mid Stage 2: scores done, finetunes under way
     process.wait()
+    wait_until_unlocked(out / "killed")
     again = run(acsweep, demo, "killed", *longer)  # one rank this time
     assert "resumed from the checkpoint of step" in again.stderr
     with newest(out / "whole") as a, newest(out / "killed") as b:

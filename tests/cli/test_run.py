@@ -4,6 +4,7 @@ job identity and changed definitions. Results are read back with h5py."""
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -64,6 +65,13 @@ def test_dry_run_prints_the_plan_and_writes_nothing(acsweep, job):
     ("[job]\nname=x\n[layout]\ngroups=2\ngroup_size=2\n[simulation]\ntables=paper.csv\n", [], 2,
      "layout: 1 coordinator + 2 group(s) x 2 rank(s) needs 5 ranks, but the world has 2"),
     ("[job]\nname=x\n[simulation]\ntables=paper.csv\n", ["simulation.runs=0"], None, "[simulation] runs: must be"),
+    # every task is planned up front: 10^12 runs were 10^10 tasks, an allocation that never ended
+    ("[job]\nname=x\n[simulation]\ntables=paper.csv\n",
+     ["simulation.runs=2000000", "simulation.runs_per_task=1", "simulation.budgets=1"], None,
+     "[simulation] runs = 2000000 in tasks of runs_per_task = 1 make more than 1000000 tasks"),
+    # budgets of fits over every setting, quadratic in the table's size: refused naming the cost
+    ("[job]\nname=x\n[simulation]\ntables=paper.csv\n", ["simulation.runs=1000000000000"], None,
+     "setting evaluations (at 5e+07 a second per core, 30667 core-hours): give fewer budgets"),
 ])
 def test_bad_job_files_fail_before_any_work(acsweep, tmp_path, paper_table, text, sets, ranks, message):
     shutil.copy(paper_table, tmp_path / "paper.csv")
@@ -138,7 +146,8 @@ def journal_values(out_dir, segment):
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_kill_9_then_rerun_equals_an_uninterrupted_run(acsweep, job, tmp_path, seed):
+def test_kill_9_then_rerun_equals_an_uninterrupted_run(acsweep, job, tmp_path, seed, kill_tree,
+                                                      wait_until_unlocked):
     reference_dir = tmp_path / "reference"
     acsweep("run", job, *LONG, "--set", f"job.output={reference_dir}", ranks=3)
     reference = recall(reference_dir)
@@ -148,8 +157,9 @@ def test_kill_9_then_rerun_equals_an_uninterrupted_run(acsweep, job, tmp_path, s
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     wait_for_results(out)
     time.sleep(random.Random(seed).uniform(0.0, 0.8))
-    os.killpg(process.pid, signal.SIGKILL)  # mpirun and every rank at once, no cleanup
+    kill_tree(process.pid)  # mpirun and every rank at once, no cleanup
     process.wait()
+    wait_until_unlocked(out)
     killed = inspect(acsweep, out)
     assert killed["segments"][0]["state"] in ("incomplete", "unreadable")
     assert killed["tasks"]["pending"] > 0
@@ -230,3 +240,80 @@ def test_corrupted_segment_is_reported_and_rebuilt(acsweep, job, tmp_path):
     rebuilt = acsweep("run", job, *QUICK, "--set", f"job.output={out}")
     assert "40 done earlier, 0 to run" in rebuilt.stderr  # from the journals
     assert [s["state"] for s in inspect(acsweep, out)["segments"]] == ["unreadable", "complete"]
+
+
+def test_a_stale_semaphore_of_another_job_does_not_hang_a_run(acsweep, job, tmp_path):
+    """Open MPI's sm shared-file-pointer component names a semaphore after the segment's base name,
+    so a rank killed inside MPI_File_open left every later run on the host hanging there. acsweep
+    runs with the component that keeps no semaphore."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.sem_open.restype = ctypes.c_void_p
+    libc.sem_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_uint, ctypes.c_uint]
+    name = b"/OMPIO_segment-0001.h5"
+    libc.sem_unlink(name)
+    assert libc.sem_open(name, os.O_CREAT | os.O_EXCL, 0o600, 0), ctypes.get_errno()  # held: value 0
+    try:
+        done = subprocess.run(mpirun_cmd(2, "run", job, *QUICK, "--set", f"job.output={tmp_path / 'out'}"),
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    finally:
+        libc.sem_unlink(name)
+
+
+def test_a_second_run_on_the_same_results_directory_is_refused(acsweep, job, tmp_path):
+    out = tmp_path / "busy"
+    first = subprocess.Popen([os.environ["ACSWEEP_BIN"], "run", str(job), *LONG, "--set", f"job.output={out}"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_results(out)
+        second = acsweep("run", job, *QUICK, "--set", f"job.output={out}", check=False)
+        assert second.returncode == 2, second.stderr
+        assert f"results directory {out} is in use by another run (host " in second.stderr
+        assert f", pid {first.pid}, since " in second.stderr
+        assert len(list((out / "segments").glob("segment-*.h5"))) == 1  # nothing of its own written
+    finally:
+        first.kill()  # SIGKILL: the kernel drops the lock with the process
+        first.wait()
+    acsweep("run", job, *QUICK, "--set", f"job.output={out}")  # the lock died with its holder
+
+
+def test_a_segment_larger_than_the_free_space_is_refused_before_any_work(job, tmp_path):
+    """Every column of a segment is allocated when it is created: on a 1 MiB filesystem (a tmpfs in
+    a mount namespace of its own) a plan of 20000 tasks is refused, naming the sizes."""
+    small = tmp_path / "small"
+    small.mkdir()
+    script = (f'mount -t tmpfs -o size=1m tmpfs "{small}" && exec "{os.environ["ACSWEEP_BIN"]}" run "{job}" '
+              f'--set job.output="{small}/out" --set simulation.runs=10000 --set simulation.runs_per_task=1 '
+              '--set simulation.budgets=4')
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert re.search(r"segment-0001\.h5 would take [\d.]+ MB when it is created, and .*/out has [\d.]+ [kM]B free; "
+                     r"the largest part is tasks/values \(20000 tasks x \d+ values\)", done.stderr), done.stderr
+
+
+def test_a_corrupt_journal_line_is_refused_then_recomputed_on_request(acsweep, job, tmp_path):
+    out = tmp_path / "corrupt"
+    acsweep("run", job, *QUICK, "--set", f"job.output={out}")
+    reference = recall(out)
+    journal = sorted(out.glob("journal/segment-0001/*.jsonl"))[0]
+    lines = journal.read_bytes().split(b"\n")
+    assert len(lines) > 3
+    lines[1] = lines[1][:30] + (b"y" if lines[1][30:31] == b"x" else b"x") + lines[1][31:]  # a flipped byte
+    journal.write_bytes(b"\n".join(lines))
+
+    refused = acsweep("run", job, *QUICK, "--set", f"job.output={out}", check=False)
+    assert refused.returncode == 1
+    assert f"journal {journal}, line 2: checksum mismatch (corrupt file); the other records are intact: run " \
+           "again with --recompute-corrupt" in refused.stderr, refused.stderr
+    assert len(list((out / "segments").glob("*.h5"))) == 1  # refused before a segment of its own
+    assert inspect(acsweep, out)["corrupt_journal_lines"] == [
+        {"path": str(journal), "line": 2, "why": "checksum mismatch"}]
+
+    again = acsweep("run", job, *QUICK, "--set", f"job.output={out}", "--recompute-corrupt")
+    assert f"line 2: checksum mismatch: set aside in {journal}.corrupt; its task is computed again" in again.stderr
+    assert "39 done earlier, 1 to run" in again.stderr
+    assert (journal.parent / (journal.name + ".corrupt")).read_bytes() == lines[1] + b"\n"
+    for got, want in zip(recall(out), reference):
+        np.testing.assert_array_equal(got, want)
+    assert "40 done earlier, 0 to run" in acsweep("run", job, *QUICK, "--set", f"job.output={out}").stderr

@@ -148,6 +148,8 @@ def test_stage1_data_parallel_on_a_worker_group_follows_one_rank(acsweep, world)
     (("references = clip", "references = siglip"), "[a_score] references: 'siglip' is not one of the settings"),
     (("[c_score]", "[c_score]\nsplit = val"), "[c_score] split: no folder"),
     (("epochs = 2", "epochs = 2\nwarmup = 1"), "[stage1] warmup: unknown key"),
+    # the loss of every step is kept: a billion epochs would fill the disk at the segment's creation
+    (("epochs = 2", "epochs = 1000000000"), "[stage1] epochs: must be from 1 to 1000"),
 ])
 def test_bad_job_files_are_named(acsweep, world, edit, message):
     job = write_job(world, JOB.replace(*edit), "bad.ini")
@@ -300,3 +302,35 @@ def test_killed_writing_a_checkpoint_resumes_from_the_newest_complete_one(acswee
         np.testing.assert_array_equal(a["tasks/per_sample/stage2_loss"][()], b["tasks/per_sample/stage2_loss"][()])
         for benchmark in ("shapes", "yes_no"):
             np.testing.assert_array_equal(a["finetune/" + benchmark][()], b["finetune/" + benchmark][()])
+
+
+def test_an_image_that_does_not_decode_leaves_its_caption_or_pair_out(acsweep, tmp_path):
+    """A damaged held-out image and a damaged SPair image: the setting is scored on the rest, the two
+    are named on stderr, counted in the row, and NaN in their places; nothing else changes."""
+    subprocess.run([sys.executable, WORLD, str(tmp_path / "world"), "2"], check=True)
+    job = write_job(tmp_path, JOB.replace("settings = clip; dino; clip+dino", "settings = clip").replace(
+        "references = clip\n", ""))
+    run(acsweep, job, "job.output=whole")
+    with segment(tmp_path / "whole", 1) as f:
+        held_out = [x.decode() for x in f["scores/manifest"][()]]
+        pairs = [x.decode() for x in f["scores/pair"][()]]
+        whole_a, whole_pairs = f["tasks/per_sample/A"][0], f["tasks/per_sample/C_per_pair"][0]
+    caption = tmp_path / "world" / "images" / f"{held_out[3][3:]}.jpg"
+    pair = next(i for i, name in enumerate(pairs) if "0002" in name)
+    spair_image = next((tmp_path / "world" / "spair" / "JPEGImages").glob("*/02_trg.jpg"))
+    for damaged in (caption, spair_image):
+        damaged.write_bytes(b"\xff\xd8\xff\xe0 the rest of this JPEG is lost")
+
+    done = run(acsweep, job, "job.output=damaged")
+    for damaged in (caption, spair_image):
+        assert f"clip: left out: {damaged}: cannot decode image" in done.stderr, done.stderr
+    with segment(tmp_path / "damaged", 1) as f:
+        s, per = f["scores"], f["tasks/per_sample"]
+        assert s["A_left_out"][0] == 1 and s["C_left_out"][0] == 1
+        a, per_pair = per["A"][0], per["C_per_pair"][0]
+        assert np.isnan(a[3]) and np.isnan(per_pair[pair])
+        np.testing.assert_allclose(np.delete(a, 3), np.delete(whole_a, 3), rtol=1e-5)
+        np.testing.assert_array_equal(np.delete(per_pair, pair), np.delete(whole_pairs, pair))
+        assert s["A"][0] == pytest.approx(np.nanmean(a), rel=1e-12)
+        assert s["C"][0] == pytest.approx(100 * np.nanmean(per["C_correct"][0]), rel=1e-12)
+        assert np.isnan(per["C_correct"][0]).sum() == int(f["scores/pair_keypoints"][pair])

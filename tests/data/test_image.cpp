@@ -52,6 +52,41 @@ TEST_F(ImageAgainstPillow, PngAndEveryKindOfJpegDecodeAsPillowBitForBit) {
   for (int x = 0; x < grey.width; x += 7) EXPECT_EQ(grey.at(x, 3, 0), grey.at(x, 3, 2));
 }
 
+// Decompression bombs: a small file whose header declares 20000 x 20000 pixels is refused from the
+// header, before anything of that size is allocated (Pillow refuses it too).
+TEST_F(ImageAgainstPillow, ImagesOfTooManyPixelsAreRefusedFromTheirHeader) {
+  const auto patched = [&](const std::string& name, std::size_t at) {
+    std::ifstream in(path(name), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const bool png = name.size() > 4 && name.substr(name.size() - 4) == ".png";
+    const unsigned side = 20000;
+    const unsigned char be32[] = {0, 0, static_cast<unsigned char>(side >> 8),
+                                  static_cast<unsigned char>(side)};
+    for (int field = 0; field < 2;
+         ++field)  // PNG: width then height in 4 bytes; JPEG: height then width in 2
+      for (int b = 0; b < (png ? 4 : 2); ++b)
+        bytes[at + static_cast<std::size_t>(field * (png ? 4 : 2) + b)] =
+            static_cast<char>(be32[(png ? 0 : 2) + b]);
+    const std::string out = path("bomb-" + name);
+    std::ofstream(out, std::ios::binary) << bytes;
+    return out;
+  };
+  std::ifstream jpeg_in(path("photo.jpg"), std::ios::binary);
+  const std::string jpeg((std::istreambuf_iterator<char>(jpeg_in)), std::istreambuf_iterator<char>());
+  const std::size_t sof = jpeg.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  for (const std::string& bomb : {patched("photo.png", 16), patched("photo.jpg", sof + 5)}) {
+    try {
+      decode_image(bomb);
+      ADD_FAILURE() << bomb << " was decoded";
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()), bomb +
+                                           ": 20000 x 20000 pixels, more than 178956970 (Pillow's "
+                                           "decompression-bomb limit): not decoded");
+    }
+  }
+}
+
 TEST_F(ImageAgainstPillow, ResizeEqualsPillowBitForBit) {
   for (const auto& c : cases_["resize"]) {
     const Image source = decode_image(path(c["source"].get<std::string>()));
@@ -135,6 +170,16 @@ TEST_F(ImageErrors, BadFilesAndConfigsNameWhatIsWrong) {
             std::string::npos);
   EXPECT_NE(config("{").find("not valid JSON"), std::string::npos);
   EXPECT_EQ(config(R"({"size": 4})"), "no error");
+  // Sides that would make every image a tensor of gigabytes are refused, naming the key.
+  EXPECT_EQ(config(R"({"size": {"shortest_edge": 1000000000}})"),
+            path("p.json") + ": key 'size.shortest_edge' is 1000000000 pixels, more than 16384");
+  EXPECT_EQ(config(R"({"size": {"height": 224, "width": 99999999999}})"),
+            path("p.json") + ": key 'size.width' is 99999999999 pixels, more than 16384");
+  EXPECT_EQ(config(R"({"size": 4, "do_center_crop": true, "crop_size": 1000000000})"),
+            path("p.json") + ": key 'crop_size' is 1000000000 pixels, more than 16384");
+  EXPECT_EQ(config(R"({"size": 4.5})"), path("p.json") +
+                                            ": key 'size' must be a number, {shortest_edge} or "
+                                            "{height, width}, not 4.5");
 }
 
 }  // namespace

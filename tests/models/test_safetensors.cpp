@@ -199,4 +199,39 @@ TEST_F(SafetensorsTest, LlamaConfigReadsRopeThetaFromEitherPlace) {
                InputError);
 }
 
+// Damaged or hostile configs: sizes no model has are refused naming the file and key, before
+// anything is allocated (a num_hidden_layers of 1e6 or an image_size of 1e9 was OOM-killed).
+TEST_F(SafetensorsTest, ConfigsWithImplausibleSizesAreRefusedNamingTheKey) {
+  const auto error_of = [&](const std::string& text, bool vision) {
+    std::ofstream(path("config.json")) << text;
+    try {
+      if (vision)
+        read_vision_tower_config(path("config.json"));
+      else
+        read_llama_config(path("config.json"));
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string llama = R"({"model_type": "llama", "vocab_size": 97, "hidden_size": 64,
+      "intermediate_size": 96, "num_attention_heads": 4, )";
+  EXPECT_EQ(error_of(llama + R"("num_hidden_layers": 2})", false), "no error");
+  EXPECT_EQ(error_of(llama + R"("num_hidden_layers": 1000000})", false),
+            path("config.json") + ": 'num_hidden_layers' is 1000000, more than any model has (at most 1024)");
+  EXPECT_NE(
+      error_of(llama + R"("num_hidden_layers": 2, "max_position_embeddings": 18446744073709551615})", false)
+          .find("'max_position_embeddings' is 18446744073709551615, more than any model has"),
+      std::string::npos);
+  const std::string clip = R"({"model_type": "clip_vision_model", "hidden_size": 32, "num_hidden_layers": 2,
+      "num_attention_heads": 4, "intermediate_size": 64, "patch_size": 4, )";
+  EXPECT_EQ(error_of(clip + R"("image_size": 32})", true), "no error");
+  EXPECT_EQ(error_of(clip + R"("image_size": 1000000000})", true),
+            path("config.json") + ": 'image_size' is 1000000000, more than any model has (at most 16384)");
+  EXPECT_EQ(error_of("[1, 2]", false), path("config.json") + ": must be a JSON object, not array");
+  EXPECT_EQ(error_of("[1, 2]", true), path("config.json") + ": must be a JSON object, not array");
+  EXPECT_EQ(error_of(R"({"model_type": "clip", "vision_config": [1]})", true),
+            path("config.json") + ": 'vision_config' must be an object, not [1]");
+}
+
 }  // namespace acsweep::models

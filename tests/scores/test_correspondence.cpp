@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "acsweep/error.hpp"
 #include "acsweep/models/vision_encoder.hpp"
 #include "acsweep/scores/correspondence.hpp"
 #include "temp_dir.hpp"
@@ -81,13 +82,17 @@ TEST(Correspondence, SummaryCountsByHand) {
   data::KeypointPair cat, dog;
   cat.category = "cat";
   dog.category = "dog";
-  const std::vector<PairMatch> matches{{{}, {true, true, false, true}}, {{}, {false, true}}};
-  const CorrespondenceScore s = summarise({cat, dog}, matches);
+  // The third pair was left out (an image that did not decode): it counts nowhere.
+  const std::vector<PairMatch> matches{
+      {{}, {true, true, false, true}, ""}, {{}, {false, true}, ""}, {{}, {}, "dog.jpg: cannot decode image"}};
+  const CorrespondenceScore s = summarise({cat, dog, dog}, matches);
   EXPECT_NEAR(s.pck_keypoints, 100.0 * 4 / 6, 1e-12);
   EXPECT_NEAR(s.pck_per_pair, (75.0 + 50.0) / 2, 1e-12);
   EXPECT_NEAR(s.pck_per_category.at("cat"), 75.0, 1e-12);
   EXPECT_NEAR(s.pck_per_category.at("dog"), 50.0, 1e-12);
   EXPECT_EQ(s.keypoints, 6u);
+  EXPECT_EQ(s.pairs, 2u);
+  EXPECT_THROW(summarise({dog}, {matches[2]}), InputError);  // nothing left to score
 }
 
 // Whole pipeline on real files: a PNG of random 8x8 colour blocks, and a larger target holding

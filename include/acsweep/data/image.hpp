@@ -19,9 +19,15 @@ struct Image {
   }
 };
 
+// Pillow's limit (Image.MAX_IMAGE_PIXELS, beyond twice which it raises DecompressionBombError):
+// what LLaVA's pipeline would decode, acsweep decodes; the size is read from the header first.
+constexpr std::uint64_t kMaxImagePixels = 2 * 89478485ull;
+// A file larger than such an image would be even stored raw, in 16 bits per channel with alpha.
+constexpr std::uint64_t kMaxImageFileBytes = 8 * kMaxImagePixels;
+
 // JPEG (grey and CMYK too) or PNG (grey and alpha images become RGB), each as Pillow's
-// convert("RGB") gives it. A missing, unreadable or corrupt file is an
-// InputError naming the file and what the decoder said.
+// convert("RGB") gives it. A missing, unreadable or corrupt file, or one of more than
+// kMaxImagePixels pixels, is an InputError naming the file and what is wrong.
 Image decode_image(const std::string& path);
 
 // Pillow's resampling filters, by the numbers Hugging Face configs use for them.

@@ -75,6 +75,21 @@ struct SimulationResult {
   std::vector<RecallPoint> average;  // over benchmarks
 };
 
+// The work of simulating `spec` on a table of `settings` settings and `benchmarks` benchmarks,
+// in setting evaluations (a fit predicts every setting for every benchmark): what makes
+// `--budget all` on a large table quadratic in its size.
+double simulation_work(const SimulationSpec& spec, std::size_t settings, std::size_t benchmarks);
+
+// What one core evaluates in a second (`acsweep policy --budget all` on 300 settings, see
+// docs/PERFORMANCE.md), and the most work a simulation may ask for: about ten core-hours.
+constexpr double kSettingEvaluationsPerSecond = 5e7;
+constexpr double kMaxSimulationWork = 2e12;
+
+// InputError naming `source`, the work and what to change when simulation_work exceeds
+// kMaxSimulationWork.
+void check_simulation_work(const SimulationSpec& spec, std::size_t settings, std::size_t benchmarks,
+                           const std::string& source);
+
 class PolicySimulation {
  public:
   // Throws InputError when a budget is 0 or larger than the table, or runs is 0.

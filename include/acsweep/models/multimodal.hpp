@@ -33,6 +33,7 @@ std::vector<ImagePrompt> vicuna_conversations(const Tokenizer& tokenizer, const 
 // Visual tokens of image files: [B, L, C], the representation's [B, C, gh, gw] grid in row-major
 // cell order, computed without gradients (the encoders are frozen).
 torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vector<std::string>& images);
+torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vector<data::Image>& images);
 
 // Tokens the prompt takes once `visual_tokens` are spliced in.
 std::size_t spliced_length(const TokenizedPrompt& prompt, std::size_t visual_tokens);

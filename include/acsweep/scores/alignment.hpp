@@ -30,11 +30,13 @@ std::vector<double> caption_log_likelihoods(models::LlamaForCausalLM& llm,
                                             const torch::Tensor& visual);
 
 // A(I, y) of each held-out pair, `batch` at a time (everything frozen, no gradients). The A score
-// is their mean.
+// is their mean. With `left_out`, a pair whose image does not decode gets NaN and why is added
+// there; without, it is an InputError.
 std::vector<double> score_alignment(models::LlamaForCausalLM& llm,
                                     models::VisionRepresentation& representation,
                                     models::Projector& projector,
-                                    const std::vector<models::ImagePrompt>& heldout, std::size_t batch);
+                                    const std::vector<models::ImagePrompt>& heldout, std::size_t batch,
+                                    std::vector<std::string>* left_out = nullptr);
 
 // mean_i max_j cos(tokens_i, reference_j) for tokens [L, D] and reference [L', D].
 double alignment_similarity(const torch::Tensor& tokens, const torch::Tensor& reference);

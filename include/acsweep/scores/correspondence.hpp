@@ -18,6 +18,7 @@ namespace acsweep::scores {
 struct PairMatch {
   std::vector<data::Point> predicted;  // in target pixels
   std::vector<bool> correct;
+  std::string skipped;  // why the pair was left out (an image that does not decode); empty: scored
 };
 
 // source, target: [C, H, W] feature maps of the two preprocessed images.
@@ -32,6 +33,7 @@ struct CorrespondenceScore {
   std::size_t keypoints = 0, pairs = 0;
 };
 
+// Over the pairs that were scored (`skipped` empty); InputError when none was.
 CorrespondenceScore summarise(const std::vector<data::KeypointPair>& pairs,
                               const std::vector<PairMatch>& matches);
 
@@ -46,7 +48,8 @@ struct CorrespondenceResult {
 };
 
 // The C score of a representation on keypoint pairs: both images through the representation,
-// every source keypoint matched, predictions mapped back through each image's exact transform.
+// every source keypoint matched, predictions mapped back through each image's exact transform. A
+// pair with an image that does not decode is left out, with why in its match.
 CorrespondenceResult score_correspondence(models::VisionRepresentation& representation,
                                           const std::vector<data::KeypointPair>& pairs,
                                           const CorrespondenceOptions& options);

@@ -41,6 +41,21 @@ class JournalWriter {
   int fd_ = -1;
 };
 
-std::vector<JournalRecord> read_journal(const std::string& path);
+// A line of a journal that is no record: damaged on disk (its checksum fails) or not one at all.
+struct CorruptRecord {
+  std::string path;
+  std::size_t line = 0;  // 1-based
+  std::string why;
+};
+
+// Every record of the journal at `path`; a torn last line (the write a kill interrupted) is
+// ignored. A corrupt line before the end is a StoreError naming the file and line and saying how
+// to go on, unless `corrupt` is given: then it is listed there and skipped.
+std::vector<JournalRecord> read_journal(const std::string& path,
+                                        std::vector<CorruptRecord>* corrupt = nullptr);
+
+// Rewrites the journal at `path` without the given lines (1-based), which are appended to
+// `path`.corrupt for whoever wants to look; atomic (a new file renamed over the old one).
+void set_aside_lines(const std::string& path, const std::vector<std::size_t>& lines);
 
 }  // namespace acsweep::store

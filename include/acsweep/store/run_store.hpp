@@ -40,13 +40,30 @@ class RunDirectory {
   int last_segment() const;  // 0 when none
   // Creates the journal folder of a new segment.
   void start_segment(int segment) const;
-  // Every journal record, oldest segment first.
-  std::vector<JournalRecord> journal_records() const;
+  // Every journal record, oldest segment first. A corrupt line is a StoreError saying how to go
+  // on, or, with `corrupt`, listed there and skipped (read_journal).
+  std::vector<JournalRecord> journal_records(std::vector<CorruptRecord>* corrupt = nullptr) const;
   // The newest "done" record of each task hash.
-  std::map<std::string, JournalRecord> done_by_hash() const;
+  std::map<std::string, JournalRecord> done_by_hash(std::vector<CorruptRecord>* corrupt = nullptr) const;
 
  private:
   std::string dir_;
+};
+
+// Holds `dir`/run.lock for the life of a run (an fcntl lock, which the kernel drops when the process
+// dies, so none is ever stale), so that a second run on the same results directory is refused
+// instead of running every task again. InputError naming the directory and the holder (its
+// host, pid and start) when another process holds it. On a filesystem without locks it says so on
+// stderr and goes on unlocked.
+class RunLock {
+ public:
+  explicit RunLock(const std::string& dir);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_ = -1;
 };
 
 struct SegmentInfo {
@@ -56,6 +73,16 @@ struct SegmentInfo {
   std::uint64_t seed = 0;
   int world_size = 1;
 };
+
+// The bytes a segment of `tasks` rows takes when it is created: every column is allocated then
+// (parallel writes need it), so this is known before any work. Strings and HDF5's own structures
+// aside, which are small beside the value columns.
+std::uint64_t segment_bytes(std::size_t tasks, std::size_t width,
+                            const std::map<std::string, std::size_t>& sample_widths);
+
+// The bytes an unprivileged writer may still write on the filesystem that holds `dir` (statvfs);
+// StoreError naming `dir` when it cannot be asked.
+std::uint64_t free_bytes(const std::string& dir);
 
 // One run segment's HDF5 file, opened by every rank of `comm` (collective open, create, close;
 // independent row writes). /tasks/{name, hash, kind, status, values, seconds, rank, segment}:

@@ -27,8 +27,15 @@ struct RunReport {  // rank 0's; on the other ranks only `segment` is set
   RankTimes times;
 };
 
+struct RunOptions {
+  // A corrupt line of an earlier segment's journal is set aside (journal.hpp: set_aside_lines)
+  // and its task computed again, instead of refusing the run (`acsweep run --recompute-corrupt`).
+  bool recompute_corrupt = false;
+};
+
 // Collective over the world; the stop handlers should be installed first. Progress goes to
 // stderr, the summary's tables to stdout.
-RunReport run_job(const runtime::JobSpec& job, const runtime::World& world, const JobPlan& plan);
+RunReport run_job(const runtime::JobSpec& job, const runtime::World& world, const JobPlan& plan,
+                  const RunOptions& options = {});
 
 }  // namespace acsweep::sweep

@@ -46,6 +46,8 @@ struct ScoringPlan {
   std::vector<std::string> finetune_value_names() const;
   std::size_t width() const;
   std::map<std::string, std::size_t> sample_widths() const;
+  // What sets the width of per-sample series `name`, as a reader of the job file finds it.
+  static std::string sample_width_source(const std::string& name);
 };
 
 // InputError naming the file or key when the data cannot make a sweep (too few captions for the
