@@ -49,6 +49,30 @@ torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vec
   return representation.encode(images).features.flatten(2).transpose(1, 2).contiguous();
 }
 
+TrainingImages decode_for_training(const std::vector<std::string>& paths, std::set<std::string>& left_out) {
+  TrainingImages out;
+  for (const auto& path : paths) {
+    try {
+      out.images.push_back(data::decode_image(path));
+      out.usable.push_back(true);
+    } catch (const InputError& e) {
+      left_out.insert(e.what());
+      out.images.push_back({64, 64, std::vector<std::uint8_t>(64 * 64 * 3, 0)});
+      out.usable.push_back(false);
+    }
+  }
+  return out;
+}
+
+torch::Tensor without_unusable(const torch::Tensor& log_probs, const std::vector<std::int64_t>& counts,
+                               const std::vector<bool>& usable) {
+  if (std::all_of(usable.begin(), usable.end(), [](bool u) { return u; })) return log_probs;
+  std::vector<float> weights;
+  for (std::size_t b = 0; b < counts.size(); ++b)
+    weights.insert(weights.end(), static_cast<std::size_t>(counts[b]), usable[b] ? 1.0f : 0.0f);
+  return log_probs * torch::tensor(weights).to(log_probs.device(), log_probs.scalar_type());
+}
+
 std::size_t spliced_length(const TokenizedPrompt& prompt, std::size_t visual_tokens) {
   return prompt.ids.size() + visual_tokens * prompt.image_positions.size();
 }

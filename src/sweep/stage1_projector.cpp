@@ -89,6 +89,9 @@ Stage1Projector stage1_projector(RankState& state, models::VisionRepresentation&
                      static_cast<long long>(p.steps), p.loss, p.examples_per_second, eta,
                      static_cast<double>(p.peak_bytes) / (1 << 30));
       });
+  for (const auto& why : result.left_out)  // each rank its own captions
+    std::fprintf(stderr, "acsweep [rank %d] %s: stage 1 left out (its caption out of the loss): %s\n", rank,
+                 setting.name.c_str(), why.c_str());
   out.projector = result.projector;
   for (const double v : result.step_loss) out.loss.push_back(static_cast<float>(v));  // as a reader gets them
   out.examples = result.examples;

@@ -75,9 +75,12 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
         torch::Tensor loss;
         {
           const Bf16Autocast autocast(representation.device(), options.bf16);
-          const auto visual = result.projector->forward(models::visual_tokens(representation, images));
+          const auto decoded = models::decode_for_training(images, result.left_out);
+          const auto visual =
+              result.projector->forward(models::visual_tokens(representation, decoded.images));
           std::vector<std::int64_t> counts;
-          loss = -models::trainable_token_log_probs(llm, prompts, visual, counts).sum() / tokens;
+          const auto log_probs = models::trainable_token_log_probs(llm, prompts, visual, counts);
+          loss = -models::without_unusable(log_probs, counts, decoded.usable).sum() / tokens;
         }
         if (m_end == mine_end) reducer.arm();  // the step's last backward: reductions start as it goes
         loss.backward();

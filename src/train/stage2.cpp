@@ -138,9 +138,11 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
       torch::Tensor negative_log_likelihood;
       {
         const Bf16Autocast autocast(device, autocast_on);
-        const auto visual = projector->forward(models::visual_tokens(representation, images));
+        const auto decoded = models::decode_for_training(images, result.left_out);
+        const auto visual = projector->forward(models::visual_tokens(representation, decoded.images));
         std::vector<std::int64_t> counts;
-        negative_log_likelihood = -models::trainable_token_log_probs(llm, prompts, visual, counts).sum();
+        const auto log_probs = models::trainable_token_log_probs(llm, prompts, visual, counts);
+        negative_log_likelihood = -models::without_unusable(log_probs, counts, decoded.usable).sum();
       }
       if (m + options.micro_batch >= mine_end) optimizer.before_last_backward();
       // Prescaled: the sum over ranks is the global mean.

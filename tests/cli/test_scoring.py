@@ -334,3 +334,15 @@ def test_an_image_that_does_not_decode_leaves_its_caption_or_pair_out(acsweep, t
         assert s["A"][0] == pytest.approx(np.nanmean(a), rel=1e-12)
         assert s["C"][0] == pytest.approx(100 * np.nanmean(per["C_correct"][0]), rel=1e-12)
         assert np.isnan(per["C_correct"][0]).sum() == int(f["scores/pair_keypoints"][pair])
+
+    # A damaged image among the training captions (Stage 1, and Stage 2's conversations): its
+    # caption is left out of the loss, named, and the finetune and its benchmarks complete.
+    trained_on = next(i for i in range(36) if f"cap{i:03d}" not in held_out)
+    training_image = tmp_path / "world" / "images" / f"{trained_on:03d}.jpg"
+    training_image.write_bytes(b"\xff\xd8\xff\xe0 the rest of this JPEG is lost")
+    finetune = write_job(tmp_path, FINETUNE, "finetune.ini")
+    done = run(acsweep, finetune, "job.output=damaged_training")
+    for stage, what in (("stage 1", "caption"), ("stage 2", "answer")):
+        assert f"clip: {stage} left out (its {what} out of the loss): {training_image}: cannot decode" in done.stderr
+    with segment(tmp_path / "damaged_training", 1) as f:
+        assert np.all(np.isfinite(f["finetune/shapes"][()])) and np.all(np.isfinite(f["tasks/per_sample/stage2_loss"][-1]))

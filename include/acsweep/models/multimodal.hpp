@@ -5,6 +5,8 @@
 // given everything before it. Stage-1 training and the A score both stand on this.
 #include <torch/torch.h>
 
+#include <set>
+#include <string>
 #include <vector>
 
 #include "acsweep/models/llama.hpp"
@@ -34,6 +36,20 @@ std::vector<ImagePrompt> vicuna_conversations(const Tokenizer& tokenizer, const 
 // cell order, computed without gradients (the encoders are frozen).
 torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vector<std::string>& images);
 torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vector<data::Image>& images);
+
+// Training's images: each decoded; one that does not decode becomes a black image and `usable`
+// false, and why is added to `left_out`. The batch keeps its shape and its token count, so every
+// rank of a data-parallel group goes on alike without being told (training_weights).
+struct TrainingImages {
+  std::vector<data::Image> images;
+  std::vector<bool> usable;
+};
+TrainingImages decode_for_training(const std::vector<std::string>& paths, std::set<std::string>& left_out);
+
+// `log_probs` of trainable_token_log_probs (per prompt, `counts` tokens each) with the tokens of
+// the prompts whose image was not usable set to 0: their captions are left out of the loss.
+torch::Tensor without_unusable(const torch::Tensor& log_probs, const std::vector<std::int64_t>& counts,
+                               const std::vector<bool>& usable);
 
 // Tokens the prompt takes once `visual_tokens` are spliced in.
 std::size_t spliced_length(const TokenizedPrompt& prompt, std::size_t visual_tokens);

@@ -11,6 +11,7 @@
 // with the same projector. Knows nothing of MPI.
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,7 +50,10 @@ struct Stage1Result {
   std::vector<double> step_loss;     // one per optimizer step
   std::size_t examples = 0;          // trained on, per epoch
   std::size_t skipped_too_long = 0;  // captions that do not fit the context with the visual tokens
-  std::int64_t peak_bytes = 0;       // this process's peak memory at the end
+  // This rank's captions whose image did not decode (why, naming the file): left out of the loss,
+  // their tokens still in its denominator, so every rank of the group steps alike.
+  std::set<std::string> left_out;
+  std::int64_t peak_bytes = 0;  // this process's peak memory at the end
 };
 
 // Frozen: no parameter of `module` takes a gradient.

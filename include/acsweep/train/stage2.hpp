@@ -22,6 +22,7 @@
 //    from the newest complete checkpoint in its folder (a sharded one at any group size).
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,8 @@ struct Stage2Result {
   std::int64_t resumed_from = 0;     // the checkpoint's step, 0 for a fresh start
   std::int64_t steps = 0;            // of the whole schedule
   std::size_t skipped_too_long = 0;  // conversations that do not fit the context
+  // This rank's conversations whose image did not decode: left out of the loss (stage1.hpp).
+  std::set<std::string> left_out;
   double tokens_per_second = 0, flops_per_second = 0;
   std::int64_t peak_bytes = 0;  // this process's peak memory at the end
 };
