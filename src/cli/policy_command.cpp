@@ -23,7 +23,7 @@ namespace {
 
 constexpr const char* kUsage =
     "acsweep policy TABLE.csv --budget K|all [--runs R] [--sampler region|random|both] [--seed S] "
-    "[--benchmarks B1,B2] [--json] [--out results.h5]";
+    "[--counting exact|first-hit|both] [--fit ols|ridge] [--benchmarks B1,B2] [--json] [--out results.h5]";
 
 std::vector<std::size_t> parse_budgets(const std::string& text, std::size_t k, const std::string& table) {
   if (text == "all") return law::every_budget(k);
@@ -53,8 +53,8 @@ int run_policy(const std::vector<std::string>& args, const CommandContext& conte
       "ols (the paper's minimum-norm least squares) or ridge (strength by leave-one-out on the finetuned "
       "points)")(
       "counting", po::value<std::string>()->default_value("exact"),
-      "exact (a run hits when the fit on its k' finetunes ranks the best in the top n) or first-hit (the "
-      "paper's: settings drawn one at a time, a run hits by k' when any fit up to k' did)")(
+      "exact (a run hits when the fit on its k' finetunes ranks the best in the top n), first-hit (the "
+      "paper's: settings drawn one at a time, a run hits by k' when any fit up to k' did), or both")(
       "seed", po::value<long long>()->default_value(0), "seed of every run's random choices")(
       "benchmarks", po::value<std::string>(), "comma-separated benchmark columns")(
       "json", po::bool_switch(), "print one JSON document on stdout")(
@@ -72,32 +72,65 @@ int run_policy(const std::vector<std::string>& args, const CommandContext& conte
   spec.runs = static_cast<std::size_t>(vm["runs"].as<long long>());
   spec.seed = static_cast<std::uint64_t>(vm["seed"].as<long long>());
   spec.samplers = law::parse_samplers(vm["sampler"].as<std::string>());
-  spec.counting = law::parse_counting(vm["counting"].as<std::string>());
+  const std::string counting = vm["counting"].as<std::string>();
+  if (counting != "both" && counting != "exact" && counting != "first-hit")
+    throw InputError("--counting must be exact, first-hit or both, not '" + counting + "'");
+  // LAW.md: both countings reported, labelled; `both` runs the same runs counted either way.
+  const std::vector<law::Counting> countings =
+      counting == "both" ? std::vector<law::Counting>{law::Counting::exact, law::Counting::first_hit}
+                         : std::vector<law::Counting>{law::parse_counting(counting)};
   spec.fit = law::parse_fit_method(vm["fit"].as<std::string>());
-  law::check_simulation_work(spec, table.size(), table.benchmark_names.size(), table.source);
-  const law::PolicySimulation simulation(table, spec);
+  for (const law::Counting c : countings) {
+    spec.counting = c;
+    law::check_simulation_work(spec, table.size(), table.benchmark_names.size(), table.source);
+  }
 
-  const auto start = std::chrono::steady_clock::now();
-  std::vector<std::int64_t> hits = simulation.count_hits(static_cast<std::size_t>(context.mpi.rank()),
-                                                         static_cast<std::size_t>(context.mpi.size()));
-  if (context.mpi.initialised()) runtime::all_reduce_sum(hits, MPI_COMM_WORLD);
+  std::vector<law::SimulationResult> results;
+  for (const law::Counting c : countings) {
+    spec.counting = c;
+    const law::PolicySimulation simulation(table, spec);
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::int64_t> hits = simulation.count_hits(static_cast<std::size_t>(context.mpi.rank()),
+                                                           static_cast<std::size_t>(context.mpi.size()));
+    if (context.mpi.initialised()) runtime::all_reduce_sum(hits, MPI_COMM_WORLD);
+    if (context.mpi.rank() != 0) continue;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    results.push_back(simulation.summarise(hits));
+    std::fprintf(
+        stderr,
+        "acsweep policy: %zu runs x %zu budgets x %zu sampler(s), %s counting, on %d rank(s) in %.3f s\n",
+        spec.runs, spec.budgets.size(), spec.samplers.size(), law::to_string(c).c_str(), context.mpi.size(),
+        seconds);
+  }
   if (context.mpi.rank() != 0) return 0;
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const law::SimulationResult result = simulation.summarise(hits);
-  std::fprintf(stderr, "acsweep policy: %zu runs x %zu budgets x %zu sampler(s) on %d rank(s) in %.3f s\n",
-               spec.runs, spec.budgets.size(), spec.samplers.size(), context.mpi.size(), seconds);
 
-  if (vm["json"].as<bool>())
-    std::cout << simulation_json(table, result).dump(2) << "\n";
-  else
-    law::print_simulation(table, result);
+  if (vm["json"].as<bool>()) {
+    if (results.size() == 1) {
+      std::cout << simulation_json(table, results.front()).dump(2) << "\n";
+    } else {  // {"countings": {"exact": {...}, "first-hit": {...}}}, each as one counting's document
+      nlohmann::ordered_json doc;
+      for (const auto& result : results)
+        doc["countings"][law::to_string(result.spec.counting)] = simulation_json(table, result);
+      std::cout << doc.dump(2) << "\n";
+    }
+  } else {
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      if (i > 0) std::printf("\n");
+      law::print_simulation(table, results[i]);
+    }
+  }
 
   if (vm.count("out")) {
     const std::string out = vm["out"].as<std::string>();
-    store::ResultsFile results(out, table, {context.command_line, spec.seed, context.mpi.size()});
-    H5Location group = results.replace_group("policy");
-    store::write_policy_simulation(group, table, result);
-    results.commit();
+    store::ResultsFile file(out, table, {context.command_line, spec.seed, context.mpi.size()});
+    H5Location group = file.replace_group("policy");
+    // One counting: policy/simulation. Both: the exact one there, first-hit beside it.
+    for (const auto& result : results)
+      store::write_policy_simulation(group, table, result,
+                                     results.size() > 1 && result.spec.counting == law::Counting::first_hit
+                                         ? "simulation_first_hit"
+                                         : "simulation");
+    file.commit();
     std::cerr << "acsweep policy: wrote the recall curves to " << out << "\n";
   }
   return 0;

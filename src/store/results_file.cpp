@@ -120,9 +120,9 @@ void write_law_fits(ResultsFile& results, const law::LawTable& table) {
 }
 
 void write_policy_simulation(H5Location& group, const law::LawTable& table,
-                             const law::SimulationResult& result) {
+                             const law::SimulationResult& result, const std::string& name) {
   const law::SimulationSpec& spec = result.spec;
-  H5Location sim = group.create_group("simulation");
+  H5Location sim = group.create_group(name);
   sim.set_attribute("runs", static_cast<std::int64_t>(spec.runs));
   sim.set_attribute("model", law::model_name(spec.model));
   sim.set_attribute("counting", law::to_string(spec.counting));

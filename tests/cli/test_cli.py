@@ -117,6 +117,23 @@ def test_policy_first_hit_counting(acsweep, paper_table, tmp_path):
         assert f["policy/simulation"].attrs["counting"] == "first-hit"
 
 
+def test_policy_counts_both_ways_in_one_run(acsweep, paper_table, tmp_path):
+    """LAW.md: both countings reported and labelled; each as its own run gives it."""
+    args = ("policy", paper_table, "--budget", "all", "--runs", "200")
+    both = json.loads(acsweep(*args, "--counting", "both", "--json", "--out", tmp_path / "both.h5").stdout)
+    assert list(both["countings"]) == ["exact", "first-hit"]
+    for counting in ("exact", "first-hit"):
+        assert both["countings"][counting] == json.loads(acsweep(*args, "--counting", counting, "--json").stdout)
+    with h5py.File(tmp_path / "both.h5", "r") as f:
+        assert f["policy/simulation"].attrs["counting"] == "exact"
+        assert f["policy/simulation_first_hit"].attrs["counting"] == "first-hit"
+        average = both["countings"]["first-hit"]["average"]
+        region = [p["recall_at_3"] for p in average if p["sampler"] == "region"]
+        np.testing.assert_allclose(f["policy/simulation_first_hit/average_recall_at_3"][0], region)
+    text = acsweep(*args, "--counting", "both").stdout
+    assert "(exact counting)" in text and "(first-hit counting" in text
+
+
 def test_policy_same_numbers_at_1_2_4_ranks(acsweep, paper_table):
     args = ("policy", paper_table, "--budget", "all", "--runs", "97", "--seed", "11", "--json")
     reference = acsweep(*args).stdout
@@ -161,7 +178,7 @@ def test_bad_tables_exit_2_naming_the_problem(acsweep, tmp_path, case, command):
     (("policy", "{t}", "--budget", "0"), "--budget must be a whole number from 1"),
     (("policy", "{t}"), "--budget is required"),
     (("policy", "{t}", "--budget", "2", "--sampler", "grid"), "--sampler must be region, random or both"),
-    (("policy", "{t}", "--budget", "2", "--counting", "last"), "--counting must be exact or first-hit, not 'last'"),
+    (("policy", "{t}", "--budget", "2", "--counting", "last"), "--counting must be exact, first-hit or both, not 'last'"),
     (("policy", "{t}", "--budget", "2", "--fit", "lasso"), "--fit must be ols or ridge, not 'lasso'"),
     (("law", "{t}", "--degree", "3"), "degree must be 1 or 2"),
     (("law", "/nonexistent/table.csv"), "/nonexistent/table.csv: cannot open"),

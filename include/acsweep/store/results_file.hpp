@@ -45,9 +45,9 @@ class ResultsFile {
 // Every fit of the Law on the table: /law/<deg{1,2}_{AC,A,C}>/{terms, coefficients [B,p],
 // r2 [B], fitted [B,k]} and /law/y_normalised [B,k].
 void write_law_fits(ResultsFile& results, const law::LawTable& table);
-// <group>/simulation: budgets, samplers, recall_at_{1,3} [sampler, budget, benchmark], the
+// <group>/<name>: budgets, samplers, recall_at_{1,3} [sampler, budget, benchmark], the
 // averages over benchmarks, and the best setting per benchmark.
 void write_policy_simulation(H5Location& group, const law::LawTable& table,
-                             const law::SimulationResult& result);
+                             const law::SimulationResult& result, const std::string& name = "simulation");
 
 }  // namespace acsweep::store
