@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
@@ -97,6 +98,11 @@ BenchmarkScore score_choices(const Benchmark& benchmark, const std::vector<std::
   std::map<std::string, std::map<std::string, bool>> images_all_right;  // category -> image -> all right
   for (std::size_t i = 0; i < chosen.size(); ++i) {
     const auto& item = benchmark.items[i];
+    if (chosen[i] == kNotAsked) {
+      s.correct.push_back(std::numeric_limits<double>::quiet_NaN());
+      ++s.left_out;
+      continue;
+    }
     const bool right = chosen[i] == item.answer;
     s.correct.push_back(right ? 1.0 : 0.0);
     by_category[item.category].first += right ? 1.0 : 0.0;
@@ -118,8 +124,10 @@ BenchmarkScore score_choices(const Benchmark& benchmark, const std::vector<std::
         accuracy + 100.0 * all_right / static_cast<double>(images_all_right[category].size());
     s.score += s.per_category[category];
   }
+  if (s.left_out == chosen.size())
+    throw InputError(benchmark.name + ": no item could be asked (no image decodes)");
   if (benchmark.kind == BenchmarkKind::multiple_choice)
-    s.score = 100.0 * right_total / static_cast<double>(chosen.size());
+    s.score = 100.0 * right_total / static_cast<double>(chosen.size() - s.left_out);
   return s;
 }
 

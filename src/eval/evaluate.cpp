@@ -1,6 +1,8 @@
 #include "acsweep/eval/evaluate.hpp"
 
+#include "acsweep/data/image.hpp"
 #include "acsweep/data/llava.hpp"
+#include "acsweep/error.hpp"
 #include "acsweep/models/multimodal.hpp"
 
 namespace acsweep::eval {
@@ -9,7 +11,8 @@ std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::Llam
                                         models::Projector& projector,
                                         models::VisionRepresentation& representation,
                                         const models::Tokenizer& tokenizer,
-                                        const std::function<void(std::size_t)>& progress) {
+                                        const std::function<void(std::size_t)>& progress,
+                                        std::vector<std::string>* left_out) {
   torch::NoGradGuard frozen;
   std::vector<std::size_t> chosen;
   for (const auto& item : benchmark.items) {
@@ -26,7 +29,17 @@ std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::Llam
     }
     std::vector<const models::TokenizedPrompt*> batch;
     for (const auto& p : prompts) batch.push_back(&p);
-    const auto visual = projector->forward(models::visual_tokens(representation, {item.image}));
+    std::vector<data::Image> image;
+    try {
+      image.push_back(data::decode_image(item.image));
+    } catch (const InputError& e) {
+      if (!left_out) throw;
+      left_out->push_back(e.what());
+      chosen.push_back(kNotAsked);
+      if (progress) progress(chosen.size());
+      continue;
+    }
+    const auto visual = projector->forward(models::visual_tokens(representation, image));
     std::vector<std::int64_t> counts;
     const auto log_probs =
         models::trainable_token_log_probs(

@@ -141,7 +141,11 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
     eval::Benchmark share = benchmark;
     share.items.assign(benchmark.items.begin() + static_cast<long>(begin),
                        benchmark.items.begin() + static_cast<long>(end));
-    const auto mine = eval::choose_answers(share, llm, projector, representation, tokenizer);
+    std::vector<std::string> left_out;  // items whose image does not decode: not asked, named
+    const auto mine = eval::choose_answers(share, llm, projector, representation, tokenizer, {}, &left_out);
+    for (const auto& why : left_out)
+      std::fprintf(stderr, "acsweep [rank %d] %s: %s left out: %s\n", rank, setting.name.c_str(),
+                   benchmark.name.c_str(), why.c_str());
     std::vector<std::int64_t> chosen(n, 0);  // zero outside this rank's share, so the sum gathers them
     for (std::size_t i = 0; i < mine.size(); ++i) chosen[begin + i] = static_cast<std::int64_t>(mine[i]);
     runtime::all_reduce_sum(chosen, group);

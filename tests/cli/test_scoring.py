@@ -340,9 +340,17 @@ def test_an_image_that_does_not_decode_leaves_its_caption_or_pair_out(acsweep, t
     trained_on = next(i for i in range(36) if f"cap{i:03d}" not in held_out)
     training_image = tmp_path / "world" / "images" / f"{trained_on:03d}.jpg"
     training_image.write_bytes(b"\xff\xd8\xff\xe0 the rest of this JPEG is lost")
+    # and a benchmark image (images 36..47: one shapes item, two yes/no items each): not asked
+    asked_about = tmp_path / "world" / "images" / "040.jpg"
+    asked_about.write_bytes(b"\xff\xd8\xff\xe0 the rest of this JPEG is lost")
     finetune = write_job(tmp_path, FINETUNE, "finetune.ini")
     done = run(acsweep, finetune, "job.output=damaged_training")
     for stage, what in (("stage 1", "caption"), ("stage 2", "answer")):
         assert f"clip: {stage} left out (its {what} out of the loss): {training_image}: cannot decode" in done.stderr
+    for benchmark in ("shapes", "yes_no"):
+        assert f"clip: {benchmark} left out: {asked_about}: cannot decode" in done.stderr
     with segment(tmp_path / "damaged_training", 1) as f:
         assert np.all(np.isfinite(f["finetune/shapes"][()])) and np.all(np.isfinite(f["tasks/per_sample/stage2_loss"][-1]))
+        shapes, yes_no = f["tasks/per_sample/shapes_correct"][-1], f["tasks/per_sample/yes_no_correct"][-1]
+        assert np.isnan(shapes).sum() == 1 and np.isnan(yes_no).sum() == 2
+        assert f["finetune/shapes"][0] == pytest.approx(100 * np.nanmean(shapes))

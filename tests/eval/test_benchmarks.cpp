@@ -3,6 +3,7 @@
 // choice against scoring each candidate on its own.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 
@@ -67,6 +68,21 @@ TEST(BenchmarkScores, MultipleChoiceAccuracyByHand) {
   EXPECT_EQ(s.correct, (std::vector<double>{1, 1, 0, 0}));
   EXPECT_EQ(question_prompt(b, b.items[0]),
             "q\nA. a\nB. b\nC. c\nAnswer with the option's letter from the given choices directly.");
+}
+
+// An item whose image did not decode is not asked: it counts nowhere, and is NaN in `correct`.
+TEST(BenchmarkScores, ItemsNotAskedCountNowhere) {
+  Benchmark b{"mc", BenchmarkKind::multiple_choice, {}, {}};
+  for (const auto& [category, answer] :
+       std::vector<std::pair<std::string, std::size_t>>{{"x", 0}, {"x", 1}, {"x", 2}, {"y", 0}})
+    b.items.push_back({"", "img", "q", category, {"a", "b", "c"}, answer});
+  const auto s = score_choices(b, {0, kNotAsked, 0, 1});  // x: 1 of 2 asked right, y: 0 of 1
+  EXPECT_DOUBLE_EQ(s.score, 100.0 / 3);
+  EXPECT_DOUBLE_EQ(s.per_category.at("x"), 50.0);
+  EXPECT_EQ(s.left_out, 1u);
+  EXPECT_EQ(s.correct[0], 1.0);
+  EXPECT_TRUE(std::isnan(s.correct[1]));
+  EXPECT_THROW(score_choices(b, std::vector<std::size_t>(4, kNotAsked)), InputError);
 }
 
 TEST(BenchmarkScores, MmeAccAndAccPlusByHand) {

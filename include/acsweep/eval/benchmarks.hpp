@@ -42,10 +42,15 @@ std::vector<std::string> candidate_answers(const Benchmark& benchmark, const Ben
 struct BenchmarkScore {
   double score = 0;  // multiple choice: accuracy %; yes/no: sum over categories of acc + acc+
   std::map<std::string, double> per_category;  // accuracy %, or acc + acc+
-  std::vector<double> correct;                 // per item, 1 or 0
+  std::vector<double> correct;                 // per item, 1 or 0; NaN for an item left out
+  std::size_t left_out = 0;
 };
 
-// From each item's chosen candidate (an index into candidate_answers).
+// The choice of an item that was not asked: its image did not decode.
+constexpr std::size_t kNotAsked = static_cast<std::size_t>(-1);
+
+// From each item's chosen candidate (an index into candidate_answers, or kNotAsked: left out of
+// every count, as if the benchmark did not hold it).
 BenchmarkScore score_choices(const Benchmark& benchmark, const std::vector<std::size_t>& chosen);
 
 // lmms-eval's results JSON: {"results": {task: {"metric,filter": value}}} as "task/metric,filter"

@@ -13,11 +13,13 @@
 
 namespace acsweep::eval {
 
-// The chosen candidate of every item (an index into candidate_answers), in item order.
+// The chosen candidate of every item (an index into candidate_answers), in item order; kNotAsked
+// for an item whose image does not decode, with why added to `left_out`.
 std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::LlamaForCausalLM& llm,
                                         models::Projector& projector,
                                         models::VisionRepresentation& representation,
                                         const models::Tokenizer& tokenizer,
-                                        const std::function<void(std::size_t done)>& progress = {});
+                                        const std::function<void(std::size_t done)>& progress = {},
+                                        std::vector<std::string>* left_out = nullptr);
 
 }  // namespace acsweep::eval
