@@ -44,6 +44,20 @@ std::vector<double> decode(const nlohmann::json& bits) {
 
 std::string system_error(const std::string& what) { return what + ": " + std::strerror(errno); }
 
+// All of `bytes` to `fd`, then fsync; StoreError naming the journal `path` otherwise.
+void write_and_sync(int fd, const std::string& bytes, const std::string& path) {
+  std::size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw StoreError(system_error("journal " + path + ": write failed"));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) throw StoreError(system_error("journal " + path + ": fsync failed"));
+}
+
 }  // namespace
 
 std::uint32_t crc32(const std::string& bytes) {
@@ -85,17 +99,7 @@ void JournalWriter::append(const JournalRecord& r) {
   const std::string payload = doc.dump();
   char crc[10];
   std::snprintf(crc, sizeof crc, "%08x ", crc32(payload));
-  const std::string line = crc + payload + "\n";
-  std::size_t written = 0;
-  while (written < line.size()) {
-    const ssize_t n = ::write(fd_, line.data() + written, line.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw StoreError(system_error("journal " + path_ + ": write failed"));
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd_) != 0) throw StoreError(system_error("journal " + path_ + ": fsync failed"));
+  write_and_sync(fd_, crc + payload + "\n", path_);
 }
 
 namespace {
@@ -179,19 +183,13 @@ void set_aside_lines(const std::string& path, const std::vector<std::size_t>& li
   const auto write_all = [](const std::string& file, const std::string& bytes, int flags) {
     const int fd = ::open(file.c_str(), flags | O_WRONLY | O_CLOEXEC, 0644);
     if (fd < 0) throw StoreError(system_error("journal " + file + ": cannot open for writing"));
-    std::size_t written = 0;
-    while (written < bytes.size()) {
-      const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        const std::string why = system_error("journal " + file + ": write failed");
-        ::close(fd);
-        throw StoreError(why);
-      }
-      written += static_cast<std::size_t>(n);
+    try {
+      write_and_sync(fd, bytes, file);
+    } catch (...) {
+      ::close(fd);
+      throw;
     }
-    const bool synced = ::fsync(fd) == 0;
-    if (::close(fd) != 0 || !synced) throw StoreError(system_error("journal " + file + ": fsync failed"));
+    if (::close(fd) != 0) throw StoreError(system_error("journal " + file + ": close failed"));
   };
   write_all(path + ".corrupt", dropped, O_CREAT | O_APPEND);
   write_all(path + ".tmp", kept, O_CREAT | O_TRUNC);

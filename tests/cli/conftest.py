@@ -64,11 +64,10 @@ def kill_tree():
         for line in table.splitlines():
             child, parent = map(int, line.split())
             children.setdefault(parent, []).append(child)
-        doomed, todo = [], [pid]
-        while todo:
-            doomed.append(todo.pop())
-            todo.extend(children.get(doomed[-1], []))
-        for victim in doomed:
+        tree = [pid]  # the process, then its descendants: each one's children appended as it is reached
+        for process in tree:
+            tree.extend(children.get(process, []))
+        for victim in tree:
             try:
                 os.kill(victim, signal.SIGKILL)
             except ProcessLookupError:
