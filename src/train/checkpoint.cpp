@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "acsweep/error.hpp"
 #include "acsweep/models/safetensors.hpp"
@@ -32,14 +34,6 @@ void fsync_path(const std::string& path) {
   const int rc = ::fsync(fd);
   ::close(fd);
   if (rc != 0) throw std::runtime_error(path + ": fsync failed");
-}
-
-void copy_into(const torch::Tensor& target, const models::SafetensorsFile& file, const std::string& key) {
-  const auto& view = file.tensor(key);
-  if (view.shape != target.sizes().vec())
-    throw InputError(file.path() + ": '" + key + "' does not fit the model being trained");
-  torch::NoGradGuard no_grad;
-  target.copy_(models::to_tensor(view));
 }
 
 void write_state(const fs::path& folder, const TrainingCursor& cursor) {
@@ -95,6 +89,137 @@ std::string shard_file(int rank, int ranks) {
   return "shard-" + std::to_string(rank) + "-of-" + std::to_string(ranks) + ".safetensors";
 }
 
+// Elements [lo, hi) of a stored tensor, flattened, as float32 (checkpoints hold float32; another
+// dtype is widened whole first).
+torch::Tensor read_range(const models::TensorView& view, std::int64_t lo, std::int64_t hi) {
+  if (view.dtype != models::DType::F32)
+    return models::to_tensor(view).reshape({-1}).narrow(0, lo, hi - lo).clone();
+  auto out = torch::empty({hi - lo}, torch::kFloat32);
+  std::memcpy(out.data_ptr<float>(), view.data + lo * static_cast<std::int64_t>(sizeof(float)),
+              static_cast<std::size_t>(hi - lo) * sizeof(float));
+  return out;
+}
+
+// A checkpoint as one set of named tensors, whichever way it was written: unsharded (weights and
+// moments by parameter name) or sharded at any level and group size (each bucket's elements cut
+// into shards; the manifest says which parameter lies where). So a run resumes from a checkpoint
+// written at any shard level and group size. InputError naming the file when the checkpoint's
+// parameters are not the run's (names and element counts).
+class CheckpointReader {
+ public:
+  enum Part { weights = 0, first_moment = 1, second_moment = 2 };
+
+  CheckpointReader(const fs::path& folder, const std::vector<std::pair<std::string, std::int64_t>>& expected)
+      : folder_(folder) {
+    const auto manifest_path = folder / "manifest.json";
+    if (fs::exists(manifest_path))
+      open_sharded(manifest_path);
+    else
+      open_unsharded();
+    std::string mismatch;
+    std::map<std::string, std::int64_t> wanted(expected.begin(), expected.end());
+    for (const auto& [name, numel] : expected) {
+      const auto found = where_.find(name);
+      if (found == where_.end())
+        mismatch = "no '" + name + "'";
+      else if (found->second.numel != numel)
+        mismatch = "'" + name + "' holds " + std::to_string(found->second.numel) + " elements, the run's " +
+                   std::to_string(numel);
+      if (!mismatch.empty()) break;
+    }
+    for (const auto& [name, place] : where_)
+      if (mismatch.empty() && !wanted.count(name)) mismatch = "'" + name + "', which the run does not train";
+    if (!mismatch.empty())
+      throw InputError(described_ + ": its parameters do not fit the model being trained (" + mismatch + ")");
+  }
+
+  std::int64_t adamw_steps() const { return adamw_steps_; }
+
+  // Elements [lo, hi) of the named parameter's part, flattened.
+  torch::Tensor read(Part part, const std::string& name, std::int64_t lo, std::int64_t hi) const {
+    const auto& at = where_.at(name);
+    if (!at.bucket) {
+      static const char* const prefixes[] = {"", "m.", "v."};
+      const auto& file = part == weights ? *files_[0] : *files_[1];
+      const auto& view = file.tensor(prefixes[part] + name);
+      if (view.numel() != at.numel)
+        throw InputError(file.path() + ": '" + view.name + "' has the wrong size");
+      return read_range(view, lo, hi);
+    }
+    // Old rank q owned [q * shard, (q + 1) * shard) of the bucket.
+    static const char* const prefixes[] = {"master.", "m.", "v."};
+    const auto key = prefixes[part] + std::to_string(*at.bucket);
+    const std::int64_t shard = (at.bucket_numel + ranks_ - 1) / ranks_;
+    std::vector<torch::Tensor> pieces;
+    for (std::int64_t x = at.offset + lo, end = at.offset + hi; x < end;) {
+      const std::int64_t q = x / shard, upto = std::min(end, (q + 1) * shard);
+      const auto& file = *files_.at(static_cast<std::size_t>(q));
+      const auto& view = file.tensor(key);
+      if (view.numel() != std::min((q + 1) * shard, at.bucket_numel) - q * shard)
+        throw InputError(file.path() + ": '" + key + "' has the wrong size");
+      pieces.push_back(read_range(view, x - q * shard, upto - q * shard));
+      x = upto;
+    }
+    return pieces.size() == 1 ? pieces.front() : torch::cat(pieces);
+  }
+
+ private:
+  struct Place {
+    std::int64_t numel = 0;
+    std::optional<std::size_t> bucket;  // sharded: the bucket, its size and the parameter's offset in it
+    std::int64_t bucket_numel = 0, offset = 0;
+  };
+
+  void open_unsharded() {
+    files_.push_back(std::make_unique<models::SafetensorsFile>((folder_ / "weights.safetensors").string()));
+    files_.push_back(std::make_unique<models::SafetensorsFile>((folder_ / "optimizer.safetensors").string()));
+    described_ = files_[0]->path();
+    for (const auto& name : files_[0]->names()) where_[name].numel = files_[0]->tensor(name).numel();
+    try {
+      adamw_steps_ = std::stoll(files_[1]->metadata().at("adamw_steps"));
+    } catch (const std::exception&) {
+      throw InputError(files_[1]->path() + ": no adamw_steps in its metadata");
+    }
+  }
+
+  void open_sharded(const fs::path& manifest_path) {
+    described_ = manifest_path.string();
+    try {
+      std::ifstream in(manifest_path);
+      const auto manifest = nlohmann::json::parse(in);
+      ranks_ = manifest.at("ranks").get<std::int64_t>();
+      if (ranks_ < 1 || ranks_ > (1 << 20)) throw InputError(described_ + ": 'ranks' is not a group size");
+      adamw_steps_ = manifest.value("adamw_steps", std::int64_t{0});
+      const auto& buckets = manifest.at("buckets");
+      for (std::size_t b = 0; b < buckets.size(); ++b) {
+        const auto bucket_numel = buckets[b].at("numel").get<std::int64_t>();
+        std::int64_t offset = 0;
+        for (const auto& member : buckets[b].at("members")) {
+          const auto name = member.at(0).get<std::string>();
+          const auto numel = member.at(1).get<std::int64_t>();
+          if (where_.count(name) || numel < 0) throw InputError(described_ + ": '" + name + "' listed twice");
+          where_[name] = Place{numel, b, bucket_numel, offset};
+          offset += numel;
+        }
+        if (offset != bucket_numel)
+          throw InputError(described_ + ": bucket " + std::to_string(b) + "'s members do not add up to it");
+      }
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError(described_ + ": " + e.what());
+    }
+    for (std::int64_t q = 0; q < ranks_; ++q)
+      files_.push_back(std::make_unique<models::SafetensorsFile>(
+          (folder_ / shard_file(static_cast<int>(q), static_cast<int>(ranks_))).string()));
+  }
+
+  fs::path folder_;
+  std::string described_;
+  std::vector<std::unique_ptr<models::SafetensorsFile>>
+      files_;  // unsharded: weights, optimizer; else by rank
+  std::map<std::string, Place> where_;
+  std::int64_t ranks_ = 1, adamw_steps_ = 0;
+};
+
 }  // namespace
 
 void save_checkpoint(const std::string& dir,
@@ -128,18 +253,18 @@ TrainingCursor load_checkpoint(const std::string& dir, std::int64_t step,
                                const std::vector<std::pair<std::string, torch::Tensor>>& trainable,
                                AdamW& optimizer) {
   const fs::path folder = fs::path(dir) / name_of(step);
-  if (fs::exists(folder / "manifest.json"))
-    throw InputError(folder.string() +
-                     ": a sharded checkpoint ([stage2] shard = optimizer, gradients or parameters); this run "
-                     "is unsharded: set the shard level it was written with, or remove the folder");
-  const models::SafetensorsFile weights((folder / "weights.safetensors").string());
-  const models::SafetensorsFile moments((folder / "optimizer.safetensors").string());
+  std::vector<std::pair<std::string, std::int64_t>> expected;
+  for (const auto& [name, p] : trainable) expected.emplace_back(name, p.numel());
+  const CheckpointReader reader(folder, expected);
+  torch::NoGradGuard no_grad;
   for (std::size_t i = 0; i < trainable.size(); ++i) {
-    copy_into(trainable[i].second, weights, trainable[i].first);
-    copy_into(optimizer.first_moments()[i], moments, "m." + trainable[i].first);
-    copy_into(optimizer.second_moments()[i], moments, "v." + trainable[i].first);
+    const auto& [name, p] = trainable[i];
+    const torch::Tensor targets[] = {p, optimizer.first_moments()[i], optimizer.second_moments()[i]};
+    for (int k = 0; k < 3; ++k)
+      targets[k].copy_(
+          reader.read(static_cast<CheckpointReader::Part>(k), name, 0, p.numel()).view(p.sizes()));
   }
-  optimizer.set_steps(std::stoll(moments.metadata().at("adamw_steps")));
+  optimizer.set_steps(reader.adamw_steps());
   return read_state(folder);
 }
 
@@ -220,70 +345,31 @@ void save_sharded_checkpoint(const std::string& dir, ShardedAdamW& optimizer, co
 
 TrainingCursor load_sharded_checkpoint(const std::string& dir, std::int64_t step, ShardedAdamW& optimizer) {
   const fs::path folder = fs::path(dir) / name_of(step);
-  const auto manifest_path = (folder / "manifest.json").string();
-  if (!fs::exists(manifest_path))
-    throw InputError(folder.string() +
-                     ": an unsharded checkpoint ([stage2] shard = none); this run is sharded: "
-                     "set the shard level it was written with, or remove the folder");
-  nlohmann::json manifest;
-  std::int64_t old_ranks = 0;
+  std::vector<std::pair<std::string, std::int64_t>> expected;
+  for (std::size_t i = 0; i < optimizer.named().size(); ++i)
+    expected.emplace_back(optimizer.named()[i].first, optimizer.numel(i));
+  const CheckpointReader reader(folder, expected);
   auto& buckets = optimizer.buckets();
-  try {
-    std::ifstream in(manifest_path);
-    manifest = nlohmann::json::parse(in);
-    old_ranks = manifest.at("ranks").get<std::int64_t>();
-    if (manifest.value("layer_units", false) != (optimizer.units() > 0))
-      throw InputError(manifest_path + ": written at shard level " +
-                       (optimizer.units() > 0 ? "optimizer or gradients" : "parameters") +
-                       "; this run is at " + to_string(optimizer.level()) +
-                       ": set [stage2] shard as it was written to resume, or remove the folder");
-    const auto& listed = manifest.at("buckets");
-    bool fits = old_ranks >= 1 && listed.size() == buckets.size();
-    for (std::size_t b = 0; fits && b < buckets.size(); ++b) {
-      const auto& members = listed[b].at("members");
-      fits = listed[b].at("numel").get<std::int64_t>() == buckets[b].numel &&
-             members.size() == buckets[b].members.size();
-      for (std::size_t k = 0; fits && k < members.size(); ++k) {
-        const auto i = buckets[b].members[k];
-        fits = members[k].at(0).get<std::string>() == optimizer.named()[i].first &&
-               members[k].at(1).get<std::int64_t>() == optimizer.numel(i);
-      }
-    }
-    if (!fits) throw InputError(manifest_path + ": its parameters do not fit the model being trained");
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(manifest_path + ": " + e.what());
-  }
-  std::vector<std::unique_ptr<models::SafetensorsFile>> shards;
-  for (std::int64_t q = 0; q < old_ranks; ++q)
-    shards.push_back(std::make_unique<models::SafetensorsFile>(
-        (folder / shard_file(static_cast<int>(q), static_cast<int>(old_ranks))).string()));
   torch::NoGradGuard no_grad;
   for (std::size_t b = 0; b < buckets.size(); ++b) {
     auto& bucket = buckets[b];
-    const std::int64_t old_shard = (bucket.numel + old_ranks - 1) / old_ranks;
     torch::Tensor targets[] = {bucket.master, optimizer.optimizer().first_moments()[b],
                                optimizer.optimizer().second_moments()[b]};
     for (auto& t : targets) t.zero_();
-    // Old rank q owned [q * old_shard, (q + 1) * old_shard) of the bucket; copy what overlaps ours.
-    for (std::int64_t q = 0; q < old_ranks; ++q) {
-      const std::int64_t lo = std::max(bucket.begin, q * old_shard),
-                         hi = std::min({bucket.end, (q + 1) * old_shard, bucket.numel});
-      if (lo >= hi) continue;
-      const char* prefixes[] = {"master.", "m.", "v."};
-      for (int k = 0; k < 3; ++k) {
-        const auto key = prefixes[k] + std::to_string(b);
-        const auto& view = shards[static_cast<std::size_t>(q)]->tensor(key);
-        const std::int64_t owned = std::min((q + 1) * old_shard, bucket.numel) - q * old_shard;
-        if (view.shape != std::vector<std::int64_t>{owned})
-          throw InputError(shards[static_cast<std::size_t>(q)]->path() + ": '" + key +
-                           "' has the wrong size");
+    // This rank owns [begin, end) of the bucket: of each member, the part that falls there.
+    std::int64_t offset = 0;
+    for (const auto i : bucket.members) {
+      const std::int64_t n = optimizer.numel(i);
+      const std::int64_t lo = std::max(bucket.begin, offset), hi = std::min(bucket.end, offset + n);
+      for (int k = 0; lo < hi && k < 3; ++k)
         targets[k]
             .narrow(0, lo - bucket.begin, hi - lo)
-            .copy_(models::to_tensor(view).narrow(0, lo - q * old_shard, hi - lo));
-      }
+            .copy_(reader.read(static_cast<CheckpointReader::Part>(k), optimizer.named()[i].first,
+                               lo - offset, hi - offset));
+      offset += n;
     }
   }
-  optimizer.optimizer().set_steps(manifest.value("adamw_steps", std::int64_t{0}));
+  optimizer.optimizer().set_steps(reader.adamw_steps());
   optimizer.parameters_from_masters();
   return read_state(folder);
 }

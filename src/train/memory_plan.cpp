@@ -59,7 +59,8 @@ MemoryPlan plan_training(const models::LlamaConfig& llm, const TrainingShape& s,
   const std::int64_t projector = projector_parameters(s.vision_channels, llm.hidden_size);
   const std::int64_t trainable = projector + (s.train_llm ? n_llm : 0);
   const bool sharded = s.train_llm && level != ShardLevel::none;
-  // At `parameters` the decoder layers' weights are whole one layer at a time (the one running).
+  // At `parameters` the decoder layers' weights are whole one layer at a time (the one running),
+  // in one of two layer-sized buffers: the other holds the next layer, prefetched.
   const bool gathered = s.train_llm && level == ShardLevel::parameters;
   const std::int64_t w = sharded ? std::max<std::int64_t>(1, s.group) : 1;
   const std::int64_t shard = ceil_div(trainable, w);
@@ -70,7 +71,7 @@ MemoryPlan plan_training(const models::LlamaConfig& llm, const TrainingShape& s,
   const std::int64_t wb = s.train_llm ? s.weight_bytes : 4;
   MemoryPlan plan;
   plan.parts.emplace_back("weights",
-                          wb * (gathered ? outside_layers + one_layer + projector : n_llm + projector));
+                          wb * (gathered ? outside_layers + 2 * one_layer + projector : n_llm + projector));
   // The largest gradient bucket in flight: a parameter above bucket_bytes is a bucket of its own,
   // and at `parameters` each layer is one.
   const std::int64_t largest = 4 * std::max(llm.vocab_size * h, h * llm.intermediate_size);

@@ -58,17 +58,38 @@ void MpiAllReduce::reduce_scatter(const torch::Tensor& full, torch::Tensor& shar
                      "MPI_Reduce_scatter_block of a gradient bucket");
 }
 
-void MpiAllReduce::all_gather(const torch::Tensor& shard, torch::Tensor& full) {
-  check_shard_shapes(full, shard, size_, "MPI all_gather", /*gather=*/true);
+namespace {
+
+// A weight bucket's bytes as MPI counts them: no arithmetic, so float32 and bfloat16 alike.
+int gather_bytes(const torch::Tensor& shard, const torch::Tensor& full, int ranks) {
+  check_shard_shapes(full, shard, ranks, "MPI all_gather", /*gather=*/true);
   if (!shard.device().is_cpu()) throw std::invalid_argument("MPI all_gather: needs CPU tensors");
-  // No arithmetic: the elements travel as bytes, so float32 and bfloat16 alike.
   const auto bytes = shard.numel() * static_cast<std::int64_t>(shard.element_size());
   if (bytes > std::numeric_limits<int>::max())
     throw std::invalid_argument("MPI all_gather: bucket too large for MPI");
-  const int count = static_cast<int>(bytes);
+  return static_cast<int>(bytes);
+}
+
+}  // namespace
+
+void MpiAllReduce::all_gather(const torch::Tensor& shard, torch::Tensor& full) {
+  const int count = gather_bytes(shard, full, size_);
   runtime::check_mpi(
       MPI_Allgather(shard.data_ptr(), count, MPI_BYTE, full.data_ptr(), count, MPI_BYTE, comm_),
       "MPI_Allgather of a weight bucket");
+}
+
+void MpiAllReduce::start_all_gather(const torch::Tensor& shard, torch::Tensor& full) {
+  if (gather_ != MPI_REQUEST_NULL) throw std::logic_error("MPI all_gather: one is already under way");
+  const int count = gather_bytes(shard, full, size_);
+  runtime::check_mpi(
+      MPI_Iallgather(shard.data_ptr(), count, MPI_BYTE, full.data_ptr(), count, MPI_BYTE, comm_, &gather_),
+      "MPI_Iallgather of a weight bucket");
+}
+
+void MpiAllReduce::wait_all_gather() {
+  if (gather_ == MPI_REQUEST_NULL) return;
+  runtime::check_mpi(MPI_Wait(&gather_, MPI_STATUS_IGNORE), "MPI_Wait on the all-gather of a weight bucket");
 }
 
 void MpiAllReduce::sum(torch::Tensor& flat) {

@@ -168,8 +168,16 @@ void ShardedAdamW::masters_from_parameters() {
   }
 }
 
+ShardedAdamW::~ShardedAdamW() {
+  try {
+    forget_gathered();  // every rank started the prefetch, so every rank's wait ends
+  } catch (...) {
+  }
+}
+
 void ShardedAdamW::parameters_from_masters() {
   torch::NoGradGuard no_grad;
+  forget_gathered();  // the masters may have changed (a step, a checkpoint)
   const int ranks = group_.size();
   for (auto& b : buckets_) {
     if (b.unit) continue;  // gathered when its layer runs
@@ -278,16 +286,19 @@ std::int64_t ShardedAdamW::largest_unit() const {
   return largest;
 }
 
-void ShardedAdamW::gather_masters(const ShardBucket& b, torch::Tensor& full) {
+torch::Tensor ShardedAdamW::sent_master(const ShardBucket& b, const torch::Tensor& full) const {
   // In the parameters' dtype: bf16 weights travel as bf16, each rounded from its float32 master once.
   const auto dtype = full.scalar_type();
-  group_.all_gather(dtype == torch::kFloat32 ? b.master.detach() : b.master.detach().to(dtype), full);
+  return dtype == torch::kFloat32 ? b.master.detach() : b.master.detach().to(dtype);
 }
 
-void ShardedAdamW::gather_into(std::size_t unit, torch::Tensor full) {
+void ShardedAdamW::gather_masters(const ShardBucket& b, torch::Tensor& full) {
+  group_.all_gather(sent_master(b, full), full);
+}
+
+void ShardedAdamW::point_into(std::size_t unit, const torch::Tensor& full) {
   torch::NoGradGuard no_grad;
   const auto& b = buckets_.at(unit_buckets_.at(unit));
-  gather_masters(b, full);
   std::int64_t offset = 0;
   for (const auto i : b.members) {
     named_[i].second.set_data(full.narrow(0, offset, numels_[i]).view(shapes_[i]));
@@ -295,17 +306,76 @@ void ShardedAdamW::gather_into(std::size_t unit, torch::Tensor full) {
   }
 }
 
+void ShardedAdamW::wait_for(GatherSlot& slot) {
+  if (!slot.under_way) return;
+  group_.wait_all_gather();
+  slot.under_way = false;
+  slot.sent = torch::Tensor();
+}
+
+ShardedAdamW::GatherSlot& ShardedAdamW::slot_for(std::size_t unit) {
+  for (auto& slot : slots_)
+    if (slot.unit == unit) return slot;
+  // Else the buffer used longer ago: never the one the unit in use points into.
+  auto& slot = slots_[0].used <= slots_[1].used ? slots_[0] : slots_[1];
+  wait_for(slot);
+  slot.unit.reset();
+  if (!slot.buffer.defined())
+    slot.buffer = torch::empty({largest_unit()},
+                               named_[buckets_.at(unit_buckets_.at(unit)).members[0]].second.options());
+  return slot;
+}
+
+void ShardedAdamW::forget_gathered() {
+  for (auto& slot : slots_) {
+    wait_for(slot);
+    slot.unit.reset();
+  }
+  last_gathered_.reset();
+}
+
 void ShardedAdamW::gather_unit(std::size_t unit) {
-  // One unit whole at a time, in one buffer kept from gather to gather: a layer's weights are not
-  // allocated anew twice a step (on a CPU that churn fragments the heap).
   if (whole_ && *whole_ != unit)
     throw std::logic_error("ShardedAdamW: unit " + std::to_string(unit) + " gathered while unit " +
                            std::to_string(*whole_) + " is whole");
   if (all_whole_) throw std::logic_error("ShardedAdamW: a unit gathered after gather_all()");
-  const auto& b = buckets_.at(unit_buckets_.at(unit));
-  const auto& p = named_[b.members[0]].second;
-  gather_into(unit, first_of(gather_buffer_, b.shard * group_.size(), largest_unit(), p.options()));
+  if (unit >= units()) throw std::out_of_range("ShardedAdamW: no unit " + std::to_string(unit));
+  const auto elements = [this](std::size_t u) { return buckets_[unit_buckets_[u]].shard * group_.size(); };
+  auto& slot = slot_for(unit);
+  if (slot.unit == unit) {
+    if (slot.under_way) {
+      wait_for(slot);
+      ++counts_.prefetched;
+    } else {
+      ++counts_.kept;
+    }
+  } else {
+    auto full = slot.buffer.narrow(0, 0, elements(unit));
+    gather_masters(buckets_[unit_buckets_[unit]], full);
+    slot.unit = unit;
+    ++counts_.waited;
+  }
+  slot.used = ++uses_;
+  point_into(unit, slot.buffer.narrow(0, 0, elements(unit)));
   whole_ = unit;
+  // Which way the passes go: up from the first layer in the forward (also from a backward that
+  // ended there into the next micro-step's forward), down in the backward (its first recompute is
+  // the layer the forward ended with).
+  const bool up = !last_gathered_ || unit > *last_gathered_ || (unit == *last_gathered_ && unit == 0);
+  last_gathered_ = unit;
+  if (!prefetch_) return;
+  std::optional<std::size_t> next;
+  if (up)
+    next = unit + 1 < units() ? unit + 1 : unit;
+  else if (unit > 0)
+    next = unit - 1;
+  if (!next || slots_[0].unit == next || slots_[1].unit == next) return;
+  auto& other = slot_for(*next);
+  auto full = other.buffer.narrow(0, 0, elements(*next));
+  other.sent = sent_master(buckets_[unit_buckets_[*next]], full);
+  other.unit = next;
+  group_.start_all_gather(other.sent, full);
+  other.under_way = true;
 }
 
 void ShardedAdamW::release_unit(std::size_t unit) {
@@ -344,11 +414,15 @@ torch::Tensor ShardedAdamW::unit_master(std::size_t unit) const {
 
 void ShardedAdamW::gather_all() {
   // Each unit into a buffer of its own: from now on they are all whole.
+  forget_gathered();
   whole_.reset();
-  gather_buffer_ = reduce_buffer_ = torch::Tensor();
+  for (auto& slot : slots_) slot = GatherSlot();
+  reduce_buffer_ = torch::Tensor();
   for (std::size_t u = 0; u < unit_buckets_.size(); ++u) {
     const auto& b = buckets_[unit_buckets_[u]];
-    gather_into(u, torch::empty({b.shard * group_.size()}, named_[b.members[0]].second.options()));
+    auto full = torch::empty({b.shard * group_.size()}, named_[b.members[0]].second.options());
+    gather_masters(b, full);
+    point_into(u, full);
   }
   all_whole_ = true;
 }

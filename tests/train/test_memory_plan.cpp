@@ -4,7 +4,8 @@
 //  - model state per rank falls as 1/W with sharding, and each level saves what it says;
 //  - activation checkpointing and bf16 lower the saved activations; the plan grows with the
 //    micro-batch;
-//  - bf16 weights halve weights and gradients; shard level parameters holds one layer whole;
+//  - bf16 weights halve weights and gradients; shard level parameters holds two layers whole (one
+//  prefetched);
 //  - the shipped paper sweep's Stage 2 (Vicuna-7B, groups of 8, micro-batch 16, 2048 tokens,
 //    CLIP-L/336) fits an 80 GB card in bf16 at `gradients`, and in float32 unsharded it does not.
 #include <gtest/gtest.h>
@@ -96,7 +97,7 @@ TEST(MemoryPlan, Bf16WeightsHalveWeightsAndGradientsAndNeedNoCopies) {
   EXPECT_EQ(part(bf16, "bf16 weight copies"), -1);  // not a part: the weights are bf16 already
 }
 
-TEST(MemoryPlan, ParametersLevelHoldsOneDecoderLayerWhole) {
+TEST(MemoryPlan, ParametersLevelHoldsTwoDecoderLayersWhole) {
   const auto config = vicuna_7b();
   TrainingShape shape;
   shape.vision_channels = 1024;
@@ -109,8 +110,9 @@ TEST(MemoryPlan, ParametersLevelHoldsOneDecoderLayerWhole) {
   EXPECT_EQ(layer, 4 * 4096 * 4096 + 3 * 4096 * 11008 + 2 * 4096);  // by hand: attention, MLP, norms
   const auto gradients = plan_training(config, shape, ShardLevel::gradients);
   const auto parameters = plan_training(config, shape, ShardLevel::parameters);
-  EXPECT_EQ(part(parameters, "weights"), 2 * (outside + layer + projector));
-  EXPECT_LT(part(parameters, "weights") * 10, part(gradients, "weights"));
+  // The running layer and the next one, prefetched, in two buffers.
+  EXPECT_EQ(part(parameters, "weights"), 2 * (outside + 2 * layer + projector));
+  EXPECT_LT(part(parameters, "weights") * 9, part(gradients, "weights"));
   EXPECT_EQ(part(parameters, "master"), part(gradients, "master"));
   EXPECT_EQ(part(parameters, "gradients"), part(gradients, "gradients") + 2 * layer);
   // Every layer is recomputed, with or without activation checkpointing.
@@ -119,7 +121,7 @@ TEST(MemoryPlan, ParametersLevelHoldsOneDecoderLayerWhole) {
             part(parameters, "activations"));
   EXPECT_EQ(part(plan_training(config, shape, ShardLevel::gradients), "activations"),
             part(parameters, "activations"));
-  // Model state per rank falls as 1/W but for the weights outside the layers and one layer.
+  // Model state per rank falls as 1/W but for the weights outside the layers and two layers.
   for (const std::int64_t w : {2, 4, 8}) {
     shape.group = w;
     const auto plan = plan_training(config, shape, ShardLevel::parameters);

@@ -28,8 +28,9 @@ void save_checkpoint(const std::string& dir,
 // The step of the newest complete checkpoint in `dir`, if any.
 std::optional<std::int64_t> latest_checkpoint(const std::string& dir);
 
-// Restores weights, optimizer and cursor; InputError naming the file when something is missing
-// or does not fit (a checkpoint of another model).
+// Restores weights, optimizer and cursor from a checkpoint of any kind (unsharded, or sharded at
+// any level and group size); InputError naming the file when something is missing or does not
+// fit (a checkpoint of another model).
 TrainingCursor load_checkpoint(const std::string& dir, std::int64_t step,
                                const std::vector<std::pair<std::string, torch::Tensor>>& trainable,
                                AdamW& optimizer);
@@ -41,9 +42,11 @@ TrainingCursor load_checkpoint(const std::string& dir, std::int64_t step,
 // renames the folder and writes DONE. Every rank raises when any rank failed.
 void save_sharded_checkpoint(const std::string& dir, ShardedAdamW& optimizer, const TrainingCursor& cursor);
 
-// Restores a sharded checkpoint written at any group size (each rank reads the parts of the old
-// shards that its own shards cover) and all-gathers the weights into the parameters. InputError
-// naming the file when the checkpoint is unsharded, incomplete, or of another model.
+// Restores a checkpoint written at any shard level (none included) and any group size: each rank
+// reads, parameter by parameter, the elements its own shards cover, wherever the checkpoint's
+// layout put them (buckets by size, a unit per layer, or whole tensors), and the weights are
+// all-gathered into the parameters. InputError naming the file when the checkpoint is incomplete
+// or of another model.
 TrainingCursor load_sharded_checkpoint(const std::string& dir, std::int64_t step, ShardedAdamW& optimizer);
 
 // Removes all but the newest `keep` complete checkpoints in `dir` (keep 0: none removed), and

@@ -40,6 +40,13 @@ class AllReduce {
   virtual void reduce_scatter(const torch::Tensor& full, torch::Tensor& shard) = 0;
   // `full` gets every rank's `shard`, rank r's as part r (float32 or bfloat16).
   virtual void all_gather(const torch::Tensor& shard, torch::Tensor& full) = 0;
+  // An all-gather that overlaps other work (the next layer's weights while this one computes):
+  // start_all_gather() begins it, wait_all_gather() makes `full` ready for what follows (on a GPU,
+  // for the kernels queued after it, without stopping the host). One at a time; `shard` and
+  // `full` must live until the wait; every rank starts it at the same point of its sequence of
+  // collectives. A backend without overlap gathers at the start.
+  virtual void start_all_gather(const torch::Tensor& shard, torch::Tensor& full) { all_gather(shard, full); }
+  virtual void wait_all_gather() {}
   virtual int size() const = 0;
   virtual std::string name() const = 0;
   // Sums that overlap other work: start() begins one (every rank starts the same tensors in the
@@ -76,6 +83,8 @@ class MpiAllReduce : public AllReduce {
   void sum(torch::Tensor& flat) override;
   void reduce_scatter(const torch::Tensor& full, torch::Tensor& shard) override;  // MPI_Reduce_scatter_block
   void all_gather(const torch::Tensor& shard, torch::Tensor& full) override;      // MPI_Allgather
+  void start_all_gather(const torch::Tensor& shard, torch::Tensor& full) override;  // MPI_Iallgather
+  void wait_all_gather() override;
   int size() const override { return size_; }
   std::string name() const override { return "mpi"; }
   bool overlaps() const override { return overlap_ && size_ > 1; }
@@ -88,6 +97,7 @@ class MpiAllReduce : public AllReduce {
   int size_ = 1;
   bool overlap_ = false;
   std::vector<MPI_Request> requests_;
+  MPI_Request gather_ = MPI_REQUEST_NULL;
 };
 
 // NCCL for CUDA tensors: the unique id is made by rank 0 of `comm` and broadcast with MPI_Bcast.

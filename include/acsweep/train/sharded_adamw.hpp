@@ -22,6 +22,11 @@
 //    in the backward), release_unit() frees them, and reduce_unit() reduce-scatters the layer's
 //    gradients straight into the shard (train/activation_checkpoint.hpp drives it). Weights outside the
 //    units (embeddings, final norm, head, projector) stay whole, as at `gradients`.
+//    Gathers go into two buffers the size of the largest unit: while one layer runs, the next one
+//    (in the direction the passes go: up in the forward, down in the backward) is all-gathered
+//    into the other (AllReduce::start_all_gather), and a unit still held in a buffer since the
+//    last step is used again without a gather (the last layer, from the forward pass to its
+//    recompute; the first, from one micro-step's backward to the next one's forward).
 //  - The parameters may be bfloat16 (all of one dtype): the masters, moments and gradient shards
 //    stay float32, so updates below bf16's resolution still accumulate; each step rounds the
 //    masters to bf16 once and gathers those. Gradients are summed in float32; at `gradients` and
@@ -67,6 +72,7 @@ class ShardedAdamW {
                ShardLevel level, AdamWOptions options = {},
                std::size_t first_bucket_bytes = std::size_t{1} << 20, std::size_t bucket_bytes = 25u << 20,
                const std::vector<std::vector<std::size_t>>& units = {});
+  ~ShardedAdamW();                             // waits for a prefetch under way
   ShardedAdamW(const ShardedAdamW&) = delete;  // the hooks know its address
   ShardedAdamW& operator=(const ShardedAdamW&) = delete;
 
@@ -103,12 +109,32 @@ class ShardedAdamW {
   torch::Tensor reduce_unit(std::size_t unit, const std::vector<torch::Tensor>& gradients);
   torch::Tensor unit_master(std::size_t unit) const;
   void gather_all();  // every unit whole for good, for what follows the training (evaluation, export)
+  // The next unit's gather started while a unit is in use (on by default). Off, each gather
+  // waits for its own all-gather, as a baseline.
+  void set_prefetch(bool on) { prefetch_ = on; }
+  struct GatherCounts {
+    std::int64_t waited = 0;      // gathers that waited for their all-gather
+    std::int64_t prefetched = 0;  // gathers whose all-gather was started earlier
+    std::int64_t kept = 0;        // gathers of a unit still held in its buffer: no all-gather
+  };
+  const GatherCounts& gather_counts() const { return counts_; }
 
  private:
   void masters_from_parameters();     // the (whole) parameters' values into the master shards
   std::int64_t largest_unit() const;  // elements of the largest unit, padded
-  void gather_masters(const ShardBucket& b, torch::Tensor& full);  // in full's dtype
-  void gather_into(std::size_t unit, torch::Tensor full);
+  void gather_masters(const ShardBucket& b, torch::Tensor& full);                    // in full's dtype
+  torch::Tensor sent_master(const ShardBucket& b, const torch::Tensor& full) const;  // in full's dtype
+  void point_into(std::size_t unit, const torch::Tensor& full);  // the unit's weights: views of full
+  struct GatherSlot {
+    torch::Tensor buffer;             // the largest unit's elements, in the parameters' dtype
+    std::optional<std::size_t> unit;  // the unit it holds (or is being gathered into it)
+    torch::Tensor sent;               // this rank's part, while its all-gather is under way
+    bool under_way = false;
+    std::int64_t used = 0;  // when it was last pointed into
+  };
+  GatherSlot& slot_for(std::size_t unit);  // the buffer to gather `unit` into, or that holds it
+  void wait_for(GatherSlot& slot);
+  void forget_gathered();  // the masters changed: no buffer holds a unit's current weights
   void gradient_ready(std::size_t parameter);  // at ShardLevel::gradients, from the backward pass
   void reduce_bucket(std::size_t bucket);      // the members' gradients into the shard, then freed
 
@@ -121,14 +147,19 @@ class ShardedAdamW {
   AdamW optimizer_;
   std::vector<std::vector<std::int64_t>> shapes_;  // by parameter
   std::vector<std::int64_t> numels_;
-  std::vector<std::size_t> unit_buckets_;        // by unit: its bucket
-  std::vector<std::size_t> hooked_;              // the parameters with gradient hooks
-  torch::Tensor gather_buffer_, reduce_buffer_;  // of the unit being used (parameters' dtype; float32)
-  std::optional<std::size_t> whole_;             // the unit gathered now
-  bool all_whole_ = false;                       // after gather_all()
-  std::unique_ptr<GradientHooks> hooks_;         // at ShardLevel::gradients and parameters
-  std::vector<std::size_t> waiting_;             // by bucket: gradients of this backward not yet accumulated
-  std::size_t reduced_ = 0;                      // buckets of this backward reduced, in order
+  std::vector<std::size_t> unit_buckets_;  // by unit: its bucket
+  std::vector<std::size_t> hooked_;        // the parameters with gradient hooks
+  GatherSlot slots_[2];
+  torch::Tensor reduce_buffer_;               // the unit being reduced's gradients, float32
+  std::optional<std::size_t> whole_;          // the unit gathered now
+  std::optional<std::size_t> last_gathered_;  // which way the passes go
+  std::int64_t uses_ = 0;
+  bool prefetch_ = true;
+  GatherCounts counts_;
+  bool all_whole_ = false;                // after gather_all()
+  std::unique_ptr<GradientHooks> hooks_;  // at ShardLevel::gradients and parameters
+  std::vector<std::size_t> waiting_;      // by bucket: gradients of this backward not yet accumulated
+  std::size_t reduced_ = 0;               // buckets of this backward reduced, in order
 };
 
 }  // namespace acsweep::train
