@@ -4,8 +4,10 @@
 # here by scripts/gather_gpu_deps, carried in DEPS, unpacked into DEPS/root (tests/device/deps_env.sh).
 # While acsweep builds against that folder and python3's torch, transformers writes the golden
 # references; then the NCCL all-reduce and a Stage-2 step (float32 against the CPU, then under
-# bf16 autocast) at 1 rank and at one rank per GPU, and the golden comparison on the CPU build of
-# the same binaries. Under 8 minutes on 16 cores, the build included.
+# bf16 autocast) at 1 rank and at one rank per GPU, the golden comparison on the CPU build of
+# the same binaries, and the 1B-Llama Stage-2 bench (bench/train_shard_bench.cpp: every shard level
+# on one GPU, step time, tokens/s, MFU and peak memory against the plan; ACSWEEP_GPU_BENCH=0 skips
+# it). Under 8 minutes on 16 cores, the build included.
 #   tests/device/gpu_check.sh [--build-only] [DEPS] [BUILD_DIR]
 # --build-only: configure and build, no GPU needed (tests/device/rehearse_gpu_build.sh).
 set -uo pipefail
@@ -40,8 +42,8 @@ generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 configure_and_build() {  # $1: the C++ standard
   cmake -S . -B "$build" "${generator[@]}" -DACSWEEP_PYTHON="$python" -DCMAKE_BUILD_TYPE=Release \
-    -DACSWEEP_BUILD_BENCH=OFF -DCMAKE_CXX_STANDARD="$1" "${DEPS_CMAKE_ARGS[@]}" "${nccl[@]}" &&
-    cmake --build "$build" -j"$(nproc)" --target acsweep test_gpu_training test_golden
+    -DACSWEEP_BUILD_BENCH=ON -DCMAKE_CXX_STANDARD="$1" "${DEPS_CMAKE_ARGS[@]}" "${nccl[@]}" &&
+    cmake --build "$build" -j"$(nproc)" --target acsweep test_gpu_training test_golden bench_train_shard
 }
 # C++17 as everywhere else; a LibTorch whose headers need C++20 gets a second try with it.
 configure_and_build 17 || { rm -rf "$build/CMakeCache.txt" "$build/CMakeFiles" && configure_and_build 20; } || exit 1
@@ -55,6 +57,17 @@ gpus=$(nvidia-smi -L | wc -l)
 mpirun -np 1 "$build/tests/test_gpu_training" || status=1
 if ((gpus > 1)); then mpirun -np "$gpus" "$build/tests/test_gpu_training" || status=1; fi
 stamp "GPU tests done"
+if [[ ${ACSWEEP_GPU_BENCH:-1} != 0 ]]; then
+  # A Llama of 1.1B parameters, 4 x 2048 tokens a step, one GPU: `none` keeps float32 weights under
+  # bf16 autocast, the sharded levels hold bf16 weights over float32 masters; checkpointing off
+  # and on, and `parameters` once without its prefetch. One JSON line each.
+  for words in "none" "none checkpointing" "optimizer bf16" "optimizer bf16 checkpointing" "gradients bf16" \
+    "gradients bf16 checkpointing" "parameters bf16" "parameters bf16 noprefetch"; do
+    # shellcheck disable=SC2086  # the words are separate arguments
+    OMP_NUM_THREADS=8 mpirun -np 1 "$build/bench/bench_train_shard" $words cuda 1b || status=1
+  done
+  stamp "1B bench done"
+fi
 if wait "$golden_pid"; then
   ACSWEEP_GOLDEN="$PWD/$build/golden" "$build/tests/test_golden" || status=1
 else
