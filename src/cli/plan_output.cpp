@@ -12,6 +12,25 @@
 namespace acsweep::cli {
 namespace {
 
+// When a part of the memory plan is alive, as the text plan says it.
+const char* when_text(train::When when) {
+  switch (when) {
+    case train::When::step:
+      return "held";
+    case train::When::pass:
+      return "pass";
+    case train::When::loss:
+      return "pass, at the loss";
+    case train::When::backward:
+      return "pass, at the largest gradient";
+    case train::When::reduction:
+      return "after the pass, reducing";
+    case train::When::update:
+      return "after the pass, AdamW";
+  }
+  return "?";
+}
+
 std::string join(const std::vector<std::string>& items, const char* separator) {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
@@ -129,12 +148,16 @@ void print_memory_plan(const sweep::JobMemory& memory) {
   if (memory.device_bytes > 0) std::snprintf(device, sizeof device, "%.1f GiB", gib(memory.device_bytes));
   std::printf("memory per rank (planned from config.json and preprocessor_config.json; device: %s):\n",
               device);
+  std::printf(
+      "  (the peak: what is held, plus the pass with the larger of its two moments, or the larger "
+      "moment after the pass)\n");
   for (const auto& p : memory.phases) {
     std::printf("  %-8s %-6s %7.2f GiB  (largest setting %s, shard %s, %s weights%s)\n", p.phase.c_str(),
                 p.role.c_str(), gib(p.plan.total()), p.setting.c_str(), p.shard.c_str(), p.weights.c_str(),
                 memory.device_bytes > 0 && p.plan.total() > memory.device_bytes ? ", DOES NOT FIT" : "");
-    for (const auto& [name, bytes] : p.plan.parts)
-      if (bytes > 0) std::printf("      %-20s %9.3f GiB\n", name.c_str(), gib(bytes));
+    for (const auto& part : p.plan.parts)
+      if (part.bytes > 0)
+        std::printf("      %-20s %9.3f GiB  %s\n", part.name.c_str(), gib(part.bytes), when_text(part.when));
   }
   for (const auto& what : memory.unknown) std::printf("  not planned: %s\n", what.c_str());
 }
@@ -143,14 +166,18 @@ void print_memory_json(const sweep::JobMemory& memory) {
   nlohmann::ordered_json doc;
   auto& phases = doc["memory"] = nlohmann::ordered_json::object();
   for (const auto& p : memory.phases) {
-    nlohmann::ordered_json parts = nlohmann::ordered_json::object();
-    for (const auto& [name, bytes] : p.plan.parts) parts[name] = bytes;
+    nlohmann::ordered_json parts = nlohmann::ordered_json::object(), when = nlohmann::ordered_json::object();
+    for (const auto& part : p.plan.parts) {
+      parts[part.name] = part.bytes;
+      when[part.name] = train::when_name(part.when);
+    }
     phases[p.phase] = {{"role", p.role},
                        {"setting", p.setting},
                        {"shard", p.shard},
                        {"weights", p.weights},
                        {"per_rank_bytes", p.plan.total()},
-                       {"parts", parts}};
+                       {"parts", parts},
+                       {"when", when}};
   }
   doc["device_bytes"] = memory.device_bytes;
   doc["unknown"] = memory.unknown;

@@ -16,22 +16,47 @@ std::int64_t saved_per_token(const models::LlamaConfig& c, bool bf16, bool weigh
                      kv = c.num_key_value_heads * c.head_dim;
   // Both RMSNorms keep their float32 input and normalised value (the residual stream is float32).
   const std::int64_t norms = 2 * (2 * h) * 4;
-  // RoPE keeps q, k and their rotated halves; fused attention keeps q, k, v and its output.
+  // RoPE multiplies by the cos and sin tables, which take no gradient: it keeps only them, not q
+  // or k. Fused attention keeps q, k, v and its output.
   const std::int64_t e = bf16 ? 2 : 4;
-  const std::int64_t rope = (2 * q + 2 * kv) * e, attention = (2 * q + 2 * kv) * e;
+  const std::int64_t attention = (2 * q + 2 * kv) * e;
   // SwiGLU: the gate's output, silu of it, the up projection, and their product.
   const std::int64_t mlp = (weights_train ? 4 : 3) * i * e;
   // The inputs of q, k, v, o, gate and up (under autocast each projection casts its own copy).
   const std::int64_t inputs = weights_train ? (bf16 ? (5 * h + q) * 2 : (2 * h + q) * 4) : 0;
-  return norms + rope + attention + mlp + inputs;
+  return norms + attention + mlp + inputs;
 }
 
 }  // namespace
 
-std::int64_t MemoryPlan::total() const {
+const char* when_name(When when) {
+  switch (when) {
+    case When::step:
+      return "step";
+    case When::pass:
+      return "pass";
+    case When::loss:
+      return "loss";
+    case When::backward:
+      return "backward";
+    case When::reduction:
+      return "reduction";
+    case When::update:
+      return "update";
+  }
+  return "?";
+}
+
+std::int64_t MemoryPlan::held(When when) const {
   std::int64_t sum = 0;
-  for (const auto& [name, bytes] : parts) sum += bytes;
+  for (const auto& part : parts)
+    if (part.when == when) sum += part.bytes;
   return sum;
+}
+
+std::int64_t MemoryPlan::total() const {
+  return held(When::step) + std::max({held(When::pass) + std::max(held(When::loss), held(When::backward)),
+                                      held(When::reduction), held(When::update)});
 }
 
 std::int64_t llama_layer_parameters(const models::LlamaConfig& c) {
@@ -70,39 +95,36 @@ MemoryPlan plan_training(const models::LlamaConfig& llm, const TrainingShape& s,
   // Stage 2 in bf16: the LLM and the projector hold bf16 weights (and gradients).
   const std::int64_t wb = s.train_llm ? s.weight_bytes : 4;
   MemoryPlan plan;
-  plan.parts.emplace_back("weights",
-                          wb * (gathered ? outside_layers + 2 * one_layer + projector : n_llm + projector));
-  // The largest gradient bucket in flight: a parameter above bucket_bytes is a bucket of its own,
-  // and at `parameters` each layer is one.
-  const std::int64_t largest = 4 * std::max(llm.vocab_size * h, h * llm.intermediate_size);
-  const std::int64_t bucket = std::max({s.bucket_bytes, largest, gathered ? 4 * one_layer : 0});
+  const auto add = [&plan](std::string name, std::int64_t bytes, When when) {
+    plan.parts.push_back({std::move(name), bytes, when});
+  };
+  add("weights", wb * (gathered ? outside_layers + 2 * one_layer + projector : n_llm + projector),
+      When::step);
+  // The largest parameter (a parameter above bucket_bytes is a bucket of its own), and the largest
+  // gradient bucket: at `parameters` each layer is one.
+  const std::int64_t largest = s.train_llm ? std::max(llm.vocab_size * h, h * llm.intermediate_size)
+                                           : std::max(s.vision_channels * h, h * h);
+  const std::int64_t bucket = std::max({s.bucket_bytes, 4 * largest, gathered ? 4 * one_layer : 0});
   if (!sharded) {
-    plan.parts.emplace_back("gradients", 4 * trainable);
-    plan.parts.emplace_back("optimizer", 8 * trainable);
+    add("gradients", 4 * trainable, When::step);
+    add("optimizer", 8 * trainable, When::step);
   } else {
     // The gradient shard; at `optimizer` the full gradient buckets too (in the weights' dtype); at
     // `parameters` the running layer's whole gradients.
-    plan.parts.emplace_back("gradients", 4 * shard + (level == ShardLevel::optimizer ? wb * trainable : 0) +
-                                             (gathered ? wb * one_layer : 0));
-    plan.parts.emplace_back("optimizer", 8 * shard);
-    plan.parts.emplace_back("master", 4 * shard);
+    add("gradients",
+        4 * shard + (level == ShardLevel::optimizer ? wb * trainable : 0) + (gathered ? wb * one_layer : 0),
+        When::step);
+    add("optimizer", 8 * shard, When::step);
+    add("master", 4 * shard, When::step);
   }
-  // Reduce-scatter and all-gather of one bucket at a time: its full copy and its part; at
-  // `gradients` and `parameters` also the gradients the backward made and has not reduced yet
-  // (one bucket); at `optimizer` in bf16, the bucket widened to float32.
-  const bool per_bucket = level == ShardLevel::gradients || gathered;
-  plan.parts.emplace_back("communication", sharded
-                                               ? bucket + ceil_div(bucket, w) + (per_bucket ? bucket : 0) +
-                                                     (level == ShardLevel::optimizer && wb == 2 ? bucket : 0)
-                                               : 0);
+  add("encoders", s.encoder_bytes, When::step);
   // Autocast caches the bf16 copy of every float32 weight that trains for the whole forward pass
   // (at `parameters` it caches none: only the running layer's casts live); frozen weights' copies
   // are kept by autograd for the backward, except under activation checkpointing, where only the
   // layer being recomputed has them.
   const bool recomputed = s.activation_checkpointing || gathered;
   if (s.bf16 && wb == 4)
-    plan.parts.emplace_back("bf16 weight copies",
-                            2 * (gathered || (!s.train_llm && recomputed) ? one_layer : n_llm));
+    add("bf16 weight copies", 2 * (gathered || (!s.train_llm && recomputed) ? one_layer : n_llm), When::pass);
   const std::int64_t tokens = s.micro_batch * s.sequence;
   const std::int64_t layer = saved_per_token(llm, s.bf16, s.train_llm);
   // Recomputed: every layer's input (the residual stream: float32, or bf16 where the embeddings
@@ -110,18 +132,32 @@ MemoryPlan plan_training(const models::LlamaConfig& llm, const TrainingShape& s,
   // again).
   const std::int64_t saved = recomputed ? llm.num_hidden_layers * wb * h * tokens + 2 * layer * tokens
                                         : llm.num_hidden_layers * layer * tokens;
-  // Besides the layers: the input embeddings and the final norm, and the loss's chunk of logits
-  // (models/multimodal.hpp: 64 MiB chunks), recomputed in the backward pass: the logits, their
-  // log-softmax, its gradient and the logits' gradient.
-  const std::int64_t head = 3 * 4 * h * tokens + 4 * (std::int64_t{64} << 20);
-  // The projector keeps its input, its hidden layer before and after GELU, per visual token.
+  // Besides the layers: the input embeddings and the final norm; the projector keeps its input, its
+  // hidden layer before and after GELU, per visual token.
   const std::int64_t visual = s.micro_batch * s.visual_tokens * (s.vision_channels + 2 * h) * 4;
-  plan.parts.emplace_back("activations", saved + head + visual);
+  add("activations", saved + 3 * 4 * h * tokens + visual, When::pass);
+  // The loss's chunk of logits (models/multimodal.hpp: at most 64 MiB of float32, over the text
+  // positions only), recomputed in the backward: its log-softmax, that one's gradient and the
+  // logits' gradient (under autocast also the logits' bf16 gradient).
+  const std::int64_t text_rows = std::max<std::int64_t>(1, s.micro_batch * (s.sequence - s.visual_tokens));
+  const std::int64_t chunk =
+      4 * llm.vocab_size *
+      std::min(text_rows, std::max<std::int64_t>(1, (std::int64_t{64} << 20) / (4 * llm.vocab_size)));
+  add("loss chunk", 3 * chunk + (s.bf16 ? chunk / 2 : 0), When::loss);
+  // In the backward, the largest parameter's gradient as autograd makes it (beside the one already
+  // held, or before its bucket takes it), made from the logits' gradient where the largest is the head.
+  const bool head_largest = s.train_llm && llm.vocab_size >= llm.intermediate_size;
+  add("gradient in flight", wb * largest + (head_largest ? chunk : 0), When::backward);
+  // Reduce-scatter of one bucket at a time, at `gradients` and `parameters` in the backward: the
+  // bucket's full float32 copy and its part. At `optimizer` it reduces the held full gradients after
+  // the pass (in bf16, widened to float32 one bucket at a time).
+  const bool per_bucket = level == ShardLevel::gradients || gathered;
+  if (sharded && per_bucket) add("communication", bucket + ceil_div(bucket, w), When::backward);
+  if (sharded && level == ShardLevel::optimizer && wb == 2) add("communication", bucket, When::reduction);
   // AdamW's step makes two temporaries the size of the tensor it updates (the largest parameter,
   // or the largest shard of a bucket).
-  plan.parts.emplace_back("optimizer step",
-                          2 * (sharded ? ceil_div(bucket, w) : (s.train_llm ? largest : 4 * projector)));
-  plan.parts.emplace_back("encoders", s.encoder_bytes);
+  add("optimizer step", 2 * (sharded ? ceil_div(bucket, w) : 4 * (s.train_llm ? largest : projector)),
+      When::update);
   return plan;
 }
 

@@ -3,16 +3,19 @@
 // and preprocessor_config.json: no weights are read), before any work starts:
 //  - model state: float32 (or bf16) weights and gradients, float32 AdamW moments, each full or 1/W
 //    as the shard level says (train/sharded_adamw.hpp), and the float32 master shard a sharded
-//    rank keeps;
+//    rank keeps; and the frozen vision encoders;
 //  - the bf16 copies of float32 weights that autocast makes for the forward pass;
 //  - saved activations at the micro-batch and the longest sequence (maximum length), counted from
 //    what the decoder layer's autograd graph keeps per token (models/llama.cpp, fused attention:
 //    no [T, T] scores); with activation checkpointing, each layer's input plus one layer recomputed;
-//  - the communication buffers of the gradient buckets, and the frozen vision encoders.
-// Pure arithmetic; the estimate is checked against measured peaks in bench/train_memory.sh.
+//  - the loss's chunk of logits, the largest gradient as the backward makes and reduces it, and the
+//    communication buffers of a gradient bucket; AdamW's temporaries.
+// Each part is held at some time of the step (When), and the peak is the state plus the largest of
+// what is alive together: the pass's activations with the loss chunk or with the largest gradient in
+// flight, or, after the pass, the full gradients' reduction or AdamW's step.
+// Pure arithmetic; checked against measured peaks of tensor bytes in bench/train_shard.sh.
 #include <cstdint>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "acsweep/models/hf_config.hpp"
@@ -21,8 +24,27 @@ namespace acsweep::train {
 
 enum class ShardLevel;
 
+// When a part of the plan is alive.
+enum class When {
+  step,       // throughout the step: the model state
+  pass,       // the forward and backward pass: saved activations, autocast's weight copies
+  loss,       // in the pass, the loss head's chunk of logits
+  backward,   // in the backward, the largest gradient made and reduced (not with the loss chunk)
+  reduction,  // after the pass: the full gradients reduced to their shards (shard level optimizer)
+  update,     // after the pass: AdamW's step
+};
+const char* when_name(When when);
+
+struct MemoryPart {
+  std::string name;
+  std::int64_t bytes = 0;  // per rank
+  When when = When::step;
+};
+
 struct MemoryPlan {
-  std::vector<std::pair<std::string, std::int64_t>> parts;  // name, bytes per rank
+  std::vector<MemoryPart> parts;
+  std::int64_t held(When when) const;  // the sum of the parts of that time
+  // The peak: the state, plus the pass with the larger of its moments, or the larger moment after it.
   std::int64_t total() const;
 };
 
