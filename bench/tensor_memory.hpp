@@ -21,6 +21,8 @@ class TensorMemory : public c10::Allocator {
   }
   std::int64_t peak() const { return peak_; }
   std::int64_t now() const { return now_; }
+  // The peak from here on: what one phase of a step holds at most.
+  void reset_peak() { peak_ = now_.load(); }
 
   c10::DataPtr allocate(size_t n) override {
     auto inner = std::make_unique<c10::DataPtr>(inner_->allocate(n));

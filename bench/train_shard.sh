@@ -32,6 +32,9 @@ print(f"  {x['ranks']} rank(s), {x['level']}: step {x['step_s']:.2f} s ({x['step
       f"plan {x['plan_bytes'] / 2**20:.0f} MiB (measured / plan {x['peak_above_start_bytes'] / x['plan_bytes']:.2f}); "
       f"largest rank's peak of tensor bytes {x['tensor_peak_bytes'] / 2**20:.0f} MiB "
       f"(/ plan {x['tensor_peak_bytes'] / x['plan_bytes']:.2f})")
+if x.get("tensor_phase_peak_bytes", {}).get("forward"):
+    print("    tensor peak by phase, MiB: " + ", ".join(
+        f"{k} {v / 2**20:.0f}" for k, v in x["tensor_phase_peak_bytes"].items()))
 PY
   done
 done

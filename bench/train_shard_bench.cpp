@@ -22,6 +22,8 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -45,7 +47,7 @@ struct Words {
   bool checkpointing = false, bf16 = false, prefetch = true, cuda = false, large = false;
 };
 
-int run(const std::string& level_name, const Words& words, const TensorMemory& tensors) {
+int run(const std::string& level_name, const Words& words, TensorMemory& tensors) {
   using namespace acsweep;
   const auto level = train::shard_level(level_name);
   const bool gathered = level == train::ShardLevel::parameters;
@@ -82,7 +84,18 @@ int run(const std::string& level_name, const Words& words, const TensorMemory& t
   std::vector<const models::TokenizedPrompt*> batch;
   for (const auto& p : prompts) batch.push_back(&p);
   const auto visual = torch::randn({micro_batch, visual_tokens, c.hidden_size}).to(device);
+  // On a CPU, the peak of tensor bytes in each phase of the step (the most over the runs): the
+  // forward pass, the backward pass (with the reduction that overlaps it), the reduction after it
+  // and the clip, and AdamW's step with the all-gather of the updated weights.
+  enum Phase { forward, backward, reduction, adamw, phases };
+  std::array<long long, phases> phase_peak{};
+  const auto phase_ends = [&](Phase phase) {
+    if (words.cuda) return;
+    phase_peak[phase] = std::max<long long>(phase_peak[phase], tensors.peak());
+    tensors.reset_peak();
+  };
   const auto step = [&] {
+    tensors.reset_peak();
     optimizer.zero_grad();
     std::vector<std::int64_t> counts;
     torch::Tensor loss;
@@ -90,25 +103,36 @@ int run(const std::string& level_name, const Words& words, const TensorMemory& t
       const train::Bf16Autocast cast(device, autocast);
       loss = -models::trainable_token_log_probs(llm, batch, visual, counts).mean() / ranks;
     }
+    phase_ends(forward);
     optimizer.before_last_backward();
     loss.backward();
     optimizer.after_backward();
+    loss = torch::Tensor();
+    phase_ends(backward);
     optimizer.reduce();
     optimizer.clip(1.0);
+    phase_ends(reduction);
     optimizer.step(1e-4);
+    phase_ends(adamw);
     if (words.cuda) torch::cuda::synchronize(device.index());
   };
   const double seconds = best_seconds(3, step);
   long long used = models::peak_memory_bytes(memory_device) - before, largest = 0;
-  long long tensor_peak = words.cuda ? used : tensors.peak(), largest_tensors = 0;
+  long long tensor_peak = words.cuda ? used : *std::max_element(phase_peak.begin(), phase_peak.end()),
+            largest_tensors = 0;
   runtime::check_mpi(MPI_Reduce(&tensor_peak, &largest_tensors, 1, MPI_LONG_LONG, MPI_MAX, 0, MPI_COMM_WORLD),
                      "MPI_Reduce");
+  std::array<long long, phases> largest_phase{};
+  runtime::check_mpi(
+      MPI_Reduce(phase_peak.data(), largest_phase.data(), phases, MPI_LONG_LONG, MPI_MAX, 0, MPI_COMM_WORLD),
+      "MPI_Reduce");
   runtime::check_mpi(MPI_Reduce(&used, &largest, 1, MPI_LONG_LONG, MPI_MAX, 0, MPI_COMM_WORLD), "MPI_Reduce");
   double slowest = 0;
   runtime::check_mpi(MPI_Reduce(&seconds, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD), "MPI_Reduce");
   train::TrainingShape shape;
   shape.micro_batch = micro_batch;
   shape.sequence = text + visual_tokens;
+  shape.visual_tokens = visual_tokens;
   shape.group = ranks;
   shape.activation_checkpointing = words.checkpointing;
   shape.bf16 = autocast;
@@ -117,8 +141,14 @@ int run(const std::string& level_name, const Words& words, const TensorMemory& t
   // No projector here: its part of the plan comes off (weights, gradient, moments, master).
   const long long projector = (words.bf16 ? 14 : 16) * train::projector_parameters(0, c.hidden_size);
   long long state = 0;
-  for (const auto& [name, bytes] : plan.parts)
-    if (name == "weights" || name == "gradients" || name == "optimizer" || name == "master") state += bytes;
+  std::string parts;  // the plan's parts, as JSON members
+  for (const auto& part : plan.parts) {
+    parts += (parts.empty() ? "\"" : ", \"") + part.name + "\": [" + std::to_string(part.bytes) + ", \"" +
+             train::when_name(part.when) + "\"]";
+    if (part.name == "weights" || part.name == "gradients" || part.name == "optimizer" ||
+        part.name == "master")
+      state += part.bytes;
+  }
   // Model FLOPs of the step (rank 0's tokens times the group), and what the device could do.
   const double tokens = static_cast<double>(micro_batch * (text + visual_tokens) * ranks);
   const double weights = static_cast<double>(train::llama_parameters(c) - c.vocab_size * c.hidden_size);
@@ -130,20 +160,22 @@ int run(const std::string& level_name, const Words& words, const TensorMemory& t
     std::printf(
         "{\"level\": \"%s%s%s%s\", \"ranks\": %d, \"device\": \"%s\", \"parameters\": %lld, "
         "\"step_s\": %.4f, \"tokens_per_s\": %.0f, \"mfu\": %.4f, \"peak_above_start_bytes\": %lld, "
-        "\"tensor_peak_bytes\": %lld, "
-        "\"plan_bytes\": %lld, \"plan_model_state_bytes\": %lld}\n",
+        "\"tensor_peak_bytes\": %lld, \"tensor_phase_peak_bytes\": {\"forward\": %lld, \"backward\": %lld, "
+        "\"reduction\": %lld, \"adamw\": %lld}, "
+        "\"plan_bytes\": %lld, \"plan_model_state_bytes\": %lld, \"plan_parts\": {%s}}\n",
         level_name.c_str(), words.checkpointing ? "+recompute" : "", words.bf16 ? "+bf16" : "",
         words.prefetch ? "" : "+noprefetch", ranks, device.str().c_str(),
         static_cast<long long>(train::llama_parameters(c)), slowest, tokens / slowest,
-        words.cuda ? flops / slowest / peak_flops : 0.0, largest, largest_tensors,
-        static_cast<long long>(plan.total()) - projector, state - projector);
+        words.cuda ? flops / slowest / peak_flops : 0.0, largest, largest_tensors, largest_phase[forward],
+        largest_phase[backward], largest_phase[reduction], largest_phase[adamw],
+        static_cast<long long>(plan.total()) - projector, state - projector, parts.c_str());
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto& tensors = TensorMemory::install();  // before the first tensor
+  auto& tensors = TensorMemory::install();  // before the first tensor
   MPI_Init(&argc, &argv);
   int rc = 2;
   Words words;
