@@ -79,10 +79,13 @@ void print_simulation_plan(const runtime::JobSpec& job, const sweep::SimulationP
   for (const auto& task : sim.tasks) cost += task.cost;
   std::printf("tasks: %zu policy_simulation (runs of %lld per task), estimated cost %.0f units\n",
               sim.tasks.size(), static_cast<long long>(job.simulation->runs_per_task), cost);
-  for (std::size_t t = 0; t < sim.tables.size(); ++t)
-    std::printf("  table %s: %zu settings, %zu benchmarks, %zu budgets, %zu runs\n",
+  for (std::size_t e = 0; e < sim.specs.size(); ++e) {
+    const std::size_t t = sim.spec_table[e];
+    std::printf("  table %s: %zu settings, %zu benchmarks, %zu budgets, %zu runs, %s counting\n",
                 sim.table_names[t].c_str(), sim.tables[t].size(), sim.tables[t].benchmark_names.size(),
-                sim.specs[t].budgets.size(), sim.specs[t].runs);
+                sim.specs[e].budgets.size(), sim.specs[e].runs,
+                law::to_string(sim.specs[e].counting).c_str());
+  }
   std::printf("%8s  %-16s  %10s  %s\n", "row", "hash", "cost", "task");
   for (const auto& task : sim.tasks)
     std::printf("%8llu  %-16s  %10.0f  %s\n", static_cast<unsigned long long>(task.index), task.hash.c_str(),

@@ -53,7 +53,8 @@ po::options_description schema() {
           "simulation.fit", po::value<std::string>()->default_value("ols"),
           "ols or ridge: how each run fits the Law (acsweep policy --help)")(
           "simulation.counting", po::value<std::string>()->default_value("exact"),
-          "exact or first-hit (the paper's AC_sample.py): how a run counts as a hit (acsweep policy --help)")
+          "exact, first-hit (the paper's AC_sample.py) or both: how a run counts as a hit (acsweep policy "
+          "--help)")
       // [llm]
       ("llm.folder", po::value<std::string>(),
        "the LLM's HF folder (config.json, safetensors, tokenizer.model)")(
@@ -544,8 +545,8 @@ JobSpec read_job(const std::string& path, const std::vector<std::string>& overri
   require(sim.fit == "ols" || sim.fit == "ridge", "simulation.fit",
           "must be ols or ridge, not '" + sim.fit + "'");
   sim.counting = value_of<std::string>(vm, "simulation.counting");
-  require(sim.counting == "exact" || sim.counting == "first-hit", "simulation.counting",
-          "must be exact or first-hit, not '" + sim.counting + "'");
+  require(sim.counting == "exact" || sim.counting == "first-hit" || sim.counting == "both",
+          "simulation.counting", "must be exact, first-hit or both, not '" + sim.counting + "'");
   return job;
 }
 

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -61,61 +62,71 @@ SimulationPlan plan_simulation(const runtime::JobSpec& job) {
       throw InputError(job.path + ": [simulation] tables: two tables are named '" + stem + "'");
     out.table_names.push_back(stem);
 
-    law::SimulationSpec spec;
-    spec.budgets = budgets_of(job.simulation->budgets, table.size(), job.path, path);
-    spec.runs = static_cast<std::size_t>(job.simulation->runs);
-    spec.seed = job.seed;
-    spec.samplers = law::parse_samplers(job.simulation->samplers);
-    spec.counting = law::parse_counting(job.simulation->counting);
-    spec.fit = law::parse_fit_method(job.simulation->fit);
-    law::check_simulation_work(spec, table.size(), table.benchmark_names.size(),
-                               job.path + ": [simulation] on " + path);
-    out.specs.push_back(spec);
-    out.width = std::max(out.width, 2 * table.benchmark_names.size());
-
+    const std::vector<law::Counting> countings =
+        job.simulation->counting == "both"
+            ? std::vector<law::Counting>{law::Counting::exact, law::Counting::first_hit}
+            : std::vector<law::Counting>{law::parse_counting(job.simulation->counting)};
     const std::string digest = file_digest(path);
-    const auto per_task = static_cast<std::size_t>(job.simulation->runs_per_task);
-    // Every task is planned, journaled and given a row of each segment up front.
-    const std::size_t chunks = spec.runs / per_task + (spec.runs % per_task != 0);
-    if (chunks > kMaxTasks || n_tasks + chunks * spec.samplers.size() * spec.budgets.size() > kMaxTasks)
-      throw InputError(job.path + ": [simulation] runs = " + std::to_string(spec.runs) +
-                       " in tasks of runs_per_task = " + std::to_string(per_task) + " make more than " +
-                       std::to_string(kMaxTasks) + " tasks: raise runs_per_task");
-    for (law::Sampler sampler : spec.samplers)
-      for (std::size_t budget : spec.budgets)
-        for (std::size_t begin = 0; begin < spec.runs; begin += per_task) {
-          const std::size_t end = std::min(spec.runs, begin + per_task);
-          runtime::TaskDescriptor task;
-          task.index = n_tasks++;
-          task.kind = "policy_simulation";
-          task.name = stem + "/" + law::to_string(sampler) + "/k=" + std::to_string(budget) + "/runs " +
-                      std::to_string(begin) + "-" + std::to_string(end);
-          task.inputs = {{"table", std::to_string(t)},         {"table_digest", digest},
-                         {"sampler", law::to_string(sampler)}, {"budget", std::to_string(budget)},
-                         {"run_begin", std::to_string(begin)}, {"run_end", std::to_string(end)},
-                         {"seed", std::to_string(job.seed)},   {"model", law::model_name(spec.model)}};
-          // Named only where it is not the default, so exact tasks keep the hashes they had.
-          if (spec.counting != law::Counting::exact) task.inputs["counting"] = law::to_string(spec.counting);
-          if (spec.fit != law::FitMethod::ols) task.inputs["fit"] = law::to_string(spec.fit);
-          runtime::ContentHash hash;
-          hash.add(task.kind);
-          for (const auto& [key, value] : task.inputs)
-            if (key != "table") hash.add(key).add(value);  // the digest, not the position, names the table
-          task.hash = hash.hex();
-          // Region runs fit the Law once per run (first-hit: once per draw); random runs only draw.
-          const double fits = spec.counting == law::Counting::exact ? 1.0 : budget / 2.0;
-          task.cost = static_cast<double>(end - begin) *
-                      (sampler == law::Sampler::Region ? fits * (4.0 + budget) : 1.0);
-          out.tasks.push_back(std::move(task));
-        }
+    for (const law::Counting counting : countings) {
+      law::SimulationSpec spec;
+      spec.budgets = budgets_of(job.simulation->budgets, table.size(), job.path, path);
+      spec.runs = static_cast<std::size_t>(job.simulation->runs);
+      spec.seed = job.seed;
+      spec.samplers = law::parse_samplers(job.simulation->samplers);
+      spec.counting = counting;
+      spec.fit = law::parse_fit_method(job.simulation->fit);
+      law::check_simulation_work(spec, table.size(), table.benchmark_names.size(),
+                                 job.path + ": [simulation] on " + path);
+      const std::size_t entry = out.specs.size();
+      out.specs.push_back(spec);
+      out.spec_table.push_back(t);
+      out.width = std::max(out.width, 2 * table.benchmark_names.size());
+
+      const auto per_task = static_cast<std::size_t>(job.simulation->runs_per_task);
+      // Every task is planned, journaled and given a row of each segment up front.
+      const std::size_t chunks = spec.runs / per_task + (spec.runs % per_task != 0);
+      if (chunks > kMaxTasks || n_tasks + chunks * spec.samplers.size() * spec.budgets.size() > kMaxTasks)
+        throw InputError(job.path + ": [simulation] runs = " + std::to_string(spec.runs) +
+                         " in tasks of runs_per_task = " + std::to_string(per_task) + " make more than " +
+                         std::to_string(kMaxTasks) + " tasks: raise runs_per_task");
+      for (law::Sampler sampler : spec.samplers)
+        for (std::size_t budget : spec.budgets)
+          for (std::size_t begin = 0; begin < spec.runs; begin += per_task) {
+            const std::size_t end = std::min(spec.runs, begin + per_task);
+            runtime::TaskDescriptor task;
+            task.index = n_tasks++;
+            task.kind = "policy_simulation";
+            task.name = stem + (counting == law::Counting::exact ? "" : "/first-hit") + "/" +
+                        law::to_string(sampler) + "/k=" + std::to_string(budget) + "/runs " +
+                        std::to_string(begin) + "-" + std::to_string(end);
+            task.inputs = {{"spec", std::to_string(entry)},      {"table_digest", digest},
+                           {"sampler", law::to_string(sampler)}, {"budget", std::to_string(budget)},
+                           {"run_begin", std::to_string(begin)}, {"run_end", std::to_string(end)},
+                           {"seed", std::to_string(job.seed)},   {"model", law::model_name(spec.model)}};
+            // Named only where it is not the default, so exact tasks keep the hashes they had.
+            if (spec.counting != law::Counting::exact)
+              task.inputs["counting"] = law::to_string(spec.counting);
+            if (spec.fit != law::FitMethod::ols) task.inputs["fit"] = law::to_string(spec.fit);
+            runtime::ContentHash hash;
+            hash.add(task.kind);
+            for (const auto& [key, value] : task.inputs)
+              if (key != "spec") hash.add(key).add(value);  // the digest, not the position, names the table
+            task.hash = hash.hex();
+            // Region runs fit the Law once per run (first-hit: once per draw); random runs only draw.
+            const double fits = spec.counting == law::Counting::exact ? 1.0 : budget / 2.0;
+            task.cost = static_cast<double>(end - begin) *
+                        (sampler == law::Sampler::Region ? fits * (4.0 + budget) : 1.0);
+            out.tasks.push_back(std::move(task));
+          }
+    }
   }
   return out;
 }
 
 void register_simulation_tasks(runtime::TaskRegistry& registry, const SimulationPlan& job) {
   registry.add("policy_simulation", [&job](const runtime::TaskDescriptor& task) {
-    const std::size_t t = std::stoul(task.inputs.at("table"));
-    law::SimulationSpec spec = job.specs.at(t);
+    const std::size_t e = std::stoul(task.inputs.at("spec")), t = job.spec_table.at(e);
+    law::SimulationSpec spec = job.specs.at(e);
     spec.budgets = {std::stoul(task.inputs.at("budget"))};
     spec.samplers = law::parse_samplers(task.inputs.at("sampler"));
     spec.runs = std::stoul(task.inputs.at("run_end"));
@@ -129,12 +140,14 @@ void register_simulation_tasks(runtime::TaskRegistry& registry, const Simulation
 
 namespace {
 
-// Per table, the recall curves from the values of every task row (all rows must be present).
+// Per (table, counting), the recall curves from the values of every task row (all rows must be
+// present).
 std::vector<law::SimulationResult> summarise_simulation(const SimulationPlan& job, const TaskRows& rows) {
   std::vector<law::SimulationResult> results;
   std::size_t row = 0;
-  for (std::size_t t = 0; t < job.tables.size(); ++t) {
-    const law::SimulationSpec& spec = job.specs[t];
+  for (std::size_t e = 0; e < job.specs.size(); ++e) {
+    const std::size_t t = job.spec_table[e];
+    const law::SimulationSpec& spec = job.specs[e];
     const law::PolicySimulation simulation(job.tables[t], spec);
     std::vector<std::int64_t> hits(simulation.hit_count_size(), 0);
     const std::size_t per_budget = 2 * job.tables[t].benchmark_names.size();
@@ -161,10 +174,14 @@ std::vector<law::SimulationResult> summarise_simulation(const SimulationPlan& jo
 void write_simulation_summary(store::H5Location& root, const SimulationPlan& job, const TaskRows& rows) {
   const std::vector<law::SimulationResult> results = summarise_simulation(job, rows);
   store::H5Location policy = root.create_group("policy");
-  for (std::size_t t = 0; t < results.size(); ++t) {
-    store::H5Location group = policy.create_group(job.table_names[t]);
-    store::write_policy_simulation(group, job.tables[t], results[t]);
-    law::print_simulation(job.tables[t], results[t]);
+  std::optional<store::H5Location> group;
+  for (std::size_t e = 0; e < results.size(); ++e) {
+    const std::size_t t = job.spec_table[e];
+    const bool second = e > 0 && job.spec_table[e - 1] == t;  // first-hit beside exact: counting = both
+    if (!second) group.emplace(policy.create_group(job.table_names[t]));
+    store::write_policy_simulation(*group, job.tables[t], results[e],
+                                   second ? "simulation_first_hit" : "simulation");
+    law::print_simulation(job.tables[t], results[e]);
     std::printf("\n");
   }
 }

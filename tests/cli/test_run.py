@@ -123,6 +123,28 @@ def test_first_hit_counting_in_a_job_equals_acsweep_policy(acsweep, job, tmp_pat
     assert at1[0, 2, 0] == mmbench["recall_at_1"] and at3[0, 2, 0] == mmbench["recall_at_3"]  # region, k'=4
 
 
+
+def test_both_countings_in_a_job_equal_each_counting_alone(acsweep, job, tmp_path):
+    def curves(out, name):
+        segments = sorted((out / "segments").glob("segment-*.h5"))
+        with h5py.File(segments[-1], "r") as f:
+            g = f["policy/paper/" + name]
+            return g.attrs["counting"], g["recall_at_1"][()], g["recall_at_3"][()]
+
+    out = tmp_path / "both"
+    done = acsweep("run", job, *QUICK, "--set", "simulation.counting=both", "--set", f"job.output={out}", ranks=2)
+    assert "(exact counting)" in done.stdout and "(first-hit counting" in done.stdout
+    for counting, name in (("exact", "simulation"), ("first-hit", "simulation_first_hit")):
+        alone = tmp_path / counting
+        acsweep("run", job, *QUICK, "--set", f"simulation.counting={counting}", "--set", f"job.output={alone}")
+        got, want = curves(out, name), curves(alone, "simulation")
+        assert got[0] == want[0] == counting
+        np.testing.assert_array_equal(got[1], want[1])
+        np.testing.assert_array_equal(got[2], want[2])
+    assert inspect(acsweep, out)["tasks"]["total"] == 80  # 40 tasks a counting
+    plan = acsweep("run", job, *QUICK, "--set", "simulation.counting=both", "--dry-run").stdout
+    assert "exact counting" in plan and "first-hit counting" in plan and "paper/first-hit/region/k=4" in plan
+
 def wait_for_results(out_dir, timeout=120):
     """Blocks until the run in out_dir has journaled its first result: signals and kills in the
     tests below then land mid-sweep however loaded the machine is."""

@@ -24,7 +24,7 @@ struct SimulationSection {
   std::int64_t runs = 1000;
   std::int64_t runs_per_task = 100;
   std::string samplers = "both";
-  std::string counting = "exact";  // or first-hit (law/policy_simulation.hpp)
+  std::string counting = "exact";  // first-hit (law/policy_simulation.hpp), or both
   std::string fit = "ols";         // or ridge (law/fit.hpp)
 };
 

@@ -1,6 +1,7 @@
 #pragma once
 // The policy simulation job for `acsweep run`: its plan, its task kind and its summary. One task
-// per (table, sampler, budget, range of runs); the same seed gives the same numbers however the
+// per (table, counting, sampler, budget, range of runs), where `[simulation] counting = both`
+// counts every table both ways; the same seed gives the same numbers however the
 // runs are sharded and scheduled, because run r always draws from derive_seed(seed, {sampler,
 // budget, r}).
 #include <string>
@@ -19,7 +20,10 @@ namespace acsweep::sweep {
 struct SimulationPlan {
   std::vector<law::LawTable> tables;
   std::vector<std::string> table_names;  // file stems: group names in the results
+  // One per (table, counting), tables in order, exact before first-hit: specs[e] simulates
+  // tables[spec_table[e]].
   std::vector<law::SimulationSpec> specs;
+  std::vector<std::size_t> spec_table;
   std::vector<runtime::TaskDescriptor> tasks;
   std::size_t width = 0;  // values per task row
 };
@@ -29,8 +33,9 @@ SimulationPlan plan_simulation(const runtime::JobSpec& job);
 
 void register_simulation_tasks(runtime::TaskRegistry& registry, const SimulationPlan& job);
 
-// /policy/<table>: per table, the recall curves from every task row (all must be present), also
-// printed as tables on stdout.
+// /policy/<table>/simulation (and /policy/<table>/simulation_first_hit beside the exact one,
+// under counting = both): per table and counting, the recall curves from every task row (all must be
+// present), also printed as tables on stdout.
 void write_simulation_summary(store::H5Location& root, const SimulationPlan& job, const TaskRows& rows);
 
 }  // namespace acsweep::sweep
