@@ -22,12 +22,24 @@ class RunResults:
     job: str
     tasks: pd.DataFrame                    # one row per task hash: name, kind, segment, rank, seconds, values
     recall: dict = field(default_factory=dict)   # table -> DataFrame(sampler, budget, benchmark, recall_at_1, recall_at_3)
+    recall_first_hit: dict = field(default_factory=dict)  # the same, first-hit counted ([simulation] counting = both)
     segments: list = field(default_factory=list)  # (path, state)
     skipped: list = field(default_factory=list)   # (path, why)
 
 
 def _strings(values):
     return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+
+def _recall_frame(s):
+    """One /policy/<table>/simulation* group as a long table."""
+    samplers, budgets = _strings(s["samplers"][()]), s["budgets"][()]
+    benchmarks = _strings(s["benchmarks"][()])
+    r1, r3 = s["recall_at_1"][()], s["recall_at_3"][()]
+    return pd.DataFrame(
+        [(samplers[a], int(budgets[b]), benchmarks[c], r1[a, b, c], r3[a, b, c])
+         for a in range(len(samplers)) for b in range(len(budgets)) for c in range(len(benchmarks))],
+        columns=["sampler", "budget", "benchmark", "recall_at_1", "recall_at_3"])
 
 
 def segment_state(path: str) -> str:
@@ -45,7 +57,7 @@ def load_run(path: str) -> RunResults:
     with open(os.path.join(path, "run.json")) as f:
         job = json.load(f)["job"]
     files = sorted(p for p in os.listdir(os.path.join(path, "segments")) if p.endswith(".h5"))
-    rows, recall, segments, skipped = {}, {}, [], []
+    rows, recall, recall_first_hit, segments, skipped = {}, {}, {}, [], []
     for name in files:
         seg_path = os.path.join(path, "segments", name)
         state = segment_state(seg_path)
@@ -64,13 +76,8 @@ def load_run(path: str) -> RunResults:
                                        rank=int(t["rank"][i]), seconds=float(t["seconds"][i]), values=values[i])
             if state == "complete" and "policy" in f:
                 for table, group in f["policy"].items():
-                    s = group["simulation"]
-                    samplers, budgets = _strings(s["samplers"][()]), s["budgets"][()]
-                    benchmarks = _strings(s["benchmarks"][()])
-                    r1, r3 = s["recall_at_1"][()], s["recall_at_3"][()]
-                    recall[table] = pd.DataFrame(
-                        [(samplers[a], int(budgets[b]), benchmarks[c], r1[a, b, c], r3[a, b, c])
-                         for a in range(len(samplers)) for b in range(len(budgets)) for c in range(len(benchmarks))],
-                        columns=["sampler", "budget", "benchmark", "recall_at_1", "recall_at_3"])
+                    recall[table] = _recall_frame(group["simulation"])
+                    if "simulation_first_hit" in group:
+                        recall_first_hit[table] = _recall_frame(group["simulation_first_hit"])
     tasks = pd.DataFrame(list(rows.values()), columns=["name", "hash", "kind", "segment", "rank", "seconds", "values"])
-    return RunResults(path, job, tasks, recall, segments, skipped)
+    return RunResults(path, job, tasks, recall, recall_first_hit, segments, skipped)

@@ -43,3 +43,18 @@ def test_segments_read_as_one_and_a_torn_segment_is_named(tmp_path):
     old = merged.recall["paper"][merged.recall["paper"].budget != 5].reset_index(drop=True)
     np.testing.assert_array_equal(old.recall_at_1, reference.recall_at_1)
     np.testing.assert_array_equal(old.recall_at_3, reference.recall_at_3)
+
+
+def test_both_countings_reuse_the_exact_tasks_and_read_apart(tmp_path):
+    job = make_job(tmp_path)
+    run(job)
+    reference = load_run(str(tmp_path / "out")).recall["paper"]
+    run(job, "--set", "simulation.counting=both")
+    both = load_run(str(tmp_path / "out"))
+    assert len(both.tasks) == 60  # the exact tasks kept their hashes: only the first-hit ones are new
+    np.testing.assert_array_equal(both.recall["paper"].recall_at_3, reference.recall_at_3)
+    first_hit = both.recall_first_hit["paper"]
+    assert len(first_hit) == len(reference)
+    # First-hit counts the same runs' prefixes at every budget: its recall never falls with the budget.
+    for _, curve in first_hit.groupby(["sampler", "benchmark"]):
+        assert (curve.sort_values("budget").recall_at_3.diff().dropna() >= 0).all()
