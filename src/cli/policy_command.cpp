@@ -72,13 +72,8 @@ int run_policy(const std::vector<std::string>& args, const CommandContext& conte
   spec.runs = static_cast<std::size_t>(vm["runs"].as<long long>());
   spec.seed = static_cast<std::uint64_t>(vm["seed"].as<long long>());
   spec.samplers = law::parse_samplers(vm["sampler"].as<std::string>());
-  const std::string counting = vm["counting"].as<std::string>();
-  if (counting != "both" && counting != "exact" && counting != "first-hit")
-    throw InputError("--counting must be exact, first-hit or both, not '" + counting + "'");
   // LAW.md: both countings reported, labelled; `both` runs the same runs counted either way.
-  const std::vector<law::Counting> countings =
-      counting == "both" ? std::vector<law::Counting>{law::Counting::exact, law::Counting::first_hit}
-                         : std::vector<law::Counting>{law::parse_counting(counting)};
+  const std::vector<law::Counting> countings = law::parse_countings(vm["counting"].as<std::string>());
   spec.fit = law::parse_fit_method(vm["fit"].as<std::string>());
   for (const law::Counting c : countings) {
     spec.counting = c;

@@ -45,6 +45,13 @@ Counting parse_counting(const std::string& text) {
   throw InputError("--counting must be exact or first-hit, not '" + text + "'");
 }
 
+std::vector<Counting> parse_countings(const std::string& text) {
+  if (text == "both") return {Counting::exact, Counting::first_hit};
+  if (text != "exact" && text != "first-hit")
+    throw InputError("--counting must be exact, first-hit or both, not '" + text + "'");
+  return {parse_counting(text)};
+}
+
 std::vector<std::vector<std::size_t>> first_hits(const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y,
                                                  const std::vector<std::size_t>& best,
                                                  const std::vector<std::size_t>& drawn,

@@ -62,19 +62,17 @@ SimulationPlan plan_simulation(const runtime::JobSpec& job) {
       throw InputError(job.path + ": [simulation] tables: two tables are named '" + stem + "'");
     out.table_names.push_back(stem);
 
-    const std::vector<law::Counting> countings =
-        job.simulation->counting == "both"
-            ? std::vector<law::Counting>{law::Counting::exact, law::Counting::first_hit}
-            : std::vector<law::Counting>{law::parse_counting(job.simulation->counting)};
+    law::SimulationSpec base;
+    base.budgets = budgets_of(job.simulation->budgets, table.size(), job.path, path);
+    base.runs = static_cast<std::size_t>(job.simulation->runs);
+    base.seed = job.seed;
+    base.samplers = law::parse_samplers(job.simulation->samplers);
+    base.fit = law::parse_fit_method(job.simulation->fit);
     const std::string digest = file_digest(path);
-    for (const law::Counting counting : countings) {
-      law::SimulationSpec spec;
-      spec.budgets = budgets_of(job.simulation->budgets, table.size(), job.path, path);
-      spec.runs = static_cast<std::size_t>(job.simulation->runs);
-      spec.seed = job.seed;
-      spec.samplers = law::parse_samplers(job.simulation->samplers);
+    const auto per_task = static_cast<std::size_t>(job.simulation->runs_per_task);
+    for (const law::Counting counting : law::parse_countings(job.simulation->counting)) {
+      law::SimulationSpec spec = base;
       spec.counting = counting;
-      spec.fit = law::parse_fit_method(job.simulation->fit);
       law::check_simulation_work(spec, table.size(), table.benchmark_names.size(),
                                  job.path + ": [simulation] on " + path);
       const std::size_t entry = out.specs.size();
@@ -82,7 +80,6 @@ SimulationPlan plan_simulation(const runtime::JobSpec& job) {
       out.spec_table.push_back(t);
       out.width = std::max(out.width, 2 * table.benchmark_names.size());
 
-      const auto per_task = static_cast<std::size_t>(job.simulation->runs_per_task);
       // Every task is planned, journaled and given a row of each segment up front.
       const std::size_t chunks = spec.runs / per_task + (spec.runs % per_task != 0);
       if (chunks > kMaxTasks || n_tasks + chunks * spec.samplers.size() * spec.budgets.size() > kMaxTasks)

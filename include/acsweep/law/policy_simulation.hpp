@@ -28,6 +28,9 @@ enum class Counting { exact, first_hit };
 std::string to_string(Counting counting);  // "exact" or "first-hit"
 // "exact" or "first-hit"; throws InputError on anything else.
 Counting parse_counting(const std::string& text);
+// "exact", "first-hit", or "both" (exact, then first-hit: the same runs counted either way);
+// throws InputError on anything else.
+std::vector<Counting> parse_countings(const std::string& text);
 std::string to_string(Sampler sampler);
 // "region", "random" or "both"; throws InputError on anything else.
 std::vector<Sampler> parse_samplers(const std::string& text);
