@@ -54,17 +54,17 @@ def plot_law_surfaces(r: Results, path: str) -> None:
 
 
 def plot_recall_curves(curves, title: str, path: str) -> None:
-    """Recall@1 (and the region sampler's Recall@3) over the budget, per benchmark and averaged;
+    """Recall@1 (and the AC policies' Recall@3) over the budget, per benchmark and averaged;
     curves: benchmark ("average" too), sampler, budget, recall_at_1, recall_at_3."""
     names = [b for b in curves.benchmark.unique() if b != "average"] + ["average"]
     fig, axes = _grid(len(names))
     for ax, bench in zip(axes, names):
-        for sampler, style in (("region", "-"), ("random", "--")):
+        for sampler, style in (("region", "-"), ("random", "--"), ("sequential", ":")):
             d = curves[(curves.benchmark == bench) & (curves.sampler == sampler)]
             if d.empty:
                 continue
             ax.plot(d.budget, d.recall_at_1, style, marker="o", ms=3, label=f"{sampler} Recall@1")
-            if sampler == "region":
+            if sampler != "random":
                 ax.plot(d.budget, d.recall_at_3, style, marker="s", ms=3, label=f"{sampler} Recall@3")
         ax.set_ylim(-0.02, 1.02)
         ax.set_title(bench, fontsize=10)

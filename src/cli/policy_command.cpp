@@ -22,7 +22,8 @@ namespace acsweep::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "acsweep policy TABLE.csv --budget K|all [--runs R] [--sampler region|random|both] [--seed S] "
+    "acsweep policy TABLE.csv --budget K|all [--runs R] [--sampler region|random|sequential|both|all] "
+    "[--seed S] "
     "[--counting exact|first-hit|both] [--fit ols|ridge] [--benchmarks B1,B2] [--json] [--out results.h5]";
 
 std::vector<std::size_t> parse_budgets(const std::string& text, std::size_t k, const std::string& table) {
@@ -48,7 +49,8 @@ int run_policy(const std::vector<std::string>& args, const CommandContext& conte
   po::options_description options("acsweep policy options");
   options.add_options()("budget", po::value<std::string>(), "settings finetuned per run: K or 'all' (1..k)")(
       "runs", po::value<long long>()->default_value(1000), "runs per budget")(
-      "sampler", po::value<std::string>()->default_value("both"), "region, random or both")(
+      "sampler", po::value<std::string>()->default_value("both"),
+      "region, random, sequential, both (region and random) or all")(
       "fit", po::value<std::string>()->default_value("ols"),
       "ols (the paper's minimum-norm least squares) or ridge (strength by leave-one-out on the finetuned "
       "points)")(

@@ -4,11 +4,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <numeric>
+#include <stdexcept>
 
 #include "acsweep/error.hpp"
 #include "acsweep/law/ac_policy.hpp"
 #include "acsweep/law/region_sampler.hpp"
 #include "acsweep/law/seeded_rng.hpp"
+#include "acsweep/law/sequential_sampler.hpp"
 #include "acsweep/law/table_fit.hpp"
 
 namespace acsweep::law {
@@ -85,26 +87,46 @@ std::vector<std::size_t> every_budget(std::size_t k) {
   return budgets;
 }
 
-std::string to_string(Sampler sampler) { return sampler == Sampler::Region ? "region" : "random"; }
+std::string to_string(Sampler sampler) {
+  switch (sampler) {
+    case Sampler::Region:
+      return "region";
+    case Sampler::Random:
+      return "random";
+    case Sampler::Sequential:
+      return "sequential";
+  }
+  throw std::invalid_argument("unknown sampler");
+}
 
 std::vector<Sampler> parse_samplers(const std::string& text) {
   if (text == "region") return {Sampler::Region};
   if (text == "random") return {Sampler::Random};
+  if (text == "sequential") return {Sampler::Sequential};
   if (text == "both") return {Sampler::Region, Sampler::Random};
-  throw InputError("--sampler must be region, random or both, not '" + text + "'");
+  if (text == "all") return {Sampler::Region, Sampler::Random, Sampler::Sequential};
+  throw InputError("--sampler must be region, random, sequential, both or all, not '" + text + "'");
 }
 
 double simulation_work(const SimulationSpec& spec, std::size_t settings, std::size_t benchmarks) {
   const auto k = static_cast<double>(settings);
-  double per_run = 0;  // region sampling; random selection only draws
+  // A fit predicts every setting; a sequential pick predicts every setting in each posterior draw.
+  const double pick = static_cast<double>(SequentialSampler::kDraws) * k;
+  double fitted = 0, picked = 0;  // per run of the AC policy; random selection only draws
   if (spec.counting == Counting::exact) {
-    for (const std::size_t budget : spec.budgets) per_run += k + static_cast<double>(budget);
+    for (const std::size_t budget : spec.budgets) {
+      fitted += k + static_cast<double>(budget);
+      picked += static_cast<double>(budget) * pick;
+    }
   } else {  // one fit per draw of the longest sequence
     const auto longest = static_cast<double>(*std::max_element(spec.budgets.begin(), spec.budgets.end()));
-    per_run = longest * k + longest * longest / 2;
+    fitted = longest * k + longest * longest / 2;
+    picked = longest * pick;
   }
-  return per_run * static_cast<double>(spec.runs) * static_cast<double>(spec.samplers.size()) *
-         static_cast<double>(std::max<std::size_t>(benchmarks, 1));
+  double per_run = 0;
+  for (const Sampler sampler : spec.samplers)
+    per_run += sampler == Sampler::Sequential ? fitted + picked : fitted;
+  return per_run * static_cast<double>(spec.runs) * static_cast<double>(std::max<std::size_t>(benchmarks, 1));
 }
 
 void check_simulation_work(const SimulationSpec& spec, std::size_t settings, std::size_t benchmarks,
@@ -158,6 +180,11 @@ std::vector<std::int64_t> PolicySimulation::count_hits(std::size_t first, std::s
   for (std::size_t b = 0; b < n_bench; ++b)
     for (std::size_t i = 0; i < k; ++i) Y(i, b) = y_[b][i];
   const RegionSampler sampler(a_, c_);
+  const SequentialSampler sequential(X, sampler);
+  // The settings the AC policy finetunes in one run: region-sampled, or picked one at a time.
+  auto draw = [&](Sampler which, std::size_t budget, SeededRng& rng) {
+    return which == Sampler::Sequential ? sequential.sample(budget, Y, rng) : sampler.sample(budget, rng);
+  };
   std::vector<std::size_t> order(k);
 
   if (spec_.counting == Counting::first_hit) {
@@ -180,7 +207,7 @@ std::vector<std::int64_t> PolicySimulation::count_hits(std::size_t first, std::s
             hit_at.emplace_back(shortlists.size(), at + 1);  // longest + 1: never within the budgets
           }
         } else {
-          hit_at = first_hits(X, Y, best_, sampler.sample(longest, rng), shortlists, spec_.fit);
+          hit_at = first_hits(X, Y, best_, draw(which, longest, rng), shortlists, spec_.fit);
         }
         for (std::size_t bi = 0; bi < spec_.budgets.size(); ++bi)
           for (std::size_t b = 0; b < n_bench; ++b)
@@ -211,7 +238,7 @@ std::vector<std::int64_t> PolicySimulation::count_hits(std::size_t first, std::s
           continue;
         }
         // The AC policy, every benchmark at once.
-        const Eigen::MatrixXd score = scores_after(X, Y, sampler.sample(budget, rng), budget, spec_.fit);
+        const Eigen::MatrixXd score = scores_after(X, Y, draw(which, budget, rng), budget, spec_.fit);
         for (std::size_t b = 0; b < n_bench; ++b) {
           const std::size_t position = rank_of(score.col(b).data(), k, best_[b]);
           for (std::size_t n = 0; n < std::size(kShortlists); ++n)

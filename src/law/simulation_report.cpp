@@ -7,13 +7,13 @@ namespace {
 
 void print_curve(const std::vector<RecallPoint>& curve, const SimulationSpec& spec) {
   std::printf("%8s", "budget");
-  for (Sampler s : spec.samplers) std::printf("  %8s@1 %8s@3", to_string(s).c_str(), to_string(s).c_str());
+  for (Sampler s : spec.samplers) std::printf("  %10s@1 %10s@3", to_string(s).c_str(), to_string(s).c_str());
   std::printf("\n");
   for (std::size_t bi = 0; bi < spec.budgets.size(); ++bi) {
     std::printf("%8zu", spec.budgets[bi]);
     for (std::size_t s = 0; s < spec.samplers.size(); ++s) {
       const RecallPoint& p = curve[s * spec.budgets.size() + bi];
-      std::printf("  %10.3f %10.3f", p.recall_at_1, p.recall_at_3);
+      std::printf("  %12.3f %12.3f", p.recall_at_1, p.recall_at_3);
     }
     std::printf("\n");
   }

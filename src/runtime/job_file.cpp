@@ -49,7 +49,8 @@ po::options_description schema() {
           "simulation.budgets", po::value<std::string>()->default_value("all"), "'all' or a comma list")(
           "simulation.runs", po::value<std::int64_t>()->default_value(1000), "runs per budget")(
           "simulation.runs_per_task", po::value<std::int64_t>()->default_value(100), "runs in one task")(
-          "simulation.samplers", po::value<std::string>()->default_value("both"), "region, random or both")(
+          "simulation.samplers", po::value<std::string>()->default_value("both"),
+          "region, random, sequential, both (region and random) or all")(
           "simulation.fit", po::value<std::string>()->default_value("ols"),
           "ols or ridge: how each run fits the Law (acsweep policy --help)")(
           "simulation.counting", po::value<std::string>()->default_value("exact"),
@@ -539,8 +540,10 @@ JobSpec read_job(const std::string& path, const std::vector<std::string>& overri
   sim.runs_per_task = value_of<std::int64_t>(vm, "simulation.runs_per_task");
   require(sim.runs_per_task >= 1, "simulation.runs_per_task", "must be at least 1");
   sim.samplers = value_of<std::string>(vm, "simulation.samplers");
-  require(sim.samplers == "region" || sim.samplers == "random" || sim.samplers == "both",
-          "simulation.samplers", "must be region, random or both, not '" + sim.samplers + "'");
+  require(sim.samplers == "region" || sim.samplers == "random" || sim.samplers == "sequential" ||
+              sim.samplers == "both" || sim.samplers == "all",
+          "simulation.samplers",
+          "must be region, random, sequential, both or all, not '" + sim.samplers + "'");
   sim.fit = value_of<std::string>(vm, "simulation.fit");
   require(sim.fit == "ols" || sim.fit == "ridge", "simulation.fit",
           "must be ols or ridge, not '" + sim.fit + "'");

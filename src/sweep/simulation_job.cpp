@@ -109,10 +109,12 @@ SimulationPlan plan_simulation(const runtime::JobSpec& job) {
             for (const auto& [key, value] : task.inputs)
               if (key != "spec") hash.add(key).add(value);  // the digest, not the position, names the table
             task.hash = hash.hex();
-            // Region runs fit the Law once per run (first-hit: once per draw); random runs only draw.
+            // Region runs fit the Law once per run (first-hit: once per draw); random runs only draw;
+            // sequential runs also fit the Bayesian quadratic and predict its draws once per pick.
             const double fits = spec.counting == law::Counting::exact ? 1.0 : budget / 2.0;
+            const double cost = sampler == law::Sampler::Random ? 1.0 : fits * (4.0 + budget);
             task.cost = static_cast<double>(end - begin) *
-                        (sampler == law::Sampler::Region ? fits * (4.0 + budget) : 1.0);
+                        (sampler == law::Sampler::Sequential ? cost + budget * 16.0 : cost);
             out.tasks.push_back(std::move(task));
           }
     }

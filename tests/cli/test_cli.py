@@ -117,6 +117,24 @@ def test_policy_first_hit_counting(acsweep, paper_table, tmp_path):
         assert f["policy/simulation"].attrs["counting"] == "first-hit"
 
 
+def test_policy_sequential_sampler(acsweep, paper_table, tmp_path):
+    """--sampler all: the three side by side, each as it is alone, the same at 1 and 2 ranks, and
+    labelled in the results file."""
+    args = ("policy", paper_table, "--budget", "all", "--runs", "20", "--counting", "both")
+    text = acsweep(*args, "--sampler", "all", "--json").stdout
+    doc = json.loads(text)
+    for counting, run in doc["countings"].items():
+        assert [p["sampler"] for p in run["average"]] == ["region"] * 15 + ["random"] * 15 + ["sequential"] * 15
+        alone = json.loads(acsweep(*args[:-1], counting, "--sampler", "sequential", "--json").stdout)
+        assert alone["average"] == run["average"][30:]
+        assert alone["average"][-1]["recall_at_1"] == 1.0
+    assert acsweep(*args, "--sampler", "all", "--json", ranks=2).stdout == text
+    acsweep(*args, "--sampler", "all", "--out", tmp_path / "all.h5")
+    with h5py.File(tmp_path / "all.h5", "r") as f:
+        assert [s.decode() if isinstance(s, bytes) else s for s in f["policy/simulation/samplers"][()]] == [
+            "region", "random", "sequential"]
+
+
 def test_policy_counts_both_ways_in_one_run(acsweep, paper_table, tmp_path):
     """LAW.md: both countings reported and labelled; each as its own run gives it."""
     args = ("policy", paper_table, "--budget", "all", "--runs", "200")
@@ -177,7 +195,7 @@ def test_bad_tables_exit_2_naming_the_problem(acsweep, tmp_path, case, command):
     (("policy", "{t}", "--budget", "16"), "--budget 16 is larger than the 15 settings"),
     (("policy", "{t}", "--budget", "0"), "--budget must be a whole number from 1"),
     (("policy", "{t}"), "--budget is required"),
-    (("policy", "{t}", "--budget", "2", "--sampler", "grid"), "--sampler must be region, random or both"),
+    (("policy", "{t}", "--budget", "2", "--sampler", "grid"), "--sampler must be region, random, sequential, both or all"),
     (("policy", "{t}", "--budget", "2", "--counting", "last"), "--counting must be exact, first-hit or both, not 'last'"),
     (("policy", "{t}", "--budget", "2", "--fit", "lasso"), "--fit must be ols or ridge, not 'lasso'"),
     (("law", "{t}", "--degree", "3"), "degree must be 1 or 2"),

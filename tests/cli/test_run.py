@@ -124,6 +124,21 @@ def test_first_hit_counting_in_a_job_equals_acsweep_policy(acsweep, job, tmp_pat
 
 
 
+def test_sequential_sampler_in_a_job_equals_acsweep_policy(acsweep, job, tmp_path):
+    out = tmp_path / "sequential"
+    acsweep("run", job, *QUICK, "--set", "simulation.samplers=sequential", "--set", f"job.output={out}", ranks=2)
+    segments = sorted((out / "segments").glob("segment-*.h5"))
+    with h5py.File(segments[-1], "r") as f:
+        assert [s.decode() if isinstance(s, bytes) else s for s in f["policy/paper/simulation/samplers"][()]] == [
+            "sequential"]
+    at1, at3 = recall(out)
+    policy = json.loads(acsweep("policy", job.parent / "paper.csv", "--budget", "4", "--runs", "200", "--seed",
+                                "4", "--sampler", "sequential", "--json").stdout)
+    for b, name in enumerate(policy["benchmarks"]):
+        point = policy["benchmarks"][name]["curve"][0]
+        assert at1[0, 2, b] == point["recall_at_1"] and at3[0, 2, b] == point["recall_at_3"]  # k'=4
+
+
 def test_both_countings_in_a_job_equal_each_counting_alone(acsweep, job, tmp_path):
     def curves(out, name):
         segments = sorted((out / "segments").glob("segment-*.h5"))

@@ -77,20 +77,24 @@ TEST(PolicySimulation, RandomBaselineRecallIsBudgetOverK) {
 }
 
 TEST(PolicySimulation, AnySplitOfTheRunsGivesTheSameCounts) {
-  const PolicySimulation simulation(paper(), all_budgets(50, 99, {Sampler::Region, Sampler::Random}));
-  const std::vector<std::int64_t> whole = simulation.count_hits();
-  for (std::size_t parts : {2u, 3u, 7u}) {
-    std::vector<std::int64_t> sum(whole.size(), 0);
-    for (std::size_t p = 0; p < parts; ++p) {
-      const auto piece = simulation.count_hits(p, parts);
-      for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += piece[i];
+  for (const auto counting : {Counting::exact, Counting::first_hit}) {
+    SimulationSpec spec = all_budgets(50, 99, {Sampler::Region, Sampler::Random, Sampler::Sequential});
+    spec.counting = counting;
+    const PolicySimulation simulation(paper(), spec);
+    const std::vector<std::int64_t> whole = simulation.count_hits();
+    for (std::size_t parts : {2u, 3u, 7u}) {
+      std::vector<std::int64_t> sum(whole.size(), 0);
+      for (std::size_t p = 0; p < parts; ++p) {
+        const auto piece = simulation.count_hits(p, parts);
+        for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += piece[i];
+      }
+      EXPECT_EQ(sum, whole) << parts << " parts, " << to_string(counting);
     }
-    EXPECT_EQ(sum, whole) << parts << " parts";
   }
 }
 
 TEST(PolicySimulation, FullBudgetAlwaysFindsTheBest) {
-  SimulationSpec spec = all_budgets(20, 1, {Sampler::Region, Sampler::Random});
+  SimulationSpec spec = all_budgets(20, 1, {Sampler::Region, Sampler::Random, Sampler::Sequential});
   spec.budgets = {paper().size()};
   const PolicySimulation simulation(paper(), spec);
   for (const auto& point : simulation.summarise(simulation.count_hits()).average) {

@@ -21,6 +21,7 @@ TEST(PolicySimulationMpi, RanksTogetherEqualOneProcess) {
   std::iota(spec.budgets.begin(), spec.budgets.end(), std::size_t{1});
   spec.runs = 101;  // not a multiple of any rank count used
   spec.seed = 2024;
+  spec.samplers = {law::Sampler::Region, law::Sampler::Random, law::Sampler::Sequential};
   const law::PolicySimulation simulation(table, spec);
 
   std::vector<std::int64_t> hits = simulation.count_hits(rank, size);

@@ -1,6 +1,7 @@
 #pragma once
 // Judging a policy on a table of known results (LAW.md, "Judging a policy"): R runs per budget,
-// Recall@1 and Recall@3 of the region-sampled AC policy and of random selection.
+// Recall@1 and Recall@3 of the region-sampled AC policy, of the sequential one
+// (law/sequential_sampler.hpp) and of random selection.
 //
 // One run at budget k' draws one sample and evaluates it on every benchmark, as a real sweep
 // finetunes a setting once and evaluates it on all benchmarks. Two ways of counting a hit:
@@ -23,7 +24,7 @@
 
 namespace acsweep::law {
 
-enum class Sampler : std::uint64_t { Region = 0, Random = 1 };
+enum class Sampler : std::uint64_t { Region = 0, Random = 1, Sequential = 2 };
 enum class Counting { exact, first_hit };
 std::string to_string(Counting counting);  // "exact" or "first-hit"
 // "exact" or "first-hit"; throws InputError on anything else.
@@ -32,7 +33,8 @@ Counting parse_counting(const std::string& text);
 // throws InputError on anything else.
 std::vector<Counting> parse_countings(const std::string& text);
 std::string to_string(Sampler sampler);
-// "region", "random" or "both"; throws InputError on anything else.
+// "region", "random", "sequential", "both" (region and random) or "all" (the three); throws
+// InputError on anything else.
 std::vector<Sampler> parse_samplers(const std::string& text);
 
 // Budgets 1..k: every budget a table of k settings allows ("--budget all").

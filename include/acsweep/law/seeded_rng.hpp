@@ -2,6 +2,7 @@
 // The random numbers behind every choice the method makes. SplitMix64 with rejection sampling:
 // the same stream on every compiler and standard library (std::uniform_int_distribution is not),
 // and short enough that an independent reference (bench/, tests/) can replay it exactly.
+#include <cmath>
 #include <cstdint>
 #include <initializer_list>
 
@@ -34,6 +35,17 @@ class SeededRng {
  private:
   std::uint64_t state_;
 };
+
+// Uniform in (0, 1]: 53 random bits.
+inline double uniform_unit(SeededRng& rng) {
+  return (static_cast<double>(rng.next() >> 11) + 1.0) * 0x1.0p-53;
+}
+
+// A standard normal by Box-Muller, one of the pair (two draws of the stream per value).
+inline double standard_normal(SeededRng& rng) {
+  const double u = uniform_unit(rng), v = uniform_unit(rng);
+  return std::sqrt(-2.0 * std::log(u)) * std::cos(2.0 * M_PI * v);
+}
 
 // A seed for one independent stream named by `path` (e.g. {sampler, budget, run}): the same
 // path gives the same stream whichever rank or thread asks for it.
