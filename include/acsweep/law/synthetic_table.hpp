@@ -19,7 +19,8 @@ struct SyntheticTableSpec {
   double shared = 0.8;
 };
 
-// A and C uniform in [0, 1) (C scaled to percent); per benchmark b the coefficients of
+// A = u - 1 in (-1, 0] (log-likelihood-like) and C = 100 v in (0, 100] (percent), u and v uniform;
+// over a = A + 1 and c = C / 100, per benchmark b the coefficients of
 // (1, a, c, a^2, ac, c^2) are sqrt(shared) w0 + sqrt(1 - shared) w_b with w ~ N(0, I), the
 // quadratic is min-max normalised over the settings, and N(0, noise^2) is added. Settings are
 // named s0, s1, ..., benchmarks B0, B1, ...; the source is "synthetic(settings, noise, seed)".
