@@ -87,15 +87,26 @@ torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor& x, const torch
   return h + mlp_(post_attention_layernorm_(h));
 }
 
-LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& config) : config_(config) {
+LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& config, const PartMade& made)
+    : config_(config) {
+  const auto done = [&made](torch::nn::Module& part, const std::string& prefix) {
+    if (made) made(part, prefix);
+  };
   model_ = register_module("model", std::make_shared<torch::nn::Module>());
   embed_tokens_ =
       model_->register_module("embed_tokens", torch::nn::Embedding(config.vocab_size, config.hidden_size));
+  done(*embed_tokens_, "model.embed_tokens.");
   layers_ = model_->register_module("layers", torch::nn::ModuleList());
-  for (std::int64_t i = 0; i < config.num_hidden_layers; ++i) layers_->push_back(LlamaDecoderLayer(config));
+  for (std::int64_t i = 0; i < config.num_hidden_layers; ++i) {
+    layers_->push_back(LlamaDecoderLayer(config));
+    done(*layers_[static_cast<std::size_t>(i)], "model.layers." + std::to_string(i) + ".");
+  }
   norm_ = model_->register_module("norm", RMSNorm(config.hidden_size, config.rms_norm_eps));
-  if (!config.tie_word_embeddings)
+  done(*norm_, "model.norm.");
+  if (!config.tie_word_embeddings) {
     lm_head_ = register_module("lm_head", linear(config.hidden_size, config.vocab_size));
+    done(*lm_head_, "lm_head.");
+  }
 }
 
 torch::Tensor LlamaForCausalLMImpl::embed(const torch::Tensor& ids) { return embed_tokens_(ids); }
@@ -131,10 +142,13 @@ torch::Tensor LlamaForCausalLMImpl::head_weight() const {
   return config_.tie_word_embeddings ? embed_tokens_->weight : lm_head_->weight;
 }
 
-LlamaForCausalLM load_llama(const std::string& folder) {
+LlamaForCausalLM load_llama(const std::string& folder, const LoadTarget& target) {
   const LlamaConfig config = read_llama_config((std::filesystem::path(folder) / "config.json").string());
-  LlamaForCausalLM model(config);
-  load_parameters(*model, SafetensorsFolder(folder));
+  const SafetensorsFolder weights(folder);
+  LlamaForCausalLM model(config, [&](torch::nn::Module& part, const std::string& prefix) {
+    load_parameters(part, weights, prefix);
+    part.to(target.device, target.dtype);
+  });
   model->eval();
   return model;
 }

@@ -1,5 +1,8 @@
 #include "acsweep/models/torch_weights.hpp"
 
+#include <cstdint>
+#include <cstring>
+
 #include "acsweep/error.hpp"
 
 namespace acsweep::models {
@@ -14,8 +17,19 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
 }  // namespace
 
 torch::Tensor to_tensor(const TensorView& view) {
-  std::vector<float> values = view.to_float();
-  return torch::from_blob(values.data(), view.shape, torch::kFloat32).clone();
+  return mapped_tensor(view).to(torch::kFloat32, /*non_blocking=*/false, /*copy=*/true);
+}
+
+torch::Tensor mapped_tensor(const TensorView& view) {
+  const auto dtype = view.dtype == DType::F32   ? torch::kFloat32
+                     : view.dtype == DType::F16 ? torch::kFloat16
+                                                : torch::kBFloat16;
+  const auto at = reinterpret_cast<std::uintptr_t>(view.data);
+  if (at % size_of(view.dtype) == 0)  // never written through: the tensor's users only read it
+    return torch::from_blob(const_cast<std::byte*>(view.data), view.shape, torch::TensorOptions(dtype));
+  auto copy = torch::empty(view.shape, torch::TensorOptions(dtype));  // unaligned in the file
+  std::memcpy(copy.data_ptr(), view.data, view.bytes);
+  return copy;
 }
 
 void load_parameters(torch::nn::Module& module, const SafetensorsFolder& weights, const std::string& prefix) {
@@ -28,7 +42,7 @@ void load_parameters(torch::nn::Module& module, const SafetensorsFolder& weights
     if (view.shape != expected)
       throw InputError(weights.folder() + ": weight '" + key + "' has shape " + shape_text(view.shape) +
                        ", the model needs " + shape_text(expected));
-    const torch::Tensor value = to_tensor(view);
+    const torch::Tensor value = mapped_tensor(view);
     if (!torch::isfinite(value).all().item<bool>())
       throw InputError(weights.folder() + ": weight '" + key + "' holds NaN or infinite values");
     item.value().copy_(value);

@@ -38,9 +38,8 @@ std::shared_ptr<RankState> load_rank_state(const ScoringPlan& plan, const runtim
 
 models::LlamaForCausalLM& frozen_llm(RankState& state) {
   if (!state.llm) {
-    state.llm = models::load_llama(state.llm_folder);
+    state.llm = models::load_llama(state.llm_folder, {state.device, torch::kFloat32});
     train::freeze(*state.llm);
-    state.llm->to(state.device);
   }
   return state.llm;
 }

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -89,15 +88,13 @@ std::string shard_file(int rank, int ranks) {
   return "shard-" + std::to_string(rank) + "-of-" + std::to_string(ranks) + ".safetensors";
 }
 
-// Elements [lo, hi) of a stored tensor, flattened, as float32 (checkpoints hold float32; another
-// dtype is widened whole first).
+// Elements [lo, hi) of a stored tensor, flattened, as float32: only those bytes are read.
 torch::Tensor read_range(const models::TensorView& view, std::int64_t lo, std::int64_t hi) {
-  if (view.dtype != models::DType::F32)
-    return models::to_tensor(view).reshape({-1}).narrow(0, lo, hi - lo).clone();
-  auto out = torch::empty({hi - lo}, torch::kFloat32);
-  std::memcpy(out.data_ptr<float>(), view.data + lo * static_cast<std::int64_t>(sizeof(float)),
-              static_cast<std::size_t>(hi - lo) * sizeof(float));
-  return out;
+  return models::mapped_tensor(view)
+      .reshape({-1})
+      .narrow(0, lo, hi - lo)
+      .to(torch::kFloat32, false,
+          /*copy=*/true);
 }
 
 // A checkpoint as one set of named tensors, whichever way it was written: unsharded (weights and

@@ -65,8 +65,7 @@ TEST(GpuTraining, OneStage2StepMatchesTheCpu) {
   const auto run = [&](torch::Device device, AllReduce& all_reduce, int r, bool bf16 = false,
                        ShardLevel shard = ShardLevel::none, bool bf16_weights = false,
                        std::int64_t steps = 1) {
-    auto llm = models::load_llama(root + "/llm");
-    llm->to(device);
+    auto llm = models::load_llama(root + "/llm", {device, torch::kFloat32});
     std::vector<std::unique_ptr<models::VisionEncoder>> members;
     members.push_back(models::load_vision_encoder(root + "/encoders/clip"));
     models::VisionRepresentation representation(std::move(members));

@@ -3,9 +3,11 @@
 // without grouped-query attention and tied embeddings; bad weights named by key.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "acsweep/error.hpp"

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <string>
 
 #include "acsweep/models/hf_config.hpp"
 
@@ -59,7 +60,11 @@ TORCH_MODULE(LlamaDecoderLayer);
 // Holds "model.*" (embed_tokens, layers, norm) and "lm_head" unless the embeddings are tied.
 class LlamaForCausalLMImpl : public torch::nn::Module {
  public:
-  explicit LlamaForCausalLMImpl(const LlamaConfig& config);
+  // Called on each part as soon as it is made, in order: the embeddings, every decoder layer, the
+  // final norm, the head, each with the prefix of its parameters' names ("model.layers.3.").
+  // load_llama fills and places each part there, so the model is never whole on the host.
+  using PartMade = std::function<void(torch::nn::Module& part, const std::string& prefix)>;
+  explicit LlamaForCausalLMImpl(const LlamaConfig& config, const PartMade& made = {});
 
   // [B, T] token ids -> [B, T, D] embeddings.
   torch::Tensor embed(const torch::Tensor& ids);
@@ -94,8 +99,17 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
 };
 TORCH_MODULE(LlamaForCausalLM);
 
-// Reads config.json and the safetensors weights of an HF folder.
-LlamaForCausalLM load_llama(const std::string& folder);
+// Where and in which dtype a loaded model's weights live.
+struct LoadTarget {
+  torch::Device device = torch::kCPU;
+  torch::ScalarType dtype = torch::kFloat32;
+};
+
+// Reads config.json and the safetensors weights of an HF folder into a model on `target`. The
+// model is made a part at a time (embeddings, each decoder layer, norm, head), each filled from
+// the memory-mapped weights and moved to the target before the next is made: beyond what ends on
+// the host, the host holds at most one part in float32 (at 7B, one layer: 0.8 GB, not 27 GB).
+LlamaForCausalLM load_llama(const std::string& folder, const LoadTarget& target = {});
 
 // cos and sin of the rotary embedding for positions 0..length-1: [length, head_dim].
 std::pair<torch::Tensor, torch::Tensor> rotary_tables(std::int64_t length, std::int64_t head_dim,
