@@ -12,4 +12,11 @@ class InputError : public std::runtime_error {
   explicit InputError(const std::string& what) : std::runtime_error(what) {}
 };
 
+// A task's failure that another attempt would only repeat (a training that diverged): the
+// scheduler records the task as failed at once instead of running it again.
+class FinalFailure : public std::runtime_error {
+ public:
+  explicit FinalFailure(const std::string& what) : std::runtime_error(what) {}
+};
+
 }  // namespace acsweep

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "acsweep/error.hpp"
 #include "acsweep/runtime/point_to_point.hpp"
 #include "acsweep/runtime/signals.hpp"
 
@@ -23,10 +24,16 @@ int rank_in(MPI_Comm comm) {
   return rank;
 }
 
+// Why a task failed, and whether another attempt would only repeat it.
+struct Failure {
+  std::string message;
+  bool final = false;
+};
+
 // Runs one task (and, where this rank reports for it, its persist hook); any exception becomes
 // the failure's message.
 std::optional<TaskResult> execute(const TaskDescriptor& task, const TaskRegistry& registry,
-                                  const SweepHooks& hooks, int rank, MPI_Comm group, std::string& error) {
+                                  const SweepHooks& hooks, int rank, MPI_Comm group, Failure& error) {
   const auto start = Clock::now();
   try {
     TaskResult result = registry.run(task, group);
@@ -36,10 +43,12 @@ std::optional<TaskResult> execute(const TaskDescriptor& task, const TaskRegistry
     const bool reports = !task.whole_group || rank_in(group) == 0;
     if (reports && hooks.persist) hooks.persist(task, result);
     return result;
+  } catch (const FinalFailure& e) {
+    error = {e.what(), true};
   } catch (const std::exception& e) {
-    error = e.what();
+    error = {e.what(), false};
   } catch (...) {
-    error = "unknown exception";
+    error = {"unknown exception", false};
   }
   return std::nullopt;
 }
@@ -64,7 +73,7 @@ class Plan {
     for (std::size_t i : order) (tasks[i].whole_group ? group_queue_ : single_queue_).push_back(i);
   }
 
-  void finished(std::size_t position, std::optional<TaskResult> result, const std::string& error, int rank) {
+  void finished(std::size_t position, std::optional<TaskResult> result, const Failure& error, int rank) {
     if (report_.results[position] || closed_[position])
       throw std::logic_error("task " + tasks_[position].name + " reported twice");
     if (result) {
@@ -72,8 +81,10 @@ class Plan {
       closed_[position] = true;
       ++done_;
     } else {
-      TaskFailure failure{tasks_[position].index, tasks_[position].name, error, rank, attempt_[position]};
-      if (attempt_[position] < max_attempts_) {
+      TaskFailure failure{tasks_[position].index, tasks_[position].name,
+                          error.message,          rank,
+                          attempt_[position],     error.final};
+      if (attempt_[position] < max_attempts_ && !error.final) {
         ++attempt_[position];
         report_.retried.push_back(failure);
         (tasks_[position].whole_group ? group_queue_ : single_queue_).push_front(position);
@@ -146,11 +157,12 @@ void serve(const TaskRegistry& registry, const SweepHooks& hooks, MPI_Comm comm,
       return;
     }
     const auto task = receive_object<TaskDescriptor>(status, comm);
-    std::string error;
+    Failure error;
     if (auto result = execute(task, registry, hooks, rank, task.whole_group ? group : MPI_COMM_SELF, error))
       send_object(*result, coordinator, kResult, comm);
     else
-      send_object(TaskFailure{task.index, task.name, error, rank, task.attempt}, coordinator, kFailure, comm);
+      send_object(TaskFailure{task.index, task.name, error.message, rank, task.attempt, error.final},
+                  coordinator, kFailure, comm);
   }
 }
 
@@ -158,7 +170,7 @@ void serve(const TaskRegistry& registry, const SweepHooks& hooks, MPI_Comm comm,
 struct GroupRun {
   std::size_t outstanding = 0;
   std::optional<TaskResult> leader_result;  // from group rank 0
-  std::string error;
+  Failure error;                            // the first member's to fail
   int error_rank = -1;
 };
 
@@ -200,7 +212,7 @@ SweepReport run_sweep(const std::vector<TaskDescriptor>& tasks, const TaskRegist
   if (size == 1) {  // one process runs everything in order, whole-group tasks as a group of one
     while (plan.has_work()) {
       const std::size_t position = plan.take_any();
-      std::string error;
+      Failure error;
       auto result = execute(plan.descriptor(position), registry, hooks, rank, MPI_COMM_SELF, error);
       plan.busy(rank, result ? result->seconds : 0.0);
       plan.finished(position, std::move(result), error, rank);
@@ -237,7 +249,7 @@ SweepReport run_sweep(const std::vector<TaskDescriptor>& tasks, const TaskRegist
         running[r] = position;
         idle.erase(r);
       }
-      group_runs[position] = GroupRun{ranks.size(), std::nullopt, "", -1};
+      group_runs[position] = GroupRun{ranks.size(), std::nullopt, {}, -1};
     }
     // Then single-rank work; a group's ranks are held back while a whole-group task waits.
     for (auto it = idle.begin(); it != idle.end();) {
@@ -285,11 +297,12 @@ SweepReport run_sweep(const std::vector<TaskDescriptor>& tasks, const TaskRegist
       continue;
     }
     std::optional<TaskResult> result;
-    std::string error;
+    Failure error;
     if (status.MPI_TAG == kResult) {
       result = receive_object<TaskResult>(status, comm);
     } else if (status.MPI_TAG == kFailure) {
-      error = receive_object<TaskFailure>(status, comm).message;
+      const auto failure = receive_object<TaskFailure>(status, comm);
+      error = {failure.message, failure.final};
     } else {
       throw std::runtime_error("unexpected message tag " + std::to_string(status.MPI_TAG) + " from rank " +
                                std::to_string(source));
@@ -314,7 +327,7 @@ SweepReport run_sweep(const std::vector<TaskDescriptor>& tasks, const TaskRegist
     if (run.error_rank >= 0)
       plan.finished(position, std::nullopt, run.error, run.error_rank);
     else
-      plan.finished(position, std::move(run.leader_result), "", members.at(group_of(source)).front());
+      plan.finished(position, std::move(run.leader_result), {}, members.at(group_of(source)).front());
     group_runs.erase(group_run);
   }
   return plan.finish(since(start));

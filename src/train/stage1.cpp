@@ -9,6 +9,7 @@
 #include "acsweep/train/activation_checkpoint.hpp"
 #include "acsweep/train/adamw.hpp"
 #include "acsweep/train/autocast.hpp"
+#include "acsweep/train/divergence.hpp"
 #include "acsweep/train/prompt_batches.hpp"
 #include "acsweep/train/schedule.hpp"
 
@@ -92,6 +93,7 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
         all_reduce.sum(total);
         step_loss = total.item<double>();
       }
+      check_loss_finite("Stage 1", step_loss, step + 1, steps);
       if (options.max_grad_norm > 0)
         torch::nn::utils::clip_grad_norm_(result.projector->parameters(), options.max_grad_norm);
       optimizer.step(cosine_with_warmup(step, steps, warmup, options.learning_rate));

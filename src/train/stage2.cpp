@@ -7,6 +7,7 @@
 #include "acsweep/train/activation_checkpoint.hpp"
 #include "acsweep/train/autocast.hpp"
 #include "acsweep/train/checkpoint.hpp"
+#include "acsweep/train/divergence.hpp"
 #include "acsweep/train/group_optimizer.hpp"
 #include "acsweep/train/prompt_batches.hpp"
 #include "acsweep/train/schedule.hpp"
@@ -152,10 +153,12 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
     }
     optimizer.reduce();  // every rank, even one whose share of a short last batch is empty
     all_reduce.sum(loss_sum);
+    const double step_loss = loss_sum.item<double>() / tokens;
+    check_loss_finite("Stage 2", step_loss, step + 1, result.steps);
     if (options.max_grad_norm > 0) optimizer.clip(options.max_grad_norm);
     optimizer.step(cosine_with_warmup(step, result.steps, warmup, options.learning_rate));
     cursor.step = step + 1;
-    cursor.step_loss.push_back(loss_sum.item<double>() / tokens);
+    cursor.step_loss.push_back(step_loss);
     if (options.checkpoint_every > 0 && cursor.step % options.checkpoint_every == 0) {
       optimizer.save(options.checkpoint_dir, cursor);
       if (rank == 0) prune_checkpoints(options.checkpoint_dir, options.keep_checkpoints);

@@ -268,6 +268,25 @@ def test_finetune_on_a_worker_group_equals_one_rank(acsweep, world):
     assert sentencepiece.SentencePieceProcessor(model_file=str(model / "tokenizer.model")).get_piece_size() > 0
 
 
+def test_a_diverging_finetune_fails_its_task_naming_the_setting_and_the_step(acsweep, world):
+    # A learning rate far too large: the first step's update overflows the weights and the loss is
+    # NaN at the second step. The finetune fails there on both ranks of its group (no hang), the
+    # run says so and exits non-zero (3: some tasks failed), and no benchmark score is written.
+    job = write_job(world, FINETUNE, "finetune.ini")
+    done = acsweep("run", job, "--set", "job.output=diverged", "--set", "stage2.lr=1e30", "--set",
+                   "stage2.warmup_ratio=0", "--set", "layout.groups=1", "--set", "layout.group_size=2",
+                   ranks=3, check=False)
+    assert done.returncode != 0, done.stderr
+    # Not tried again: the same data, seed and rate diverge the same way.
+    assert re.search(r"task clip \(finetune\) failed on rank \d after 1 attempt\(s\): Stage 2: the loss of step 2 of "
+                     r"12 is (NaN|infinite): the training diverged", done.stderr), done.stderr
+    assert "1 task(s) failed" in done.stderr
+    with segment(world / "diverged", 1) as f:
+        kinds = [k.decode() for k in f["tasks/kind"][()]]
+        assert f["tasks/status"][()][kinds.index("finetune")] == 2  # failed (store/run_store.hpp)
+        assert "finetune" not in f or not np.any(np.isfinite(f["finetune/shapes"][()]))
+
+
 @pytest.mark.parametrize("shard,ranks,victim", [
     ("none", None, "checkpoint-8.tmp-"),  # one rank: its weights and moments
     ("parameters", 3, "checkpoint-8.tmp-sharded/shard-1-of-2"),  # one rank of a group of two

@@ -1,5 +1,6 @@
 // The scheduler at any world size: every task ends exactly once, results come from the task's
-// own function, retries are bounded, and failures carry the rank and the message.
+// own function, retries are bounded (none after a FinalFailure), and failures carry the rank and
+// the message.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -8,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "acsweep/error.hpp"
 #include "acsweep/runtime/mpi.hpp"
 #include "acsweep/runtime/scheduler.hpp"
 #include "acsweep/runtime/signals.hpp"
@@ -52,6 +54,9 @@ TaskRegistry registry() {
   });
   r.add("broken",
         [](const TaskDescriptor&) -> TaskResult { throw std::runtime_error("broken input 'x.jpg'"); });
+  r.add("diverges", [](const TaskDescriptor& t) -> TaskResult {
+    throw FinalFailure("diverged on attempt " + std::to_string(t.attempt));
+  });
   return r;
 }
 
@@ -103,6 +108,23 @@ TEST(SchedulerMpi, FailuresAreRetriedThenRecordedAndTheSweepGoesOn) {
     if (i != 7) {
       EXPECT_TRUE(report.results[i].has_value()) << i;
     }
+}
+
+TEST(SchedulerMpi, AFinalFailureIsRecordedAtOnceWithoutAnotherAttempt) {
+  auto tasks = plan(12, 10);
+  tasks[5].kind = "diverges";
+  tasks[8].kind = "flaky";
+  const SweepReport report = run_sweep(tasks, registry(), {}, 3, MPI_COMM_WORLD);
+  if (world_rank() != 0) return;
+  ASSERT_EQ(report.failed.size(), 1u);
+  EXPECT_EQ(report.failed[0].name, "t5");
+  EXPECT_EQ(report.failed[0].attempt, 1);
+  EXPECT_TRUE(report.failed[0].final);
+  EXPECT_EQ(report.failed[0].message, "diverged on attempt 1");
+  ASSERT_EQ(report.retried.size(), 1u);  // the flaky one alone
+  EXPECT_EQ(report.retried[0].name, "t8");
+  EXPECT_FALSE(report.retried[0].final);
+  EXPECT_TRUE(report.results[8].has_value());
 }
 
 TEST(SchedulerMpi, StopSignalLeavesTheRestPendingAndEndsCleanly) {

@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -31,6 +32,7 @@
 #include "acsweep/runtime/mpi.hpp"
 #include "acsweep/train/activation_checkpoint.hpp"
 #include "acsweep/train/checkpoint.hpp"
+#include "acsweep/train/divergence.hpp"
 #include "acsweep/train/reducer.hpp"
 #include "acsweep/train/sharded_adamw.hpp"
 #include "acsweep/train/stage1.hpp"
@@ -844,6 +846,51 @@ TEST_F(TinyWorldTraining, Stage1WRanksFollowOneRank) {
     const double scale = trusted[i].abs().max().item<double>() + 1e-12;
     EXPECT_LE((mine[i] - trusted[i]).abs().max().item<double>(), 1e-4 * scale) << i;
   }
+}
+
+// A learning rate far too large makes the loss NaN at the second step (the first step's update
+// overflows the projector's output). Every rank stops there with TrainingDiverged naming the stage
+// and the step, before the optimizer takes the NaN gradients; none is left in a collective (the
+// barrier after it returns).
+TEST_F(TinyWorldTraining, ADivergingTrainingStopsEveryRankAtTheSameStep) {
+  if (8 % world_size() != 0) GTEST_SKIP() << "a global batch of 8 needs 1, 2, 4 or 8 ranks";
+  const auto expect_diverged_at_step_2 = [](const std::function<void()>& train, const std::string& stage) {
+    try {
+      train();
+      ADD_FAILURE() << stage << " did not stop";
+    } catch (const TrainingDiverged& e) {
+      EXPECT_NE(std::string(e.what()).find(stage + ": the loss of step 2 of "), std::string::npos)
+          << e.what();
+    }
+    EXPECT_EQ(MPI_Barrier(MPI_COMM_WORLD), MPI_SUCCESS);
+  };
+  const auto data = conversations();
+  for (const auto shard : {ShardLevel::none, ShardLevel::gradients, ShardLevel::parameters}) {
+    auto m = model();
+    MpiAllReduce world(MPI_COMM_WORLD);
+    auto o = options(1);
+    o.learning_rate = 1e30;
+    o.warmup_ratio = 0;
+    o.max_grad_norm = 0;
+    o.shard = shard;
+    expect_diverged_at_step_2(
+        [&] { train_stage2(m.llm, m.projector, *m.representation, data, o, world, world_rank()); },
+        "Stage 2");
+  }
+  const models::Tokenizer tokenizer(*root_ + "/llm/tokenizer.model");
+  const auto captions =
+      models::plain_captions(tokenizer, data::read_llava_json(*root_ + "/captions.json", *root_ + "/images"));
+  auto m = model();
+  freeze(*m.llm);
+  MpiAllReduce world(MPI_COMM_WORLD);
+  Stage1Options o;
+  o.learning_rate = 1e30;
+  o.warmup_ratio = 0;
+  o.global_batch = 8;
+  o.micro_batch = 2;
+  o.data_seed = 4;
+  expect_diverged_at_step_2(
+      [&] { train_projector(m.llm, *m.representation, captions, o, world, world_rank()); }, "Stage 1");
 }
 
 }  // namespace

@@ -51,11 +51,13 @@ struct TaskFailure {
   std::string message;
   int rank = 0;
   int attempt = 1;
+  bool final = false;  // another attempt would only repeat it (FinalFailure, error.hpp)
 
   template <class Archive>
-  void serialize(Archive& ar, unsigned /*version*/) {
+  void serialize(Archive& ar, unsigned version) {
     // clang-format off
     ar & index & name & message & rank & attempt;
+    if (version >= 2) ar & final;
     // clang-format on
   }
 };
@@ -67,4 +69,4 @@ enum Tag : int { kReady = 1, kTask = 2, kResult = 3, kFailure = 4, kStop = 5 };
 
 BOOST_CLASS_VERSION(acsweep::runtime::TaskDescriptor, 2)
 BOOST_CLASS_VERSION(acsweep::runtime::TaskResult, 1)
-BOOST_CLASS_VERSION(acsweep::runtime::TaskFailure, 1)
+BOOST_CLASS_VERSION(acsweep::runtime::TaskFailure, 2)

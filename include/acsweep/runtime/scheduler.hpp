@@ -1,9 +1,9 @@
 #pragma once
 // Dynamic scheduling of tasks over ranks (shared/spec/ARCHITECTURE.md, "Pipeline"): the
 // coordinator hands out tasks largest estimated cost first to whichever rank is idle; a task that
-// throws is reported with its message and retried up to max_attempts times, then recorded as
-// failed while the sweep goes on. Every task ends exactly once: done, failed, or (after a stop
-// signal) still pending.
+// throws is reported with its message and retried up to max_attempts times (a FinalFailure,
+// error.hpp, not at all), then recorded as failed while the sweep goes on. Every task ends exactly
+// once: done, failed, or (after a stop signal) still pending.
 #include <mpi.h>
 
 #include <functional>
