@@ -1,5 +1,6 @@
 #include "acsweep/models/llama.hpp"
 
+#include <cmath>
 #include <filesystem>
 
 #include "acsweep/models/attention.hpp"
@@ -10,10 +11,6 @@ namespace F = torch::nn::functional;
 
 namespace acsweep::models {
 namespace {
-
-torch::nn::Linear linear(std::int64_t in, std::int64_t out) {
-  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
-}
 
 // Hugging Face's convention: the two halves of each head's vector form the rotated pairs.
 torch::Tensor rotate_half(const torch::Tensor& x) {
@@ -32,6 +29,11 @@ std::pair<torch::Tensor, torch::Tensor> rotary_tables(std::int64_t length, std::
   return {full.cos().to(torch::kFloat32), full.sin().to(torch::kFloat32)};
 }
 
+LlamaLinearImpl::LlamaLinearImpl(std::int64_t in, std::int64_t out, bool initialise) {
+  weight = register_parameter("weight", torch::empty({out, in}));
+  if (initialise) torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));  // nn::Linear's draw
+}
+
 RMSNormImpl::RMSNormImpl(std::int64_t size, double eps) : eps_(eps) {
   weight_ = register_parameter("weight", torch::ones({size}));
 }
@@ -42,12 +44,12 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   return weight_ * normed.to(x.scalar_type());
 }
 
-LlamaAttentionImpl::LlamaAttentionImpl(const LlamaConfig& config) : config_(config) {
+LlamaAttentionImpl::LlamaAttentionImpl(const LlamaConfig& config, bool initialise) : config_(config) {
   const auto heads = config.num_attention_heads, kv = config.num_key_value_heads, d = config.head_dim;
-  q_proj_ = register_module("q_proj", linear(config.hidden_size, heads * d));
-  k_proj_ = register_module("k_proj", linear(config.hidden_size, kv * d));
-  v_proj_ = register_module("v_proj", linear(config.hidden_size, kv * d));
-  o_proj_ = register_module("o_proj", linear(heads * d, config.hidden_size));
+  q_proj_ = register_module("q_proj", LlamaLinear(config.hidden_size, heads * d, initialise));
+  k_proj_ = register_module("k_proj", LlamaLinear(config.hidden_size, kv * d, initialise));
+  v_proj_ = register_module("v_proj", LlamaLinear(config.hidden_size, kv * d, initialise));
+  o_proj_ = register_module("o_proj", LlamaLinear(heads * d, config.hidden_size, initialise));
 }
 
 torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
@@ -63,19 +65,22 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::T
   return o_proj_(attended.transpose(1, 2).reshape({B, T, heads * d}));
 }
 
-LlamaMLPImpl::LlamaMLPImpl(const LlamaConfig& config) {
-  gate_proj_ = register_module("gate_proj", linear(config.hidden_size, config.intermediate_size));
-  up_proj_ = register_module("up_proj", linear(config.hidden_size, config.intermediate_size));
-  down_proj_ = register_module("down_proj", linear(config.intermediate_size, config.hidden_size));
+LlamaMLPImpl::LlamaMLPImpl(const LlamaConfig& config, bool initialise) {
+  gate_proj_ =
+      register_module("gate_proj", LlamaLinear(config.hidden_size, config.intermediate_size, initialise));
+  up_proj_ =
+      register_module("up_proj", LlamaLinear(config.hidden_size, config.intermediate_size, initialise));
+  down_proj_ =
+      register_module("down_proj", LlamaLinear(config.intermediate_size, config.hidden_size, initialise));
 }
 
 torch::Tensor LlamaMLPImpl::forward(const torch::Tensor& x) {
   return down_proj_(F::silu(gate_proj_(x)) * up_proj_(x));
 }
 
-LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& config) {
-  self_attn_ = register_module("self_attn", LlamaAttention(config));
-  mlp_ = register_module("mlp", LlamaMLP(config));
+LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& config, bool initialise) {
+  self_attn_ = register_module("self_attn", LlamaAttention(config, initialise));
+  mlp_ = register_module("mlp", LlamaMLP(config, initialise));
   input_layernorm_ = register_module("input_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
   post_attention_layernorm_ =
       register_module("post_attention_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
@@ -89,22 +94,24 @@ torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor& x, const torch
 
 LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& config, const PartMade& made)
     : config_(config) {
+  const bool initialise = !made;
   const auto done = [&made](torch::nn::Module& part, const std::string& prefix) {
     if (made) made(part, prefix);
   };
   model_ = register_module("model", std::make_shared<torch::nn::Module>());
-  embed_tokens_ =
-      model_->register_module("embed_tokens", torch::nn::Embedding(config.vocab_size, config.hidden_size));
+  auto embedding = torch::nn::EmbeddingOptions(config.vocab_size, config.hidden_size);
+  if (!initialise) embedding._weight(torch::empty({config.vocab_size, config.hidden_size}));  // not drawn
+  embed_tokens_ = model_->register_module("embed_tokens", torch::nn::Embedding(embedding));
   done(*embed_tokens_, "model.embed_tokens.");
   layers_ = model_->register_module("layers", torch::nn::ModuleList());
   for (std::int64_t i = 0; i < config.num_hidden_layers; ++i) {
-    layers_->push_back(LlamaDecoderLayer(config));
+    layers_->push_back(LlamaDecoderLayer(config, initialise));
     done(*layers_[static_cast<std::size_t>(i)], "model.layers." + std::to_string(i) + ".");
   }
   norm_ = model_->register_module("norm", RMSNorm(config.hidden_size, config.rms_norm_eps));
   done(*norm_, "model.norm.");
   if (!config.tie_word_embeddings) {
-    lm_head_ = register_module("lm_head", linear(config.hidden_size, config.vocab_size));
+    lm_head_ = register_module("lm_head", LlamaLinear(config.hidden_size, config.vocab_size, initialise));
     done(*lm_head_, "lm_head.");
   }
 }

@@ -64,6 +64,17 @@ INSTANTIATE_TEST_SUITE_P(Variants, LlamaAgainstReference,
                                            Case{"mqa_untied", false, 1}),
                          [](const auto& variant) { return std::string(variant.param.name); });
 
+// Random models (tests, benchmarks) draw the same weights as with torch::nn::Linear's init.
+TEST(LlamaLinear, DrawsAsTorchLinearDoesFromTheSameSeed) {
+  torch::manual_seed(7);
+  LlamaLinear ours(48, 80);
+  torch::manual_seed(7);
+  torch::nn::Linear theirs(torch::nn::LinearOptions(48, 80).bias(false));
+  EXPECT_TRUE(torch::equal(ours->weight, theirs->weight));
+  const auto x = torch::randn({2, 5, 48});
+  EXPECT_TRUE(torch::allclose(ours->forward(x), theirs->forward(x)));
+}
+
 std::string load_error(const fs::path& folder) {
   try {
     load_llama(folder.string());

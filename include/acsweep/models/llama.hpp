@@ -12,6 +12,17 @@
 
 namespace acsweep::models {
 
+// A linear layer without bias, as Llama's are. `initialise`: drawn as torch::nn::Linear draws its
+// weight (the same numbers from the same seed); off, the weight is left as allocated, for a loader
+// to fill (at 7B, the random draws would take half a minute per rank).
+class LlamaLinearImpl : public torch::nn::Module {
+ public:
+  LlamaLinearImpl(std::int64_t in, std::int64_t out, bool initialise = true);
+  torch::Tensor forward(const torch::Tensor& x) { return torch::linear(x, weight); }
+  torch::Tensor weight;
+};
+TORCH_MODULE(LlamaLinear);
+
 class RMSNormImpl : public torch::nn::Module {
  public:
   RMSNormImpl(std::int64_t size, double eps);
@@ -25,29 +36,29 @@ TORCH_MODULE(RMSNorm);
 
 class LlamaAttentionImpl : public torch::nn::Module {
  public:
-  explicit LlamaAttentionImpl(const LlamaConfig& config);
+  explicit LlamaAttentionImpl(const LlamaConfig& config, bool initialise = true);
   // x: [B, T, D]; cos, sin: [T, head_dim]
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
 
  private:
   LlamaConfig config_;
-  torch::nn::Linear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, o_proj_{nullptr};
+  LlamaLinear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, o_proj_{nullptr};
 };
 TORCH_MODULE(LlamaAttention);
 
 class LlamaMLPImpl : public torch::nn::Module {
  public:
-  explicit LlamaMLPImpl(const LlamaConfig& config);
+  explicit LlamaMLPImpl(const LlamaConfig& config, bool initialise = true);
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
-  torch::nn::Linear gate_proj_{nullptr}, up_proj_{nullptr}, down_proj_{nullptr};
+  LlamaLinear gate_proj_{nullptr}, up_proj_{nullptr}, down_proj_{nullptr};
 };
 TORCH_MODULE(LlamaMLP);
 
 class LlamaDecoderLayerImpl : public torch::nn::Module {
  public:
-  explicit LlamaDecoderLayerImpl(const LlamaConfig& config);
+  explicit LlamaDecoderLayerImpl(const LlamaConfig& config, bool initialise = true);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
 
  private:
@@ -62,7 +73,8 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
  public:
   // Called on each part as soon as it is made, in order: the embeddings, every decoder layer, the
   // final norm, the head, each with the prefix of its parameters' names ("model.layers.3.").
-  // load_llama fills and places each part there, so the model is never whole on the host.
+  // load_llama fills and places each part there, so the model is never whole on the host. With
+  // `made`, the weights are not drawn at random: `made` fills them.
   using PartMade = std::function<void(torch::nn::Module& part, const std::string& prefix)>;
   explicit LlamaForCausalLMImpl(const LlamaConfig& config, const PartMade& made = {});
 
@@ -94,7 +106,7 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   torch::nn::Embedding embed_tokens_{nullptr};
   torch::nn::ModuleList layers_;
   RMSNorm norm_{nullptr};
-  torch::nn::Linear lm_head_{nullptr};
+  LlamaLinear lm_head_{nullptr};
   LayerCall layer_call_;
 };
 TORCH_MODULE(LlamaForCausalLM);
