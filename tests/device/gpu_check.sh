@@ -5,9 +5,10 @@
 # While acsweep builds against that folder and python3's torch, transformers writes the golden
 # references; then the NCCL all-reduce and a Stage-2 step (float32 against the CPU, then under
 # bf16 autocast) at 1 rank and at one rank per GPU, the golden comparison on the CPU build of
-# the same binaries, and the 1B-Llama Stage-2 bench (bench/train_shard_bench.cpp: every shard level
-# on one GPU, step time, tokens/s, MFU and peak memory against the plan; ACSWEEP_GPU_BENCH=0 skips
-# it). Under 8 minutes on 16 cores, the build included.
+# the same binaries, the 1B-Llama Stage-2 bench (bench/train_shard_bench.cpp: every shard level
+# on one GPU, step time, tokens/s, MFU and peak memory against the plan) and the 1B load bench
+# (bench/llama_load.sh: host and GPU peaks, a part at a time against whole); ACSWEEP_GPU_BENCH=0
+# skips both. Under 8 minutes on 16 cores, the build included.
 #   tests/device/gpu_check.sh [--build-only] [DEPS] [BUILD_DIR]
 # --build-only: configure and build, no GPU needed (tests/device/rehearse_gpu_build.sh).
 set -uo pipefail
@@ -43,7 +44,8 @@ command -v ninja >/dev/null && generator=(-G Ninja)
 configure_and_build() {  # $1: the C++ standard
   cmake -S . -B "$build" "${generator[@]}" -DACSWEEP_PYTHON="$python" -DCMAKE_BUILD_TYPE=Release \
     -DACSWEEP_BUILD_BENCH=ON -DCMAKE_CXX_STANDARD="$1" "${DEPS_CMAKE_ARGS[@]}" "${nccl[@]}" &&
-    cmake --build "$build" -j"$(nproc)" --target acsweep test_gpu_training test_golden bench_train_shard
+    cmake --build "$build" -j"$(nproc)" --target acsweep test_gpu_training test_golden bench_train_shard \
+      bench_llama_load
 }
 # C++17 as everywhere else; a LibTorch whose headers need C++20 gets a second try with it.
 configure_and_build 17 || { rm -rf "$build/CMakeCache.txt" "$build/CMakeFiles" && configure_and_build 20; } || exit 1
@@ -67,6 +69,10 @@ if [[ ${ACSWEEP_GPU_BENCH:-1} != 0 ]]; then
     OMP_NUM_THREADS=8 mpirun -np 1 "$build/bench/bench_train_shard" $words cuda 1b || status=1
   done
   stamp "1B bench done"
+  # Loading the 1B Llama (BF16 on disk) onto the GPU a part at a time against whole on the host
+  # first: the host's tensor peak and the GPU's peak allocated, float32 and bf16.
+  bench/llama_load.sh "$build/bench/bench_llama_load" 1b cuda || status=1
+  stamp "load bench done"
 fi
 if wait "$golden_pid"; then
   ACSWEEP_GOLDEN="$PWD/$build/golden" "$build/tests/test_golden" || status=1
