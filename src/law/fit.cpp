@@ -2,6 +2,7 @@
 
 #include <Eigen/Cholesky>
 #include <Eigen/QR>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -181,6 +182,28 @@ LawFit fit_law(const LawModel& model, const std::vector<double>& a, const std::v
   fit.fitted.assign(fitted.data(), fitted.data() + fitted.size());
   fit.r2 = r_squared(y, fit.fitted);
   return fit;
+}
+
+std::vector<double> leave_one_out_predictions(const LawModel& model, const std::vector<double>& a,
+                                              const std::vector<double>& c, const std::vector<double>& y) {
+  if (a.size() != y.size() || c.size() != y.size() || y.size() < 2)
+    throw std::invalid_argument(
+        "leave_one_out_predictions: a, c and y must be equally long, 2 points or more");
+  std::vector<double> out;
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    std::vector<double> others_a, others_c, others_y;
+    for (std::size_t j = 0; j < y.size(); ++j)
+      if (j != i) {
+        others_a.push_back(a[j]);
+        others_c.push_back(c[j]);
+        others_y.push_back(y[j]);
+      }
+    const auto [lowest, highest] = std::minmax_element(others_y.begin(), others_y.end());
+    const double lo = *lowest, span = *highest > *lowest ? *highest - *lowest : 1.0;
+    for (auto& v : others_y) v = (v - lo) / span;
+    out.push_back(lo + span * fit_law(model, others_a, others_c, others_y).predict(a[i], c[i]));
+  }
+  return out;
 }
 
 }  // namespace acsweep::law

@@ -209,6 +209,14 @@ JobMemory plan_memory(const runtime::JobSpec& job, int group_size) {
   return memory;
 }
 
+TrainableParameters trainable_parameters(const runtime::JobSpec& job, const runtime::SettingSpec& setting) {
+  const auto& s = *job.scoring;
+  const auto llm = models::read_llama_config((fs::path(s.llm.folder) / "config.json").string());
+  const auto projector =
+      train::projector_parameters(representation_of(setting, s.search).channels, llm.hidden_size);
+  return {projector, projector + train::llama_parameters(llm)};
+}
+
 void check_memory(const JobMemory& memory, const runtime::JobSpec& job, int group_size) {
   if (memory.device_bytes <= 0 || !job.scoring) return;
   const auto& s = *job.scoring;

@@ -17,6 +17,7 @@
 #include "acsweep/law/table.hpp"
 #include "acsweep/law/table_fit.hpp"
 #include "acsweep/store/results_file.hpp"
+#include "acsweep/sweep/memory_plan.hpp"
 #include "acsweep/sweep/seed_streams.hpp"
 
 namespace acsweep::sweep {
@@ -59,6 +60,53 @@ double finetuned_value(const ScoringPlan& plan, const TaskRows& rows, std::size_
 
 const std::string& setting_name(const runtime::JobSpec& job, std::size_t setting) {
   return job.scoring->search.settings.at(setting).name;
+}
+
+// A parameter count for people: 6.74B, 21.0M, 4.2K.
+std::string count_text(double n) {
+  char text[32];
+  if (n >= 1e9)
+    std::snprintf(text, sizeof text, "%.2fB", n / 1e9);
+  else if (n >= 1e6)
+    std::snprintf(text, sizeof text, "%.1fM", n / 1e6);
+  else
+    std::snprintf(text, sizeof text, "%.1fK", n / 1e3);
+  return text;
+}
+
+// The saving in the paper's terms: the finetunes avoided, and what scoring a setting trains
+// (Stage 1: its projector) against what a finetune trains (Stage 2: the projector and the LLM).
+void print_saving(const runtime::JobSpec& job, const PolicyPick& pick, std::size_t finetuned) {
+  const std::size_t avoided = pick.scored.size() - finetuned;
+  std::printf("  %zu finetunes avoided (%.0f%% of the %zu settings scored)", avoided,
+              100.0 * static_cast<double>(avoided) / static_cast<double>(pick.scored.size()),
+              pick.scored.size());
+  double low = 0, high = 0, stage2 = 0;  // Stage 1's fewest and most; Stage 2's most
+  try {
+    for (const auto s : pick.scored) {
+      const auto p = trainable_parameters(job, job.scoring->search.settings.at(s));
+      const auto n = static_cast<double>(p.stage1);
+      low = low == 0 ? n : std::min(low, n);
+      high = std::max(high, n);
+      stage2 = std::max(stage2, static_cast<double>(p.stage2));
+    }
+  } catch (const InputError& e) {
+    std::printf("; the parameter counts are not known (%s)\n", e.what());
+    return;
+  }
+  std::string stage1 = count_text(low), share;
+  char percent[64];
+  std::snprintf(percent, sizeof percent, "%.3g%%", 100 * low / stage2);
+  share = percent;
+  if (high > low) {
+    stage1 += " to " + count_text(high);
+    std::snprintf(percent, sizeof percent, " to %.3g%%", 100 * high / stage2);
+    share += percent;
+  }
+  std::printf(
+      "; scoring a setting trains its projector alone (Stage 1: %s parameters), a finetune the projector and "
+      "the LLM (Stage 2: %s): %s of a finetune's\n",
+      stage1.c_str(), count_text(stage2).c_str(), share.c_str());
 }
 
 // Writes <output>/measured.csv (setting, A, C, one column per benchmark) atomically.
@@ -139,16 +187,33 @@ void write_validation(store::H5Location& root, const ScoringPlan& plan, const ru
     return;
   }
   write_measured_csv(table.source, table);
-  const auto fits = law::fit_table(law::normalise_table(table), law::LawModel{});
-  std::vector<double> r2;
-  std::printf("  the Law fitted on all %zu settings:", table.size());
+  const law::LawModel model;
+  const auto normalised = law::normalise_table(table);
+  const auto fits = law::fit_table(normalised, model);
+  // As for the policy's fit: with no more settings than coefficients R2 is 1 by construction, and
+  // the leave-one-out error (in the benchmark's units) is what says how well the Law holds.
+  const bool exact = static_cast<int>(table.size()) <= model.term_count();
+  std::vector<double> r2, loo_error;
+  std::printf("  the Law fitted on all %zu settings%s:", table.size(),
+              exact ? " (no more than its coefficients: R2 is 1 by construction)" : "");
   for (std::size_t b = 0; b < fits.size(); ++b) {
     r2.push_back(fits[b].r2);
-    std::printf(" %s R2 %.3f;", table.benchmark_names[b].c_str(), fits[b].r2);
+    const auto& y = table.benchmark_scores[b];
+    const auto loo = law::leave_one_out_predictions(model, normalised.a, normalised.c, y);
+    double error = 0;
+    for (std::size_t i = 0; i < y.size(); ++i)
+      error += std::abs(loo[i] - y[i]) / static_cast<double>(y.size());
+    loo_error.push_back(error);
+    if (exact)
+      std::printf(" %s leave-one-out error %.2f;", table.benchmark_names[b].c_str(), error);
+    else
+      std::printf(" %s R2 %.3f, leave-one-out error %.2f;", table.benchmark_names[b].c_str(), fits[b].r2,
+                  error);
   }
   std::printf("\n  measured table: %s\n\n", table.source.c_str());
   group.write("law_benchmark", table.benchmark_names);
   group.write("law_r2", r2);
+  group.write("law_loo_mean_abs_error", loo_error);
   law::SimulationSpec spec;
   spec.budgets = law::every_budget(table.size());
   spec.runs = kValidationRuns;
@@ -228,11 +293,15 @@ void write_policy(store::H5Location& root, const ScoringPlan& plan, const runtim
   const auto finetuned_settings = pick.finetuned();
   group.set_attribute("budget", static_cast<std::int64_t>(finetuned_settings.size()));
   group.set_attribute("model", law::model_name(law::LawModel{}));
+  std::printf("\nthe AC policy: %zu of %zu settings finetuned (%zu of them known before)\n",
+              finetuned_settings.size(), pick.scored.size(), pick.known.size());
+  print_saving(job, pick, finetuned_settings.size());
   std::printf(
-      "\nthe AC policy: %zu of %zu settings finetuned (%zu of them known before), %zu Stage-2 runs saved; "
-      "shortlist per benchmark\n",
-      finetuned_settings.size(), pick.scored.size(), pick.known.size(),
-      pick.scored.size() - finetuned_settings.size());
+      "shortlist per benchmark (extrapolated: predicted outside the measured values; leave-one-out error: "
+      "the "
+      "mean |measured - predicted by the fit without that setting| over the finetuned)\n");
+  const auto a_unit = to_unit(pick.alignment), c_unit = to_unit(pick.correspondence);
+  const law::LawModel model;
 
   std::vector<std::vector<std::size_t>> rankings;  // per benchmark, settings best first
   for (std::size_t b = 0; b < plan.benchmark_names.size(); ++b) {
@@ -269,14 +338,47 @@ void write_policy(store::H5Location& root, const ScoringPlan& plan, const runtim
     out.write("ranking", order);
     out.write("measured", measured);
     out.set_attribute("r2", ranked.fit.r2);
+    // With no more points than coefficients the fit passes through every one: R2 is 1 by
+    // construction. What the fit says about a setting it has not seen is its leave-one-out error.
+    const bool exact = static_cast<int>(finetuned.size()) <= model.term_count();
+    out.set_attribute("exact_by_construction", static_cast<std::int64_t>(exact));
+    double loo_error = std::nan("");
+    if (finetuned.size() >= 2) {
+      std::vector<double> a, c;
+      for (const auto position : finetuned) {
+        a.push_back(a_unit[position]);
+        c.push_back(c_unit[position]);
+      }
+      const auto loo = law::leave_one_out_predictions(model, a, c, measured);
+      loo_error = 0;
+      for (std::size_t i = 0; i < loo.size(); ++i)
+        loo_error += std::abs(loo[i] - measured[i]) / static_cast<double>(measured.size());
+      out.write("loo_prediction", loo);
+    }
+    out.set_attribute("loo_mean_abs_error", loo_error);
+    const auto [lowest, highest] = std::minmax_element(measured.begin(), measured.end());
+    std::vector<std::int64_t> extrapolated(prediction.size(), 0);  // per setting, as `prediction`
+    for (std::size_t p = 0; p < prediction.size(); ++p)
+      extrapolated[p] = std::find(finetuned.begin(), finetuned.end(), p) == finetuned.end() &&
+                        (prediction[p] > *highest || prediction[p] < *lowest);
+    out.write("extrapolated", extrapolated);
     std::printf("  %-12s", benchmark.c_str());
     for (std::size_t n = 0; n < std::min(kShortlist, order.size()); ++n) {
       const auto position = ranked.ranking[n];
       const bool was_finetuned = std::find(finetuned.begin(), finetuned.end(), position) != finetuned.end();
-      std::printf("  %zu. %s (%s %.2f)", n + 1, order[n].c_str(), was_finetuned ? "measured" : "predicted",
-                  prediction[position]);
+      std::printf("  %zu. %s (%s %.2f%s)", n + 1, order[n].c_str(), was_finetuned ? "measured" : "predicted",
+                  prediction[position], extrapolated[position] ? ", extrapolated" : "");
     }
-    std::printf("   R2 on the %zu finetuned: %.3f\n", finetuned.size(), ranked.fit.r2);
+    std::printf("\n  %-12s  ", "");
+    if (exact)
+      std::printf("fit on %zu finetuned for %d coefficients: exact by construction (R2 1 says nothing)",
+                  finetuned.size(), model.term_count());
+    else
+      std::printf("R2 %.3f on the %zu finetuned", ranked.fit.r2, finetuned.size());
+    if (std::isfinite(loo_error))
+      std::printf("; leave-one-out error %.2f\n", loo_error);
+    else
+      std::printf("; one point: no leave-one-out error\n");
   }
   if (job.scoring->finetune->validate) write_validation(root, plan, job, rows, pick, rankings);
 }

@@ -128,8 +128,11 @@ runtime::TaskResult score_setting(RankState& state, const ScoringPlan& plan, con
         found == c.summary.pck_per_category.end() ? std::numeric_limits<double>::quiet_NaN() : found->second);
   }
   result.per_sample["stage1_loss"] = trained.loss;
-  std::fprintf(stderr, "acsweep [rank %d] %s: A %.4f, C %.2f%% (%zu keypoints), A_similarity %.4f\n", rank,
-               setting.name.c_str(), a_mean, c.summary.pck_keypoints, c.summary.keypoints, similarity);
+  char similarity_text[48] = "";  // only where [a_score] references asks for it
+  if (!s.a_score.references.empty())
+    std::snprintf(similarity_text, sizeof similarity_text, ", A_similarity %.4f", similarity);
+  std::fprintf(stderr, "acsweep [rank %d] %s: A %.4f, C %.2f%% (%zu keypoints)%s\n", rank,
+               setting.name.c_str(), a_mean, c.summary.pck_keypoints, c.summary.keypoints, similarity_text);
   return result;
 }
 

@@ -64,11 +64,15 @@ void write_scoring_summary(store::H5Location& root, const ScoringPlan& plan, con
       "c_pooling", std::string("C: correct keypoints over all keypoints; C_per_image: per pair, averaged"));
   scores.set_attribute("alpha", job.scoring->c_score.alpha);
 
-  std::printf("%-28s  %9s  %8s  %8s  %12s  %10s\n", "setting", "A", "C %", "C/img %", "A_similarity",
-              "stage1 loss");
-  for (std::size_t t = 0; t < names.size(); ++t)
-    std::printf("%-28s  %9.4f  %8.2f  %8.2f  %12.4f  %10.4f\n", names[t].c_str(), values[0][t], values[1][t],
-                values[2][t], values[3][t], values[4][t]);
+  // A_similarity only where [a_score] references asks for it (else every value is NaN).
+  const bool similarity = !job.scoring->a_score.references.empty();
+  std::printf("%-28s  %9s  %8s  %8s  %s%10s\n", "setting", "A", "C %", "C/img %",
+              similarity ? "A_similarity  " : "", "stage1 loss");
+  for (std::size_t t = 0; t < names.size(); ++t) {
+    std::printf("%-28s  %9.4f  %8.2f  %8.2f  ", names[t].c_str(), values[0][t], values[1][t], values[2][t]);
+    if (similarity) std::printf("%12.4f  ", values[3][t]);
+    std::printf("%10.4f\n", values[4][t]);
+  }
   if (plan.known.count() > 0) write_known(root, plan, job);
   if (plan.score_tasks == plan.tasks.size()) return;
 

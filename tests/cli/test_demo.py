@@ -88,6 +88,10 @@ def law_prediction(A, C, rows, y):
 def test_one_rank_equals_five_and_validation_judges_the_pick(acsweep, demo):
     one = run(acsweep, demo, "one", "job.validate=true")
     assert "the AC policy: 3 of 6 settings finetuned" in one.stdout and "validation:" in one.stdout
+    assert "3 finetunes avoided (50% of the 6 settings scored); scoring a setting trains its projector alone" in one.stdout
+    assert "fit on 3 finetuned for 6 coefficients: exact by construction" in one.stdout
+    assert "leave-one-out error" in one.stdout and "R2 1.000" not in one.stdout  # 6 settings, 6 coefficients
+    assert "A_similarity" not in one.stdout + one.stderr  # not configured: no column of NaN
     assert "phase score took" in one.stderr and "phase finetune took" in one.stderr
     five = run(acsweep, demo, "five", "job.validate=true", ranks=5)
     assert "rank 4:" in five.stderr and "idle" in five.stderr
@@ -107,6 +111,19 @@ def test_one_rank_equals_five_and_validation_judges_the_pick(acsweep, demo):
             y = [r["finetune/" + b][r["finetuned"].index(s)] for s in r["sampled"]]
             np.testing.assert_allclose(r["prediction/" + b], law_prediction(r["A"], r["C"], rows, y),
                                        rtol=1e-9, atol=1e-9)
+            # 3 points for 6 coefficients: exact by construction, so the summary gives each point as
+            # the fit on the other two predicts it (NumPy again), and marks predictions outside the
+            # measured values as extrapolations.
+            policy = a[f"policy/{b}"]
+            assert policy.attrs["exact_by_construction"] == 1
+            loo = [law_prediction(r["A"], r["C"], rows[:i] + rows[i + 1:], y[:i] + y[i + 1:])[rows[i]]
+                   for i in range(len(rows))]
+            np.testing.assert_allclose(policy["loo_prediction"][()], loo, rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(policy.attrs["loo_mean_abs_error"], np.mean(np.abs(np.array(loo) - y)),
+                                       rtol=1e-9)
+            outside = (r["prediction/" + b] > max(y)) | (r["prediction/" + b] < min(y))
+            outside[rows] = False
+            np.testing.assert_array_equal(policy["extrapolated"][()], outside.astype(np.int64))
             # The validation's truth is the best measured setting.
             measured = np.array([r["finetune/" + b][r["finetuned"].index(s)] for s in names])
             judged = strings(a["validation/benchmark"])

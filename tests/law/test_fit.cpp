@@ -178,6 +178,42 @@ TEST(LawFit, RidgeLeaveOneOutEqualsABruteForceReplay) {
   EXPECT_EQ(to_string(parse_fit_method("ridge")), "ridge");
 }
 
+// Leave-one-out by hand: a line through (0, 0), (.5, 1), (1, 1). Without the first point the line
+// through the other two is flat at 1; without the second, the line through (0, 0) and (1, 1)
+// gives .5; without the third, the line of slope 2 through the first two gives 2 at a = 1.
+TEST(LawFit, LeaveOneOutByHandOnALine) {
+  const auto loo = leave_one_out_predictions({1, FeatureSet::A}, {0, 0.5, 1}, {0, 0, 0}, {0, 1, 1});
+  ASSERT_EQ(loo.size(), 3u);
+  EXPECT_NEAR(loo[0], 1.0, 1e-12);
+  EXPECT_NEAR(loo[1], 0.5, 1e-12);
+  EXPECT_NEAR(loo[2], 2.0, 1e-12);
+}
+
+// With more points than coefficients and X of full rank, the i-th leave-one-out residual is the
+// full fit's residual over 1 - H_ii (H = X (X^T X)^-1 X^T, the hat matrix): the closed form against
+// the refits.
+TEST(LawFit, LeaveOneOutEqualsTheHatMatrixFormula) {
+  std::mt19937_64 gen(5);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<double> a(11), c(11), y(11);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    a[i] = u(gen);
+    c[i] = u(gen);
+    y[i] = 1 + a[i] - 2 * c[i] * c[i] + 0.3 * a[i] * c[i] + 0.1 * (u(gen) - 0.5);
+  }
+  const LawModel model;
+  const auto loo = leave_one_out_predictions(model, a, c, y);
+  const Eigen::MatrixXd X = design_matrix(model, a, c);
+  const Eigen::MatrixXd H = X * (X.transpose() * X).inverse() * X.transpose();
+  const LawFit fit = fit_law(model, a, c, y);
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    const double residual =
+        (y[i] - fit.fitted[i]) / (1.0 - H(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(i)));
+    EXPECT_NEAR(y[i] - loo[i], residual, 1e-9) << i;
+  }
+  EXPECT_THROW(leave_one_out_predictions(model, {0.5}, {0.5}, {1.0}), std::invalid_argument);
+}
+
 TEST(LawFit, TermNames) {
   EXPECT_EQ((LawModel{2, FeatureSet::AC}.terms()),
             (std::vector<std::string>{"one", "a", "c", "aa", "ac", "cc"}));

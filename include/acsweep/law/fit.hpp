@@ -72,4 +72,12 @@ struct LawFit {
 LawFit fit_law(const LawModel& model, const std::vector<double>& a, const std::vector<double>& c,
                const std::vector<double>& y);
 
+// Each point as the Law fitted on every other point predicts it: what the fit says about a point it
+// has not seen, where R^2 on points at most as many as the coefficients is 1 by construction. As
+// the AC policy fits: y min-max normalised over the points fitted (a constant y gets a unit span),
+// minimum-norm least squares (fit_law), the prediction mapped back to y's units; a and c as given
+// (the policy normalises them over every scored setting). Needs at least 2 points.
+std::vector<double> leave_one_out_predictions(const LawModel& model, const std::vector<double>& a,
+                                              const std::vector<double>& c, const std::vector<double>& y);
+
 }  // namespace acsweep::law

@@ -49,6 +49,13 @@ Stage2Layout stage2_layout(const runtime::JobSpec& job, int group_size, bool cud
 // `group_size`: ranks per worker group (the Stage-2 shards).
 JobMemory plan_memory(const runtime::JobSpec& job, int group_size);
 
+// What each stage trains for a setting, from config.json alone: Stage 1 (the A score) the
+// projector, Stage 2 (a finetune) the projector and the LLM. InputError when a config is missing.
+struct TrainableParameters {
+  std::int64_t stage1 = 0, stage2 = 0;
+};
+TrainableParameters trainable_parameters(const runtime::JobSpec& job, const runtime::SettingSpec& setting);
+
 // InputError naming the phase, what it needs and what would fit (a shard level, activation
 // checkpointing, a smaller micro-batch), when a phase's plan exceeds device_bytes.
 void check_memory(const JobMemory& memory, const runtime::JobSpec& job, int group_size);
