@@ -3,6 +3,7 @@ job identity and changed definitions. Results are read back with h5py."""
 
 import json
 import os
+import pathlib
 import random
 import re
 import shutil
@@ -182,6 +183,18 @@ def journal_values(out_dir, segment):
     return values
 
 
+def assert_journaled_kept(out, before):
+    """Every result journaled before a kill (`before`: journal_values of segment 1) is in the rerun's
+    segment 2, bit for bit, and every task there is done."""
+    with h5py.File(out / "segments" / "segment-0002.h5", "r") as f:
+        hashes = [h.decode() for h in f["tasks/hash"][()]]
+        rows = f["tasks/values"][()]
+        assert (f["tasks/status"][()] == 1).all()
+    for task_hash, bits in before.items():
+        row = rows[hashes.index(task_hash)][: len(bits)]
+        assert [int(v) for v in row.view(np.uint64)] == bits
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_kill_9_then_rerun_equals_an_uninterrupted_run(acsweep, job, tmp_path, seed, kill_tree,
                                                       wait_until_unlocked):
@@ -207,13 +220,58 @@ def test_kill_9_then_rerun_equals_an_uninterrupted_run(acsweep, job, tmp_path, s
     final = recall(out)
     np.testing.assert_array_equal(final[0], reference[0])
     np.testing.assert_array_equal(final[1], reference[1])
-    with h5py.File(out / "segments" / "segment-0002.h5", "r") as f:
-        hashes = [h.decode() for h in f["tasks/hash"][()]]
-        rows = f["tasks/values"][()]
-        assert (f["tasks/status"][()] == 1).all()
-    for task_hash, bits in before.items():  # journaled before the kill: bit-identical after
-        row = rows[hashes.index(task_hash)][: len(bits)]
-        assert [int(v) for v in row.view(np.uint64)] == bits
+    assert_journaled_kept(out, before)
+
+
+def rank_pid(mpirun_pid, rank):
+    """The pid of MPI rank `rank` under mpirun: the process below it whose environment says so."""
+    table = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True, check=True).stdout
+    children = {}
+    for line in table.splitlines():
+        child, parent = map(int, line.split())
+        children.setdefault(parent, []).append(child)
+    tree = [mpirun_pid]
+    for process in tree:
+        tree.extend(children.get(process, []))
+    for pid in tree[1:]:
+        try:
+            environment = (pathlib.Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"OMPI_COMM_WORLD_RANK={rank}".encode() in environment:
+            return pid
+    raise AssertionError(f"no rank {rank} under mpirun {mpirun_pid}")
+
+
+@pytest.mark.parametrize("victim", [1, 0])  # a worker, then the coordinator
+def test_one_rank_killed_ends_the_job_promptly_and_a_rerun_loses_nothing_journaled(
+        acsweep, job, tmp_path, victim, wait_until_unlocked):
+    # A node failure takes one rank: the others, waiting on it in a receive or a collective, must
+    # not hang the allocation. Open MPI ends the job when a rank dies; the rerun resumes.
+    reference_dir = tmp_path / "reference"
+    acsweep("run", job, *LONG, "--set", f"job.output={reference_dir}", ranks=3)
+    reference = recall(reference_dir)
+    out = tmp_path / "one_killed"
+    process = subprocess.Popen(mpirun_cmd(3, "run", job, *LONG, "--set", f"job.output={out}"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_for_results(out)
+    os.kill(rank_pid(process.pid, victim), signal.SIGKILL)
+    started = time.monotonic()
+    try:
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert code != 0 and time.monotonic() - started < 60
+    wait_until_unlocked(out)
+    before = journal_values(out, 1)
+    assert before, "nothing was journaled before the kill"
+    acsweep("run", job, *LONG, "--set", f"job.output={out}", ranks=3)
+    assert inspect(acsweep, out)["tasks"]["pending"] == 0
+    final = recall(out)
+    np.testing.assert_array_equal(final[0], reference[0])
+    np.testing.assert_array_equal(final[1], reference[1])
+    assert_journaled_kept(out, before)
 
 
 def test_sigusr1_stops_gracefully_and_a_rerun_completes(acsweep, job, tmp_path):
