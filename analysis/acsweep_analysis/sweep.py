@@ -5,9 +5,12 @@ sweep): read from the newest complete segment of the run directory, never writte
 
 Pictures: the settings in the A-C plane with the policy's sample marked (ac_plane.png); per
 benchmark the Law fitted on the sampled settings over the normalised plane, every setting
-coloured by its predicted result (law_fits.png); with validation, Recall@1 and @3 of the policy
-against random selection at every budget (recall.png); each rank's busy and idle time
-(ranks.png)."""
+coloured by its predicted result (law_fits.png); with validation, per benchmark the Law fitted on
+every setting's measured result beside the policy's fit on the finetuned ones, every setting
+coloured by its measured result (law_measured.png), and Recall@1 and @3 of the policy against
+random selection at every budget (recall.png); each rank's busy and idle time (ranks.png).
+A fit on no more settings than its 6 coefficients is exact by construction: the report gives its
+leave-one-out error rather than its R², and names the predictions outside the measured values."""
 
 from __future__ import annotations
 
@@ -38,6 +41,9 @@ class BenchmarkPolicy:
     prediction: pd.Series             # setting -> predicted result (measured where finetuned)
     ranking: list                     # settings, best first
     r2: float
+    exact: bool = False               # no more finetuned settings than coefficients: R² is 1 by construction
+    loo_error: float = float("nan")   # mean |measured - the fit without that setting|, benchmark units
+    extrapolated: list = field(default_factory=list)  # settings predicted outside the measured values
 
 
 @dataclass
@@ -90,9 +96,12 @@ def load_sweep(run_dir: str) -> Sweep:
                 if not isinstance(p[bench], h5py.Group):
                     continue
                 g = p[bench]
+                flags = g["extrapolated"][()] if "extrapolated" in g else np.zeros(len(settings))  # older runs
                 sweep.policy[bench] = BenchmarkPolicy(
                     pd.Series(g["coefficients"][()], index=_strings(g["terms"])),
-                    pd.Series(g["prediction"][()], index=settings), _strings(g["ranking"]), float(g.attrs["r2"]))
+                    pd.Series(g["prediction"][()], index=settings), _strings(g["ranking"]), float(g.attrs["r2"]),
+                    bool(g.attrs.get("exact_by_construction", 0)), float(g.attrs.get("loo_mean_abs_error", np.nan)),
+                    [name for name, flag in zip(settings, flags) if flag])
         if "validation" in f:
             v = f["validation"]
             sweep.validation = {
@@ -101,6 +110,8 @@ def load_sweep(run_dir: str) -> Sweep:
                 "hit_at_3": dict(zip(_strings(v["benchmark"]), v["hit_at_3"][()].tolist())),
                 "random_recall": float(v.attrs["random_recall"]),
                 "law_r2": dict(zip(_strings(v["law_benchmark"]), v["law_r2"][()].tolist())) if "law_r2" in v else {},
+                "law_loo": (dict(zip(_strings(v["law_benchmark"]), v["law_loo_mean_abs_error"][()].tolist()))
+                            if "law_loo_mean_abs_error" in v else {}),
             }
             if "simulation" in v:
                 sim = v["simulation"]
@@ -172,13 +183,61 @@ def plot_law_fits(s: Sweep, path: str) -> None:
         ax.scatter(a, c, c=values, cmap="magma", edgecolors="white", s=40, zorder=3)
         picked = s.scores.index.isin(s.sampled + s.known)
         ax.scatter(a[picked], c[picked], s=140, facecolors="none", edgecolors="red", linewidths=1.5, zorder=4)
-        ax.set_title(f"{bench}: Law on the {int(picked.sum())} finetuned, R² {p.r2:.3f}", fontsize=9)
+        ax.set_title(f"{bench}: Law on the {int(picked.sum())} finetuned, {_fit_words(p)}", fontsize=9)
         ax.set_xlabel("a (normalised A)")
         ax.set_ylabel("c (normalised C)")
         fig.colorbar(cs, ax=ax, fraction=0.046)
     for ax in list(axes.flat)[len(benchmarks):]:
         ax.set_visible(False)
     fig.suptitle("The Law fitted on the finetuned settings (circled); points: predicted results")
+    save_figure(fig, path)
+
+
+def _fit_words(p: BenchmarkPolicy) -> str:
+    """What a fit's numbers support: R² only where it is not 1 by construction."""
+    loo = f"leave-one-out error {p.loo_error:.2f}" if np.isfinite(p.loo_error) else "one point"
+    return f"exact by construction, {loo}" if p.exact else f"R² {p.r2:.3f}, {loo}"
+
+
+def _law_fit(a, c, y):
+    """The degree-2 Law by minimum-norm least squares, as acsweep fits it: coefficients by term."""
+    X = np.column_stack([np.ones_like(a), a, c, a * a, a * c, c * c])
+    w = np.linalg.lstsq(X, y, rcond=None)[0]
+    return pd.Series(w, index=["one", "a", "c", "aa", "ac", "cc"])
+
+
+def plot_law_measured(s: Sweep, path: str) -> None:
+    """Per benchmark: the Law on every setting's measured result (the validation's truth), beside the
+    policy's fit on the finetuned ones; every setting coloured by its measured result, both on the
+    measured results' min-max scale."""
+    benchmarks = [b for b in s.policy if b in s.finetuned.columns]
+    fig, axes = plt.subplots(len(benchmarks), 2, figsize=(9.2, 4 * len(benchmarks)), squeeze=False)
+    a, c = _unit(s.scores["A"]), _unit(s.scores["C"])
+    grid_a, grid_c = np.meshgrid(np.linspace(0, 1, 81), np.linspace(0, 1, 81))
+    levels = np.linspace(-0.2, 1.2, 15)
+    picked = s.scores.index.isin(s.sampled + s.known)
+    for row, bench in zip(axes, benchmarks):
+        measured = s.finetuned[bench].reindex(s.scores.index).to_numpy(dtype=float)
+        lo, span = np.nanmin(measured), (np.nanmax(measured) - np.nanmin(measured)) or 1.0
+        y = (measured - lo) / span
+        policy = s.policy[bench]
+        # The policy's fit is on its finetuned settings' own scale: mapped to this one to compare.
+        finetuned = measured[picked]
+        p_lo, p_span = np.nanmin(finetuned), (np.nanmax(finetuned) - np.nanmin(finetuned)) or 1.0
+        surfaces = [((law_surface(_law_fit(a, c, y), grid_a, grid_c)),
+                     f"{bench}: the Law on all {len(y)} measured, "
+                     f"leave-one-out error {s.validation['law_loo'].get(bench, np.nan):.2f}"),
+                    ((p_lo + p_span * law_surface(policy.coefficients, grid_a, grid_c) - lo) / span,
+                     f"the policy's fit on the {int(picked.sum())} finetuned")]
+        for ax, (z, title) in zip(row, surfaces):
+            cs = ax.contourf(grid_a, grid_c, np.clip(z, levels[0], levels[-1]), levels=levels, cmap="viridis")
+            ax.scatter(a, c, c=y, cmap="magma", vmin=0, vmax=1, edgecolors="white", s=40, zorder=3)
+            ax.scatter(a[picked], c[picked], s=140, facecolors="none", edgecolors="red", linewidths=1.5, zorder=4)
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel("a (normalised A)")
+            ax.set_ylabel("c (normalised C)")
+            fig.colorbar(cs, ax=ax, fraction=0.046)
+    fig.suptitle("Measured Law (left) and the policy's fit (right); points: measured, finetuned circled")
     save_figure(fig, path)
 
 
@@ -209,17 +268,23 @@ def build_sweep_report(run_dir: str, out_dir: str) -> str:
     if s.policy:
         plot_law_fits(s, os.path.join(out_dir, "law_fits.png"))
         md += ["## The AC policy", "", "![Law fits](law_fits.png)", ""]
-        rows = {b: {"R² (finetuned)": p.r2, "shortlist": ", ".join(p.ranking[:3])} for b, p in s.policy.items()}
+        rows = {b: {"fit on the finetuned": _fit_words(p), "shortlist": ", ".join(p.ranking[:3]),
+                    "extrapolated": ", ".join(p.extrapolated) or "none"} for b, p in s.policy.items()}
         md += [_table(pd.DataFrame(rows).T.rename_axis("benchmark")), ""]
     if not s.finetuned.empty:
         md += ["## Finetuned settings (measured)", "", _table(s.finetuned), ""]
     if s.validation:
         v = s.validation
         rows = {b: {"true best": v["best"][b], "in top 1": bool(v["hit_at_1"][b]), "in top 3": bool(v["hit_at_3"][b]),
-                    "Law R² (all settings)": v["law_r2"].get(b, float("nan"))} for b in v["best"]}
+                    "Law R² (all settings)": ("1 by construction" if len(s.scores) <= 6 and b in v["law_r2"]
+                                               else v["law_r2"].get(b, float("nan"))),
+                    "Law leave-one-out error": v["law_loo"].get(b, float("nan"))} for b in v["best"]}
         md += ["## Validation (every setting finetuned)", "",
                f"Random selection of the same budget holds the best setting with probability "
                f"{v['random_recall']:.3f}.", "", _table(pd.DataFrame(rows).T.rename_axis("benchmark")), ""]
+        if v["law_r2"] and s.policy and set(s.scores.index) <= set(s.finetuned.index):
+            plot_law_measured(s, os.path.join(out_dir, "law_measured.png"))
+            md += ["![Measured Law and the policy's fit](law_measured.png)", ""]
         if s.recall is not None:
             plot_recall_curves(s.recall, "Validation: the AC policy against random selection on the measured results",
                                os.path.join(out_dir, "recall.png"))

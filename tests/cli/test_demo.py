@@ -130,6 +130,14 @@ def test_one_rank_equals_five_and_validation_judges_the_pick(acsweep, demo):
             if b in judged:
                 assert strings(a["validation/best_setting"])[judged.index(b)] == names[int(np.argmax(measured))]
     assert (out / "one" / "measured.csv").exists() or "too little variation" in one.stdout
+    # The report of the validation run: the measured Law beside the policy's fit, and fits on no
+    # more settings than coefficients called exact rather than given an R² of 1.
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "analysis"), MPLBACKEND="Agg")
+    subprocess.run([sys.executable, "-m", "acsweep_analysis", "sweep", str(out / "one"), "--out",
+                    str(out / "one_report")], check=True, env=env, timeout=300)
+    report = (out / "one_report" / "report.md").read_text()
+    assert "exact by construction, leave-one-out error" in report and "1 by construction" in report
+    assert (out / "one_report" / "law_measured.png").stat().st_size > 0
 
 
 def test_known_results_count_as_finetuned(acsweep, demo):
