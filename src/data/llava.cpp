@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
 
 namespace fs = std::filesystem;
@@ -38,11 +39,10 @@ std::string resolve_inside(const std::string& folder, const std::string& relativ
 }
 
 LlavaDataset read_llava_json(const std::string& json_path, const std::string& image_folder) {
-  std::ifstream in(json_path);
-  if (!in) throw InputError(json_path + ": cannot open");
+  const std::string text = read_bounded(json_path, kMaxLlavaJsonBytes, "the LLaVA JSON file");
   nlohmann::json doc;
   try {
-    doc = nlohmann::json::parse(in);
+    doc = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw InputError(json_path + ": not JSON: " + e.what());
   }

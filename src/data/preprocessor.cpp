@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
 
 namespace acsweep::data {
@@ -109,11 +110,10 @@ void read_size(const json& config, const std::string& key, const std::string& pa
 }  // namespace
 
 ImagePreprocessor read_preprocessor_config(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path + ": cannot open the preprocessor config");
+  const std::string text = read_bounded(path, kMaxConfigBytes, "the preprocessor config");
   json config;
   try {
-    config = json::parse(in);
+    config = json::parse(text);
   } catch (const json::exception& e) {
     throw InputError(path + ": not valid JSON (" + e.what() + ")");
   }

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "acsweep/bounded_read.hpp"
 #include "acsweep/data/llava.hpp"
 #include "acsweep/error.hpp"
 
@@ -60,10 +61,10 @@ void check_box(const Box& box, const std::array<int, 2>& size, const char* key, 
 
 KeypointPair read_pair(const fs::path& file, const std::string& root) {
   const std::string where = file.string();
+  const std::string text = read_bounded(where, kMaxPairJsonBytes, "a pair annotation");
   nlohmann::json doc;
   try {
-    std::ifstream in(file);
-    doc = nlohmann::json::parse(in);
+    doc = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw InputError(where + ": not JSON: " + e.what());
   }

@@ -5,8 +5,10 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 
+#include "acsweep/bounded_read.hpp"
 #include "acsweep/data/llava.hpp"
 #include "acsweep/error.hpp"
 
@@ -58,8 +60,7 @@ BenchmarkItem parse_item(const nlohmann::json& line, const std::string& image_fo
 
 Benchmark read_benchmark(const std::string& path, const std::string& image_folder, BenchmarkKind kind,
                          const std::string& name) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path + ": cannot open the benchmark");
+  std::istringstream in(read_bounded(path, kMaxBenchmarkBytes, "the benchmark"));
   Benchmark b{name, kind, {}, {}};
   std::string text;
   for (std::size_t number = 1; std::getline(in, text); ++number) {
@@ -132,11 +133,10 @@ BenchmarkScore score_choices(const Benchmark& benchmark, const std::vector<std::
 }
 
 std::map<std::string, double> read_lmms_eval(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path + ": cannot open the lmms-eval results");
+  const std::string text = read_bounded(path, kMaxConfigBytes, "the lmms-eval results");
   nlohmann::json doc;
   try {
-    doc = nlohmann::json::parse(in);
+    doc = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw InputError(path + ": not JSON (" + e.what() + ")");
   }

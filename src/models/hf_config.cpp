@@ -4,17 +4,17 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
 
 namespace acsweep::models {
 namespace {
 
 nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path + ": cannot open");
+  const std::string text = read_bounded(path, kMaxConfigBytes, "a model's config");
   nlohmann::json doc;
   try {
-    doc = nlohmann::json::parse(in);
+    doc = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw InputError(path + ": not JSON: " + e.what());
   }

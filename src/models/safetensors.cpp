@@ -13,6 +13,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
 
 namespace fs = std::filesystem;
@@ -232,10 +233,10 @@ std::vector<std::string> SafetensorsFile::names() const {
 SafetensorsFolder::SafetensorsFolder(const std::string& folder) : folder_(folder) {
   const fs::path index = fs::path(folder) / "model.safetensors.index.json";
   if (fs::exists(index)) {
+    const std::string text = read_bounded(index.string(), kMaxConfigBytes, "a safetensors index");
     nlohmann::json doc;
     try {
-      std::ifstream in(index);
-      doc = nlohmann::json::parse(in);
+      doc = nlohmann::json::parse(text);
     } catch (const std::exception& e) {
       throw InputError(index.string() + ": not JSON: " + e.what());
     }

@@ -5,6 +5,7 @@
 #include <queue>
 #include <sstream>
 
+#include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
 
 namespace acsweep::models {
@@ -107,11 +108,7 @@ struct Tokenizer::Model {
 };
 
 Tokenizer::Tokenizer(const std::string& model_path) : model_(std::make_unique<Model>()), path_(model_path) {
-  std::ifstream in(model_path, std::ios::binary);
-  if (!in) throw InputError(model_path + ": cannot open the tokenizer model");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string bytes = buffer.str();
+  const std::string bytes = read_bounded(model_path, kMaxTokenizerBytes, "the tokenizer model");
   Model& m = *model_;
   std::fill(std::begin(m.byte_id), std::end(m.byte_id), -1);
   int model_type = 1;  // unigram unless the trainer spec says otherwise

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
 #include "acsweep/models/safetensors.hpp"
 #include "acsweep/models/torch_weights.hpp"
@@ -48,10 +49,10 @@ struct Sidecar {
 
 Sidecar read_sidecar(const std::string& folder) {
   const std::string sidecar = (fs::path(folder) / sidecar_name).string();
-  std::ifstream in(sidecar);
+  const std::string text = read_bounded(sidecar, kMaxConfigBytes, "the encoder's sidecar");
   Sidecar out;
   try {
-    const auto doc = nlohmann::json::parse(in);
+    const auto doc = nlohmann::json::parse(text);
     out.module_path = (fs::path(folder) / doc.at("module").get<std::string>()).string();
     out.layout = doc.at("output_layout").get<std::string>();
     out.channels = doc.at("channels").get<std::int64_t>();

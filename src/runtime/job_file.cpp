@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
 
 namespace po = boost::program_options;
@@ -431,13 +432,9 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
 }  // namespace
 
 JobSpec read_job(const std::string& path, const std::vector<std::string>& overrides, bool need_inputs) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path + ": cannot open the job file");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
   JobSpec job;
+  job.text = read_bounded(path, kMaxConfigBytes, "the job file");
   job.path = fs::absolute(path).lexically_normal().string();
-  job.text = buffer.str();
   const fs::path base = fs::path(job.path).parent_path();
   auto resolve = [&](const std::string& p) { return (base / p).lexically_normal().string(); };
 
@@ -475,7 +472,7 @@ JobSpec read_job(const std::string& path, const std::vector<std::string>& overri
     const auto command_line = po::command_line_parser(args).options(keys).allow_unregistered().run();
     take_encoders(command_line);
     po::store(command_line, vm);
-    std::istringstream file_text(buffer.str());
+    std::istringstream file_text(job.text);
     const auto file_options = po::parse_config_file(file_text, keys, true);
     take_encoders(file_options);
     po::store(file_options, vm);
