@@ -91,11 +91,17 @@ void write_scoring_summary(store::H5Location& root, const ScoringPlan& plan, con
   for (std::size_t c = 0; c < finetune_columns.size(); ++c) finetune.write(finetune_columns[c], scores_of[c]);
   finetune.write("benchmarks", plan.benchmark_names);
   std::printf("\n%-28s", "finetuned setting");
-  for (const auto& name : finetune_columns) std::printf("  %14s", name.c_str());
+  // Byte counts (the Stage-2 peak memory) for people: in GiB.
+  const auto in_bytes = [](const std::string& name) {
+    return name.size() > 6 && name.compare(name.size() - 6, 6, "_bytes") == 0;
+  };
+  for (const auto& name : finetune_columns)
+    std::printf("  %14s", in_bytes(name) ? (name.substr(0, name.size() - 6) + " GiB").c_str() : name.c_str());
   std::printf("\n");
   for (std::size_t r = 0; r < finetuned.size(); ++r) {
     std::printf("%-28s", finetuned[r].c_str());
-    for (const auto& column : scores_of) std::printf("  %14.4f", column[r]);
+    for (std::size_t c = 0; c < scores_of.size(); ++c)
+      std::printf("  %14.4f", in_bytes(finetune_columns[c]) ? scores_of[c][r] / (1 << 30) : scores_of[c][r]);
     std::printf("\n");
   }
 }
