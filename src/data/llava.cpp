@@ -1,7 +1,6 @@
 #include "acsweep/data/llava.hpp"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "acsweep/bounded_read.hpp"

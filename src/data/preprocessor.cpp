@@ -1,6 +1,5 @@
 #include "acsweep/data/preprocessor.hpp"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 

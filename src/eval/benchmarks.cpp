@@ -1,7 +1,6 @@
 #include "acsweep/eval/benchmarks.hpp"
 
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>

@@ -1,7 +1,6 @@
 #include "acsweep/models/hf_config.hpp"
 
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "acsweep/bounded_read.hpp"

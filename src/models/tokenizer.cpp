@@ -1,9 +1,7 @@
 #include "acsweep/models/tokenizer.hpp"
 
 #include <cstring>
-#include <fstream>
 #include <queue>
-#include <sstream>
 
 #include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
