@@ -2,12 +2,12 @@
 
 #include <Eigen/Cholesky>
 #include <Eigen/QR>
-#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 
 #include "acsweep/error.hpp"
+#include "acsweep/law/normalise.hpp"
 
 namespace acsweep::law {
 
@@ -198,10 +198,10 @@ std::vector<double> leave_one_out_predictions(const LawModel& model, const std::
         others_c.push_back(c[j]);
         others_y.push_back(y[j]);
       }
-    const auto [lowest, highest] = std::minmax_element(others_y.begin(), others_y.end());
-    const double lo = *lowest, span = *highest > *lowest ? *highest - *lowest : 1.0;
-    for (auto& v : others_y) v = (v - lo) / span;
-    out.push_back(lo + span * fit_law(model, others_a, others_c, others_y).predict(a[i], c[i]));
+    const MinMax range = range_or_unit(others_y);
+    for (auto& v : others_y) v = range.apply(v);
+    out.push_back(range.lo +
+                  (range.hi - range.lo) * fit_law(model, others_a, others_c, others_y).predict(a[i], c[i]));
   }
   return out;
 }

@@ -13,6 +13,11 @@ MinMax min_max_of(const std::vector<double>& values, const std::string& what) {
   return MinMax{*lo, *hi};
 }
 
+MinMax range_or_unit(const std::vector<double>& values) {
+  const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+  return MinMax{*lo, *hi > *lo ? *hi : *lo + 1.0};
+}
+
 std::vector<double> min_max_normalise(const std::vector<double>& values, const std::string& what) {
   const MinMax range = min_max_of(values, what);
   std::vector<double> out(values.size());

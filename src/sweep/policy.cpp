@@ -34,19 +34,20 @@ double cell(const TaskRows& rows, std::size_t task, std::size_t column) {
   return (*rows[task])[column];
 }
 
-// The values' range; a constant column gets a unit span, so it maps to 0 (nothing to order).
-law::MinMax range_of(const std::vector<double>& values) {
-  const auto [min, max] = std::minmax_element(values.begin(), values.end());
-  return {*min, *max > *min ? *max : *min + 1.0};
-}
-
 bool varies(const std::vector<double>& values) {
   return !values.empty() &&
          *std::max_element(values.begin(), values.end()) > *std::min_element(values.begin(), values.end());
 }
 
+// The mean of |a[i] - b[i]|: a leave-one-out error in the benchmark's units.
+double mean_abs_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  double sum = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) sum += std::abs(a[i] - b[i]);
+  return sum / static_cast<double>(a.size());
+}
+
 std::vector<double> to_unit(const std::vector<double>& values) {
-  const law::MinMax range = range_of(values);
+  const law::MinMax range = law::range_or_unit(values);
   std::vector<double> out;
   for (const double v : values) out.push_back(range.apply(v));
   return out;
@@ -199,10 +200,8 @@ void write_validation(store::H5Location& root, const ScoringPlan& plan, const ru
   for (std::size_t b = 0; b < fits.size(); ++b) {
     r2.push_back(fits[b].r2);
     const auto& y = table.benchmark_scores[b];
-    const auto loo = law::leave_one_out_predictions(model, normalised.a, normalised.c, y);
-    double error = 0;
-    for (std::size_t i = 0; i < y.size(); ++i)
-      error += std::abs(loo[i] - y[i]) / static_cast<double>(y.size());
+    const double error =
+        mean_abs_difference(law::leave_one_out_predictions(model, normalised.a, normalised.c, y), y);
     loo_error.push_back(error);
     if (exact)
       std::printf(" %s leave-one-out error %.2f;", table.benchmark_names[b].c_str(), error);
@@ -281,7 +280,8 @@ void write_policy(store::H5Location& root, const ScoringPlan& plan, const runtim
                   const TaskRows& rows, const PolicyPick& pick) {
   std::vector<std::string> names;
   for (const auto s : pick.scored) names.push_back(setting_name(job, s));
-  const law::ACPolicy policy(to_unit(pick.alignment), to_unit(pick.correspondence));
+  const auto a_unit = to_unit(pick.alignment), c_unit = to_unit(pick.correspondence);
+  const law::ACPolicy policy(a_unit, c_unit);
   store::H5Location group = root.create_group("policy");
   group.write("setting", names);
   std::vector<std::string> sampled;
@@ -297,10 +297,8 @@ void write_policy(store::H5Location& root, const ScoringPlan& plan, const runtim
               finetuned_settings.size(), pick.scored.size(), pick.known.size());
   print_saving(job, pick, finetuned_settings.size());
   std::printf(
-      "shortlist per benchmark (extrapolated: predicted outside the measured values; leave-one-out error: "
-      "the "
-      "mean |measured - predicted by the fit without that setting| over the finetuned)\n");
-  const auto a_unit = to_unit(pick.alignment), c_unit = to_unit(pick.correspondence);
+      "shortlist per benchmark (extrapolated: predicted outside the measured values; leave-one-out "
+      "error: the mean |measured - predicted by the fit without that setting| over the finetuned)\n");
   const law::LawModel model;
 
   std::vector<std::vector<std::size_t>> rankings;  // per benchmark, settings best first
@@ -320,7 +318,7 @@ void write_policy(store::H5Location& root, const ScoringPlan& plan, const runtim
       rankings.emplace_back();
       continue;
     }
-    const law::MinMax range = range_of(measured);
+    const law::MinMax range = law::range_or_unit(measured);
     const law::PolicyRanking ranked = policy.rank(finetuned, to_unit(measured));
     std::vector<double> prediction;
     for (const double u : ranked.score) prediction.push_back(range.lo + u * (range.hi - range.lo));
@@ -350,9 +348,7 @@ void write_policy(store::H5Location& root, const ScoringPlan& plan, const runtim
         c.push_back(c_unit[position]);
       }
       const auto loo = law::leave_one_out_predictions(model, a, c, measured);
-      loo_error = 0;
-      for (std::size_t i = 0; i < loo.size(); ++i)
-        loo_error += std::abs(loo[i] - measured[i]) / static_cast<double>(measured.size());
+      loo_error = mean_abs_difference(loo, measured);
       out.write("loo_prediction", loo);
     }
     out.set_attribute("loo_mean_abs_error", loo_error);

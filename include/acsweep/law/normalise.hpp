@@ -14,6 +14,10 @@ struct MinMax {
 // The range of `values`; throws InputError naming `what` when it is empty or constant.
 MinMax min_max_of(const std::vector<double>& values, const std::string& what);
 
+// The range of `values` as the AC policy normalises by it: a constant column gets a unit span, so
+// it maps to 0 (nothing to order). `values` must not be empty.
+MinMax range_or_unit(const std::vector<double>& values);
+
 // `values` mapped to [0, 1] by their own range.
 std::vector<double> min_max_normalise(const std::vector<double>& values, const std::string& what);
 
