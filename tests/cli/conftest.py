@@ -51,6 +51,19 @@ def wait_until_unlocked():
     return wait
 
 
+def process_tree(pid):
+    """The process, then its descendants: each one's children appended as it is reached."""
+    table = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True, check=True).stdout
+    children = {}
+    for line in table.splitlines():
+        child, parent = map(int, line.split())
+        children.setdefault(parent, []).append(child)
+    tree = [pid]
+    for process in tree:
+        tree.extend(children.get(process, []))
+    return tree
+
+
 @pytest.fixture(scope="session")
 def kill_tree():
     """SIGKILL to a process and every process under it at once, as a node failure or Slurm's
@@ -59,18 +72,28 @@ def kill_tree():
     import signal
 
     def kill(pid):
-        table = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True, check=True).stdout
-        children = {}
-        for line in table.splitlines():
-            child, parent = map(int, line.split())
-            children.setdefault(parent, []).append(child)
-        tree = [pid]  # the process, then its descendants: each one's children appended as it is reached
-        for process in tree:
-            tree.extend(children.get(process, []))
-        for victim in tree:
+        for victim in process_tree(pid):
             try:
                 os.kill(victim, signal.SIGKILL)
             except ProcessLookupError:
                 pass
 
     return kill
+
+
+@pytest.fixture(scope="session")
+def rank_pid():
+    """The pid of MPI rank `rank` under mpirun: the process below it whose environment says so."""
+
+    def find(mpirun_pid, rank):
+        for pid in process_tree(mpirun_pid)[1:]:
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    environment = f.read().split(b"\0")
+            except OSError:
+                continue
+            if f"OMPI_COMM_WORLD_RANK={rank}".encode() in environment:
+                return pid
+        raise AssertionError(f"no rank {rank} under mpirun {mpirun_pid}")
+
+    return find

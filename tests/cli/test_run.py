@@ -3,7 +3,6 @@ job identity and changed definitions. Results are read back with h5py."""
 
 import json
 import os
-import pathlib
 import random
 import re
 import shutil
@@ -223,29 +222,9 @@ def test_kill_9_then_rerun_equals_an_uninterrupted_run(acsweep, job, tmp_path, s
     assert_journaled_kept(out, before)
 
 
-def rank_pid(mpirun_pid, rank):
-    """The pid of MPI rank `rank` under mpirun: the process below it whose environment says so."""
-    table = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True, check=True).stdout
-    children = {}
-    for line in table.splitlines():
-        child, parent = map(int, line.split())
-        children.setdefault(parent, []).append(child)
-    tree = [mpirun_pid]
-    for process in tree:
-        tree.extend(children.get(process, []))
-    for pid in tree[1:]:
-        try:
-            environment = (pathlib.Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if f"OMPI_COMM_WORLD_RANK={rank}".encode() in environment:
-            return pid
-    raise AssertionError(f"no rank {rank} under mpirun {mpirun_pid}")
-
-
 @pytest.mark.parametrize("victim", [1, 0])  # a worker, then the coordinator
 def test_one_rank_killed_ends_the_job_promptly_and_a_rerun_loses_nothing_journaled(
-        acsweep, job, tmp_path, victim, wait_until_unlocked):
+        acsweep, job, tmp_path, victim, wait_until_unlocked, rank_pid):
     # A node failure takes one rank: the others, waiting on it in a receive or a collective, must
     # not hang the allocation. Open MPI ends the job when a rank dies; the rerun resumes.
     reference_dir = tmp_path / "reference"
