@@ -25,6 +25,17 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
                                           /*scale=*/std::nullopt, /*enable_gqa=*/q.size(1) != k.size(1));
 }
 
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        const torch::Tensor& allowed) {
+  check_heads(q, k, v);
+  if (allowed.scalar_type() != at::kBool || allowed.dim() != 4 || allowed.size(-1) != k.size(2) ||
+      allowed.size(-2) != q.size(2))
+    throw std::invalid_argument("attention: the mask must be bool [B, 1, " + std::to_string(q.size(2)) +
+                                ", " + std::to_string(k.size(2)) + "]");
+  return at::scaled_dot_product_attention(q, k, v, allowed, /*dropout_p=*/0.0, /*is_causal=*/false,
+                                          /*scale=*/std::nullopt, /*enable_gqa=*/q.size(1) != k.size(1));
+}
+
 torch::Tensor explicit_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                  bool causal) {
   check_heads(q, k, v);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <stdexcept>
 
 #include "acsweep/models/attention.hpp"
 #include "acsweep/models/safetensors.hpp"
@@ -29,6 +30,20 @@ std::pair<torch::Tensor, torch::Tensor> rotary_tables(std::int64_t length, std::
   return {full.cos().to(torch::kFloat32), full.sin().to(torch::kFloat32)};
 }
 
+std::pair<torch::Tensor, torch::Tensor> rotary_at(const torch::Tensor& positions, std::int64_t head_dim,
+                                                  double theta) {
+  const auto flat = positions.reshape({-1}).to(torch::kCPU, torch::kInt64);
+  const auto [cos, sin] =
+      rotary_tables(flat.numel() == 0 ? 1 : flat.max().item<std::int64_t>() + 1, head_dim, theta);
+  const auto at = [&](const torch::Tensor& table) {
+    return table.index_select(0, flat)
+        .view({positions.size(0), positions.size(1), head_dim})
+        .unsqueeze(1)
+        .to(positions.device());
+  };
+  return {at(cos), at(sin)};
+}
+
 LlamaLinearImpl::LlamaLinearImpl(std::int64_t in, std::int64_t out, bool initialise) {
   weight = register_parameter("weight", torch::empty({out, in}));
   if (initialise) torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));  // nn::Linear's draw
@@ -53,7 +68,8 @@ LlamaAttentionImpl::LlamaAttentionImpl(const LlamaConfig& config, bool initialis
 }
 
 torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
-                                          const torch::Tensor& sin) {
+                                          const torch::Tensor& sin, const torch::Tensor& allowed,
+                                          LayerCache* cache) {
   const auto B = x.size(0), T = x.size(1);
   const auto heads = config_.num_attention_heads, kv = config_.num_key_value_heads, d = config_.head_dim;
   auto q = q_proj_(x).view({B, T, heads, d}).transpose(1, 2);  // [B, H, T, d]
@@ -61,7 +77,15 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::T
   auto v = v_proj_(x).view({B, T, kv, d}).transpose(1, 2);
   q = q * cos + rotate_half(q) * sin;
   k = k * cos + rotate_half(k) * sin;
-  const auto attended = attention(q, k, v, /*causal=*/true);
+  if (cache != nullptr) {
+    if (cache->keys.defined()) {
+      k = torch::cat({cache->keys, k}, 2);
+      v = torch::cat({cache->values, v}, 2);
+    }
+    cache->keys = k;
+    cache->values = v;
+  }
+  const auto attended = allowed.defined() ? attention(q, k, v, allowed) : attention(q, k, v, /*causal=*/true);
   return o_proj_(attended.transpose(1, 2).reshape({B, T, heads * d}));
 }
 
@@ -87,8 +111,9 @@ LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& config, bool ini
 }
 
 torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
-                                             const torch::Tensor& sin) {
-  const auto h = x + self_attn_(input_layernorm_(x), cos, sin);
+                                             const torch::Tensor& sin, const torch::Tensor& allowed,
+                                             LayerCache* cache) {
+  const auto h = x + self_attn_->forward(input_layernorm_(x), cos, sin, allowed, cache);
   return h + mlp_(post_attention_layernorm_(h));
 }
 
@@ -138,6 +163,26 @@ torch::Tensor LlamaForCausalLMImpl::hidden_states(const torch::Tensor& embedding
     };
     h = layer_call_(*layer, run, h);
   }
+  return norm_(h);
+}
+
+torch::Tensor LlamaForCausalLMImpl::hidden_states(const torch::Tensor& embeddings,
+                                                  const torch::Tensor& positions,
+                                                  const torch::Tensor& allowed, KVCache* cache) {
+  if (positions.dim() != 2 || positions.size(0) != embeddings.size(0) ||
+      positions.size(1) != embeddings.size(1))
+    throw std::invalid_argument("hidden_states: positions must be [B, T] as the embeddings are");
+  if (cache != nullptr && cache->empty()) cache->resize(layers_->size());
+  if (cache != nullptr && cache->size() != layers_->size())
+    throw std::invalid_argument("hidden_states: the cache holds " + std::to_string(cache->size()) +
+                                " layers, the model " + std::to_string(layers_->size()));
+  auto [cos, sin] = rotary_at(positions.to(embeddings.device()), config_.head_dim, config_.rope_theta);
+  cos = cos.to(embeddings.scalar_type());  // as transformers rotates: in the activations' dtype
+  sin = sin.to(embeddings.scalar_type());
+  auto h = embeddings;
+  for (std::size_t i = 0; i < layers_->size(); ++i)
+    h = layers_[i]->as<LlamaDecoderLayer>()->forward(h, cos, sin, allowed,
+                                                     cache != nullptr ? &(*cache)[i] : nullptr);
   return norm_(h);
 }
 

@@ -11,6 +11,11 @@ with the checkpoint and golden.safetensors, the inputs and transformers' outputs
       JPEGs of odd sizes (image_0.jpg, image_1.jpg, 4:2:0 and 4:4:4 chroma) and pixel_values_<i> by
       the PIL backend (LLaVA's), plus what PIL decoded (decoded_<i>, 8-bit) to tell the decoder from
       the processor when they disagree;
+  generation: a tiny Llama (weights drawn wide, so that every greedy step's best token leads the
+      second by a clear margin) and three prompts of different lengths, left-padded, with
+      transformers' greedy generate(): prompt_<i>, generated_<i> (the new tokens before the EOS),
+      the EOS (chosen among the tokens the model produces, so that a row stops early) and
+      max_new_tokens;
   llava: a tiny LlavaForConditionalGeneration assembled from a CLIP tower and a Llama saved as
       their own folders (clip/, llama/), projector/model.safetensors under LLaVA's model.mm_projector
       names, two PNG images, the prompts (ids, trainable mask, image position), and transformers'
@@ -104,6 +109,40 @@ def llamas():
         with torch.no_grad():
             logits = model.to(device)(input_ids=ids.to(device)).logits.float().cpu()
         save(name, model, {"input_ids": ids.float(), "logits": logits})
+
+
+def generation():
+    cfg = llama_config(2, False)
+    cfg.initializer_range = 0.5
+    model = perturb_vectors(tf.LlamaForCausalLM(cfg).eval()).to(device)
+    lengths, max_new = (5, 9, 7), 12
+    prompts = [torch.randint(3, 97, (n,)) for n in lengths]
+    width = max(lengths)
+    pad = 0
+    ids = torch.tensor([[pad] * (width - len(p)) + p.tolist() for p in prompts], device=device)
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+
+    def run(eos):
+        with torch.no_grad():
+            out = model.generate(input_ids=ids, attention_mask=mask, do_sample=False, num_beams=1,
+                                 max_new_tokens=max_new, min_new_tokens=0, pad_token_id=pad, eos_token_id=eos,
+                                 bos_token_id=None, return_dict_in_generate=True, output_scores=True)
+        scores = torch.stack(out.scores, 1).float()  # [B, steps, vocab]
+        top2 = scores.topk(2, -1).values
+        margin = (top2[..., 0] - top2[..., 1]).min().item()
+        assert margin > 1e-3, f"greedy steps too close to a tie ({margin}): pick another seed"
+        return out.sequences[:, width:].cpu()
+
+    free = run(None)  # no EOS: every row runs max_new tokens
+    eos = int(free[1, 4])  # row 1's fifth token becomes the EOS: that row stops there
+    generated = run(eos)
+    out = {"eos": torch.tensor([float(eos)]), "max_new_tokens": torch.tensor([float(max_new)])}
+    for i, p in enumerate(prompts):
+        row = generated[i].tolist()
+        row = row[: row.index(eos)] if eos in row else row
+        out[f"prompt_{i}"] = p.float()
+        out[f"generated_{i}"] = torch.tensor(row, dtype=torch.float32)
+    save("generation", model, out)
 
 
 def photo(rng, h, w):
@@ -214,7 +253,7 @@ if __name__ == "__main__":
     os.makedirs(ROOT, exist_ok=True)
     print("transformers", tf.__version__, "torch", torch.__version__, "on", device)
     failed = []
-    for part in (towers, llamas, processors, llava):  # one part failing still leaves the others' goldens
+    for part in (towers, llamas, generation, processors, llava):  # one part failing still leaves the others' goldens
         try:
             part()
         except Exception:

@@ -2,6 +2,7 @@
 // tests/golden/make_golden.py writes (CTest runs it first, into ACSWEEP_GOLDEN; never skipped
 // there: a missing reference fails). Every hidden state of each tower (and the other input size
 // where a family interpolates), the Llama logits (grouped-query and multi-head, tied and untied),
+// greedy generation of a left-padded batch,
 // the three image processors on JPEGs of odd sizes, and a tiny LLaVA's Stage-1 loss, A and
 // projector gradients.
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 
 #include "acsweep/data/image.hpp"
 #include "acsweep/data/preprocessor.hpp"
+#include "acsweep/models/generate.hpp"
 #include "acsweep/models/llama.hpp"
 #include "acsweep/models/multimodal.hpp"
 #include "acsweep/models/projector.hpp"
@@ -84,6 +86,35 @@ TEST_P(LlamaGolden, LogitsAsTransformers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, LlamaGolden, ::testing::Values("llama_gqa_untied", "llama_mha_tied"));
+
+std::vector<std::int64_t> ids_of(const torch::Tensor& t) {
+  const auto as_int = t.to(torch::kInt64).contiguous();
+  return {as_int.data_ptr<std::int64_t>(), as_int.data_ptr<std::int64_t>() + as_int.numel()};
+}
+
+// Three prompts of different lengths in one left-padded batch, greedy, an EOS that stops one row
+// early: the tokens transformers' generate() gives, with the KV cache and without.
+TEST(GenerationGolden, GreedyTokensAsTransformersGenerate) {
+  REQUIRE_GOLDEN(folder, "generation");
+  auto llm = load_llama(folder.string());
+  const SafetensorsFile expected((folder / "golden.safetensors").string());
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> prompts;
+  for (int i = 0; i < 3; ++i)
+    prompts.push_back(
+        llm->embed(to_tensor(expected.tensor("prompt_" + std::to_string(i))).to(torch::kInt64)));
+  GenerationOptions options;
+  options.max_new_tokens = ids_of(to_tensor(expected.tensor("max_new_tokens")))[0];
+  options.stop_tokens = ids_of(to_tensor(expected.tensor("eos")));
+  for (const bool cache : {true, false}) {
+    options.use_cache = cache;
+    const auto rows = generate_greedy(llm, prompts, options);
+    for (int i = 0; i < 3; ++i)
+      EXPECT_EQ(rows[static_cast<std::size_t>(i)],
+                ids_of(to_tensor(expected.tensor("generated_" + std::to_string(i)))))
+          << "row " << i << (cache ? " with" : " without") << " the cache";
+  }
+}
 
 class ProcessorGolden : public ::testing::TestWithParam<const char*> {};
 

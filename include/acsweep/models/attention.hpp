@@ -14,4 +14,10 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
 torch::Tensor explicit_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                  bool causal);
 
+// The same with an explicit mask: `allowed` [B, 1, T, S] bool (true: query t may attend to key s),
+// for a batch whose rows are left-padded or whose keys come from a cache (S >= T). Every query row
+// must allow at least one key.
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        const torch::Tensor& allowed);
+
 }  // namespace acsweep::models

@@ -34,11 +34,22 @@ class RMSNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RMSNorm);
 
+// The keys and values one decoder layer has computed for the tokens seen so far, rotary embedding
+// applied: [B, H_kv, S, head_dim] each (undefined before the first token). Generation keeps one per
+// layer (KVCache), so each new token costs one position's work instead of the whole sequence's.
+struct LayerCache {
+  torch::Tensor keys, values;
+};
+using KVCache = std::vector<LayerCache>;
+
 class LlamaAttentionImpl : public torch::nn::Module {
  public:
   explicit LlamaAttentionImpl(const LlamaConfig& config, bool initialise = true);
-  // x: [B, T, D]; cos, sin: [T, head_dim]
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+  // x: [B, T, D]; cos, sin: [T, head_dim], or [B, 1, T, head_dim] (each row's own positions).
+  // Without `allowed`: causal over T. With it: [B, 1, T, S] bool, S = the cache's length + T,
+  // the cached keys first. With `cache`, this call's keys and values are appended to it.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        const torch::Tensor& allowed = {}, LayerCache* cache = nullptr);
 
  private:
   LlamaConfig config_;
@@ -59,7 +70,9 @@ TORCH_MODULE(LlamaMLP);
 class LlamaDecoderLayerImpl : public torch::nn::Module {
  public:
   explicit LlamaDecoderLayerImpl(const LlamaConfig& config, bool initialise = true);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+  // As LlamaAttention::forward.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        const torch::Tensor& allowed = {}, LayerCache* cache = nullptr);
 
  private:
   LlamaAttention self_attn_{nullptr};
@@ -84,6 +97,13 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& embeddings);
   // [B, T, D] embeddings -> [B, T, D] last hidden states (after the final norm).
   torch::Tensor hidden_states(const torch::Tensor& embeddings);
+  // Decoding (models/generate.hpp): `embeddings` [B, T, D] are each row's next T tokens, at
+  // `positions` [B, T] (int64; a left-padded row's first real token is at 0), `allowed` [B, 1, T, S]
+  // the keys each may attend to (S = the cache's length + T). With `cache` (one LayerCache per
+  // layer, empty at the start), every layer's keys and values are appended to it. Never
+  // through the layer call: no gradients are meant here.
+  torch::Tensor hidden_states(const torch::Tensor& embeddings, const torch::Tensor& positions,
+                              const torch::Tensor& allowed, KVCache* cache);
   // [..., D] hidden states -> [..., vocab] logits (the head, or the tied embeddings).
   torch::Tensor logits(const torch::Tensor& hidden);
   // The [vocab, D] weight logits() multiplies by: lm_head's, or the tied embeddings.
@@ -126,5 +146,8 @@ LlamaForCausalLM load_llama(const std::string& folder, const LoadTarget& target 
 // cos and sin of the rotary embedding for positions 0..length-1: [length, head_dim].
 std::pair<torch::Tensor, torch::Tensor> rotary_tables(std::int64_t length, std::int64_t head_dim,
                                                       double theta);
+// The same at given positions [B, T] (int64): [B, 1, T, head_dim] each, on the positions' device.
+std::pair<torch::Tensor, torch::Tensor> rotary_at(const torch::Tensor& positions, std::int64_t head_dim,
+                                                  double theta);
 
 }  // namespace acsweep::models
