@@ -25,12 +25,17 @@ std::vector<std::string> split_list(const std::string& text, const std::string& 
 
 bool parse_command(const std::string& command, const std::string& usage,
                    const po::options_description& options, const std::vector<std::string>& args,
-                   po::variables_map& vm, const std::string& positional_name) {
+                   po::variables_map& vm, const std::string& positional_name,
+                   const std::vector<std::string>& then) {
   po::options_description all;
   all.add(options).add_options()("help,h", "show this help")("table", po::value<std::string>(),
                                                              positional_name.c_str());
   po::positional_options_description positional;
   positional.add("table", 1);
+  for (const auto& name : then) {
+    all.add_options()(name.c_str(), po::value<std::string>(), name.c_str());
+    positional.add(name.c_str(), 1);
+  }
   try {
     po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
     po::notify(vm);
@@ -43,6 +48,8 @@ bool parse_command(const std::string& command, const std::string& usage,
   }
   if (!vm.count("table"))
     throw InputError("acsweep " + command + ": no " + positional_name + " given\nusage: " + usage);
+  for (const auto& name : then)
+    if (!vm.count(name)) throw InputError("acsweep " + command + ": no " + name + " given\nusage: " + usage);
   return true;
 }
 

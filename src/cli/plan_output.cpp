@@ -12,6 +12,12 @@
 namespace acsweep::cli {
 namespace {
 
+// "NAME (KIND, generated|likelihood)": how the benchmark's answers are given.
+std::string benchmark_answering(const runtime::BenchmarkSpec& b, const runtime::FinetuneSection& f) {
+  return b.name + " (" + b.kind + ", " +
+         (b.kind == "vqa" || f.answers == "generate" ? "generated" : "likelihood") + ")";
+}
+
 // When a part of the memory plan is alive, as the text plan says it.
 const char* when_text(train::When when) {
   switch (when) {
@@ -64,6 +70,20 @@ void print_scoring_plan(const sweep::ScoringPlan& plan, const runtime::JobSpec& 
             : plan.tasks.size() - plan.score_tasks,
         plan.stage2_steps, static_cast<long long>(s.finetune->stage2.global_batch),
         plan.benchmark_names.size(), join(plan.benchmark_names, ", ").c_str());
+  if (plan.score_tasks < plan.tasks.size()) {
+    std::vector<std::string> answered;
+    bool generates = false;
+    for (const auto& b : s.finetune->benchmarks) {
+      answered.push_back(benchmark_answering(b, *s.finetune));
+      generates = generates || b.kind == "vqa" || s.finetune->answers == "generate";
+    }
+    std::printf("benchmarks: %s", join(answered, ", ").c_str());
+    if (generates)
+      std::printf("; greedy generation of at most %lld new tokens, %lld items at a time",
+                  static_cast<long long>(s.finetune->max_new_tokens),
+                  static_cast<long long>(s.finetune->generation_batch));
+    std::printf("\n");
+  }
   if (!plan.skipped.empty())
     std::printf("left out of the data: %zu items (the run lists them)\n", plan.skipped.size());
   std::printf("%6s  %-16s  %12s  %s\n", "row", "hash", "cost", "setting (encoders)");
@@ -131,7 +151,8 @@ void print_plan_without_inputs(const runtime::JobSpec& job) {
                     : (std::to_string(s.finetune->settings.size()) + " listed settings").c_str(),
                 static_cast<long long>(s.finetune->stage2.global_batch),
                 static_cast<long long>(s.finetune->stage2.epochs));
-    for (const auto& b : s.finetune->benchmarks) std::printf(" %s (%s)", b.name.c_str(), b.kind.c_str());
+    for (const auto& b : s.finetune->benchmarks)
+      std::printf(" %s", benchmark_answering(b, *s.finetune).c_str());
     std::printf("\n");
   }
   std::printf(

@@ -1,5 +1,7 @@
 #include "acsweep/eval/benchmarks.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -10,6 +12,7 @@
 #include "acsweep/bounded_read.hpp"
 #include "acsweep/data/llava.hpp"
 #include "acsweep/error.hpp"
+#include "acsweep/eval/vqa.hpp"
 
 namespace acsweep::eval {
 namespace {
@@ -17,7 +20,8 @@ namespace {
 std::string letter(std::size_t i) { return std::string(1, static_cast<char>('A' + i)); }
 
 // One line to an item, or the reason it cannot be one.
-BenchmarkItem parse_item(const nlohmann::json& line, const std::string& image_folder, BenchmarkKind kind) {
+BenchmarkItem parse_item(const nlohmann::json& line, const std::string& image_folder, BenchmarkKind kind,
+                         bool with_images) {
   BenchmarkItem item;
   const auto text = [&](const char* key) {
     if (!line.contains(key) || !line[key].is_string() || line[key].get<std::string>().empty())
@@ -29,7 +33,7 @@ BenchmarkItem parse_item(const nlohmann::json& line, const std::string& image_fo
   item.question = text("question");
   item.category = line.value("category", "all");
   item.image = data::resolve_inside(image_folder, text("image"), "image");
-  if (!std::filesystem::is_regular_file(item.image))
+  if (with_images && !std::filesystem::is_regular_file(item.image))
     throw std::invalid_argument("image " + item.image + " is missing");
   const std::string answer = text("answer");
   if (kind == BenchmarkKind::yes_no) {
@@ -55,17 +59,37 @@ BenchmarkItem parse_item(const nlohmann::json& line, const std::string& image_fo
   return item;
 }
 
+std::string lower(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// Python's str.capitalize() on ASCII: the first character upper case, the rest lower.
+std::string capitalised(const std::string& text) {
+  std::string out = lower(text);
+  if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
+  return out;
+}
+
 }  // namespace
 
+BenchmarkKind benchmark_kind(const std::string& name) {
+  if (name == "multiple_choice") return BenchmarkKind::multiple_choice;
+  if (name == "yes_no") return BenchmarkKind::yes_no;
+  if (name == "vqa") return BenchmarkKind::vqa;
+  throw std::invalid_argument("'" + name + "' is not a benchmark kind (multiple_choice, yes_no, vqa)");
+}
+
 Benchmark read_benchmark(const std::string& path, const std::string& image_folder, BenchmarkKind kind,
-                         const std::string& name) {
+                         const std::string& name, bool with_images) {
+  if (kind == BenchmarkKind::vqa) return read_vqa(path, name, with_images);
   std::istringstream in(read_bounded(path, kMaxBenchmarkBytes, "the benchmark"));
-  Benchmark b{name, kind, {}, {}};
+  Benchmark b{name, kind, VqaDataset::none, {}, {}};
   std::string text;
   for (std::size_t number = 1; std::getline(in, text); ++number) {
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
     try {
-      b.items.push_back(parse_item(nlohmann::json::parse(text), image_folder, kind));
+      b.items.push_back(parse_item(nlohmann::json::parse(text), image_folder, kind, with_images));
     } catch (const std::exception& e) {  // a JSON error, a missing field or image, a path escape
       b.skipped.push_back(path + ": line " + std::to_string(number) + ": " + e.what());
     }
@@ -76,6 +100,13 @@ Benchmark read_benchmark(const std::string& path, const std::string& image_folde
 }
 
 std::string question_prompt(const Benchmark& benchmark, const BenchmarkItem& item) {
+  // lmms-eval 0.1.x's post-prompts; TextVQA's question goes through Python's capitalize() there.
+  static const std::string kUnanswerable =
+      "\nWhen the provided information is insufficient, respond with 'Unanswerable'.";
+  static const std::string kShort = "\nAnswer the question using a single word or phrase.";
+  if (benchmark.kind == BenchmarkKind::vqa)
+    return benchmark.dataset == VqaDataset::textvqa ? capitalised(item.question) + kShort
+                                                    : item.question + kUnanswerable + kShort;
   if (benchmark.kind == BenchmarkKind::yes_no)
     return item.question + "\nAnswer the question using a single word or phrase.";
   std::string prompt = item.question;
@@ -84,6 +115,8 @@ std::string question_prompt(const Benchmark& benchmark, const BenchmarkItem& ite
 }
 
 std::vector<std::string> candidate_answers(const Benchmark& benchmark, const BenchmarkItem& item) {
+  if (benchmark.kind == BenchmarkKind::vqa)
+    throw std::invalid_argument(benchmark.name + ": open-ended answers are generated, not chosen");
   if (benchmark.kind == BenchmarkKind::yes_no) return {"Yes", "No"};
   std::vector<std::string> letters;
   for (std::size_t i = 0; i < item.options.size(); ++i) letters.push_back(letter(i));
@@ -93,6 +126,8 @@ std::vector<std::string> candidate_answers(const Benchmark& benchmark, const Ben
 BenchmarkScore score_choices(const Benchmark& benchmark, const std::vector<std::size_t>& chosen) {
   if (chosen.size() != benchmark.items.size())
     throw std::invalid_argument("score_choices: one choice per item");
+  if (benchmark.kind == BenchmarkKind::vqa)
+    throw std::invalid_argument(benchmark.name + ": open-ended answers are scored by score_generated");
   BenchmarkScore s;
   std::map<std::string, std::pair<double, double>> by_category;         // right, all
   std::map<std::string, std::map<std::string, bool>> images_all_right;  // category -> image -> all right
@@ -128,6 +163,63 @@ BenchmarkScore score_choices(const Benchmark& benchmark, const std::vector<std::
     throw InputError(benchmark.name + ": no item could be asked (no image decodes)");
   if (benchmark.kind == BenchmarkKind::multiple_choice)
     s.score = 100.0 * right_total / static_cast<double>(chosen.size() - s.left_out);
+  return s;
+}
+
+std::size_t parsed_answer(const Benchmark& benchmark, const BenchmarkItem& item, const std::string& text) {
+  if (benchmark.kind == BenchmarkKind::yes_no) {  // lmms-eval's MME rule
+    std::string answer = lower(text);
+    const auto begin = answer.find_first_not_of(" \t\r\n");
+    const auto end = answer.find_last_not_of(" \t\r\n");
+    answer = begin == std::string::npos ? "" : answer.substr(begin, end - begin + 1);
+    answer.erase(std::remove(answer.begin(), answer.end(), '.'), answer.end());
+    if (answer == "yes") return 0;
+    if (answer == "no") return 1;
+    const std::string prefix = answer.substr(0, 4);
+    if (prefix.find("yes") != std::string::npos) return 0;
+    if (prefix.find("no") != std::string::npos) return 1;
+    return kNotAnswered;
+  }
+  if (benchmark.kind != BenchmarkKind::multiple_choice)
+    throw std::invalid_argument(benchmark.name + ": only multiple choice and yes/no answers are parsed");
+  const auto begin = text.find_first_not_of(" \t\r\n");
+  if (begin == std::string::npos) return kNotAnswered;
+  const char c = text[begin];
+  const bool alone = begin + 1 == text.size() || !std::isalpha(static_cast<unsigned char>(text[begin + 1]));
+  if (c < 'A' || c > 'Z' || !alone) return kNotAnswered;
+  const auto index = static_cast<std::size_t>(c - 'A');
+  return index < item.options.size() ? index : kNotAnswered;
+}
+
+BenchmarkScore score_generated(const Benchmark& benchmark,
+                               const std::vector<std::optional<std::string>>& texts) {
+  if (texts.size() != benchmark.items.size())
+    throw std::invalid_argument("score_generated: one text per item");
+  if (benchmark.kind != BenchmarkKind::vqa) {
+    std::vector<std::size_t> chosen;
+    for (std::size_t i = 0; i < texts.size(); ++i)
+      chosen.push_back(texts[i] ? parsed_answer(benchmark, benchmark.items[i], *texts[i]) : kNotAsked);
+    return score_choices(benchmark, chosen);
+  }
+  BenchmarkScore s;
+  std::map<std::string, std::pair<double, double>> by_category;  // accuracy summed, items
+  double total = 0;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    if (!texts[i]) {
+      s.correct.push_back(std::numeric_limits<double>::quiet_NaN());
+      ++s.left_out;
+      continue;
+    }
+    const double accuracy = vqa_accuracy(*texts[i], benchmark.items[i].answers);
+    s.correct.push_back(accuracy);
+    total += accuracy;
+    by_category[benchmark.items[i].category].first += accuracy;
+    by_category[benchmark.items[i].category].second += 1.0;
+  }
+  if (s.left_out == texts.size()) throw InputError(benchmark.name + ": no item has an answer to score");
+  for (const auto& [category, sums] : by_category)
+    s.per_category[category] = 100.0 * sums.first / sums.second;
+  s.score = 100.0 * total / static_cast<double>(texts.size() - s.left_out);
   return s;
 }
 

@@ -3,9 +3,25 @@
 #include "acsweep/data/image.hpp"
 #include "acsweep/data/llava.hpp"
 #include "acsweep/error.hpp"
+#include "acsweep/models/generate.hpp"
 #include "acsweep/models/multimodal.hpp"
 
 namespace acsweep::eval {
+namespace {
+
+constexpr const char* kStopString = "ASSISTANT:";
+
+// The vicuna_v1 prompt of an item, "<image>\n" before the question, ending "ASSISTANT:" as LLaVA's
+// conv.get_prompt() does with the assistant's turn empty.
+std::vector<data::PromptPiece> item_prompt(const Benchmark& benchmark, const BenchmarkItem& item) {
+  const data::LlavaExample example{
+      item.id,
+      item.image,
+      {{"human", std::string(data::kImageToken) + "\n" + question_prompt(benchmark, item)}}};
+  return data::vicuna_v1_template(example);
+}
+
+}  // namespace
 
 std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::LlamaForCausalLM& llm,
                                         models::Projector& projector,
@@ -16,11 +32,7 @@ std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::Llam
   torch::NoGradGuard frozen;
   std::vector<std::size_t> chosen;
   for (const auto& item : benchmark.items) {
-    data::LlavaExample example{
-        item.id,
-        item.image,
-        {{"human", std::string(data::kImageToken) + "\n" + question_prompt(benchmark, item)}}};
-    const auto question = data::vicuna_v1_template(example);
+    const auto question = item_prompt(benchmark, item);
     std::vector<models::TokenizedPrompt> prompts;
     for (const auto& answer : candidate_answers(benchmark, item)) {
       auto pieces = question;
@@ -60,6 +72,52 @@ std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::Llam
     if (progress) progress(chosen.size());
   }
   return chosen;
+}
+
+std::vector<std::optional<std::string>> generate_answers(
+    const Benchmark& benchmark, models::LlamaForCausalLM& llm, models::Projector& projector,
+    models::VisionRepresentation& representation, const models::Tokenizer& tokenizer,
+    const GenerationSettings& settings, const std::function<void(std::size_t)>& progress,
+    std::vector<std::string>* left_out) {
+  torch::NoGradGuard frozen;
+  std::vector<std::optional<std::string>> texts(benchmark.items.size());
+  models::GenerationOptions options;
+  options.max_new_tokens = settings.max_new_tokens;
+  options.stop_tokens = {tokenizer.eos_id()};
+  options.stop = [&tokenizer](const std::vector<std::int64_t>& tokens) {
+    return tokenizer.decode(tokens).find(kStopString) != std::string::npos;
+  };
+  const std::size_t batch = std::max<std::size_t>(1, settings.batch);
+  for (std::size_t first = 0; first < benchmark.items.size(); first += batch) {
+    const std::size_t last = std::min(benchmark.items.size(), first + batch);
+    std::vector<std::size_t> asked;
+    std::vector<data::Image> images;
+    for (std::size_t i = first; i < last; ++i) {
+      try {
+        images.push_back(data::decode_image(benchmark.items[i].image));
+        asked.push_back(i);
+      } catch (const InputError& e) {
+        if (!left_out) throw;
+        left_out->push_back(e.what());
+      }
+    }
+    if (!asked.empty()) {
+      const auto visual = projector->forward(models::visual_tokens(representation, images));
+      std::vector<torch::Tensor> prompts;
+      for (std::size_t k = 0; k < asked.size(); ++k)
+        prompts.push_back(models::spliced_embeddings(
+            llm, models::tokenize_prompt(tokenizer, item_prompt(benchmark, benchmark.items[asked[k]])),
+            visual[static_cast<std::int64_t>(k)]));
+      const auto generated = models::generate_greedy(llm, prompts, options);
+      for (std::size_t k = 0; k < asked.size(); ++k) {
+        std::string text = tokenizer.decode(generated[k]);
+        if (const auto stop = text.find(kStopString); stop != std::string::npos) text.resize(stop);
+        texts[asked[k]] = std::move(text);
+      }
+    }
+    if (progress) progress(last);
+  }
+  return texts;
 }
 
 }  // namespace acsweep::eval

@@ -77,6 +77,16 @@ std::size_t spliced_length(const TokenizedPrompt& prompt, std::size_t visual_tok
   return prompt.ids.size() + visual_tokens * prompt.image_positions.size();
 }
 
+torch::Tensor spliced_embeddings(LlamaForCausalLM& llm, const TokenizedPrompt& prompt,
+                                 const torch::Tensor& visual) {
+  if (prompt.image_positions.size() != 1)
+    throw std::invalid_argument("spliced_embeddings: a prompt must hold exactly one image");
+  const auto at = static_cast<std::int64_t>(prompt.image_positions[0]);
+  const auto text =
+      llm->embed(torch::tensor(prompt.ids, torch::kInt64).to(visual.device()).unsqueeze(0)).squeeze(0);
+  return torch::cat({text.slice(0, 0, at), visual.to(text.dtype()), text.slice(0, at)});
+}
+
 torch::Tensor trainable_token_log_probs(LlamaForCausalLM& llm,
                                         const std::vector<const TokenizedPrompt*>& prompts,
                                         const torch::Tensor& visual, std::vector<std::int64_t>& counts,
@@ -102,10 +112,7 @@ torch::Tensor trainable_token_log_probs(LlamaForCausalLM& llm,
   counts.assign(prompts.size(), 0);
   for (std::size_t b = 0; b < prompts.size(); ++b) {
     const TokenizedPrompt& p = *prompts[b];
-    const auto at = static_cast<std::int64_t>(p.image_positions[0]);
-    const auto text = llm->embed(torch::tensor(p.ids, torch::kInt64).to(device).unsqueeze(0)).squeeze(0);
-    auto row = torch::cat(
-        {text.slice(0, 0, at), visual[static_cast<std::int64_t>(b)].to(text.dtype()), text.slice(0, at)});
+    auto row = spliced_embeddings(llm, p, visual[static_cast<std::int64_t>(b)]);
     if (row.size(0) < T) row = torch::cat({row, torch::zeros({T - row.size(0), row.size(1)}, row.options())});
     rows.push_back(row);
     for (std::size_t i = 0; i < p.ids.size(); ++i) {

@@ -106,9 +106,16 @@ po::options_description schema() {
           "c_score.max_pairs", po::value<std::int64_t>()->default_value(0), "pairs used (0: all)")(
           "c_score.upsample", po::value<bool>()->default_value(false),
           "match on features upsampled to the input's pixels")
-      // [finetune], [stage2]; [benchmarks]: NAME = multiple_choice:PATH or yes_no:PATH lines
+      // [finetune], [stage2]; [benchmarks]: NAME = KIND:PATH lines (multiple_choice, yes_no, vqa)
       ("finetune.settings", po::value<std::string>(),
        "settings to finetune: comma-separated, all, or policy (region-based sampling of [job] budget)")(
+          "finetune.answers", po::value<std::string>()->default_value("likelihood"),
+          "multiple choice and yes/no: likelihood (the likeliest option) or generate (greedy generation, "
+          "then parsed: lmms-eval's protocol); vqa always generates")(
+          "finetune.max_new_tokens", po::value<std::int64_t>()->default_value(128),
+          "the longest generated answer, in tokens")("finetune.generation_batch",
+                                                     po::value<std::int64_t>()->default_value(8),
+                                                     "benchmark items generated together (left-padded)")(
           "stage2.data", po::value<std::string>(), "LLaVA JSON of conversations")(
           "stage2.images", po::value<std::string>(), "the image folder")(
           "stage2.lr", po::value<double>()->default_value(2e-5, "2e-5"), "peak learning rate")(
@@ -339,6 +346,13 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
     require(names.count(name) > 0, "finetune.settings", "'" + name + "' is not one of the settings");
     f.settings.push_back(name);
   }
+  f.answers = value_of<std::string>(vm, "finetune.answers");
+  require(f.answers == "likelihood" || f.answers == "generate", "finetune.answers",
+          "must be likelihood or generate ('" + f.answers + "')");
+  f.max_new_tokens = value_of<std::int64_t>(vm, "finetune.max_new_tokens");
+  require(f.max_new_tokens >= 1, "finetune.max_new_tokens", "must be at least 1");
+  f.generation_batch = value_of<std::int64_t>(vm, "finetune.generation_batch");
+  require(f.generation_batch >= 1, "finetune.generation_batch", "must be at least 1");
   Stage2Section& t = f.stage2;
   t.data = existing("stage2.data", false);
   t.images = existing("stage2.images", true);
@@ -380,8 +394,9 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   for (const auto& [name, spec] : benchmarks) {
     const auto colon = spec.find(':');
     const std::string kind = spec.substr(0, colon);
-    require(colon != std::string::npos && (kind == "multiple_choice" || kind == "yes_no"),
-            "benchmarks." + name, "must be multiple_choice:PATH or yes_no:PATH, not '" + spec + "'");
+    require(colon != std::string::npos && (kind == "multiple_choice" || kind == "yes_no" || kind == "vqa"),
+            "benchmarks." + name,
+            "must be multiple_choice:PATH, yes_no:PATH or vqa:PATH, not '" + spec + "'");
     const std::string file = resolve(spec.substr(colon + 1));
     located(fs::is_regular_file(file), "benchmarks." + name, "no such file: " + file);
     f.benchmarks.push_back({name, kind, file});

@@ -1,6 +1,7 @@
 #include "acsweep/runtime/mpi.hpp"
 
 #include <cstdlib>
+#include <limits>
 
 namespace acsweep::runtime {
 
@@ -50,6 +51,35 @@ void broadcast(std::string& text, int root, MPI_Comm comm) {
   broadcast(length, root, comm);
   text.resize(static_cast<std::size_t>(length));
   check_mpi(MPI_Bcast(text.data(), static_cast<int>(length), MPI_CHAR, root, comm), "MPI_Bcast(string)");
+}
+
+std::vector<std::string> gather(const std::string& text, int root, MPI_Comm comm) {
+  int rank = 0, size = 1;
+  check_mpi(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank");
+  check_mpi(MPI_Comm_size(comm, &size), "MPI_Comm_size");
+  if (text.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw std::length_error("gather: a text of " + std::to_string(text.size()) +
+                            " bytes is over MPI's int count");
+  int length = static_cast<int>(text.size());
+  std::vector<int> lengths(static_cast<std::size_t>(size)), offsets(static_cast<std::size_t>(size));
+  check_mpi(MPI_Gather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, root, comm), "MPI_Gather(lengths)");
+  std::int64_t total = 0;
+  for (int r = 0; r < size; ++r) {
+    offsets[static_cast<std::size_t>(r)] = static_cast<int>(total);
+    total += lengths[static_cast<std::size_t>(r)];
+  }
+  if (rank == root && total > std::numeric_limits<int>::max())
+    throw std::length_error("gather: " + std::to_string(total) + " bytes in all is over MPI's int count");
+  std::string all(rank == root ? static_cast<std::size_t>(total) : 0, '\0');
+  check_mpi(MPI_Gatherv(text.data(), length, MPI_CHAR, all.data(), lengths.data(), offsets.data(), MPI_CHAR,
+                        root, comm),
+            "MPI_Gatherv(strings)");
+  std::vector<std::string> out;
+  if (rank != root) return out;
+  for (int r = 0; r < size; ++r)
+    out.push_back(all.substr(static_cast<std::size_t>(offsets[static_cast<std::size_t>(r)]),
+                             static_cast<std::size_t>(lengths[static_cast<std::size_t>(r)])));
+  return out;
 }
 
 void MpiSession::abort(int code) const {

@@ -4,12 +4,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "acsweep/data/llava.hpp"
 #include "acsweep/eval/evaluate.hpp"
 #include "acsweep/law/seeded_rng.hpp"
 #include "acsweep/models/llava_folder.hpp"
 #include "acsweep/runtime/mpi.hpp"
+#include "acsweep/store/text_file.hpp"
 #include "acsweep/sweep/memory_plan.hpp"
 #include "acsweep/sweep/seed_streams.hpp"
 #include "acsweep/sweep/stage1_projector.hpp"
@@ -26,11 +29,64 @@ std::shared_ptr<FinetuneData> load_finetune_data(const runtime::FinetuneSection&
   state->conversations = models::vicuna_conversations(
       tokenizer, data::read_llava_json(f.stage2.data, f.stage2.images), left_out);
   for (const auto& b : f.benchmarks)
-    state->benchmarks.push_back(eval::read_benchmark(
-        b.path, fs::path(b.path).parent_path().string(),
-        b.kind == "yes_no" ? eval::BenchmarkKind::yes_no : eval::BenchmarkKind::multiple_choice, b.name));
+    state->benchmarks.push_back(eval::read_benchmark(b.path, fs::path(b.path).parent_path().string(),
+                                                     eval::benchmark_kind(b.kind), b.name));
   return state;
 }
+
+namespace {
+
+// <output>/predictions/<the task's hash>/<setting>: one JSONL per benchmark with what was generated.
+fs::path predictions_folder(const runtime::JobSpec& job, const runtime::TaskDescriptor& task,
+                            const std::string& setting) {
+  return fs::path(job.output) / "predictions" / task.hash / setting;
+}
+
+// Each rank's generated answers (its share of the items, in order) gathered on the group's rank 0,
+// which scores them with the benchmark's rule and writes <folder>/<benchmark>.jsonl: per item the
+// dataset's id, the generated text ("prediction", as `acsweep score` reads it), the answer parsed
+// from it (multiple choice: the letter; yes/no: yes or no; null when none, and for vqa) and its
+// score ("correct": 1 or 0; vqa: its VQA accuracy in [0, 1]). Items not asked (an image that
+// does not decode) are not written. Other ranks return nothing.
+std::optional<eval::BenchmarkScore> gather_generated(const eval::Benchmark& benchmark,
+                                                     const std::vector<std::optional<std::string>>& mine,
+                                                     MPI_Comm group, int group_rank, const fs::path& folder) {
+  nlohmann::json share = nlohmann::json::array();
+  for (const auto& text : mine) share.push_back(text ? nlohmann::json(*text) : nlohmann::json());
+  // A generated text may end inside a UTF-8 character (max_new_tokens cuts it, or the model emits
+  // stray byte tokens): such bytes become U+FFFD rather than failing the dump.
+  constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
+  const auto parts = runtime::gather(share.dump(-1, ' ', false, kReplace), 0, group);
+  if (group_rank != 0) return std::nullopt;
+  std::vector<std::optional<std::string>> texts;
+  for (const auto& part : parts)
+    for (const auto& text : nlohmann::json::parse(part))
+      texts.push_back(text.is_string() ? std::optional<std::string>(text.get<std::string>()) : std::nullopt);
+  auto score = eval::score_generated(benchmark, texts);
+  std::string lines;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    if (!texts[i]) continue;
+    const auto& item = benchmark.items[i];
+    nlohmann::json answer;  // null: none parsed, or open-ended
+    if (benchmark.kind != eval::BenchmarkKind::vqa) {
+      const auto parsed = eval::parsed_answer(benchmark, item, *texts[i]);
+      if (parsed != eval::kNotAnswered)
+        answer = benchmark.kind == eval::BenchmarkKind::yes_no
+                     ? (parsed == 0 ? "yes" : "no")
+                     : std::string(1, static_cast<char>('A' + parsed));
+    }
+    lines +=
+        nlohmann::json{
+            {"id", item.id}, {"prediction", *texts[i]}, {"answer", answer}, {"correct", score.correct[i]}}
+            .dump(-1, ' ', false, kReplace) +
+        "\n";
+  }
+  fs::create_directories(folder);
+  store::write_text_atomically((folder / (benchmark.name + ".jsonl")).string(), lines);
+  return score;
+}
+
+}  // namespace
 
 runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, const runtime::JobSpec& job,
                                      const runtime::TaskDescriptor& task, MPI_Comm group, int rank) {
@@ -142,19 +198,31 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
     share.items.assign(benchmark.items.begin() + static_cast<long>(begin),
                        benchmark.items.begin() + static_cast<long>(end));
     std::vector<std::string> left_out;  // items whose image does not decode: not asked, named
-    const auto mine = eval::choose_answers(share, llm, projector, representation, tokenizer, {}, &left_out);
+    std::optional<eval::BenchmarkScore> score;
+    if (benchmark.kind == eval::BenchmarkKind::vqa || f.answers == "generate") {
+      const auto mine = eval::generate_answers(
+          share, llm, projector, representation, tokenizer,
+          {f.max_new_tokens, static_cast<std::size_t>(f.generation_batch)}, {}, &left_out);
+      score =
+          gather_generated(benchmark, mine, group, group_rank, predictions_folder(job, task, setting.name));
+    } else {
+      const auto mine = eval::choose_answers(share, llm, projector, representation, tokenizer, {}, &left_out);
+      std::vector<std::int64_t> chosen(n, 0);  // zero outside this rank's share, so the sum gathers them
+      for (std::size_t i = 0; i < mine.size(); ++i) chosen[begin + i] = static_cast<std::int64_t>(mine[i]);
+      runtime::all_reduce_sum(chosen, group);
+      if (group_rank == 0)
+        score = eval::score_choices(benchmark, std::vector<std::size_t>(chosen.begin(), chosen.end()));
+    }
     for (const auto& why : left_out)
       std::fprintf(stderr, "acsweep [rank %d] %s: %s left out: %s\n", rank, setting.name.c_str(),
                    benchmark.name.c_str(), why.c_str());
-    std::vector<std::int64_t> chosen(n, 0);  // zero outside this rank's share, so the sum gathers them
-    for (std::size_t i = 0; i < mine.size(); ++i) chosen[begin + i] = static_cast<std::int64_t>(mine[i]);
-    runtime::all_reduce_sum(chosen, group);
     if (group_rank != 0) continue;
-    const auto score = eval::score_choices(benchmark, std::vector<std::size_t>(chosen.begin(), chosen.end()));
-    result.values.push_back(score.score);
-    result.per_sample[benchmark.name + "_correct"] = score.correct;
-    std::fprintf(stderr, "acsweep [rank %d] %s: %s %.2f\n", rank, setting.name.c_str(),
-                 benchmark.name.c_str(), score.score);
+    result.values.push_back(score->score);
+    result.per_sample[benchmark.name + "_correct"] = score->correct;
+    std::fprintf(
+        stderr, "acsweep [rank %d] %s: %s %.2f (%s)\n", rank, setting.name.c_str(), benchmark.name.c_str(),
+        score->score,
+        benchmark.kind == eval::BenchmarkKind::vqa || f.answers == "generate" ? "generated" : "likelihood");
   }
   if (group_rank != 0) return result;  // the group's result is its rank 0's
   for (const float v : trained.step_loss) result.per_sample["stage2_loss"].push_back(v);

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -17,6 +17,7 @@
 #include "acsweep/law/table.hpp"
 #include "acsweep/law/table_fit.hpp"
 #include "acsweep/store/results_file.hpp"
+#include "acsweep/store/text_file.hpp"
 #include "acsweep/sweep/memory_plan.hpp"
 #include "acsweep/sweep/seed_streams.hpp"
 
@@ -112,21 +113,17 @@ void print_saving(const runtime::JobSpec& job, const PolicyPick& pick, std::size
 
 // Writes <output>/measured.csv (setting, A, C, one column per benchmark) atomically.
 void write_measured_csv(const std::string& path, const law::LawTable& table) {
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary);
-    out.precision(17);
-    out << "setting,A,C";
-    for (const auto& b : table.benchmark_names) out << ',' << b;
+  std::ostringstream out;
+  out.precision(17);
+  out << "setting,A,C";
+  for (const auto& b : table.benchmark_names) out << ',' << b;
+  out << '\n';
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    out << table.settings[i] << ',' << table.alignment[i] << ',' << table.correspondence[i];
+    for (const auto& column : table.benchmark_scores) out << ',' << column[i];
     out << '\n';
-    for (std::size_t i = 0; i < table.size(); ++i) {
-      out << table.settings[i] << ',' << table.alignment[i] << ',' << table.correspondence[i];
-      for (const auto& column : table.benchmark_scores) out << ',' << column[i];
-      out << '\n';
-    }
-    if (!out.flush()) throw std::runtime_error(temporary + ": cannot write");
   }
-  std::filesystem::rename(temporary, path);
+  store::write_text_atomically(path, out.str());
 }
 
 // /validation: the truth from finetuning every setting, and the policy judged on it.

@@ -164,15 +164,20 @@ void plan_finetunes(ScoringPlan& plan, const runtime::JobSpec& job) {
   plan.stage2_steps = per_epoch * static_cast<std::size_t>(f.stage2.epochs);
   runtime::ContentHash benchmarks_hash;
   for (const auto& b : f.benchmarks) {
-    const auto benchmark = eval::read_benchmark(
-        b.path, fs::path(b.path).parent_path().string(),
-        b.kind == "yes_no" ? eval::BenchmarkKind::yes_no : eval::BenchmarkKind::multiple_choice, b.name);
+    const auto benchmark = eval::read_benchmark(b.path, fs::path(b.path).parent_path().string(),
+                                                eval::benchmark_kind(b.kind), b.name);
     plan.skipped.insert(plan.skipped.end(), benchmark.skipped.begin(), benchmark.skipped.end());
     plan.benchmark_names.push_back(b.name);
     plan.benchmark_items.push_back(benchmark.items.size());
     benchmarks_hash.add(b.name).add(b.kind);
     add_identity(benchmarks_hash, b.path);
   }
+  // How answers are given changes every score: part of the task (the default adds nothing, so
+  // results from before generation existed stay valid).
+  if (f.answers != "likelihood") benchmarks_hash.add("answers=" + f.answers);
+  if (f.answers == "generate" ||
+      std::any_of(f.benchmarks.begin(), f.benchmarks.end(), [](const auto& b) { return b.kind == "vqa"; }))
+    benchmarks_hash.add("max_new_tokens=" + std::to_string(f.max_new_tokens));
   std::vector<std::string> setting_names;
   for (const auto& setting : s.search.settings) setting_names.push_back(setting.name);
   plan.known = read_known_results(f.known, setting_names, plan.benchmark_names);

@@ -20,6 +20,29 @@ namespace {
 
 class Benchmarks : public acsweep::testing::TempDirTest {
  protected:
+  // The tiny world's LLM and tokenizer, its dino encoder, and a projector drawn from seed 5.
+  struct Model {
+    models::LlamaForCausalLM llm;
+    models::Tokenizer tokenizer;
+    models::VisionRepresentation representation;
+    models::Projector projector;
+  };
+  void make_world() {
+    ASSERT_EQ(
+        std::system(
+            (ACSWEEP_PYTHON " " ACSWEEP_TESTS_DIR "/fixtures/tiny_world.py " + path("w") + " 6").c_str()),
+        0);
+    std::vector<std::unique_ptr<models::VisionEncoder>> members;
+    members.push_back(models::load_vision_encoder(path("w/encoders/dino")));
+    models::VisionRepresentation representation(std::move(members));
+    auto llm = models::load_llama(path("w/llm"));
+    torch::manual_seed(5);
+    models::Projector projector(representation.channels(), llm->config().hidden_size);
+    world_.reset(new Model{llm, models::Tokenizer(path("w/llm/tokenizer.model")), std::move(representation),
+                           projector});
+  }
+  std::unique_ptr<Model> world_;
+
   std::string write(const std::string& name, const std::string& text) {
     std::ofstream(path(name)) << text;
     return path(name);
@@ -57,10 +80,10 @@ not json
 }
 
 TEST(BenchmarkScores, MultipleChoiceAccuracyByHand) {
-  Benchmark b{"mc", BenchmarkKind::multiple_choice, {}, {}};
+  Benchmark b{"mc", BenchmarkKind::multiple_choice, VqaDataset::none, {}, {}};
   for (const auto& [category, answer] :
        std::vector<std::pair<std::string, std::size_t>>{{"x", 0}, {"x", 1}, {"x", 2}, {"y", 0}})
-    b.items.push_back({"", "img", "q", category, {"a", "b", "c"}, answer});
+    b.items.push_back({"", "img", "q", category, {"a", "b", "c"}, answer, {}});
   const auto s = score_choices(b, {0, 1, 0, 1});  // x: 2 of 3 right, y: 0 of 1
   EXPECT_DOUBLE_EQ(s.score, 50.0);
   EXPECT_DOUBLE_EQ(s.per_category.at("x"), 200.0 / 3);
@@ -72,10 +95,10 @@ TEST(BenchmarkScores, MultipleChoiceAccuracyByHand) {
 
 // An item whose image did not decode is not asked: it counts nowhere, and is NaN in `correct`.
 TEST(BenchmarkScores, ItemsNotAskedCountNowhere) {
-  Benchmark b{"mc", BenchmarkKind::multiple_choice, {}, {}};
+  Benchmark b{"mc", BenchmarkKind::multiple_choice, VqaDataset::none, {}, {}};
   for (const auto& [category, answer] :
        std::vector<std::pair<std::string, std::size_t>>{{"x", 0}, {"x", 1}, {"x", 2}, {"y", 0}})
-    b.items.push_back({"", "img", "q", category, {"a", "b", "c"}, answer});
+    b.items.push_back({"", "img", "q", category, {"a", "b", "c"}, answer, {}});
   const auto s = score_choices(b, {0, kNotAsked, 0, 1});  // x: 1 of 2 asked right, y: 0 of 1
   EXPECT_DOUBLE_EQ(s.score, 100.0 / 3);
   EXPECT_DOUBLE_EQ(s.per_category.at("x"), 50.0);
@@ -88,9 +111,10 @@ TEST(BenchmarkScores, ItemsNotAskedCountNowhere) {
 TEST(BenchmarkScores, MmeAccAndAccPlusByHand) {
   // Category "count": two images, two questions each; image 1 both right, image 2 one right.
   // acc = 3/4 = 75, acc+ = 1/2 = 50 -> 125. Category "color": one image, both wrong -> 0 + 0.
-  Benchmark b{"mme", BenchmarkKind::yes_no, {}, {}};
-  b.items = {{"", "1", "q", "count", {}, 0}, {"", "1", "q", "count", {}, 1}, {"", "2", "q", "count", {}, 0},
-             {"", "2", "q", "count", {}, 1}, {"", "3", "q", "color", {}, 0}, {"", "3", "q", "color", {}, 1}};
+  Benchmark b{"mme", BenchmarkKind::yes_no, VqaDataset::none, {}, {}};
+  b.items = {{"", "1", "q", "count", {}, 0, {}}, {"", "1", "q", "count", {}, 1, {}},
+             {"", "2", "q", "count", {}, 0, {}}, {"", "2", "q", "count", {}, 1, {}},
+             {"", "3", "q", "color", {}, 0, {}}, {"", "3", "q", "color", {}, 1, {}}};
   const auto s = score_choices(b, {0, 1, 0, 0, 1, 0});
   EXPECT_DOUBLE_EQ(s.per_category.at("count"), 125.0);
   EXPECT_DOUBLE_EQ(s.per_category.at("color"), 0.0);
@@ -110,24 +134,17 @@ TEST_F(Benchmarks, LmmsEvalResultsImported) {
 }
 
 TEST_F(Benchmarks, ChoiceIsTheLikeliestCandidateScoredAlone) {
-  ASSERT_EQ(std::system(
-                (ACSWEEP_PYTHON " " ACSWEEP_TESTS_DIR "/fixtures/tiny_world.py " + path("w") + " 6").c_str()),
-            0);
-  auto llm = models::load_llama(path("w/llm"));
-  const models::Tokenizer tokenizer(path("w/llm/tokenizer.model"));
-  std::vector<std::unique_ptr<models::VisionEncoder>> members;
-  members.push_back(models::load_vision_encoder(path("w/encoders/dino")));
-  models::VisionRepresentation representation(std::move(members));
-  torch::manual_seed(5);
-  models::Projector projector(representation.channels(), llm->config().hidden_size);
-  Benchmark b{"mc", BenchmarkKind::multiple_choice, {}, {}};
+  ASSERT_NO_FATAL_FAILURE(make_world());
+  auto& [llm, tokenizer, representation, projector] = *world_;
+  Benchmark b{"mc", BenchmarkKind::multiple_choice, VqaDataset::none, {}, {}};
   for (int i = 0; i < 6; ++i)
     b.items.push_back({std::to_string(i),
                        path("w/images/00" + std::to_string(i) + ".jpg"),
                        "what shape is it",
                        "all",
                        {"a square", "a disc", "a red thing"},
-                       0});
+                       0,
+                       {}});
   const auto chosen = choose_answers(b, llm, projector, representation, tokenizer);
   torch::NoGradGuard no_grad;
   for (std::size_t i = 0; i < b.items.size(); ++i) {
@@ -145,6 +162,53 @@ TEST_F(Benchmarks, ChoiceIsTheLikeliestCandidateScoredAlone) {
     }
     EXPECT_EQ(chosen[i],
               static_cast<std::size_t>(std::max_element(totals.begin(), totals.end()) - totals.begin()));
+  }
+}
+
+// Generated answers: what greedy decoding by hand through the full forward pass gives (no cache,
+// no padding), the same in batches of 1 and of 4, and an image that does not decode left out.
+TEST_F(Benchmarks, GeneratedAnswersAreTheGreedyContinuationOfThePrompt) {
+  ASSERT_NO_FATAL_FAILURE(make_world());
+  auto& [llm, tokenizer, representation, projector] = *world_;
+  write("broken.jpg", "not a jpeg");
+  Benchmark b{"vqa", BenchmarkKind::vqa, VqaDataset::textvqa, {}, {}};
+  for (int i = 0; i < 5; ++i)
+    b.items.push_back({std::to_string(i),
+                       path("w/images/00" + std::to_string(i) + ".jpg"),
+                       "what shape is it",
+                       "all",
+                       {},
+                       0,
+                       {"disc"}});
+  b.items.insert(b.items.begin() + 2, {"bad", path("broken.jpg"), "what is it", "all", {}, 0, {"x"}});
+  std::vector<std::string> left_out;
+  const auto one = generate_answers(b, llm, projector, representation, tokenizer, {6, 1}, {}, &left_out);
+  std::vector<std::string> also_left_out;
+  const auto four =
+      generate_answers(b, llm, projector, representation, tokenizer, {6, 4}, {}, &also_left_out);
+  EXPECT_EQ(one, four);
+  EXPECT_THROW(generate_answers(b, llm, projector, representation, tokenizer, {6, 4}), InputError)
+      << "without a list to name it in, an image that does not decode is an error";
+  ASSERT_EQ(left_out.size(), 1u);
+  EXPECT_NE(left_out[0].find("broken.jpg"), std::string::npos) << left_out[0];
+  EXPECT_FALSE(one[2].has_value());
+  torch::NoGradGuard no_grad;
+  for (const std::size_t i : {0, 3}) {
+    const auto& item = b.items[i];
+    const data::LlavaExample example{
+        item.id, item.image, {{"human", "<image>\n" + question_prompt(b, item)}}};
+    const auto prompt = models::tokenize_prompt(tokenizer, data::vicuna_v1_template(example));
+    const auto visual = projector->forward(models::visual_tokens(representation, {item.image}))[0];
+    auto sequence = models::spliced_embeddings(llm, prompt, visual);
+    std::vector<std::int64_t> tokens;
+    while (tokens.size() < 6) {
+      const auto next = llm->forward(sequence.unsqueeze(0))[0][-1].argmax().item<std::int64_t>();
+      if (next == tokenizer.eos_id()) break;
+      tokens.push_back(next);
+      sequence = torch::cat({sequence, llm->embed(torch::tensor({next}, torch::kInt64))});
+    }
+    ASSERT_TRUE(one[i].has_value());
+    EXPECT_EQ(*one[i], tokenizer.decode(tokens)) << "item " << i;
   }
 }
 

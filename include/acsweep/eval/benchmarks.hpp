@@ -7,42 +7,70 @@
 //  - yes/no with MME's rule, lines {"id", "image", "question", "answer": "Yes"|"No",
 //    "category"}: per category acc (questions right) and acc+ (images whose questions are all
 //    right), the category's score acc + acc+, the benchmark's score their sum;
+//  - open-ended VQA (kind vqa) read as OK-VQA, TextVQA and VizWiz ship (eval/vqa_datasets.cpp),
+//    scored by VQA accuracy (eval/vqa.hpp) on the generated answer;
 //  - lmms-eval results JSON, for scores measured elsewhere.
 // Lines that cannot be used (no options, an answer that is not an option, a missing image) are
 // skipped, each with a message naming the file and line, and counted.
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace acsweep::eval {
 
-enum class BenchmarkKind { multiple_choice, yes_no };
+enum class BenchmarkKind { multiple_choice, yes_no, vqa };
+
+// "multiple_choice", "yes_no", "vqa" -> the kind; std::invalid_argument otherwise.
+BenchmarkKind benchmark_kind(const std::string& name);
 
 struct BenchmarkItem {
   std::string id, image, question, category;
   std::vector<std::string> options;  // multiple choice, in letter order
   std::size_t answer = 0;            // index into the options; yes/no: 0 yes, 1 no
+  std::vector<std::string> answers;  // vqa: the human answers, as the dataset gives them
 };
+
+// The open-ended datasets, told apart by their files; each has its prompt (lmms-eval's).
+enum class VqaDataset { none, okvqa, textvqa, vizwiz };
 
 struct Benchmark {
   std::string name;
   BenchmarkKind kind = BenchmarkKind::multiple_choice;
+  VqaDataset dataset = VqaDataset::none;
   std::vector<BenchmarkItem> items;
   std::vector<std::string> skipped;
 };
 
-// InputError when the file cannot be read at all.
+// InputError when the file cannot be read at all, or holds no usable item. JSONL kinds: images
+// relative to `image_folder`. vqa: the dataset's own files, images where the dataset puts them
+// (read_vqa). `with_images` off (rescoring saved predictions): images are not looked for.
 Benchmark read_benchmark(const std::string& path, const std::string& image_folder, BenchmarkKind kind,
-                         const std::string& name);
+                         const std::string& name, bool with_images = true);
+
+// An open-ended benchmark from the file its dataset ships, told apart by its content:
+//  - OK-VQA: OpenEnded_mscoco_val2014_questions.json ({"questions": [...]}) with
+//    mscoco_val2014_annotations.json beside it (each answer's "answer"), images
+//    val2014/COCO_val2014_<12-digit image_id>.jpg beside them; id: question_id; category:
+//    the annotation's question_type;
+//  - TextVQA: TextVQA_0.5.1_val.json ({"dataset_name": "textvqa", "data": [...]}), images
+//    train_images/<image_id>.jpg beside it (the val split's images ship there); id: question_id;
+//  - VizWiz: Annotations/val.json (a list of {"image", "question", "answers": [{"answer"}]}),
+//    images val/<image> beside the Annotations folder; id: the image's name; category:
+//    answer_type.
+// Items without a question or an answer, or whose image is missing, are skipped and named.
+Benchmark read_vqa(const std::string& path, const std::string& name, bool with_images = true);
 
 // The text the model is asked (the image goes before it) and its candidate answers.
 std::string question_prompt(const Benchmark& benchmark, const BenchmarkItem& item);
 std::vector<std::string> candidate_answers(const Benchmark& benchmark, const BenchmarkItem& item);
 
 struct BenchmarkScore {
-  double score = 0;  // multiple choice: accuracy %; yes/no: sum over categories of acc + acc+
+  double score = 0;  // multiple choice: accuracy %; yes/no: sum over categories of acc + acc+;
+                     // vqa: mean VQA accuracy %
   std::map<std::string, double> per_category;  // accuracy %, or acc + acc+
-  std::vector<double> correct;                 // per item, 1 or 0; NaN for an item left out
+  std::vector<double> correct;                 // per item, 1 or 0 (vqa: its accuracy in [0, 1]);
+                                               // NaN for an item left out
   std::size_t left_out = 0;
 };
 
@@ -55,6 +83,19 @@ BenchmarkScore score_choices(const Benchmark& benchmark, const std::vector<std::
 
 // lmms-eval's results JSON: {"results": {task: {"metric,filter": value}}} as "task/metric,filter"
 // -> value, numbers only. InputError naming the file when it is not such a file.
+// From each item's generated text (lmms-eval's protocol): vqa by VQA accuracy; multiple choice by
+// the option letter the text gives (the text is the letter, or starts with it followed by
+// anything but a letter: "B", "B.", "B) red"), yes/no by lmms-eval's MME rule (the text, lower
+// case without periods, is yes or no, or its first four characters hold "yes", else "no", else
+// neither). An item with no text (std::nullopt) is left out, as kNotAsked is.
+BenchmarkScore score_generated(const Benchmark& benchmark,
+                               const std::vector<std::optional<std::string>>& texts);
+
+// The answer score_generated reads from a text: the option index (multiple choice; kNotAnswered
+// when none), 0 yes / 1 no / kNotAnswered (yes/no).
+constexpr std::size_t kNotAnswered = static_cast<std::size_t>(-2);
+std::size_t parsed_answer(const Benchmark& benchmark, const BenchmarkItem& item, const std::string& text);
+
 std::map<std::string, double> read_lmms_eval(const std::string& path);
 
 }  // namespace acsweep::eval

@@ -1,9 +1,12 @@
 #pragma once
-// A benchmark put to a LLaVA model: each item's image and question in the vicuna_v1 template,
-// each candidate answer ("A", "B", ... or "Yes", "No") scored by its total log-probability after
-// the prompt, the most likely one chosen. With answers of one token this is the option letter of
-// highest next-token probability.
+// A benchmark put to a LLaVA model, in one of two ways (labelled in the results: [finetune] answers).
+// generate (lmms-eval's protocol): the image and question in the vicuna_v1 template, the answer
+// generated greedily until the EOS (models/generate.hpp), then parsed or scored by the benchmark's
+// own rule (benchmarks.hpp, score_generated). likelihood (the fast path): each candidate answer ("A", "B",
+// ... or "Yes", "No") scored by its total log-probability after the prompt, the most likely one chosen. With
+// answers of one token this is the option letter of highest next-token probability.
 #include <functional>
+#include <optional>
 
 #include "acsweep/eval/benchmarks.hpp"
 #include "acsweep/models/llama.hpp"
@@ -21,5 +24,19 @@ std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::Llam
                                         const models::Tokenizer& tokenizer,
                                         const std::function<void(std::size_t done)>& progress = {},
                                         std::vector<std::string>* left_out = nullptr);
+
+struct GenerationSettings {
+  std::int64_t max_new_tokens = 128;
+  std::size_t batch = 8;  // items generated together, left-padded (models::generate_greedy)
+};
+
+// Each item's generated answer, in item order: the text before the EOS (and before an
+// "ASSISTANT:" turn, lmms-eval's stop string, should the model write one); std::nullopt for an item
+// whose image does not decode, with why added to `left_out`.
+std::vector<std::optional<std::string>> generate_answers(
+    const Benchmark& benchmark, models::LlamaForCausalLM& llm, models::Projector& projector,
+    models::VisionRepresentation& representation, const models::Tokenizer& tokenizer,
+    const GenerationSettings& settings, const std::function<void(std::size_t done)>& progress = {},
+    std::vector<std::string>* left_out = nullptr);
 
 }  // namespace acsweep::eval

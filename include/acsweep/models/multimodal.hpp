@@ -54,6 +54,10 @@ torch::Tensor without_unusable(const torch::Tensor& log_probs, const std::vector
 // Tokens the prompt takes once `visual_tokens` are spliced in.
 std::size_t spliced_length(const TokenizedPrompt& prompt, std::size_t visual_tokens);
 
+// The prompt's embeddings [T + L, D] with `visual` [L, D] spliced in at its one image.
+torch::Tensor spliced_embeddings(LlamaForCausalLM& llm, const TokenizedPrompt& prompt,
+                                 const torch::Tensor& visual);
+
 // visual: [B, L, D] (B = prompts.size()), each prompt holding exactly one image. Returns the
 // log-probabilities of every trainable token, example after example ([sum of counts]), and fills
 // counts[b] with example b's number. std::invalid_argument when a prompt has no image or no

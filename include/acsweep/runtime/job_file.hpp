@@ -91,8 +91,8 @@ struct Stage2Section {
 
 struct BenchmarkSpec {
   std::string name;
-  std::string kind;  // multiple_choice or yes_no
-  std::string path;  // JSONL; its images are relative to its folder
+  std::string kind;  // multiple_choice, yes_no (JSONL; images relative to its folder) or vqa (as shipped)
+  std::string path;
 };
 
 // Benchmark results measured before (ARCHITECTURE.md, [known]): such a setting counts as
@@ -121,6 +121,8 @@ struct FinetuneSection {
   bool validate = false;
   Stage2Section stage2;
   std::vector<BenchmarkSpec> benchmarks;
+  std::string answers = "likelihood";  // multiple choice and yes/no: likelihood or generate
+  std::int64_t max_new_tokens = 128, generation_batch = 8;
   KnownSection known;
 };
 

@@ -87,6 +87,8 @@ void broadcast(T& value, int root, MPI_Comm comm) {
   check_mpi(MPI_Bcast(&value, 1, mpi_datatype<T>(), root, comm), "MPI_Bcast");
 }
 void broadcast(std::string& text, int root, MPI_Comm comm);
+// Every rank's `text` on `root`, in rank order (empty elsewhere). Each text under 2 GiB.
+std::vector<std::string> gather(const std::string& text, int root, MPI_Comm comm);
 
 // Runs `step` on `root` only; if it throws, every rank of `comm` throws the same kind of error
 // (InputError or std::runtime_error) with the same message, so no rank waits for a partner that

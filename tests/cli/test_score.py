@@ -1,0 +1,159 @@
+"""acsweep score KIND:PATH PREDICTIONS.jsonl against lmms-eval 0.1.2's own code (installed without
+its dependencies by scripts/bootstrap; its task utils are loaded by path, the imports they make
+for submissions and logging stubbed): VQA accuracy on OK-VQA, TextVQA and VizWiz files in their
+shipped layouts, and MME's yes/no parsing with acc + acc+, on a few hundred generated predictions
+that exercise every normalisation rule. Bad command lines are named."""
+
+import importlib.util
+import json
+import os
+import random
+import sys
+import types
+
+import pytest
+
+POOL = ["two", "2", "Two dogs", "2 dogs", "the dog", "a dog", "dog.", "dog", "dogs", "don't", "dont", "yes",
+        "Yes!", "no", "red/blue", "red / blue", "red blue", "e-mail", "e-mail -", "email", "u.s.a.", "usa",
+        "3.5", "1,000", "1000", "man's hat", "(yes)", "unanswerable", "Unanswerable", "none", "0", "ten",
+        "10", "it's", "its", "hello world", "Hello, World?", "x-ray", "\tcat\n", "cat", "an apple", "apple"]
+
+
+@pytest.fixture(scope="module")
+def lmms():
+    """lmms-eval's task utils by file, without importing the package's heavy modules."""
+    root = importlib.util.find_spec("lmms_eval").submodule_search_locations[0]
+    for name in ("lmms_eval", "lmms_eval.tasks", "lmms_eval.tasks._task_utils"):
+        sys.modules.setdefault(name, types.ModuleType(name))
+    files = types.ModuleType("lmms_eval.tasks._task_utils.file_utils")
+    files.generate_submission_file = lambda *a, **k: None
+    sys.modules["lmms_eval.tasks._task_utils.file_utils"] = files
+    loguru = types.ModuleType("loguru")
+    loguru.logger = types.SimpleNamespace(info=print, warning=print, debug=print, error=print)
+    sys.modules.setdefault("loguru", loguru)
+
+    def load(name, relative):
+        spec = importlib.util.spec_from_file_location(name, os.path.join(root, relative))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    load("lmms_eval.tasks._task_utils.vqa_eval_metric", "tasks/_task_utils/vqa_eval_metric.py")
+    return types.SimpleNamespace(okvqa=load("okvqa_utils", "tasks/ok_vqa/utils.py"),
+                                 textvqa=load("textvqa_utils", "tasks/textvqa/utils.py"),
+                                 vizwiz=load("vizwiz_utils", "tasks/vizwiz_vqa/utils.py"),
+                                 mme=load("mme_utils", "tasks/mme/utils.py"))
+
+
+def questions(n, seed):
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        answers = [rng.choice(POOL) for _ in range(10)]
+        # Predictions that match 0 to 10 of the answers, in other spellings of the same answer.
+        prediction = rng.choice(answers + POOL + [" " + answers[0].upper() + ". ", answers[0] + "?"])
+        out.append(dict(i=i, answers=answers, prediction=prediction, category=rng.choice(["other", "number"])))
+    return out
+
+
+def expected(utils_process, items, doc_of):
+    total, by_category = 0.0, {}
+    for q in items:
+        value = utils_process(doc_of(q), [q["prediction"]])["exact_match"]
+        total += value
+        by_category.setdefault(q["category"], []).append(value)
+    return 100 * total / len(items), {c: 100 * sum(v) / len(v) for c, v in by_category.items()}
+
+
+def write_predictions(path, items, id_of):
+    with open(path, "w") as f:
+        for q in items:
+            f.write(json.dumps({"id": id_of(q), "prediction": q["prediction"]}) + "\n")
+
+
+def score(acsweep, spec, predictions):
+    return json.loads(acsweep("score", spec, predictions, "--json").stdout)
+
+
+def test_okvqa_as_lmms_eval(acsweep, lmms, tmp_path):
+    items = questions(300, 1)
+    (tmp_path / "OpenEnded_mscoco_val2014_questions.json").write_text(json.dumps({"questions": [
+        {"image_id": q["i"], "question": "Q?", "question_id": 1000 + q["i"]} for q in items]}))
+    (tmp_path / "mscoco_val2014_annotations.json").write_text(json.dumps({"annotations": [
+        {"question_id": 1000 + q["i"], "image_id": q["i"], "question_type": q["category"],
+         "answers": [{"answer": a, "answer_id": k + 1} for k, a in enumerate(q["answers"])]} for q in items]}))
+    write_predictions(tmp_path / "p.jsonl", items, lambda q: 1000 + q["i"])
+    got = score(acsweep, f"vqa:{tmp_path}/OpenEnded_mscoco_val2014_questions.json", tmp_path / "p.jsonl")
+    want, parts = expected(lmms.okvqa.ok_vqa_process_results, items,
+                           lambda q: {"answers": list(q["answers"]), "question_id": 1000 + q["i"]})
+    assert got["items"] == 300
+    assert got["score"] == pytest.approx(want, abs=1e-9)
+    assert got["parts"] == pytest.approx(parts, abs=1e-9)
+    assert 10 < want < 90  # neither all right nor all wrong: the comparison can fail
+
+
+def test_textvqa_as_lmms_eval(acsweep, lmms, tmp_path):
+    items = questions(300, 2)
+    (tmp_path / "TextVQA_0.5.1_val.json").write_text(json.dumps({"dataset_name": "textvqa", "data": [
+        {"question": "what?", "image_id": f"img{q['i']}", "question_id": q["i"], "answers": q["answers"]}
+        for q in items]}))
+    write_predictions(tmp_path / "p.jsonl", items, lambda q: q["i"])
+    got = score(acsweep, f"vqa:{tmp_path}/TextVQA_0.5.1_val.json", tmp_path / "p.jsonl")
+    want, _ = expected(lmms.textvqa.textvqa_process_results, items,
+                       lambda q: {"answers": list(q["answers"]), "question_id": q["i"]})
+    assert got["score"] == pytest.approx(want, abs=1e-9)
+
+
+def test_vizwiz_as_lmms_eval(acsweep, lmms, tmp_path):
+    items = questions(300, 3)
+    (tmp_path / "Annotations").mkdir()
+    (tmp_path / "Annotations" / "val.json").write_text(json.dumps([
+        {"image": f"VizWiz_val_{q['i']:08d}.jpg", "question": "what?", "answer_type": q["category"],
+         "answers": [{"answer": a, "answer_confidence": "yes"} for a in q["answers"]]} for q in items]))
+    write_predictions(tmp_path / "p.jsonl", items, lambda q: f"VizWiz_val_{q['i']:08d}.jpg")
+    got = score(acsweep, f"vqa:{tmp_path}/Annotations/val.json", tmp_path / "p.jsonl")
+    want, parts = expected(lmms.vizwiz.vizwiz_vqa_process_results, items,
+                           lambda q: {"answers": list(q["answers"]), "question_id": q["i"]})
+    assert got["score"] == pytest.approx(want, abs=1e-9)
+    assert got["parts"] == pytest.approx(parts, abs=1e-9)
+
+
+def test_mme_yes_no_as_lmms_eval(acsweep, lmms, tmp_path):
+    rng = random.Random(4)
+    texts = ["Yes", "No", "yes.", " NO ", "Yes, there is", "Not at all", "Maybe", "no.", "There is no", "",
+             "Yes.\n", "I cannot tell"]
+    lines, results = [], []
+    for image in range(120):
+        category = rng.choice(["existence", "count", "color", "code_reasoning"])
+        for k, answer in enumerate(("Yes", "No")):  # MME: each image asked once for yes, once for no
+            q = dict(id=f"{image}-{k}", image=f"{category}/{image}.png", question="Is it?", answer=answer,
+                     category=category, prediction=rng.choice(texts))
+            lines.append(q)
+            results.append(lmms.mme.mme_process_results(
+                {"answer": answer, "category": category, "question_id": q["image"]}, [q["prediction"]]))
+    (tmp_path / "mme.jsonl").write_text("".join(json.dumps(q) + "\n" for q in lines))
+    write_predictions(tmp_path / "p.jsonl", lines, lambda q: q["id"])
+    got = score(acsweep, f"yes_no:{tmp_path}/mme.jsonl", tmp_path / "p.jsonl")
+    perception = [r["mme_percetion_score"] for r in results if "mme_percetion_score" in r]
+    cognition = [r["mme_cognition_score"] for r in results if "mme_cognition_score" in r]
+    want = lmms.mme.mme_aggregate_results(perception) + lmms.mme.mme_aggregate_results(cognition)
+    assert got["score"] == pytest.approx(want, abs=1e-9)
+
+
+def test_bad_command_lines_are_named(acsweep, tmp_path):
+    (tmp_path / "p.jsonl").write_text('{"id": "nothing", "prediction": "x"}\n')
+    (tmp_path / "mc.jsonl").write_text(
+        '{"id": 1, "image": "a.jpg", "question": "Q?", "options": ["x", "y"], "answer": "B"}\n')
+    done = acsweep("score", f"mcq:{tmp_path}/mc.jsonl", tmp_path / "p.jsonl", check=False)
+    assert done.returncode == 2 and "'mcq' is not a benchmark kind" in done.stderr
+    done = acsweep("score", f"multiple_choice:{tmp_path}/none.jsonl", tmp_path / "p.jsonl", check=False)
+    assert done.returncode == 2 and "no such file" in done.stderr
+    done = acsweep("score", f"multiple_choice:{tmp_path}/mc.jsonl", tmp_path / "p.jsonl", check=False)
+    assert done.returncode == 2 and "no prediction has the id of an item" in done.stderr
+    done = acsweep("score", f"multiple_choice:{tmp_path}/mc.jsonl", check=False)
+    assert done.returncode == 2 and "no predictions given" in done.stderr
+    (tmp_path / "p.jsonl").write_text('{"id": 1, "prediction": "B."}\nnot json\n{"id": 1, "prediction": "A"}\n')
+    done = acsweep("score", f"multiple_choice:{tmp_path}/mc.jsonl", tmp_path / "p.jsonl", "--json")
+    assert json.loads(done.stdout)["score"] == 100.0 and json.loads(done.stdout)["skipped"] == 2
+    assert "line 2: not JSON" in done.stderr and "line 3: a second prediction for id 1" in done.stderr
