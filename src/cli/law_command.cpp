@@ -6,8 +6,8 @@
 
 #include "acsweep/cli/commands.hpp"
 #include "acsweep/cli/options.hpp"
-#include "acsweep/cli/paper_groups.hpp"
 #include "acsweep/error.hpp"
+#include "acsweep/law/paper_groups.hpp"
 #include "acsweep/law/table_fit.hpp"
 #include "acsweep/runtime/mpi.hpp"
 #include "acsweep/store/results_file.hpp"
@@ -49,7 +49,7 @@ int run_law(const std::vector<std::string>& args, const CommandContext& context)
   const std::vector<std::string> terms = model.terms();
   std::vector<double> r2;
   for (const auto& fit : fits) r2.push_back(fit.r2);
-  const std::vector<PaperGroupR2> groups = paper_group_r2(table.benchmark_names, r2);
+  const std::vector<law::PaperGroupR2> groups = law::paper_group_r2(table.benchmark_names, r2);
 
   if (vm["json"].as<bool>()) {
     nlohmann::ordered_json doc;

@@ -11,6 +11,7 @@
 #include "acsweep/error.hpp"
 #include "acsweep/law/ac_policy.hpp"
 #include "acsweep/law/normalise.hpp"
+#include "acsweep/law/paper_groups.hpp"
 #include "acsweep/law/policy_simulation.hpp"
 #include "acsweep/law/seeded_rng.hpp"
 #include "acsweep/law/simulation_report.hpp"
@@ -206,7 +207,11 @@ void write_validation(store::H5Location& root, const ScoringPlan& plan, const ru
       std::printf(" %s R2 %.3f, leave-one-out error %.2f;", table.benchmark_names[b].c_str(), fits[b].r2,
                   error);
   }
-  std::printf("\n  measured table: %s\n\n", table.source.c_str());
+  std::printf("\n");
+  for (const auto& paper_group : law::paper_group_r2(table.benchmark_names, r2))
+    std::printf("  the paper's %s group (%s): mean R2 %.3f%s\n", paper_group.name.c_str(),
+                paper_group.members.c_str(), paper_group.mean_r2, exact ? " (1 by construction)" : "");
+  std::printf("  measured table: %s\n\n", table.source.c_str());
   group.write("law_benchmark", table.benchmark_names);
   group.write("law_r2", r2);
   group.write("law_loo_mean_abs_error", loo_error);

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "acsweep/error.hpp"
+#include "acsweep/law/paper_groups.hpp"
 #include "acsweep/law/table.hpp"
 
 namespace acsweep::law {
@@ -22,6 +23,24 @@ std::string error_of(const std::string& text, const std::vector<std::string>& be
     return e.what();
   }
   return "";
+}
+
+// The paper's groups form from the names a job gives its benchmarks, in any spelling, and only
+// when every member is there.
+TEST(PaperGroups, FormWhateverTheSpellingOfTheNames) {
+  const std::vector<std::string> names{"mmbench", "seed_bench", "ok-vqa", "MME", "textvqa", "vizwiz", "mmmu"};
+  const std::vector<double> r2{0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3};
+  const auto groups = paper_group_r2(names, r2);
+  ASSERT_EQ(groups.size(), 1u) << "no ScienceQA: the OCR group does not form";
+  EXPECT_EQ(groups[0].name, "vision");
+  EXPECT_EQ(groups[0].members, "mmbench, MME, ok-vqa, seed_bench");
+  EXPECT_DOUBLE_EQ(groups[0].mean_r2, (0.9 + 0.6 + 0.7 + 0.8) / 4);
+  auto all = names;
+  all.push_back("ScienceQA");
+  auto all_r2 = r2;
+  all_r2.push_back(0.2);
+  EXPECT_EQ(paper_group_r2(all, all_r2).size(), 2u);
+  EXPECT_NEAR(paper_group_r2(all, all_r2)[1].mean_r2, (0.3 + 0.5 + 0.4 + 0.2) / 4, 1e-12);
 }
 
 TEST(LawTable, ReadsThePaperLayout) {
