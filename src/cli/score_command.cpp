@@ -73,7 +73,7 @@ int run_score(const std::vector<std::string>& args, const CommandContext& contex
     throw InputError(std::string("acsweep score: ") + e.what());
   }
   const std::string path = spec.substr(colon + 1);
-  if (!std::filesystem::is_regular_file(path)) throw InputError("acsweep score: no such file: " + path);
+  if (!std::filesystem::exists(path)) throw InputError("acsweep score: no such file or folder: " + path);
   if (context.mpi.rank() != 0) return 0;
 
   const auto benchmark =
@@ -112,9 +112,11 @@ int run_score(const std::vector<std::string>& args, const CommandContext& contex
     std::cout << doc.dump(2) << "\n";
     return 0;
   }
-  const char* metric = kind == eval::BenchmarkKind::vqa               ? "VQA accuracy %"
-                       : kind == eval::BenchmarkKind::multiple_choice ? "accuracy %"
-                                                                      : "sum over categories of acc + acc+";
+  const char* metric = kind == eval::BenchmarkKind::vqa ? "VQA accuracy %"
+                       : eval::is_choice(kind)          ? "accuracy %"
+                       : kind == eval::BenchmarkKind::mme
+                           ? "perception: sum over its categories of acc + acc+"
+                           : "sum over categories of acc + acc+";
   std::printf("%s (%s): %.2f, %s, on %zu items\n", benchmark.name.c_str(), spec.substr(0, colon).c_str(),
               score.score, metric, benchmark.items.size() - score.left_out);
   for (const auto& [category, value] : score.per_category)

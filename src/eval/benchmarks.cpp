@@ -59,6 +59,13 @@ BenchmarkItem parse_item(const nlohmann::json& line, const std::string& image_fo
   return item;
 }
 
+// lmms-eval's MME perception categories; every other category is cognition.
+bool is_mme_perception(const std::string& category) {
+  static const std::set<std::string> kPerception{"existence", "count", "position", "color",   "posters",
+                                                 "celebrity", "scene", "landmark", "artwork", "OCR"};
+  return kPerception.count(category) > 0;
+}
+
 std::string lower(std::string text) {
   for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
@@ -74,15 +81,32 @@ std::string capitalised(const std::string& text) {
 }  // namespace
 
 BenchmarkKind benchmark_kind(const std::string& name) {
-  if (name == "multiple_choice") return BenchmarkKind::multiple_choice;
-  if (name == "yes_no") return BenchmarkKind::yes_no;
-  if (name == "vqa") return BenchmarkKind::vqa;
-  throw std::invalid_argument("'" + name + "' is not a benchmark kind (multiple_choice, yes_no, vqa)");
+  static const std::map<std::string, BenchmarkKind> kinds{{"multiple_choice", BenchmarkKind::multiple_choice},
+                                                          {"yes_no", BenchmarkKind::yes_no},
+                                                          {"vqa", BenchmarkKind::vqa},
+                                                          {"mme", BenchmarkKind::mme},
+                                                          {"seedbench", BenchmarkKind::seedbench},
+                                                          {"scienceqa", BenchmarkKind::scienceqa}};
+  const auto found = kinds.find(name);
+  if (found == kinds.end())
+    throw std::invalid_argument(
+        "'" + name + "' is not a benchmark kind (multiple_choice, yes_no, vqa, mme, seedbench, scienceqa)");
+  return found->second;
 }
+
+bool is_choice(BenchmarkKind kind) {
+  return kind == BenchmarkKind::multiple_choice || kind == BenchmarkKind::seedbench ||
+         kind == BenchmarkKind::scienceqa;
+}
+
+bool is_yes_no(BenchmarkKind kind) { return kind == BenchmarkKind::yes_no || kind == BenchmarkKind::mme; }
 
 Benchmark read_benchmark(const std::string& path, const std::string& image_folder, BenchmarkKind kind,
                          const std::string& name, bool with_images) {
   if (kind == BenchmarkKind::vqa) return read_vqa(path, name, with_images);
+  if (kind == BenchmarkKind::mme) return read_mme(path, name, with_images);
+  if (kind == BenchmarkKind::seedbench) return read_seedbench(path, name, with_images);
+  if (kind == BenchmarkKind::scienceqa) return read_scienceqa(path, name, with_images);
   std::istringstream in(read_bounded(path, kMaxBenchmarkBytes, "the benchmark"));
   Benchmark b{name, kind, VqaDataset::none, {}, {}};
   std::string text;
@@ -107,8 +131,17 @@ std::string question_prompt(const Benchmark& benchmark, const BenchmarkItem& ite
   if (benchmark.kind == BenchmarkKind::vqa)
     return benchmark.dataset == VqaDataset::textvqa ? capitalised(item.question) + kShort
                                                     : item.question + kUnanswerable + kShort;
-  if (benchmark.kind == BenchmarkKind::yes_no)
-    return item.question + "\nAnswer the question using a single word or phrase.";
+  if (benchmark.kind == BenchmarkKind::mme) {  // lmms-eval's MME: its yes/no request replaced
+    std::string question = item.question;
+    const auto begin = question.find_first_not_of(" \t\r\n");
+    const auto end = question.find_last_not_of(" \t\r\n");
+    question = begin == std::string::npos ? "" : question.substr(begin, end - begin + 1);
+    static const std::string kYesNo = " Please answer yes or no.";
+    for (auto at = question.find(kYesNo); at != std::string::npos; at = question.find(kYesNo, at))
+      question.erase(at, kYesNo.size());
+    return question + kShort;
+  }
+  if (benchmark.kind == BenchmarkKind::yes_no) return item.question + kShort;
   std::string prompt = item.question;
   for (std::size_t i = 0; i < item.options.size(); ++i) prompt += "\n" + letter(i) + ". " + item.options[i];
   return prompt + "\nAnswer with the option's letter from the given choices directly.";
@@ -117,7 +150,7 @@ std::string question_prompt(const Benchmark& benchmark, const BenchmarkItem& ite
 std::vector<std::string> candidate_answers(const Benchmark& benchmark, const BenchmarkItem& item) {
   if (benchmark.kind == BenchmarkKind::vqa)
     throw std::invalid_argument(benchmark.name + ": open-ended answers are generated, not chosen");
-  if (benchmark.kind == BenchmarkKind::yes_no) return {"Yes", "No"};
+  if (is_yes_no(benchmark.kind)) return {"Yes", "No"};
   std::vector<std::string> letters;
   for (std::size_t i = 0; i < item.options.size(); ++i) letters.push_back(letter(i));
   return letters;
@@ -149,7 +182,7 @@ BenchmarkScore score_choices(const Benchmark& benchmark, const std::vector<std::
   for (const auto& [category, counts] : by_category) {
     const double accuracy = 100.0 * counts.first / counts.second;
     right_total += counts.first;
-    if (benchmark.kind == BenchmarkKind::multiple_choice) {
+    if (is_choice(benchmark.kind)) {
       s.per_category[category] = accuracy;
       continue;
     }
@@ -161,13 +194,34 @@ BenchmarkScore score_choices(const Benchmark& benchmark, const std::vector<std::
   }
   if (s.left_out == chosen.size())
     throw InputError(benchmark.name + ": no item could be asked (no image decodes)");
-  if (benchmark.kind == BenchmarkKind::multiple_choice)
+  if (is_choice(benchmark.kind))
     s.score = 100.0 * right_total / static_cast<double>(chosen.size() - s.left_out);
+  if (benchmark.kind ==
+      BenchmarkKind::mme) {  // reported apart, as lmms-eval does; MME's score is perception's
+    double perception = 0, cognition = 0;
+    for (const auto& [category, value] : s.per_category)
+      (is_mme_perception(category) ? perception : cognition) += value;
+    s.per_category["perception"] = perception;
+    s.per_category["cognition"] = cognition;
+    s.score = perception;
+  }
   return s;
 }
 
 std::size_t parsed_answer(const Benchmark& benchmark, const BenchmarkItem& item, const std::string& text) {
-  if (benchmark.kind == BenchmarkKind::yes_no) {  // lmms-eval's MME rule
+  const auto option = [&item](char c) {
+    const auto index = static_cast<std::size_t>(c - 'A');
+    return c >= 'A' && c <= 'Z' && index < item.options.size() ? index : kNotAnswered;
+  };
+  if (benchmark.kind == BenchmarkKind::seedbench) {  // the first character of the trimmed text
+    const auto begin = text.find_first_not_of(" \t\r\n\f\v");
+    return begin == std::string::npos ? kNotAnswered : option(text[begin]);
+  }
+  if (benchmark.kind == BenchmarkKind::scienceqa) {  // the letter itself, or "X." at the start
+    if (text.size() == 1) return option(text[0]);
+    return text.size() >= 2 && text[1] == '.' ? option(text[0]) : kNotAnswered;
+  }
+  if (is_yes_no(benchmark.kind)) {  // lmms-eval's MME rule
     std::string answer = lower(text);
     const auto begin = answer.find_first_not_of(" \t\r\n");
     const auto end = answer.find_last_not_of(" \t\r\n");
@@ -184,11 +238,8 @@ std::size_t parsed_answer(const Benchmark& benchmark, const BenchmarkItem& item,
     throw std::invalid_argument(benchmark.name + ": only multiple choice and yes/no answers are parsed");
   const auto begin = text.find_first_not_of(" \t\r\n");
   if (begin == std::string::npos) return kNotAnswered;
-  const char c = text[begin];
   const bool alone = begin + 1 == text.size() || !std::isalpha(static_cast<unsigned char>(text[begin + 1]));
-  if (c < 'A' || c > 'Z' || !alone) return kNotAnswered;
-  const auto index = static_cast<std::size_t>(c - 'A');
-  return index < item.options.size() ? index : kNotAnswered;
+  return alone ? option(text[begin]) : kNotAnswered;
 }
 
 BenchmarkScore score_generated(const Benchmark& benchmark,

@@ -5,35 +5,20 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "acsweep/bounded_read.hpp"
 #include "acsweep/data/llava.hpp"
 #include "acsweep/error.hpp"
 #include "acsweep/eval/benchmarks.hpp"
+#include "dataset_files.hpp"
 
 namespace acsweep::eval {
 namespace {
 namespace fs = std::filesystem;
+using detail::check_image;
+using detail::finished;
+using detail::id_of;
+using detail::parsed_json;
+using detail::text_of;
 using nlohmann::json;
-
-json parsed(const std::string& path) {
-  try {
-    return json::parse(read_bounded(path, kMaxBenchmarkBytes, "the benchmark"));
-  } catch (const json::exception& e) {
-    throw InputError(path + ": not JSON (" + e.what() + ")");
-  }
-}
-
-std::string text_of(const json& object, const char* key) {
-  if (!object.contains(key) || !object[key].is_string() || object[key].get<std::string>().empty())
-    throw std::invalid_argument(std::string("no '") + key + "'");
-  return object[key].get<std::string>();
-}
-
-std::string id_of(const json& object, const char* key) {
-  if (!object.contains(key) || !(object[key].is_number_integer() || object[key].is_string()))
-    throw std::invalid_argument(std::string("no '") + key + "'");
-  return object[key].is_string() ? object[key].get<std::string>() : object[key].dump();
-}
 
 // Human answers: strings, or objects with an "answer" string.
 std::vector<std::string> answers_of(const json& object) {
@@ -55,8 +40,7 @@ void read_items(Benchmark& b, const std::string& path, const json& items, bool w
   for (std::size_t i = 0; i < items.size(); ++i) {
     try {
       BenchmarkItem item = make(items[i]);
-      if (with_images && !fs::is_regular_file(item.image))
-        throw std::invalid_argument("image " + item.image + " is missing");
+      check_image(item, with_images);
       b.items.push_back(std::move(item));
     } catch (const std::exception& e) {
       b.skipped.push_back(path + ": item " + std::to_string(i) + ": " + e.what());
@@ -74,7 +58,7 @@ void read_okvqa(Benchmark& b, const std::string& path, const json& questions, bo
       (folder / (name.substr(10, at - 10) + "annotations" + name.substr(at + 9))).string();
   if (!fs::is_regular_file(annotations_path))
     throw InputError(path + ": its annotations " + annotations_path + " are missing");
-  const json annotations = parsed(annotations_path);
+  const json annotations = parsed_json(annotations_path);
   if (!annotations.contains("annotations") || !annotations["annotations"].is_array())
     throw InputError(annotations_path + ": no 'annotations' list");
   std::map<std::string, const json*> by_question;
@@ -125,7 +109,7 @@ void read_vizwiz(Benchmark& b, const std::string& path, const json& doc, bool wi
 }  // namespace
 
 Benchmark read_vqa(const std::string& path, const std::string& name, bool with_images) {
-  const json doc = parsed(path);
+  const json doc = parsed_json(path);
   Benchmark b{name, BenchmarkKind::vqa, VqaDataset::none, {}, {}};
   if (doc.is_object() && doc.contains("questions") && doc["questions"].is_array()) {
     b.dataset = VqaDataset::okvqa;
@@ -141,10 +125,7 @@ Benchmark read_vqa(const std::string& path, const std::string& name, bool with_i
                      ": not an OK-VQA question file ({\"questions\": [...]}), a TextVQA file ({\"data\": "
                      "[...]}) or a VizWiz annotation file ([...])");
   }
-  if (b.items.empty())
-    throw InputError(path + ": no usable item (" + std::to_string(b.skipped.size()) + " skipped" +
-                     (b.skipped.empty() ? "" : "; first: " + b.skipped.front()) + ")");
-  return b;
+  return finished(std::move(b), path);
 }
 
 }  // namespace acsweep::eval

@@ -106,7 +106,7 @@ po::options_description schema() {
           "c_score.max_pairs", po::value<std::int64_t>()->default_value(0), "pairs used (0: all)")(
           "c_score.upsample", po::value<bool>()->default_value(false),
           "match on features upsampled to the input's pixels")
-      // [finetune], [stage2]; [benchmarks]: NAME = KIND:PATH lines (multiple_choice, yes_no, vqa)
+      // [finetune], [stage2]; [benchmarks]: NAME = KIND:PATH lines (benchmarks.hpp's kinds)
       ("finetune.settings", po::value<std::string>(),
        "settings to finetune: comma-separated, all, or policy (region-based sampling of [job] budget)")(
           "finetune.answers", po::value<std::string>()->default_value("likelihood"),

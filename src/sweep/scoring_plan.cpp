@@ -171,6 +171,17 @@ void plan_finetunes(ScoringPlan& plan, const runtime::JobSpec& job) {
     plan.benchmark_items.push_back(benchmark.items.size());
     benchmarks_hash.add(b.name).add(b.kind);
     add_identity(benchmarks_hash, b.path);
+    if (b.kind == "mme") {  // its files are in a folder per category
+      std::vector<fs::path> categories;
+      for (const auto& entry : fs::directory_iterator(b.path))
+        if (entry.is_directory()) categories.push_back(entry.path());
+      std::sort(categories.begin(), categories.end());
+      for (const auto& category : categories) {
+        add_identity(benchmarks_hash, category.string());
+        for (const char* inner : {"questions_answers_YN", "images"})
+          if (fs::is_directory(category / inner)) add_identity(benchmarks_hash, (category / inner).string());
+      }
+    }
   }
   // How answers are given changes every score: part of the task (the default adds nothing, so
   // results from before generation existed stay valid).

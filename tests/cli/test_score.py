@@ -1,8 +1,9 @@
 """acsweep score KIND:PATH PREDICTIONS.jsonl against lmms-eval 0.1.2's own code (installed without
 its dependencies by scripts/bootstrap; its task utils are loaded by path, the imports they make
 for submissions and logging stubbed): VQA accuracy on OK-VQA, TextVQA and VizWiz files in their
-shipped layouts, and MME's yes/no parsing with acc + acc+, on a few hundred generated predictions
-that exercise every normalisation rule. Bad command lines are named."""
+shipped layouts, MME's yes/no parsing with acc + acc+ (its folder, perception and cognition
+apart), SEED-Bench's and ScienceQA's answer parsing, on a few hundred generated predictions that
+exercise every rule. Bad command lines are named."""
 
 import importlib.util
 import json
@@ -43,7 +44,9 @@ def lmms():
     return types.SimpleNamespace(okvqa=load("okvqa_utils", "tasks/ok_vqa/utils.py"),
                                  textvqa=load("textvqa_utils", "tasks/textvqa/utils.py"),
                                  vizwiz=load("vizwiz_utils", "tasks/vizwiz_vqa/utils.py"),
-                                 mme=load("mme_utils", "tasks/mme/utils.py"))
+                                 mme=load("mme_utils", "tasks/mme/utils.py"),
+                                 scienceqa=load("scienceqa_utils", "tasks/scienceqa/utils.py"),
+                                 seedbench=load("seedbench_utils", "tasks/seedbench/utils.py"))
 
 
 def questions(n, seed):
@@ -141,6 +144,74 @@ def test_mme_yes_no_as_lmms_eval(acsweep, lmms, tmp_path):
     assert got["score"] == pytest.approx(want, abs=1e-9)
 
 
+LETTER_TEXTS = ["A", "B", "C", "D", "B.", "B. two", " B", "B)", "b", "Because", "The answer is B", "", "C.\n",
+                "D is right", "E", "A. one"]
+
+
+def test_seedbench_as_lmms_eval(acsweep, lmms, tmp_path):
+    rng = random.Random(5)
+    questions, results = [], []
+    for i in range(200):
+        q = {"answer": rng.choice("ABCD"), "choice_a": "one", "choice_b": "two", "choice_c": "three",
+             "choice_d": "four", "data_id": f"{i}.jpg", "data_type": "image", "question": "How many?",
+             "question_id": str(i), "question_type_id": 1, "prediction": rng.choice(LETTER_TEXTS)}
+        questions.append(q)
+        results.append(lmms.seedbench.seed_process_result(q, [q["prediction"]])["seed_image"])
+    (tmp_path / "SEED-Bench.json").write_text(json.dumps({"questions": questions,
+                                                          "question_type": {"Instance Counting": 1}}))
+    write_predictions(tmp_path / "p.jsonl", questions, lambda q: q["question_id"])
+    got = score(acsweep, f"seedbench:{tmp_path}/SEED-Bench.json", tmp_path / "p.jsonl")
+    want = 100 * lmms.seedbench.seed_aggregation_result(results)
+    assert got["score"] == pytest.approx(want, abs=1e-9) and 10 < want < 90
+
+
+def test_scienceqa_as_lmms_eval(acsweep, lmms, tmp_path):
+    rng = random.Random(6)
+    problems, total, pids = {}, 0.0, []
+    for i in range(200):
+        pid = str(100 + i)
+        p = {"question": "Which?", "choices": ["one", "two", "three", "four"][: rng.choice((2, 3, 4))],
+             "answer": 0, "hint": rng.choice(["", "A hint."]), "image": "image.png", "subject": "natural science"}
+        p["answer"] = rng.randrange(len(p["choices"]))
+        problems[pid] = p
+        pids.append(pid)
+        p["prediction"] = rng.choice(LETTER_TEXTS)
+        total += lmms.scienceqa.sqa_process_results(p, [p["prediction"]])["exact_match"]
+    (tmp_path / "problems.json").write_text(json.dumps(problems))
+    (tmp_path / "pid_splits.json").write_text(json.dumps({"test": pids}))
+    with open(tmp_path / "p.jsonl", "w") as f:
+        for pid in pids:
+            f.write(json.dumps({"id": pid, "prediction": problems[pid]["prediction"]}) + "\n")
+    got = score(acsweep, f"scienceqa:{tmp_path}/problems.json", tmp_path / "p.jsonl")
+    want = 100 * total / len(pids)
+    assert got["score"] == pytest.approx(want, abs=1e-9) and 10 < want < 90
+
+
+def test_mme_folder_as_lmms_eval(acsweep, lmms, tmp_path):
+    rng = random.Random(7)
+    texts = ["Yes", "No", "yes.", " NO ", "Yes, there is", "Not at all", "Maybe", "There is no", "", "I cannot tell"]
+    results, lines = [], []
+    for category in ("existence", "OCR", "artwork", "code_reasoning", "text_translation"):
+        folder = tmp_path / "MME" / category
+        folder.mkdir(parents=True)
+        for image in range(30):
+            rows = []
+            for k, answer in enumerate(("Yes", "No")):
+                prediction = rng.choice(texts)
+                rows.append(f"Is it? Please answer yes or no.\t{answer}")
+                lines.append({"id": f"{category}/{image}/{k + 1}", "prediction": prediction})
+                key = "mme_percetion_score" if category in lmms.mme.eval_type_dict["Perception"] else "mme_cognition_score"
+                results.append((key, lmms.mme.mme_process_results(
+                    {"answer": answer, "category": category, "question_id": f"{category}/{image}.jpg"}, [prediction])[key]))
+            (folder / f"{image}.txt").write_text("\n".join(rows) + "\n")
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    got = score(acsweep, f"mme:{tmp_path}/MME", tmp_path / "p.jsonl")
+    for part, key in (("perception", "mme_percetion_score"), ("cognition", "mme_cognition_score")):
+        want = lmms.mme.mme_aggregate_results([r for k, r in results if k == key])
+        assert got["parts"][part] == pytest.approx(want, abs=1e-9)
+    assert got["score"] == got["parts"]["perception"]
+
+
 def test_bad_command_lines_are_named(acsweep, tmp_path):
     (tmp_path / "p.jsonl").write_text('{"id": "nothing", "prediction": "x"}\n')
     (tmp_path / "mc.jsonl").write_text(
@@ -148,7 +219,7 @@ def test_bad_command_lines_are_named(acsweep, tmp_path):
     done = acsweep("score", f"mcq:{tmp_path}/mc.jsonl", tmp_path / "p.jsonl", check=False)
     assert done.returncode == 2 and "'mcq' is not a benchmark kind" in done.stderr
     done = acsweep("score", f"multiple_choice:{tmp_path}/none.jsonl", tmp_path / "p.jsonl", check=False)
-    assert done.returncode == 2 and "no such file" in done.stderr
+    assert done.returncode == 2 and "no such file or folder" in done.stderr
     done = acsweep("score", f"multiple_choice:{tmp_path}/mc.jsonl", tmp_path / "p.jsonl", check=False)
     assert done.returncode == 2 and "no prediction has the id of an item" in done.stderr
     done = acsweep("score", f"multiple_choice:{tmp_path}/mc.jsonl", check=False)

@@ -19,10 +19,17 @@
 
 namespace acsweep::eval {
 
-enum class BenchmarkKind { multiple_choice, yes_no, vqa };
+// multiple_choice and yes_no: acsweep's own JSONL. The others are read as their datasets ship and
+// prompted and parsed as lmms-eval 0.1.2 does: mme (yes/no, perception and cognition apart),
+// seedbench and scienceqa (multiple choice), vqa (open-ended: OK-VQA, TextVQA, VizWiz).
+enum class BenchmarkKind { multiple_choice, yes_no, vqa, mme, seedbench, scienceqa };
 
-// "multiple_choice", "yes_no", "vqa" -> the kind; std::invalid_argument otherwise.
+// "multiple_choice", "yes_no", "vqa", "mme", "seedbench", "scienceqa" -> the kind;
+// std::invalid_argument otherwise.
 BenchmarkKind benchmark_kind(const std::string& name);
+// Answered by an option letter; by yes or no.
+bool is_choice(BenchmarkKind kind);
+bool is_yes_no(BenchmarkKind kind);
 
 struct BenchmarkItem {
   std::string id, image, question, category;
@@ -61,14 +68,32 @@ Benchmark read_benchmark(const std::string& path, const std::string& image_folde
 // Items without a question or an answer, or whose image is missing, are skipped and named.
 Benchmark read_vqa(const std::string& path, const std::string& name, bool with_images = true);
 
+// MME as released (MME_Benchmark_release_version): a folder per category, each with its
+// question files (<name>.txt, lines "question<TAB>Yes|No") beside their images (<name>.jpg or
+// .png), or in questions_answers_YN/ with the images in images/. id: category/name/line.
+Benchmark read_mme(const std::string& folder, const std::string& name, bool with_images = true);
+
+// SEED-Bench.json ({"questions": [...], "question_type": {name: id}}): the image questions
+// (seed_image; the video ones are left out, counted in one line), images
+// SEED-Bench-image/<data_id> beside the file; id: question_id; category: the question type.
+Benchmark read_seedbench(const std::string& path, const std::string& name, bool with_images = true);
+
+// ScienceQA's problems.json with pid_splits.json beside it: the test split's problems with an
+// image (ScienceQA-IMG), images images/test/<pid>/<image> (or test/<pid>/<image>) beside the
+// file; "Context: <hint>" before the question where there is a hint; id: the pid; category:
+// the subject.
+Benchmark read_scienceqa(const std::string& path, const std::string& name, bool with_images = true);
+
 // The text the model is asked (the image goes before it) and its candidate answers.
 std::string question_prompt(const Benchmark& benchmark, const BenchmarkItem& item);
 std::vector<std::string> candidate_answers(const Benchmark& benchmark, const BenchmarkItem& item);
 
 struct BenchmarkScore {
   double score = 0;  // multiple choice: accuracy %; yes/no: sum over categories of acc + acc+;
-                     // vqa: mean VQA accuracy %
-  std::map<std::string, double> per_category;  // accuracy %, or acc + acc+
+                     // mme: the perception categories' sum (as MME is reported; cognition is a
+                     // part); vqa: mean VQA accuracy %
+  std::map<std::string, double> per_category;  // accuracy %, or acc + acc+; mme adds
+                                               // "perception" and "cognition"
   std::vector<double> correct;                 // per item, 1 or 0 (vqa: its accuracy in [0, 1]);
                                                // NaN for an item left out
   std::size_t left_out = 0;
@@ -83,16 +108,19 @@ BenchmarkScore score_choices(const Benchmark& benchmark, const std::vector<std::
 
 // lmms-eval's results JSON: {"results": {task: {"metric,filter": value}}} as "task/metric,filter"
 // -> value, numbers only. InputError naming the file when it is not such a file.
-// From each item's generated text (lmms-eval's protocol): vqa by VQA accuracy; multiple choice by
-// the option letter the text gives (the text is the letter, or starts with it followed by
-// anything but a letter: "B", "B.", "B) red"), yes/no by lmms-eval's MME rule (the text, lower
-// case without periods, is yes or no, or its first four characters hold "yes", else "no", else
-// neither). An item with no text (std::nullopt) is left out, as kNotAsked is.
+// From each item's generated text (lmms-eval's protocol): vqa by VQA accuracy; the others by the
+// answer parsed_answer reads. An item with no text (std::nullopt) is left out, as kNotAsked is.
 BenchmarkScore score_generated(const Benchmark& benchmark,
                                const std::vector<std::optional<std::string>>& texts);
 
-// The answer score_generated reads from a text: the option index (multiple choice; kNotAnswered
-// when none), 0 yes / 1 no / kNotAnswered (yes/no).
+// The answer score_generated reads from a text, kNotAnswered when none (a wrong answer):
+//  - multiple_choice: the text is the option letter, or starts with it followed by anything but
+//    a letter ("B", "B.", "B) red");
+//  - seedbench (lmms-eval): the first character of the trimmed text;
+//  - scienceqa (lmms-eval, after LLaVA): the text is the letter, or starts "X.";
+//  - yes_no and mme (lmms-eval's MME rule): the text, lower case without periods, is yes or no, or
+//    its first four characters hold "yes", else "no".
+// Option index, or 0 yes / 1 no.
 constexpr std::size_t kNotAnswered = static_cast<std::size_t>(-2);
 std::size_t parsed_answer(const Benchmark& benchmark, const BenchmarkItem& item, const std::string& text);
 
