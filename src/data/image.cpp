@@ -114,7 +114,13 @@ Image decode_image(const std::string& path) {
   if (const auto size = std::filesystem::file_size(path, error); !error && size > kMaxImageFileBytes)
     throw InputError(path + ": " + std::to_string(size) + " bytes, more than an image of " +
                      std::to_string(kMaxImagePixels) + " pixels needs: not decoded");
-  const auto bytes = read_bytes(path);
+  return decode_image(read_bytes(path), path);
+}
+
+Image decode_image(const std::vector<unsigned char>& bytes, const std::string& path) {
+  if (bytes.size() > kMaxImageFileBytes)
+    throw InputError(path + ": " + std::to_string(bytes.size()) + " bytes, more than an image of " +
+                     std::to_string(kMaxImagePixels) + " pixels needs: not decoded");
   if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF)
     return decode_jpeg(path, bytes);
   int width = 0, height = 0, channels = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -66,6 +67,73 @@ bool is_mme_perception(const std::string& category) {
   return kPerception.count(category) > 0;
 }
 
+std::string lower(std::string text);
+
+// MMBench's CircularEval: a question (its group of rotated copies) counts as right only when
+// every copy is; a group with a copy left out is left out. Per category too.
+void circular(const Benchmark& benchmark, BenchmarkScore& s) {
+  std::map<std::string, std::pair<std::string, double>> groups;  // group -> category, 1 all right / 0 / NaN
+  for (std::size_t i = 0; i < benchmark.items.size(); ++i) {
+    const auto& item = benchmark.items[i];
+    const std::string key = item.group.empty() ? "#" + std::to_string(i) : item.group;
+    auto [it, fresh] = groups.emplace(key, std::make_pair(item.category, s.correct[i]));
+    if (!fresh)
+      it->second.second = std::isnan(it->second.second) || std::isnan(s.correct[i])
+                              ? std::numeric_limits<double>::quiet_NaN()
+                              : std::min(it->second.second, s.correct[i]);
+  }
+  std::map<std::string, std::pair<double, double>> by_category;  // right, asked
+  double right = 0, asked = 0;
+  for (const auto& [key, group] : groups) {
+    if (std::isnan(group.second)) continue;
+    right += group.second;
+    asked += 1;
+    by_category[group.first].first += group.second;
+    by_category[group.first].second += 1;
+  }
+  s.per_category.clear();
+  for (const auto& [category, counts] : by_category)
+    s.per_category[category] = 100.0 * counts.first / counts.second;
+  s.score = asked > 0 ? 100.0 * right / asked : std::numeric_limits<double>::quiet_NaN();
+}
+
+// MMBench's can_infer: the option letter its rules read in `text`, or 0.
+char mmbench_option(const std::string& text, const std::vector<std::string>& options) {
+  std::vector<std::string> words;
+  {
+    std::istringstream in(text);
+    for (std::string word; in >> word;) words.push_back(word);
+  }
+  const std::string letters = "ABCDE";  // MMBench reads up to E whatever the item offers
+  const auto single = [&](const std::string& prefix, const std::string& suffix) -> char {
+    char found = 0;
+    int count = 0;
+    for (const char c : letters)
+      if (std::find(words.begin(), words.end(), prefix + c + suffix) != words.end()) {
+        ++count;
+        if (found == 0) found = c;
+      }
+    return count == 1 ? found : 0;
+  };
+  const bool quantifier = std::find(words.begin(), words.end(), "A") != words.end() && words.size() > 3;
+  if (const char bare = single("", ""); bare != 0 && !quantifier) return bare;
+  static const std::pair<const char*, const char*> kForms[] = {
+      {"", "."},   {"", ","}, {"", ":"},  {"", ")"},  {"", ")."}, {"(", ")"},
+      {"(", ")."}, {":", ""}, {":", ","}, {":", "."}, {":", ")"}, {":", ")."}};
+  for (const auto& [prefix, suffix] : kForms)
+    if (const char c = single(prefix, suffix); c != 0) return c;
+  // The option texts: exactly one of them inside the text, case ignored.
+  const std::string said = lower(text);
+  char found = 0;
+  int count = 0;
+  for (std::size_t i = 0; i < options.size() && i < 4; ++i)  // MMBench's choices are A to D
+    if (said.find(lower(options[i])) != std::string::npos) {
+      ++count;
+      found = static_cast<char>('A' + i);
+    }
+  return count == 1 ? found : 0;
+}
+
 std::string lower(std::string text) {
   for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
@@ -86,17 +154,19 @@ BenchmarkKind benchmark_kind(const std::string& name) {
                                                           {"vqa", BenchmarkKind::vqa},
                                                           {"mme", BenchmarkKind::mme},
                                                           {"seedbench", BenchmarkKind::seedbench},
-                                                          {"scienceqa", BenchmarkKind::scienceqa}};
+                                                          {"scienceqa", BenchmarkKind::scienceqa},
+                                                          {"mmbench", BenchmarkKind::mmbench}};
   const auto found = kinds.find(name);
   if (found == kinds.end())
     throw std::invalid_argument(
-        "'" + name + "' is not a benchmark kind (multiple_choice, yes_no, vqa, mme, seedbench, scienceqa)");
+        "'" + name +
+        "' is not a benchmark kind (multiple_choice, yes_no, vqa, mme, seedbench, scienceqa, mmbench)");
   return found->second;
 }
 
 bool is_choice(BenchmarkKind kind) {
   return kind == BenchmarkKind::multiple_choice || kind == BenchmarkKind::seedbench ||
-         kind == BenchmarkKind::scienceqa;
+         kind == BenchmarkKind::scienceqa || kind == BenchmarkKind::mmbench;
 }
 
 bool is_yes_no(BenchmarkKind kind) { return kind == BenchmarkKind::yes_no || kind == BenchmarkKind::mme; }
@@ -107,6 +177,7 @@ Benchmark read_benchmark(const std::string& path, const std::string& image_folde
   if (kind == BenchmarkKind::mme) return read_mme(path, name, with_images);
   if (kind == BenchmarkKind::seedbench) return read_seedbench(path, name, with_images);
   if (kind == BenchmarkKind::scienceqa) return read_scienceqa(path, name, with_images);
+  if (kind == BenchmarkKind::mmbench) return read_mmbench(path, name, with_images);
   std::istringstream in(read_bounded(path, kMaxBenchmarkBytes, "the benchmark"));
   Benchmark b{name, kind, VqaDataset::none, {}, {}};
   std::string text;
@@ -142,6 +213,12 @@ std::string question_prompt(const Benchmark& benchmark, const BenchmarkItem& ite
     return question + kShort;
   }
   if (benchmark.kind == BenchmarkKind::yes_no) return item.question + kShort;
+  if (benchmark.kind ==
+      BenchmarkKind::mmbench) {  // lmms-eval's: "<hint> <question> There are several options:"
+    std::string prompt = item.question + " There are several options:";
+    for (std::size_t i = 0; i < item.options.size(); ++i) prompt += "\n" + letter(i) + ". " + item.options[i];
+    return prompt + "\n\nAnswer with the option's letter from the given choices directly.";
+  }
   std::string prompt = item.question;
   for (std::size_t i = 0; i < item.options.size(); ++i) prompt += "\n" + letter(i) + ". " + item.options[i];
   return prompt + "\nAnswer with the option's letter from the given choices directly.";
@@ -196,6 +273,7 @@ BenchmarkScore score_choices(const Benchmark& benchmark, const std::vector<std::
     throw InputError(benchmark.name + ": no item could be asked (no image decodes)");
   if (is_choice(benchmark.kind))
     s.score = 100.0 * right_total / static_cast<double>(chosen.size() - s.left_out);
+  if (benchmark.kind == BenchmarkKind::mmbench) circular(benchmark, s);
   if (benchmark.kind ==
       BenchmarkKind::mme) {  // reported apart, as lmms-eval does; MME's score is perception's
     double perception = 0, cognition = 0;
@@ -220,6 +298,10 @@ std::size_t parsed_answer(const Benchmark& benchmark, const BenchmarkItem& item,
   if (benchmark.kind == BenchmarkKind::scienceqa) {  // the letter itself, or "X." at the start
     if (text.size() == 1) return option(text[0]);
     return text.size() >= 2 && text[1] == '.' ? option(text[0]) : kNotAnswered;
+  }
+  if (benchmark.kind == BenchmarkKind::mmbench) {
+    const char found = mmbench_option(text, item.options);
+    return found == 0 ? kNotAnswered : option(found);
   }
   if (is_yes_no(benchmark.kind)) {  // lmms-eval's MME rule
     std::string answer = lower(text);

@@ -43,7 +43,7 @@ std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::Llam
     for (const auto& p : prompts) batch.push_back(&p);
     std::vector<data::Image> image;
     try {
-      image.push_back(data::decode_image(item.image));
+      image.push_back(item_image(item));
     } catch (const InputError& e) {
       if (!left_out) throw;
       left_out->push_back(e.what());
@@ -94,7 +94,7 @@ std::vector<std::optional<std::string>> generate_answers(
     std::vector<data::Image> images;
     for (std::size_t i = first; i < last; ++i) {
       try {
-        images.push_back(data::decode_image(benchmark.items[i].image));
+        images.push_back(item_image(benchmark.items[i]));
         asked.push_back(i);
       } catch (const InputError& e) {
         if (!left_out) throw;

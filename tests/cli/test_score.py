@@ -32,6 +32,7 @@ def lmms():
     loguru = types.ModuleType("loguru")
     loguru.logger = types.SimpleNamespace(info=print, warning=print, debug=print, error=print)
     sys.modules.setdefault("loguru", loguru)
+    sys.modules.setdefault("requests", types.ModuleType("requests"))  # MMBench's GPT judge: never called here
 
     def load(name, relative):
         spec = importlib.util.spec_from_file_location(name, os.path.join(root, relative))
@@ -46,7 +47,8 @@ def lmms():
                                  vizwiz=load("vizwiz_utils", "tasks/vizwiz_vqa/utils.py"),
                                  mme=load("mme_utils", "tasks/mme/utils.py"),
                                  scienceqa=load("scienceqa_utils", "tasks/scienceqa/utils.py"),
-                                 seedbench=load("seedbench_utils", "tasks/seedbench/utils.py"))
+                                 seedbench=load("seedbench_utils", "tasks/seedbench/utils.py"),
+                                 mmbench=load("mmbench_evals", "tasks/mmbench/mmbench_evals.py"))
 
 
 def questions(n, seed):
@@ -210,6 +212,42 @@ def test_mme_folder_as_lmms_eval(acsweep, lmms, tmp_path):
         want = lmms.mme.mme_aggregate_results([r for k, r in results if k == key])
         assert got["parts"][part] == pytest.approx(want, abs=1e-9)
     assert got["score"] == got["parts"]["perception"]
+
+
+def test_mmbench_circular_eval_as_mmbench_s_own_rules(acsweep, lmms, tmp_path):
+    """MMBench's evaluator reads each prediction with can_infer (option letter, then option text;
+    its GPT judge, for what those cannot read, is not run: such a prediction counts as wrong), and a
+    question counts when every circular copy is right."""
+    rng = random.Random(8)
+    evaluator = lmms.mmbench.MMBench_Evaluator()
+    options = ["red apple", "green pear", "blue plum", "a yellow lemon"]
+    texts = ["A", "B", "C", "D", "E", "B.", "(C)", "The answer is B", "A red apple", "green pear", "A or B",
+             "it is blue plum", "Answer: D", "", "I think C.", "a yellow lemon or a green pear"]
+    header = "index\tquestion\thint\tA\tB\tC\tD\tanswer\tcategory\timage\n"
+    rows, predictions, groups = [], [], {}
+    for q in range(60):
+        n = rng.choice((2, 3, 4))
+        answer = rng.randrange(n)
+        for k in range(n):  # the circular copies: options rotated by k
+            rotated = [options[(i + k) % n] for i in range(n)]
+            index = q + k * 1000000
+            letter = "ABCD"[(answer - k) % n]
+            cells = rotated + ["nan"] * (4 - n)
+            rows.append(f"{index}\tWhich?\tnan\t" + "\t".join(cells) + f"\t{letter}\tc{q % 3}\t" +
+                        ("iVBORw0KGgo=" if k == 0 else str(q)) + "\n")
+            right = rotated["ABCD".index(letter)]
+            prediction = (rng.choice([letter, letter + ".", f"({letter})", right, f"The answer is {letter}"])
+                          if rng.random() < 0.8 else rng.choice(texts))
+            predictions.append({"id": str(index), "prediction": prediction})
+            choices = {c: o for c, o in zip("ABCD", cells) if o != "nan"}
+            read = evaluator.can_infer(prediction, dict(choices))
+            groups.setdefault(q, []).append(read == letter)
+    (tmp_path / "mmbench.tsv").write_text(header + "".join(rows))
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps(p) + "\n" for p in predictions))
+    got = score(acsweep, f"mmbench:{tmp_path}/mmbench.tsv", tmp_path / "p.jsonl")
+    want = 100 * sum(all(v) for v in groups.values()) / len(groups)
+    assert got["items"] == len(predictions)
+    assert got["score"] == pytest.approx(want, abs=1e-9) and 2 < want < 90
 
 
 def test_bad_command_lines_are_named(acsweep, tmp_path):

@@ -118,6 +118,67 @@ TEST_F(PaperDatasets, ScienceQaTestProblemsWithAnImage) {
   EXPECT_THROW(read_scienceqa(file, "sqa"), InputError);
 }
 
+// A 2x2 PNG, base64 (made with Pillow).
+constexpr const char* kPng =
+    "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGPkEpFjYGBgYmBgYGBgAAAC5gBAXKUgWwAAAABJRU5ErkJg"
+    "gg==";
+
+TEST_F(PaperDatasets, MmbenchTsvWithCircularCopiesAndEmbeddedImages) {
+  const std::string header = "index\tquestion\thint\tA\tB\tC\tD\tanswer\tcategory\timage\tsource\n";
+  const auto file =
+      write("mmbench_dev_en.tsv",
+            header + "0\tWhich colour?\tLook closely.\tred\tgreen\tnan\tnan\tA\tcolour\t" + kPng +
+                "\ts\n"
+                "1000000\tWhich colour?\tLook closely.\tgreen\tred\tnan\tnan\tB\tcolour\t0\ts\n"
+                "5\t\"A \"\"quoted\"\" question\"\tnan\tone\ttwo\tthree\tnan\tC\tcount\t" +
+                kPng +
+                "\ts\n"
+                "6\tBroken image?\tnan\tx\ty\tnan\tnan\tA\tcount\t!!!!\ts\n"
+                "7\tNo answer?\tnan\tx\ty\tnan\tnan\tF\tcount\t" +
+                kPng + "\ts\n");
+  const auto b = read_benchmark(file, "", BenchmarkKind::mmbench, "mmbench");
+  ASSERT_EQ(b.items.size(), 4u);
+  ASSERT_EQ(b.skipped.size(), 1u) << b.skipped[0];
+  EXPECT_NE(b.skipped[0].find("answer 'F'"), std::string::npos) << b.skipped[0];
+  EXPECT_EQ(b.items[1].group, "0") << "a circular copy shares its original's group";
+  EXPECT_EQ(b.items[2].question, "A \"quoted\" question");
+  EXPECT_EQ(b.items[2].options.size(), 3u);
+  EXPECT_EQ(question_prompt(b, b.items[0]),
+            "Look closely. Which colour? There are several options:\nA. red\nB. green\n\nAnswer with the "
+            "option's letter from the given choices directly.");
+  // Images: the original's and its copy's from the same base64 text; a broken one is named.
+  const auto image = item_image(b.items[1]);
+  EXPECT_EQ(image.width, 2);
+  EXPECT_EQ(item_image(b.items[0]).rgb, image.rgb);
+  try {
+    item_image(b.items[3]);
+    FAIL() << "not base64";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("row of index 6"), std::string::npos) << e.what();
+  }
+  // CircularEval: question 0 counts only if both copies are right.
+  const auto both = score_choices(b, {0, 1, 2, 1});
+  EXPECT_DOUBLE_EQ(both.per_category.at("colour"), 100.0);
+  EXPECT_DOUBLE_EQ(both.score, 100.0 * 2 / 3);  // groups 0 and 5 right, 6 wrong
+  const auto one = score_choices(b, {0, 0, 2, kNotAsked});
+  EXPECT_DOUBLE_EQ(one.per_category.at("colour"), 0.0);
+  EXPECT_DOUBLE_EQ(one.score, 100.0 * 1 / 2) << "group 6 left out";
+}
+
+TEST(MmbenchParse, MmbenchsOwnRules) {
+  Benchmark b{"mmbench", BenchmarkKind::mmbench, VqaDataset::none, {}, {}};
+  b.items.push_back({"1", "x", "q", "all", {"red apple", "green pear", "blue plum"}, 0, {}});
+  const auto& item = b.items[0];
+  EXPECT_EQ(parsed_answer(b, item, "B"), 1u);
+  EXPECT_EQ(parsed_answer(b, item, "The answer is (C)."), 2u);
+  EXPECT_EQ(parsed_answer(b, item, "B."), 1u);
+  EXPECT_EQ(parsed_answer(b, item, "It is a green pear"), 1u) << "the option's text";
+  EXPECT_EQ(parsed_answer(b, item, "A or B"), kNotAnswered) << "two letters";
+  EXPECT_EQ(parsed_answer(b, item, "A red apple it is"), 0u) << "'A' a quantifier: read by the text";
+  EXPECT_EQ(parsed_answer(b, item, "E"), kNotAnswered) << "a letter beyond the options is wrong";
+  EXPECT_EQ(parsed_answer(b, item, "I don't know"), kNotAnswered);
+}
+
 TEST(BenchmarkKinds, NamesAndFamilies) {
   EXPECT_EQ(benchmark_kind("mme"), BenchmarkKind::mme);
   EXPECT_TRUE(is_yes_no(BenchmarkKind::mme) && is_yes_no(BenchmarkKind::yes_no));

@@ -29,6 +29,9 @@ constexpr std::uint64_t kMaxImageFileBytes = 8 * kMaxImagePixels;
 // convert("RGB") gives it. A missing, unreadable or corrupt file, or one of more than
 // kMaxImagePixels pixels, is an InputError naming the file and what is wrong.
 Image decode_image(const std::string& path);
+// The same from the file's bytes in memory (an image embedded in a dataset's table); `path`
+// names it in errors.
+Image decode_image(const std::vector<unsigned char>& bytes, const std::string& path);
 
 // Pillow's resampling filters, by the numbers Hugging Face configs use for them.
 enum class Resample { bilinear = 2, bicubic = 3 };

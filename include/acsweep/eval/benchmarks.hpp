@@ -17,14 +17,17 @@
 #include <string>
 #include <vector>
 
+#include "acsweep/data/image.hpp"
+
 namespace acsweep::eval {
 
 // multiple_choice and yes_no: acsweep's own JSONL. The others are read as their datasets ship and
 // prompted and parsed as lmms-eval 0.1.2 does: mme (yes/no, perception and cognition apart),
-// seedbench and scienceqa (multiple choice), vqa (open-ended: OK-VQA, TextVQA, VizWiz).
-enum class BenchmarkKind { multiple_choice, yes_no, vqa, mme, seedbench, scienceqa };
+// seedbench, scienceqa and mmbench (multiple choice; MMBench by CircularEval), vqa (open-ended:
+// OK-VQA, TextVQA, VizWiz).
+enum class BenchmarkKind { multiple_choice, yes_no, vqa, mme, seedbench, scienceqa, mmbench };
 
-// "multiple_choice", "yes_no", "vqa", "mme", "seedbench", "scienceqa" -> the kind;
+// "multiple_choice", "yes_no", "vqa", "mme", "seedbench", "scienceqa", "mmbench" -> the kind;
 // std::invalid_argument otherwise.
 BenchmarkKind benchmark_kind(const std::string& name);
 // Answered by an option letter; by yes or no.
@@ -36,7 +39,16 @@ struct BenchmarkItem {
   std::vector<std::string> options;  // multiple choice, in letter order
   std::size_t answer = 0;            // index into the options; yes/no: 0 yes, 1 no
   std::vector<std::string> answers;  // vqa: the human answers, as the dataset gives them
+  // mmbench: the circular group (index mod 1e6; its rotated copies share it); empty: alone.
+  std::string group = {};
+  // An image embedded in the benchmark's file (MMBench's TSV): base64 text at this byte range of
+  // `image`; image_length 0: `image` is the image's own file.
+  std::uint64_t image_offset = 0, image_length = 0;
 };
+
+// An item's image, decoded from its file or from the base64 text embedded in the benchmark's file.
+// InputError naming the file (and row) when it does not decode.
+data::Image item_image(const BenchmarkItem& item);
 
 // The open-ended datasets, told apart by their files; each has its prompt (lmms-eval's).
 enum class VqaDataset { none, okvqa, textvqa, vizwiz };
@@ -84,12 +96,19 @@ Benchmark read_seedbench(const std::string& path, const std::string& name, bool 
 // the subject.
 Benchmark read_scienceqa(const std::string& path, const std::string& name, bool with_images = true);
 
+// MMBench's TSV as released (mmbench_dev_en*.tsv, or VLMEvalKit's MMBench_DEV_EN.tsv with its
+// circular copies: index + k*1e6, an image field that gives the original's index instead of an
+// image): columns index, question, hint, A..E, answer, category, image (base64). The hint goes
+// before the question. id: the index; category: the category; group: index mod 1e6.
+Benchmark read_mmbench(const std::string& path, const std::string& name, bool with_images = true);
+
 // The text the model is asked (the image goes before it) and its candidate answers.
 std::string question_prompt(const Benchmark& benchmark, const BenchmarkItem& item);
 std::vector<std::string> candidate_answers(const Benchmark& benchmark, const BenchmarkItem& item);
 
 struct BenchmarkScore {
-  double score = 0;  // multiple choice: accuracy %; yes/no: sum over categories of acc + acc+;
+  double score = 0;  // multiple choice: accuracy % (mmbench: of circular groups whose every copy
+                     // is right); yes/no: sum over categories of acc + acc+;
                      // mme: the perception categories' sum (as MME is reported; cognition is a
                      // part); vqa: mean VQA accuracy %
   std::map<std::string, double> per_category;  // accuracy %, or acc + acc+; mme adds
@@ -118,6 +137,10 @@ BenchmarkScore score_generated(const Benchmark& benchmark,
 //    a letter ("B", "B.", "B) red");
 //  - seedbench (lmms-eval): the first character of the trimmed text;
 //  - scienceqa (lmms-eval, after LLaVA): the text is the letter, or starts "X.";
+//  - mmbench (MMBench's own rules, without its GPT judge: a text they cannot read is wrong):
+//    exactly one option letter among the text's words, bare or as "B.", "(B)", "B)" and the like
+//    (not "A" in a text of more than three words: a quantifier), else exactly one option's text
+//    inside the text (case ignored);
 //  - yes_no and mme (lmms-eval's MME rule): the text, lower case without periods, is yes or no, or
 //    its first four characters hold "yes", else "no".
 // Option index, or 0 yes / 1 no.
