@@ -394,11 +394,18 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   for (const auto& [name, spec] : benchmarks) {
     const auto colon = spec.find(':');
     const std::string kind = spec.substr(0, colon);
-    require(colon != std::string::npos && (kind == "multiple_choice" || kind == "yes_no" || kind == "vqa"),
-            "benchmarks." + name,
-            "must be multiple_choice:PATH, yes_no:PATH or vqa:PATH, not '" + spec + "'");
+    // The kinds of eval/benchmarks.hpp (mme is read from its release folder).
+    static const std::set<std::string> kKinds{"multiple_choice", "yes_no",    "vqa",    "mme",
+                                              "seedbench",       "scienceqa", "mmbench"};
+    require(colon != std::string::npos && kKinds.count(kind) > 0, "benchmarks." + name,
+            "must be KIND:PATH with KIND multiple_choice, yes_no, vqa, mme, seedbench, scienceqa or mmbench, "
+            "not '" +
+                spec + "'");
     const std::string file = resolve(spec.substr(colon + 1));
-    located(fs::is_regular_file(file), "benchmarks." + name, "no such file: " + file);
+    if (kind == "mme")
+      located(fs::is_directory(file), "benchmarks." + name, "no such folder: " + file);
+    else
+      located(fs::is_regular_file(file), "benchmarks." + name, "no such file: " + file);
     f.benchmarks.push_back({name, kind, file});
   }
 

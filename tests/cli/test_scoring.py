@@ -273,11 +273,13 @@ def test_generated_answers_on_a_worker_group_equal_one_rank_and_rescore_alike(ac
     group of two generates each half and gives what one rank gives, the predictions are saved per
     item, and `acsweep score` on them gives the score the results hold."""
     job = write_job(world, FINETUNE.replace("yes_no = yes_no:world/yes_no.jsonl",
-                                            "yes_no = yes_no:world/yes_no.jsonl\nvizwiz = vqa:world/vizwiz/Annotations/val.json")
+                                            "yes_no = yes_no:world/yes_no.jsonl\nvizwiz = vqa:world/vizwiz/Annotations/val.json\n"
+                                            "mmbench = mmbench:world/mmbench.tsv")
                     .replace("settings = clip\n", "settings = clip\nanswers = generate\nmax_new_tokens = 6\n"),
                     "generate.ini")
     plan = acsweep("run", job, "--dry-run").stdout
-    assert ("benchmarks: shapes (multiple_choice, generated), vizwiz (vqa, generated), yes_no (yes_no, generated); "
+    assert ("benchmarks: mmbench (mmbench, generated), shapes (multiple_choice, generated), vizwiz (vqa, generated), "
+            "yes_no (yes_no, generated); "
             "greedy generation of at most 6 new tokens, 8 items at a time") in plan
     sets = ("stage2.epochs=1", "stage2.save_model=false")
     one = run(acsweep, job, "job.output=gen1", *sets)
@@ -286,18 +288,19 @@ def test_generated_answers_on_a_worker_group_equal_one_rank_and_rescore_alike(ac
     files = {}
     for out in ("gen1", "gen3"):
         found = sorted((world / out / "predictions").glob("*/clip/*.jsonl"))
-        assert [p.name for p in found] == ["shapes.jsonl", "vizwiz.jsonl", "yes_no.jsonl"]
+        assert [p.name for p in found] == ["mmbench.jsonl", "shapes.jsonl", "vizwiz.jsonl", "yes_no.jsonl"]
         files[out] = {p.name: [json.loads(line) for line in p.read_text().splitlines()] for p in found}
     assert files["gen1"] == files["gen3"]
     vizwiz = files["gen1"]["vizwiz.jsonl"]
     assert [p["id"] for p in vizwiz] == [f"VizWiz_val_{i:08d}.jpg" for i in range(36, 42)]
     assert all(isinstance(p["prediction"], str) and p["answer"] is None for p in vizwiz)
     assert all(p["answer"] in ("A", "B", None) for p in files["gen1"]["shapes.jsonl"])
+    assert len(files["gen1"]["mmbench.jsonl"]) == 12  # six questions and their circular copies, images from the TSV
     predictions = next((world / "gen1" / "predictions").glob("*/clip"))
     with segment(world / "gen1", 1) as a, segment(world / "gen3", 1) as b:
         np.testing.assert_array_equal(a["tasks/per_sample/vizwiz_correct"][2], [p["correct"] for p in vizwiz])
         for name, spec in (("shapes", "multiple_choice:world/shapes.jsonl"), ("yes_no", "yes_no:world/yes_no.jsonl"),
-                           ("vizwiz", "vqa:world/vizwiz/Annotations/val.json")):
+                           ("vizwiz", "vqa:world/vizwiz/Annotations/val.json"), ("mmbench", "mmbench:world/mmbench.tsv")):
             np.testing.assert_array_equal(a["finetune/" + name][()], b["finetune/" + name][()])
             kind, path = spec.split(":")
             rescored = json.loads(acsweep("score", f"{kind}:{world / path}", predictions / f"{name}.jsonl",

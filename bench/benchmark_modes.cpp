@@ -1,0 +1,47 @@
+// A benchmark answered both ways on the same model: likelihood (the likeliest option letter, one
+// forward pass per option) against generate (greedy generation until the EOS, then parsed), in
+// items per second, side by side.
+//   python tests/fixtures/tiny_world.py /tmp/w 2 && bench_benchmark_modes /tmp/w [max_new_tokens]
+// The world's multiple-choice benchmark (shapes.jsonl) with its LLM and dino encoder, an untrained
+// projector: the generated answers run to max_new_tokens (no EOS comes), the worst case.
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <string>
+
+#include "acsweep/eval/evaluate.hpp"
+#include "acsweep/models/multimodal.hpp"
+#include "acsweep/models/vision_encoder.hpp"
+#include "best_of.hpp"
+
+int main(int argc, char** argv) {
+  using namespace acsweep;
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: bench_benchmark_modes WORLD [max_new_tokens]\n");
+    return 2;
+  }
+  const std::string world = argv[1];
+  const std::int64_t max_new = argc > 2 ? std::stoll(argv[2]) : 16;
+  auto llm = models::load_llama(world + "/llm");
+  const models::Tokenizer tokenizer(world + "/llm/tokenizer.model");
+  std::vector<std::unique_ptr<models::VisionEncoder>> members;
+  members.push_back(models::load_vision_encoder(world + "/encoders/dino"));
+  models::VisionRepresentation representation(std::move(members));
+  torch::manual_seed(5);
+  models::Projector projector(representation.channels(), llm->config().hidden_size);
+  const auto benchmark =
+      eval::read_benchmark(world + "/shapes.jsonl", world, eval::BenchmarkKind::multiple_choice, "shapes");
+  const double n = static_cast<double>(benchmark.items.size());
+  const double likelihood =
+      best_seconds(2, [&] { eval::choose_answers(benchmark, llm, projector, representation, tokenizer); });
+  std::printf("%zu items, %d threads; likelihood: %.1f items/s\n", benchmark.items.size(),
+              torch::get_num_threads(), n / likelihood);
+  for (const std::size_t batch : {1, 8}) {
+    const double generate = best_seconds(2, [&] {
+      eval::generate_answers(benchmark, llm, projector, representation, tokenizer, {max_new, batch});
+    });
+    std::printf("generate (%lld new tokens, batch %zu): %.1f items/s, %.2fx likelihood's time\n",
+                static_cast<long long>(max_new), batch, n / generate, generate / likelihood);
+  }
+  return 0;
+}
