@@ -104,15 +104,27 @@ std::vector<std::optional<std::string>> generate_answers(
     if (!asked.empty()) {
       const auto visual = projector->forward(models::visual_tokens(representation, images));
       std::vector<torch::Tensor> prompts;
-      for (std::size_t k = 0; k < asked.size(); ++k)
-        prompts.push_back(models::spliced_embeddings(
-            llm, models::tokenize_prompt(tokenizer, item_prompt(benchmark, benchmark.items[asked[k]])),
-            visual[static_cast<std::int64_t>(k)]));
-      const auto generated = models::generate_greedy(llm, prompts, options);
+      std::vector<std::size_t> fits;  // the items whose prompt fits the LLM's context
       for (std::size_t k = 0; k < asked.size(); ++k) {
+        const auto prompt =
+            models::tokenize_prompt(tokenizer, item_prompt(benchmark, benchmark.items[asked[k]]));
+        const auto length = models::spliced_length(prompt, static_cast<std::size_t>(visual.size(1)));
+        if (length > static_cast<std::size_t>(llm->config().max_position_embeddings)) {
+          const std::string why = benchmark.name + ": item " + benchmark.items[asked[k]].id +
+                                  ": its prompt of " + std::to_string(length) +
+                                  " tokens is longer than the LLM's context";
+          if (!left_out) throw InputError(why);
+          left_out->push_back(why);
+          continue;
+        }
+        prompts.push_back(models::spliced_embeddings(llm, prompt, visual[static_cast<std::int64_t>(k)]));
+        fits.push_back(asked[k]);
+      }
+      const auto generated = models::generate_greedy(llm, prompts, options);
+      for (std::size_t k = 0; k < fits.size(); ++k) {
         std::string text = tokenizer.decode(generated[k]);
         if (const auto stop = text.find(kStopString); stop != std::string::npos) text.resize(stop);
-        texts[asked[k]] = std::move(text);
+        texts[fits[k]] = std::move(text);
       }
     }
     if (progress) progress(last);

@@ -1,5 +1,6 @@
 #include "acsweep/sweep/scoring_summary.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 #include <string>
@@ -90,6 +91,17 @@ void write_scoring_summary(store::H5Location& root, const ScoringPlan& plan, con
   finetune.write("setting", finetuned);
   for (std::size_t c = 0; c < finetune_columns.size(); ++c) finetune.write(finetune_columns[c], scores_of[c]);
   finetune.write("benchmarks", plan.benchmark_names);
+  // How each benchmark was answered: "generated" (greedy, then parsed: lmms-eval's protocol) or
+  // "likelihood" (the likeliest option), beside its kind.
+  const auto& f = *job.scoring->finetune;
+  std::vector<std::string> kinds, answers;
+  for (const auto& b : f.benchmarks) {
+    kinds.push_back(b.kind);
+    answers.push_back(b.kind == "vqa" || f.answers == "generate" ? "generated" : "likelihood");
+  }
+  finetune.write("benchmark_kind", kinds);
+  finetune.write("benchmark_answers", answers);
+  finetune.set_attribute("max_new_tokens", f.max_new_tokens);
   std::printf("\n%-28s", "finetuned setting");
   // Byte counts (the Stage-2 peak memory) for people: in GiB.
   const auto in_bytes = [](const std::string& name) {
@@ -104,6 +116,14 @@ void write_scoring_summary(store::H5Location& root, const ScoringPlan& plan, con
       std::printf("  %14.4f", in_bytes(finetune_columns[c]) ? scores_of[c][r] / (1 << 30) : scores_of[c][r]);
     std::printf("\n");
   }
+  std::printf("answers:");
+  for (std::size_t b = 0; b < kinds.size(); ++b)
+    std::printf(" %s %s%s", f.benchmarks[b].name.c_str(), answers[b].c_str(),
+                b + 1 < kinds.size() ? "," : "");
+  if (std::find(answers.begin(), answers.end(), "generated") != answers.end())
+    std::printf(" (greedy, at most %lld new tokens; per item in %s/predictions)",
+                static_cast<long long>(f.max_new_tokens), job.output.c_str());
+  std::printf("\n");
 }
 
 }  // namespace acsweep::sweep

@@ -284,6 +284,7 @@ def test_generated_answers_on_a_worker_group_equal_one_rank_and_rescore_alike(ac
     sets = ("stage2.epochs=1", "stage2.save_model=false")
     one = run(acsweep, job, "job.output=gen1", *sets)
     assert re.search(r"clip: vizwiz [\d.]+ \(generated\)", one.stderr)
+    assert "answers: mmbench generated, shapes generated, vizwiz generated, yes_no generated (greedy, at most 6" in one.stdout
     run(acsweep, job, "job.output=gen3", "layout.groups=1", "layout.group_size=2", *sets, ranks=3)
     files = {}
     for out in ("gen1", "gen3"):
@@ -299,6 +300,8 @@ def test_generated_answers_on_a_worker_group_equal_one_rank_and_rescore_alike(ac
     predictions = next((world / "gen1" / "predictions").glob("*/clip"))
     with segment(world / "gen1", 1) as a, segment(world / "gen3", 1) as b:
         np.testing.assert_array_equal(a["tasks/per_sample/vizwiz_correct"][2], [p["correct"] for p in vizwiz])
+        assert [x.decode() for x in a["finetune/benchmark_answers"][()]] == ["generated"] * 4
+        assert [x.decode() for x in a["finetune/benchmark_kind"][()]] == ["mmbench", "multiple_choice", "vqa", "yes_no"]
         for name, spec in (("shapes", "multiple_choice:world/shapes.jsonl"), ("yes_no", "yes_no:world/yes_no.jsonl"),
                            ("vizwiz", "vqa:world/vizwiz/Annotations/val.json"), ("mmbench", "mmbench:world/mmbench.tsv")):
             np.testing.assert_array_equal(a["finetune/" + name][()], b["finetune/" + name][()])

@@ -166,7 +166,8 @@ TEST_F(Benchmarks, ChoiceIsTheLikeliestCandidateScoredAlone) {
 }
 
 // Generated answers: what greedy decoding by hand through the full forward pass gives (no cache,
-// no padding), the same in batches of 1 and of 4, and an image that does not decode left out.
+// no padding), the same in batches of 1 and of 4; an image that does not decode and a prompt
+// longer than the context left out, each named.
 TEST_F(Benchmarks, GeneratedAnswersAreTheGreedyContinuationOfThePrompt) {
   ASSERT_NO_FATAL_FAILURE(make_world());
   auto& [llm, tokenizer, representation, projector] = *world_;
@@ -181,6 +182,9 @@ TEST_F(Benchmarks, GeneratedAnswersAreTheGreedyContinuationOfThePrompt) {
                        0,
                        {"disc"}});
   b.items.insert(b.items.begin() + 2, {"bad", path("broken.jpg"), "what is it", "all", {}, 0, {"x"}});
+  std::string rambling;
+  for (int i = 0; i < 2000; ++i) rambling += "and the shape ";
+  b.items.push_back({"long", path("w/images/000.jpg"), rambling, "all", {}, 0, {"x"}});
   std::vector<std::string> left_out;
   const auto one = generate_answers(b, llm, projector, representation, tokenizer, {6, 1}, {}, &left_out);
   std::vector<std::string> also_left_out;
@@ -189,9 +193,11 @@ TEST_F(Benchmarks, GeneratedAnswersAreTheGreedyContinuationOfThePrompt) {
   EXPECT_EQ(one, four);
   EXPECT_THROW(generate_answers(b, llm, projector, representation, tokenizer, {6, 4}), InputError)
       << "without a list to name it in, an image that does not decode is an error";
-  ASSERT_EQ(left_out.size(), 1u);
+  ASSERT_EQ(left_out.size(), 2u);
   EXPECT_NE(left_out[0].find("broken.jpg"), std::string::npos) << left_out[0];
+  EXPECT_NE(left_out[1].find("item long: its prompt of"), std::string::npos) << left_out[1];
   EXPECT_FALSE(one[2].has_value());
+  EXPECT_FALSE(one.back().has_value());
   torch::NoGradGuard no_grad;
   for (const std::size_t i : {0, 3}) {
     const auto& item = b.items[i];

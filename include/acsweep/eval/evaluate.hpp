@@ -32,7 +32,8 @@ struct GenerationSettings {
 
 // Each item's generated answer, in item order: the text before the EOS (and before an
 // "ASSISTANT:" turn, lmms-eval's stop string, should the model write one); std::nullopt for an item
-// whose image does not decode, with why added to `left_out`.
+// whose image does not decode or whose prompt is longer than the LLM's context, with why added to
+// `left_out` (without it, InputError).
 std::vector<std::optional<std::string>> generate_answers(
     const Benchmark& benchmark, models::LlamaForCausalLM& llm, models::Projector& projector,
     models::VisionRepresentation& representation, const models::Tokenizer& tokenizer,
