@@ -311,6 +311,21 @@ def test_generated_answers_on_a_worker_group_equal_one_rank_and_rescore_alike(ac
             assert rescored["score"] == pytest.approx(a["finetune/" + name][0], abs=1e-9)
 
 
+def test_known_lmms_eval_results_for_open_ended_benchmarks_enter_a_job(acsweep, world):
+    """The paper's open-ended benchmarks are [benchmarks] like any other now, so lmms-eval results
+    for them come in through [known] (the README's okvqa example was refused before)."""
+    job = write_job(world, FINETUNE.replace("yes_no = yes_no:world/yes_no.jsonl",
+                                            "yes_no = yes_no:world/yes_no.jsonl\nvizwiz = vqa:world/vizwiz/Annotations/val.json")
+                    .replace("settings = clip\n", "settings = clip, dino\n"), "known_vqa.ini")
+    (world / "lmms_dino.json").write_text(json.dumps({"results": {
+        "vizwiz_vqa_val": {"exact_match,none": 0.4321}, "mmbench_en_dev": {"gpt_eval_score,none": 55.0},
+        "mme": {"mme_percetion_score,none": 1200.0}}}))
+    plan = acsweep("run", job, "--dry-run", "--set", "known.lmms_eval=dino:lmms_dino.json", "--set",
+                   "known.lmms_eval_metrics=vizwiz:vizwiz_vqa_val/exact_match,none*100; "
+                   "shapes:mmbench_en_dev/gpt_eval_score,none; yes_no:mme/mme_percetion_score,none").stdout
+    assert "known: 1 settings' benchmark results given ([known]): they count as finetuned" in plan
+
+
 def test_a_diverging_finetune_fails_its_task_naming_the_setting_and_the_step(acsweep, world):
     # A learning rate far too large: the first step's update overflows the weights and the loss is
     # NaN at the second step. The finetune fails there on both ranks of its group (no hang), the
