@@ -1,5 +1,6 @@
 // MMBench read from its released TSV, images embedded as base64 (benchmarks.hpp, read_mmbench),
 // and the images of items decoded from their files or from that text (item_image).
+#include <algorithm>
 #include <array>
 #include <fstream>
 #include <map>
@@ -13,18 +14,24 @@
 namespace acsweep::eval {
 namespace {
 
-// A TSV field, and where its text starts in the file.
+// A TSV field: its text (in the column `kept_short`, only its first kKeptShort characters: the
+// images, which are read again from the file when asked), where it starts in the file, its length.
 struct Field {
   std::string text;
-  std::size_t offset = 0;
+  std::size_t offset = 0, length = 0;
 };
+constexpr std::size_t kKeptShort = 32;
 
 // The rows of a tab-separated file as pandas writes it: fields with a tab, a newline or a quote
 // are quoted, a quote inside doubled. Each row's fields with their offsets.
-std::vector<std::vector<Field>> tsv_rows(const std::string& text) {
+std::vector<std::vector<Field>> tsv_rows(const std::string& text, std::size_t kept_short) {
   std::vector<std::vector<Field>> rows(1);
   Field field;
   bool quoted = false, started = false;
+  const auto add = [&](char c) {
+    ++field.length;
+    if (rows.back().size() != kept_short || field.text.size() < kKeptShort) field.text += c;
+  };
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (!started) {
@@ -38,24 +45,27 @@ std::vector<std::vector<Field>> tsv_rows(const std::string& text) {
     }
     if (quoted) {
       if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-        field.text += '"';
+        add('"');
         ++i;
       } else if (c == '"') {
         quoted = false;
       } else {
-        field.text += c;
+        add(c);
       }
       continue;
     }
     if (c == '\t' || c == '\n') {
-      if (!field.text.empty() && field.text.back() == '\r') field.text.pop_back();
+      if (field.length > 0 && text[i - 1] == '\r') {
+        --field.length;
+        if (!field.text.empty() && field.text.back() == '\r') field.text.pop_back();
+      }
       rows.back().push_back(std::move(field));
       field = Field{};
       started = false;
       if (c == '\n') rows.emplace_back();
       continue;
     }
-    field.text += c;
+    add(c);
   }
   if (started) rows.back().push_back(std::move(field));
   while (!rows.empty() && (rows.back().empty() || (rows.back().size() == 1 && rows.back()[0].text.empty())))
@@ -66,6 +76,9 @@ std::vector<std::vector<Field>> tsv_rows(const std::string& text) {
 bool all_digits(const std::string& text) {
   return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
 }
+
+// An image field that names another row's index instead of holding an image (circular copies).
+bool names_a_row(const Field& image) { return image.length <= kKeptShort && all_digits(image.text); }
 
 std::vector<unsigned char> from_base64(const std::string& text, const std::string& where) {
   static const std::array<int, 256> kValue = [] {
@@ -108,18 +121,29 @@ data::Image item_image(const BenchmarkItem& item) {
 }
 
 Benchmark read_mmbench(const std::string& path, const std::string& name, bool with_images) {
-  const auto rows = tsv_rows(read_bounded(path, kMaxBenchmarkBytes, "the benchmark"));
+  const std::string text = read_bounded(path, kMaxBenchmarkBytes, "the benchmark");
+  std::map<std::string, std::size_t> column;  // from the header line
+  {
+    std::size_t c = 0, begin = 0;
+    const std::size_t end = std::min(text.find('\n'), text.size());
+    for (std::size_t i = 0; i <= end; ++i)
+      if (i == end || text[i] == '\t') {
+        std::string heading = text.substr(begin, i - begin);
+        if (!heading.empty() && heading.back() == '\r') heading.pop_back();
+        column[heading] = c++;
+        begin = i + 1;
+      }
+  }
+  const auto rows = tsv_rows(text, column.count("image") ? column["image"] : static_cast<std::size_t>(-1));
   if (rows.empty()) throw InputError(path + ": empty");
-  std::map<std::string, std::size_t> column;
-  for (std::size_t c = 0; c < rows[0].size(); ++c) column[rows[0][c].text] = c;
   for (const char* needed : {"index", "question", "A", "B", "answer", "image"})
     if (!column.count(needed)) throw InputError(path + ": no '" + needed + "' column: not MMBench's TSV");
   // The image of each original row, by index (copies name it instead of repeating it).
   std::map<std::string, std::pair<std::size_t, std::size_t>> images;
   for (std::size_t r = 1; r < rows.size(); ++r)
-    if (rows[r].size() == rows[0].size() && !all_digits(rows[r][column["image"]].text))
+    if (rows[r].size() == rows[0].size() && !names_a_row(rows[r][column["image"]]))
       images[rows[r][column["index"]].text] = {rows[r][column["image"]].offset,
-                                               rows[r][column["image"]].text.size()};
+                                               rows[r][column["image"]].length};
   Benchmark b{name, BenchmarkKind::mmbench, VqaDataset::none, {}, {}};
   for (std::size_t r = 1; r < rows.size(); ++r) {
     try {
@@ -130,8 +154,8 @@ Benchmark read_mmbench(const std::string& path, const std::string& name, bool wi
       const auto cell = [&](const char* key) {
         const auto found = column.find(key);
         if (found == column.end()) return std::string();
-        const std::string& text = row[found->second].text;
-        return text == "nan" ? std::string() : text;
+        const std::string& value = row[found->second].text;
+        return value == "nan" ? std::string() : value;
       };
       BenchmarkItem item;
       item.id = cell("index");
@@ -151,11 +175,12 @@ Benchmark read_mmbench(const std::string& path, const std::string& name, bool wi
           static_cast<std::size_t>(answer[0] - 'A') >= item.options.size())
         throw std::invalid_argument("answer '" + answer + "' is not one of the option letters");
       item.answer = static_cast<std::size_t>(answer[0] - 'A');
-      const std::string image = cell("image");
-      const auto found = images.find(all_digits(image) ? image : item.id);
+      const Field& image = row[column["image"]];
+      const bool reference = names_a_row(image);
+      const auto found = images.find(reference ? image.text : item.id);
       if (found == images.end())
         throw std::invalid_argument(
-            all_digits(image) ? "its image is that of index " + image + ", which has none" : "no image");
+            reference ? "its image is that of index " + image.text + ", which has none" : "no image");
       item.image = path;
       item.image_offset = found->second.first;
       item.image_length = found->second.second;

@@ -147,6 +147,11 @@ TEST_F(PaperDatasets, MmbenchTsvWithCircularCopiesAndEmbeddedImages) {
             "Look closely. Which colour? There are several options:\nA. red\nB. green\n\nAnswer with the "
             "option's letter from the given choices directly.");
   // Images: the original's and its copy's from the same base64 text; a broken one is named.
+  std::ifstream in(file);
+  const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(b.items[0].image_offset, content.find(kPng));
+  EXPECT_EQ(b.items[0].image_length, std::string(kPng).size());
+  EXPECT_EQ(b.items[1].image_offset, b.items[0].image_offset);
   const auto image = item_image(b.items[1]);
   EXPECT_EQ(image.width, 2);
   EXPECT_EQ(item_image(b.items[0]).rgb, image.rgb);
