@@ -14,8 +14,7 @@ namespace {
 
 // "NAME (KIND, generated|likelihood)": how the benchmark's answers are given.
 std::string benchmark_answering(const runtime::BenchmarkSpec& b, const runtime::FinetuneSection& f) {
-  return b.name + " (" + b.kind + ", " +
-         (b.kind == "vqa" || f.answers == "generate" ? "generated" : "likelihood") + ")";
+  return b.name + " (" + b.kind + ", " + f.answering(b.kind) + ")";
 }
 
 // When a part of the memory plan is alive, as the text plan says it.
@@ -75,7 +74,7 @@ void print_scoring_plan(const sweep::ScoringPlan& plan, const runtime::JobSpec& 
     bool generates = false;
     for (const auto& b : s.finetune->benchmarks) {
       answered.push_back(benchmark_answering(b, *s.finetune));
-      generates = generates || b.kind == "vqa" || s.finetune->answers == "generate";
+      generates = generates || s.finetune->answering(b.kind) == "generated";
     }
     std::printf("benchmarks: %s", join(answered, ", ").c_str());
     if (generates)

@@ -6,6 +6,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
 
 #include "acsweep/data/llava.hpp"
 #include "acsweep/eval/evaluate.hpp"
@@ -35,6 +36,13 @@ std::shared_ptr<FinetuneData> load_finetune_data(const runtime::FinetuneSection&
 }
 
 namespace {
+
+// The kind the job gives the benchmark `name`.
+const std::string& spec_kind(const runtime::FinetuneSection& f, const std::string& name) {
+  for (const auto& b : f.benchmarks)
+    if (b.name == name) return b.kind;
+  throw std::logic_error("no [benchmarks] " + name);
+}
 
 // <output>/predictions/<the task's hash>/<setting>: one JSONL per benchmark with what was generated.
 fs::path predictions_folder(const runtime::JobSpec& job, const runtime::TaskDescriptor& task,
@@ -71,9 +79,8 @@ std::optional<eval::BenchmarkScore> gather_generated(const eval::Benchmark& benc
     if (benchmark.kind != eval::BenchmarkKind::vqa) {
       const auto parsed = eval::parsed_answer(benchmark, item, *texts[i]);
       if (parsed != eval::kNotAnswered)
-        answer = benchmark.kind == eval::BenchmarkKind::yes_no
-                     ? (parsed == 0 ? "yes" : "no")
-                     : std::string(1, static_cast<char>('A' + parsed));
+        answer = eval::is_yes_no(benchmark.kind) ? (parsed == 0 ? "yes" : "no")
+                                                 : std::string(1, static_cast<char>('A' + parsed));
     }
     lines +=
         nlohmann::json{
@@ -199,7 +206,8 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
                        benchmark.items.begin() + static_cast<long>(end));
     std::vector<std::string> left_out;  // items whose image does not decode: not asked, named
     std::optional<eval::BenchmarkScore> score;
-    if (benchmark.kind == eval::BenchmarkKind::vqa || f.answers == "generate") {
+    const std::string answering = f.answering(spec_kind(f, benchmark.name));
+    if (answering == "generated") {
       const auto mine = eval::generate_answers(
           share, llm, projector, representation, tokenizer,
           {f.max_new_tokens, static_cast<std::size_t>(f.generation_batch)}, {}, &left_out);
@@ -219,10 +227,8 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
     if (group_rank != 0) continue;
     result.values.push_back(score->score);
     result.per_sample[benchmark.name + "_correct"] = score->correct;
-    std::fprintf(
-        stderr, "acsweep [rank %d] %s: %s %.2f (%s)\n", rank, setting.name.c_str(), benchmark.name.c_str(),
-        score->score,
-        benchmark.kind == eval::BenchmarkKind::vqa || f.answers == "generate" ? "generated" : "likelihood");
+    std::fprintf(stderr, "acsweep [rank %d] %s: %s %.2f (%s)\n", rank, setting.name.c_str(),
+                 benchmark.name.c_str(), score->score, answering.c_str());
   }
   if (group_rank != 0) return result;  // the group's result is its rank 0's
   for (const float v : trained.step_loss) result.per_sample["stage2_loss"].push_back(v);

@@ -97,7 +97,7 @@ void write_scoring_summary(store::H5Location& root, const ScoringPlan& plan, con
   std::vector<std::string> kinds, answers;
   for (const auto& b : f.benchmarks) {
     kinds.push_back(b.kind);
-    answers.push_back(b.kind == "vqa" || f.answers == "generate" ? "generated" : "likelihood");
+    answers.push_back(f.answering(b.kind));
   }
   finetune.write("benchmark_kind", kinds);
   finetune.write("benchmark_answers", answers);

@@ -123,6 +123,11 @@ struct FinetuneSection {
   std::vector<BenchmarkSpec> benchmarks;
   std::string answers = "likelihood";  // multiple choice and yes/no: likelihood or generate
   std::int64_t max_new_tokens = 128, generation_batch = 8;
+  // How a benchmark of this kind is answered: "generated" (greedy generation, then parsed; vqa
+  // always) or "likelihood" (the likeliest option).
+  std::string answering(const std::string& kind) const {
+    return kind == "vqa" || answers == "generate" ? "generated" : "likelihood";
+  }
   KnownSection known;
 };
 
