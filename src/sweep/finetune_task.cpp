@@ -1,5 +1,6 @@
 #include "acsweep/sweep/finetune_task.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -207,14 +208,28 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
     std::vector<std::string> left_out;  // items whose image does not decode: not asked, named
     std::optional<eval::BenchmarkScore> score;
     const std::string answering = f.answering(spec_kind(f, benchmark.name));
+    // Progress of this rank's share: every 30 s, and at its end.
+    const auto started = std::chrono::steady_clock::now();
+    auto printed = started;
+    const auto progress = [&](std::size_t done) {
+      const auto now = std::chrono::steady_clock::now();
+      if (done < share.items.size() && now - printed < std::chrono::seconds(30)) return;
+      printed = now;
+      const double seconds = std::max(1e-9, std::chrono::duration<double>(now - started).count());
+      const double rate = static_cast<double>(done) / seconds;
+      std::fprintf(stderr, "acsweep [rank %d] %s: %s %zu/%zu items (%s), %.1f items/s, ETA %.0f s\n", rank,
+                   setting.name.c_str(), benchmark.name.c_str(), done, share.items.size(), answering.c_str(),
+                   rate, rate > 0 ? static_cast<double>(share.items.size() - done) / rate : 0.0);
+    };
     if (answering == "generated") {
       const auto mine = eval::generate_answers(
           share, llm, projector, representation, tokenizer,
-          {f.max_new_tokens, static_cast<std::size_t>(f.generation_batch)}, {}, &left_out);
+          {f.max_new_tokens, static_cast<std::size_t>(f.generation_batch)}, progress, &left_out);
       score =
           gather_generated(benchmark, mine, group, group_rank, predictions_folder(job, task, setting.name));
     } else {
-      const auto mine = eval::choose_answers(share, llm, projector, representation, tokenizer, {}, &left_out);
+      const auto mine =
+          eval::choose_answers(share, llm, projector, representation, tokenizer, progress, &left_out);
       std::vector<std::int64_t> chosen(n, 0);  // zero outside this rank's share, so the sum gathers them
       for (std::size_t i = 0; i < mine.size(); ++i) chosen[begin + i] = static_cast<std::int64_t>(mine[i]);
       runtime::all_reduce_sum(chosen, group);

@@ -284,6 +284,7 @@ def test_generated_answers_on_a_worker_group_equal_one_rank_and_rescore_alike(ac
     sets = ("stage2.epochs=1", "stage2.save_model=false")
     one = run(acsweep, job, "job.output=gen1", *sets)
     assert re.search(r"clip: vizwiz [\d.]+ \(generated\)", one.stderr)
+    assert re.search(r"clip: vizwiz 6/6 items \(generated\), [\d.]+ items/s, ETA 0 s", one.stderr)
     assert "answers: mmbench generated, shapes generated, vizwiz generated, yes_no generated (greedy, at most 6" in one.stdout
     run(acsweep, job, "job.output=gen3", "layout.groups=1", "layout.group_size=2", *sets, ranks=3)
     files = {}
