@@ -21,6 +21,22 @@ std::vector<data::PromptPiece> item_prompt(const Benchmark& benchmark, const Ben
   return data::vicuna_v1_template(example);
 }
 
+// Why the item's prompt does not fit the LLM's context once its visual tokens are in; empty if it does.
+std::string too_long(const Benchmark& benchmark, const BenchmarkItem& item,
+                     const models::TokenizedPrompt& prompt, std::size_t visual_tokens,
+                     models::LlamaForCausalLM& llm) {
+  const auto length = models::spliced_length(prompt, visual_tokens);
+  if (length <= static_cast<std::size_t>(llm->config().max_position_embeddings)) return "";
+  return benchmark.name + ": item " + item.id + ": its prompt of " + std::to_string(length) +
+         " tokens is longer than the LLM's context";
+}
+
+// An item that cannot be asked: named in `left_out`, or an InputError without it.
+void leave_out(std::vector<std::string>* left_out, const std::string& why) {
+  if (!left_out) throw InputError(why);
+  left_out->push_back(why);
+}
+
 }  // namespace
 
 std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::LlamaForCausalLM& llm,
@@ -45,13 +61,21 @@ std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::Llam
     try {
       image.push_back(item_image(item));
     } catch (const InputError& e) {
-      if (!left_out) throw;
-      left_out->push_back(e.what());
+      leave_out(left_out, e.what());
       chosen.push_back(kNotAsked);
       if (progress) progress(chosen.size());
       continue;
     }
     const auto visual = projector->forward(models::visual_tokens(representation, image));
+    std::string why;
+    for (const auto& p : prompts)
+      if (why.empty()) why = too_long(benchmark, item, p, static_cast<std::size_t>(visual.size(1)), llm);
+    if (!why.empty()) {
+      leave_out(left_out, why);
+      chosen.push_back(kNotAsked);
+      if (progress) progress(chosen.size());
+      continue;
+    }
     std::vector<std::int64_t> counts;
     const auto log_probs =
         models::trainable_token_log_probs(
@@ -97,8 +121,7 @@ std::vector<std::optional<std::string>> generate_answers(
         images.push_back(item_image(benchmark.items[i]));
         asked.push_back(i);
       } catch (const InputError& e) {
-        if (!left_out) throw;
-        left_out->push_back(e.what());
+        leave_out(left_out, e.what());
       }
     }
     if (!asked.empty()) {
@@ -106,15 +129,11 @@ std::vector<std::optional<std::string>> generate_answers(
       std::vector<torch::Tensor> prompts;
       std::vector<std::size_t> fits;  // the items whose prompt fits the LLM's context
       for (std::size_t k = 0; k < asked.size(); ++k) {
-        const auto prompt =
-            models::tokenize_prompt(tokenizer, item_prompt(benchmark, benchmark.items[asked[k]]));
-        const auto length = models::spliced_length(prompt, static_cast<std::size_t>(visual.size(1)));
-        if (length > static_cast<std::size_t>(llm->config().max_position_embeddings)) {
-          const std::string why = benchmark.name + ": item " + benchmark.items[asked[k]].id +
-                                  ": its prompt of " + std::to_string(length) +
-                                  " tokens is longer than the LLM's context";
-          if (!left_out) throw InputError(why);
-          left_out->push_back(why);
+        const auto& item = benchmark.items[asked[k]];
+        const auto prompt = models::tokenize_prompt(tokenizer, item_prompt(benchmark, item));
+        if (const auto why = too_long(benchmark, item, prompt, static_cast<std::size_t>(visual.size(1)), llm);
+            !why.empty()) {
+          leave_out(left_out, why);
           continue;
         }
         prompts.push_back(models::spliced_embeddings(llm, prompt, visual[static_cast<std::int64_t>(k)]));

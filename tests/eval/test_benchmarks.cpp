@@ -133,6 +133,8 @@ TEST_F(Benchmarks, LmmsEvalResultsImported) {
   EXPECT_THROW(read_lmms_eval(write("bad.json", R"({"accuracy": 1})")), InputError);
 }
 
+// The choice is each candidate's likelihood scored alone; a prompt longer than the context is left
+// out and named.
 TEST_F(Benchmarks, ChoiceIsTheLikeliestCandidateScoredAlone) {
   ASSERT_NO_FATAL_FAILURE(make_world());
   auto& [llm, tokenizer, representation, projector] = *world_;
@@ -146,6 +148,17 @@ TEST_F(Benchmarks, ChoiceIsTheLikeliestCandidateScoredAlone) {
                        0,
                        {}});
   const auto chosen = choose_answers(b, llm, projector, representation, tokenizer);
+  // A question longer than the context is left out and named, not fatal.
+  auto with_long = b;
+  std::string rambling;
+  for (int i = 0; i < 2000; ++i) rambling += "and the shape ";
+  with_long.items.push_back({"long", path("w/images/000.jpg"), rambling, "all", {"a", "b"}, 0, {}});
+  std::vector<std::string> left_out;
+  const auto also = choose_answers(with_long, llm, projector, representation, tokenizer, {}, &left_out);
+  EXPECT_EQ(std::vector<std::size_t>(also.begin(), also.end() - 1), chosen);
+  EXPECT_EQ(also.back(), kNotAsked);
+  ASSERT_EQ(left_out.size(), 1u);
+  EXPECT_NE(left_out[0].find("item long: its prompt of"), std::string::npos) << left_out[0];
   torch::NoGradGuard no_grad;
   for (std::size_t i = 0; i < b.items.size(); ++i) {
     const auto& item = b.items[i];

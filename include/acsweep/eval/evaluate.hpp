@@ -17,7 +17,8 @@
 namespace acsweep::eval {
 
 // The chosen candidate of every item (an index into candidate_answers), in item order; kNotAsked
-// for an item whose image does not decode, with why added to `left_out`.
+// for an item whose image does not decode or whose prompt is longer than the LLM's context, with
+// why added to `left_out` (without it, InputError).
 std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::LlamaForCausalLM& llm,
                                         models::Projector& projector,
                                         models::VisionRepresentation& representation,
