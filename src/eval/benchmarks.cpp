@@ -134,6 +134,13 @@ char mmbench_option(const std::string& text, const std::vector<std::string>& opt
   return count == 1 ? found : 0;
 }
 
+// `text` without spaces, tabs and line ends at either end.
+std::string trimmed(const std::string& text) {
+  const auto begin = text.find_first_not_of(" \t\r\n");
+  if (begin == std::string::npos) return "";
+  return text.substr(begin, text.find_last_not_of(" \t\r\n") - begin + 1);
+}
+
 std::string lower(std::string text) {
   for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
@@ -203,10 +210,7 @@ std::string question_prompt(const Benchmark& benchmark, const BenchmarkItem& ite
     return benchmark.dataset == VqaDataset::textvqa ? capitalised(item.question) + kShort
                                                     : item.question + kUnanswerable + kShort;
   if (benchmark.kind == BenchmarkKind::mme) {  // lmms-eval's MME: its yes/no request replaced
-    std::string question = item.question;
-    const auto begin = question.find_first_not_of(" \t\r\n");
-    const auto end = question.find_last_not_of(" \t\r\n");
-    question = begin == std::string::npos ? "" : question.substr(begin, end - begin + 1);
+    std::string question = trimmed(item.question);
     static const std::string kYesNo = " Please answer yes or no.";
     for (auto at = question.find(kYesNo); at != std::string::npos; at = question.find(kYesNo, at))
       question.erase(at, kYesNo.size());
@@ -304,10 +308,7 @@ std::size_t parsed_answer(const Benchmark& benchmark, const BenchmarkItem& item,
     return found == 0 ? kNotAnswered : option(found);
   }
   if (is_yes_no(benchmark.kind)) {  // lmms-eval's MME rule
-    std::string answer = lower(text);
-    const auto begin = answer.find_first_not_of(" \t\r\n");
-    const auto end = answer.find_last_not_of(" \t\r\n");
-    answer = begin == std::string::npos ? "" : answer.substr(begin, end - begin + 1);
+    std::string answer = trimmed(lower(text));
     answer.erase(std::remove(answer.begin(), answer.end(), '.'), answer.end());
     if (answer == "yes") return 0;
     if (answer == "no") return 1;
