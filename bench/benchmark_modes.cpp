@@ -2,11 +2,15 @@
 // forward pass per option) against generate (greedy generation until the EOS, then parsed), in
 // items per second, side by side.
 //   python tests/fixtures/tiny_world.py /tmp/w 2 && bench_benchmark_modes /tmp/w [max_new_tokens]
-// The world's multiple-choice benchmark (shapes.jsonl) with its LLM and dino encoder, an untrained
-// projector: the generated answers run to max_new_tokens (no EOS comes), the worst case.
+//   bench_benchmark_modes results/demo/world 16 encoders/dino-p8 benchmarks/shape.jsonl
+// A world's multiple-choice benchmark (by default the tiny world's shapes.jsonl; images relative
+// to the benchmark's folder) with its LLM (WORLD/llm) and an encoder (by default encoders/dino),
+// an untrained projector: the generated answers run to max_new_tokens (no EOS comes), the worst
+// case.
 #include <torch/torch.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "acsweep/eval/evaluate.hpp"
@@ -17,20 +21,22 @@
 int main(int argc, char** argv) {
   using namespace acsweep;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: bench_benchmark_modes WORLD [max_new_tokens]\n");
+    std::fprintf(stderr, "usage: bench_benchmark_modes WORLD [max_new_tokens [ENCODER BENCHMARK.jsonl]]\n");
     return 2;
   }
   const std::string world = argv[1];
   const std::int64_t max_new = argc > 2 ? std::stoll(argv[2]) : 16;
+  const std::string encoder = world + "/" + (argc > 4 ? argv[3] : "encoders/dino");
+  const std::string file = world + "/" + (argc > 4 ? argv[4] : "shapes.jsonl");
   auto llm = models::load_llama(world + "/llm");
   const models::Tokenizer tokenizer(world + "/llm/tokenizer.model");
   std::vector<std::unique_ptr<models::VisionEncoder>> members;
-  members.push_back(models::load_vision_encoder(world + "/encoders/dino"));
+  members.push_back(models::load_vision_encoder(encoder));
   models::VisionRepresentation representation(std::move(members));
   torch::manual_seed(5);
   models::Projector projector(representation.channels(), llm->config().hidden_size);
-  const auto benchmark =
-      eval::read_benchmark(world + "/shapes.jsonl", world, eval::BenchmarkKind::multiple_choice, "shapes");
+  const auto benchmark = eval::read_benchmark(file, std::filesystem::path(file).parent_path().string(),
+                                              eval::BenchmarkKind::multiple_choice, "bench");
   const double n = static_cast<double>(benchmark.items.size());
   const double likelihood =
       best_seconds(2, [&] { eval::choose_answers(benchmark, llm, projector, representation, tokenizer); });

@@ -14,7 +14,10 @@ namespace {
 
 // "NAME (KIND, generated|likelihood)": how the benchmark's answers are given.
 std::string benchmark_answering(const runtime::BenchmarkSpec& b, const runtime::FinetuneSection& f) {
-  return b.name + " (" + b.kind + ", " + f.answering(b.kind) + ")";
+  const bool capped = f.answering(b.kind) == "generated" && f.new_tokens(b.kind) != f.max_new_tokens;
+  return b.name + " (" + b.kind + ", " + f.answering(b.kind) +
+         (capped ? ", at most " + std::to_string(f.new_tokens(b.kind)) + " new tokens as lmms-eval" : "") +
+         ")";
 }
 
 // When a part of the memory plan is alive, as the text plan says it.

@@ -112,8 +112,9 @@ int run_score(const std::vector<std::string>& args, const CommandContext& contex
     std::cout << doc.dump(2) << "\n";
     return 0;
   }
-  const char* metric = kind == eval::BenchmarkKind::vqa ? "VQA accuracy %"
-                       : eval::is_choice(kind)          ? "accuracy %"
+  const char* metric = kind == eval::BenchmarkKind::vqa    ? "VQA accuracy %"
+                       : kind == eval::BenchmarkKind::mmmu ? "accuracy % over every question (MMMU's rules)"
+                       : eval::is_choice(kind)             ? "accuracy %"
                        : kind == eval::BenchmarkKind::mme
                            ? "perception: sum over its categories of acc + acc+"
                            : "sum over categories of acc + acc+";

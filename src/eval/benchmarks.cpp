@@ -13,6 +13,7 @@
 #include "acsweep/bounded_read.hpp"
 #include "acsweep/data/llava.hpp"
 #include "acsweep/error.hpp"
+#include "acsweep/eval/mmmu.hpp"
 #include "acsweep/eval/vqa.hpp"
 
 namespace acsweep::eval {
@@ -162,12 +163,13 @@ BenchmarkKind benchmark_kind(const std::string& name) {
                                                           {"mme", BenchmarkKind::mme},
                                                           {"seedbench", BenchmarkKind::seedbench},
                                                           {"scienceqa", BenchmarkKind::scienceqa},
-                                                          {"mmbench", BenchmarkKind::mmbench}};
+                                                          {"mmbench", BenchmarkKind::mmbench},
+                                                          {"mmmu", BenchmarkKind::mmmu}};
   const auto found = kinds.find(name);
   if (found == kinds.end())
     throw std::invalid_argument(
         "'" + name +
-        "' is not a benchmark kind (multiple_choice, yes_no, vqa, mme, seedbench, scienceqa, mmbench)");
+        "' is not a benchmark kind (multiple_choice, yes_no, vqa, mme, seedbench, scienceqa, mmbench, mmmu)");
   return found->second;
 }
 
@@ -178,6 +180,15 @@ bool is_choice(BenchmarkKind kind) {
 
 bool is_yes_no(BenchmarkKind kind) { return kind == BenchmarkKind::yes_no || kind == BenchmarkKind::mme; }
 
+bool original_aspect(BenchmarkKind kind) {
+  return kind == BenchmarkKind::scienceqa || kind == BenchmarkKind::seedbench || kind == BenchmarkKind::mmmu;
+}
+
+bool is_open(const Benchmark& benchmark, const BenchmarkItem& item) {
+  return benchmark.kind == BenchmarkKind::vqa ||
+         (benchmark.kind == BenchmarkKind::mmmu && item.options.empty());
+}
+
 Benchmark read_benchmark(const std::string& path, const std::string& image_folder, BenchmarkKind kind,
                          const std::string& name, bool with_images) {
   if (kind == BenchmarkKind::vqa) return read_vqa(path, name, with_images);
@@ -185,6 +196,7 @@ Benchmark read_benchmark(const std::string& path, const std::string& image_folde
   if (kind == BenchmarkKind::seedbench) return read_seedbench(path, name, with_images);
   if (kind == BenchmarkKind::scienceqa) return read_scienceqa(path, name, with_images);
   if (kind == BenchmarkKind::mmbench) return read_mmbench(path, name, with_images);
+  if (kind == BenchmarkKind::mmmu) return read_mmmu(path, name, with_images);
   std::istringstream in(read_bounded(path, kMaxBenchmarkBytes, "the benchmark"));
   Benchmark b{name, kind, VqaDataset::none, {}, {}};
   std::string text;
@@ -217,6 +229,7 @@ std::string question_prompt(const Benchmark& benchmark, const BenchmarkItem& ite
     return question + kShort;
   }
   if (benchmark.kind == BenchmarkKind::yes_no) return item.question + kShort;
+  if (benchmark.kind == BenchmarkKind::mmmu) return mmmu::prompt(item.question, item.options);
   if (benchmark.kind ==
       BenchmarkKind::mmbench) {  // lmms-eval's: "<hint> <question> There are several options:"
     std::string prompt = item.question + " There are several options:";
@@ -229,7 +242,7 @@ std::string question_prompt(const Benchmark& benchmark, const BenchmarkItem& ite
 }
 
 std::vector<std::string> candidate_answers(const Benchmark& benchmark, const BenchmarkItem& item) {
-  if (benchmark.kind == BenchmarkKind::vqa)
+  if (benchmark.kind == BenchmarkKind::vqa || benchmark.kind == BenchmarkKind::mmmu)
     throw std::invalid_argument(benchmark.name + ": open-ended answers are generated, not chosen");
   if (is_yes_no(benchmark.kind)) return {"Yes", "No"};
   std::vector<std::string> letters;
@@ -240,7 +253,7 @@ std::vector<std::string> candidate_answers(const Benchmark& benchmark, const Ben
 BenchmarkScore score_choices(const Benchmark& benchmark, const std::vector<std::size_t>& chosen) {
   if (chosen.size() != benchmark.items.size())
     throw std::invalid_argument("score_choices: one choice per item");
-  if (benchmark.kind == BenchmarkKind::vqa)
+  if (benchmark.kind == BenchmarkKind::vqa || benchmark.kind == BenchmarkKind::mmmu)
     throw std::invalid_argument(benchmark.name + ": open-ended answers are scored by score_generated");
   BenchmarkScore s;
   std::map<std::string, std::pair<double, double>> by_category;         // right, all
@@ -307,6 +320,11 @@ std::size_t parsed_answer(const Benchmark& benchmark, const BenchmarkItem& item,
     const char found = mmbench_option(text, item.options);
     return found == 0 ? kNotAnswered : option(found);
   }
+  if (benchmark.kind == BenchmarkKind::mmmu) {
+    if (item.options.empty())
+      throw std::invalid_argument(benchmark.name + ": an open question has no option");
+    return mmmu::parsed_choice(text, item.options, item.id);
+  }
   if (is_yes_no(benchmark.kind)) {  // lmms-eval's MME rule
     std::string answer = trimmed(lower(text));
     answer.erase(std::remove(answer.begin(), answer.end(), '.'), answer.end());
@@ -329,7 +347,7 @@ BenchmarkScore score_generated(const Benchmark& benchmark,
                                const std::vector<std::optional<std::string>>& texts) {
   if (texts.size() != benchmark.items.size())
     throw std::invalid_argument("score_generated: one text per item");
-  if (benchmark.kind != BenchmarkKind::vqa) {
+  if (benchmark.kind != BenchmarkKind::vqa && benchmark.kind != BenchmarkKind::mmmu) {
     std::vector<std::size_t> chosen;
     for (std::size_t i = 0; i < texts.size(); ++i)
       chosen.push_back(texts[i] ? parsed_answer(benchmark, benchmark.items[i], *texts[i]) : kNotAsked);
@@ -344,15 +362,30 @@ BenchmarkScore score_generated(const Benchmark& benchmark,
       ++s.left_out;
       continue;
     }
-    const double accuracy = vqa_accuracy(*texts[i], benchmark.items[i].answers);
+    const auto& item = benchmark.items[i];
+    double accuracy = 0;  // vqa: VQA accuracy; mmmu: 1 right, 0 wrong
+    if (benchmark.kind == BenchmarkKind::vqa)
+      accuracy = vqa_accuracy(*texts[i], item.answers);
+    else if (item.options.empty())
+      accuracy = mmmu::open_correct(mmmu::parsed_open(*texts[i]), item.answers) ? 1.0 : 0.0;
+    else
+      accuracy = mmmu::parsed_choice(*texts[i], item.options, item.id) == item.answer ? 1.0 : 0.0;
     s.correct.push_back(accuracy);
     total += accuracy;
     by_category[benchmark.items[i].category].first += accuracy;
     by_category[benchmark.items[i].category].second += 1.0;
   }
   if (s.left_out == texts.size()) throw InputError(benchmark.name + ": no item has an answer to score");
-  for (const auto& [category, sums] : by_category)
+  std::map<std::string, std::pair<double, double>> by_discipline;  // mmmu's six, as lmms-eval reports them
+  for (const auto& [category, sums] : by_category) {
     s.per_category[category] = 100.0 * sums.first / sums.second;
+    if (benchmark.kind != BenchmarkKind::mmmu || mmmu::discipline_of(category).empty()) continue;
+    auto& d = by_discipline["Overall-" + mmmu::discipline_of(category)];
+    d.first += sums.first;
+    d.second += sums.second;
+  }
+  for (const auto& [discipline, sums] : by_discipline)
+    s.per_category[discipline] = 100.0 * sums.first / sums.second;
   s.score = 100.0 * total / static_cast<double>(texts.size() - s.left_out);
   return s;
 }

@@ -11,13 +11,14 @@ namespace {
 
 constexpr const char* kStopString = "ASSISTANT:";
 
-// The vicuna_v1 prompt of an item, "<image>\n" before the question, ending "ASSISTANT:" as LLaVA's
-// conv.get_prompt() does with the assistant's turn empty.
+// The vicuna_v1 prompt of an item, "<image>\n" before the question (mmmu: its images where its
+// question holds them), ending "ASSISTANT:" as LLaVA's conv.get_prompt() does with the assistant's
+// turn empty.
 std::vector<data::PromptPiece> item_prompt(const Benchmark& benchmark, const BenchmarkItem& item) {
+  const std::string before =
+      benchmark.kind == BenchmarkKind::mmmu ? "" : std::string(data::kImageToken) + "\n";
   const data::LlavaExample example{
-      item.id,
-      item.image,
-      {{"human", std::string(data::kImageToken) + "\n" + question_prompt(benchmark, item)}}};
+      item.id, item.image, {{"human", before + question_prompt(benchmark, item)}}};
   return data::vicuna_v1_template(example);
 }
 
@@ -38,6 +39,11 @@ void leave_out(std::vector<std::string>* left_out, const std::string& why) {
 }
 
 }  // namespace
+
+models::VisionRepresentation::Aspect image_aspect(BenchmarkKind kind) {
+  return original_aspect(kind) ? models::VisionRepresentation::Aspect::original
+                               : models::VisionRepresentation::Aspect::configured;
+}
 
 std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::LlamaForCausalLM& llm,
                                         models::Projector& projector,
@@ -66,7 +72,8 @@ std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::Llam
       if (progress) progress(chosen.size());
       continue;
     }
-    const auto visual = projector->forward(models::visual_tokens(representation, image));
+    const auto visual =
+        projector->forward(models::visual_tokens(representation, image, image_aspect(benchmark.kind)));
     std::string why;
     for (const auto& p : prompts)
       if (why.empty()) why = too_long(benchmark, item, p, static_cast<std::size_t>(visual.size(1)), llm);
@@ -115,17 +122,24 @@ std::vector<std::optional<std::string>> generate_answers(
   for (std::size_t first = 0; first < benchmark.items.size(); first += batch) {
     const std::size_t last = std::min(benchmark.items.size(), first + batch);
     std::vector<std::size_t> asked;
-    std::vector<data::Image> images;
+    std::vector<data::Image> images;           // every asked item's, in order
+    std::vector<std::int64_t> image_start{0};  // asked item k's images: [image_start[k], image_start[k + 1])
     for (std::size_t i = first; i < last; ++i) {
       try {
-        images.push_back(item_image(benchmark.items[i]));
+        auto mine = item_images(benchmark.items[i]);
+        for (auto& image : mine) images.push_back(std::move(image));
+        image_start.push_back(static_cast<std::int64_t>(images.size()));
         asked.push_back(i);
       } catch (const InputError& e) {
         leave_out(left_out, e.what());
       }
     }
     if (!asked.empty()) {
-      const auto visual = projector->forward(models::visual_tokens(representation, images));
+      // [images, L, D]; an empty [0, 0, D] when no asked item shows an image (an mmmu text question)
+      const auto visual = images.empty()
+                              ? torch::zeros({0, 0, llm->config().hidden_size}, llm->head_weight().options())
+                              : projector->forward(models::visual_tokens(representation, images,
+                                                                         image_aspect(benchmark.kind)));
       std::vector<torch::Tensor> prompts;
       std::vector<std::size_t> fits;  // the items whose prompt fits the LLM's context
       for (std::size_t k = 0; k < asked.size(); ++k) {
@@ -136,7 +150,8 @@ std::vector<std::optional<std::string>> generate_answers(
           leave_out(left_out, why);
           continue;
         }
-        prompts.push_back(models::spliced_embeddings(llm, prompt, visual[static_cast<std::int64_t>(k)]));
+        prompts.push_back(
+            models::spliced_embeddings(llm, prompt, visual.slice(0, image_start[k], image_start[k + 1])));
         fits.push_back(asked[k]);
       }
       const auto generated = models::generate_greedy(llm, prompts, options);

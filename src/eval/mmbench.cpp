@@ -120,6 +120,16 @@ data::Image item_image(const BenchmarkItem& item) {
   return data::decode_image(from_base64(text, where), where);
 }
 
+std::vector<data::Image> item_images(const BenchmarkItem& item) {
+  if (item.images.empty()) {
+    if (item.image.empty()) return {};
+    return {item_image(item)};
+  }
+  std::vector<data::Image> out;
+  for (const auto& file : item.images) out.push_back(data::decode_image(file));
+  return out;
+}
+
 Benchmark read_mmbench(const std::string& path, const std::string& name, bool with_images) {
   const std::string text = read_bounded(path, kMaxBenchmarkBytes, "the benchmark");
   std::map<std::string, std::size_t> column;  // from the header line

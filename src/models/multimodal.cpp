@@ -44,9 +44,10 @@ torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vec
   return visual_tokens(representation, decoded);
 }
 
-torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vector<data::Image>& images) {
+torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vector<data::Image>& images,
+                            VisionRepresentation::Aspect aspect) {
   torch::NoGradGuard frozen;
-  return representation.encode(images).features.flatten(2).transpose(1, 2).contiguous();
+  return representation.encode(images, aspect).features.flatten(2).transpose(1, 2).contiguous();
 }
 
 TrainingImages decode_for_training(const std::vector<std::string>& paths, std::set<std::string>& left_out) {
@@ -79,12 +80,24 @@ std::size_t spliced_length(const TokenizedPrompt& prompt, std::size_t visual_tok
 
 torch::Tensor spliced_embeddings(LlamaForCausalLM& llm, const TokenizedPrompt& prompt,
                                  const torch::Tensor& visual) {
-  if (prompt.image_positions.size() != 1)
-    throw std::invalid_argument("spliced_embeddings: a prompt must hold exactly one image");
-  const auto at = static_cast<std::int64_t>(prompt.image_positions[0]);
+  const auto per_image = visual.dim() == 2 ? visual.unsqueeze(0) : visual;  // [images, L, D]
+  if (per_image.dim() != 3 || per_image.size(0) != static_cast<std::int64_t>(prompt.image_positions.size()))
+    throw std::invalid_argument("spliced_embeddings: " + std::to_string(prompt.image_positions.size()) +
+                                " images in the prompt, " + std::to_string(per_image.size(0)) +
+                                " visuals given");
   const auto text =
-      llm->embed(torch::tensor(prompt.ids, torch::kInt64).to(visual.device()).unsqueeze(0)).squeeze(0);
-  return torch::cat({text.slice(0, 0, at), visual.to(text.dtype()), text.slice(0, at)});
+      llm->embed(torch::tensor(prompt.ids, torch::kInt64).to(llm->head_weight().device()).unsqueeze(0))
+          .squeeze(0);
+  std::vector<torch::Tensor> parts;
+  std::int64_t from = 0;
+  for (std::size_t k = 0; k < prompt.image_positions.size(); ++k) {
+    const auto at = static_cast<std::int64_t>(prompt.image_positions[k]);
+    parts.push_back(text.slice(0, from, at));
+    parts.push_back(per_image[static_cast<std::int64_t>(k)].to(text.dtype()));
+    from = at;
+  }
+  parts.push_back(text.slice(0, from));
+  return torch::cat(parts);
 }
 
 torch::Tensor trainable_token_log_probs(LlamaForCausalLM& llm,

@@ -31,8 +31,10 @@ void VisionRepresentation::to(torch::Device device) {
   device_ = device;
 }
 
-VisionRepresentation::Encoded VisionRepresentation::encode(const std::vector<data::Image>& images) {
-  const auto& lead = members_.front()->preprocessor();
+VisionRepresentation::Encoded VisionRepresentation::encode(const std::vector<data::Image>& images,
+                                                           Aspect aspect) {
+  auto lead = members_.front()->preprocessor();  // the geometry: the first member's (header)
+  if (aspect == Aspect::original) lead.pad_to_square = false;
   std::vector<data::ImagePreprocessor::Geometry> geometry;
   Encoded out;
   for (const auto& image : images) {

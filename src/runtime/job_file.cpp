@@ -395,11 +395,11 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
     const auto colon = spec.find(':');
     const std::string kind = spec.substr(0, colon);
     // The kinds of eval/benchmarks.hpp (mme is read from its release folder).
-    static const std::set<std::string> kKinds{"multiple_choice", "yes_no",    "vqa",    "mme",
-                                              "seedbench",       "scienceqa", "mmbench"};
+    static const std::set<std::string> kKinds{"multiple_choice", "yes_no",    "vqa",     "mme",
+                                              "seedbench",       "scienceqa", "mmbench", "mmmu"};
     require(colon != std::string::npos && kKinds.count(kind) > 0, "benchmarks." + name,
-            "must be KIND:PATH with KIND multiple_choice, yes_no, vqa, mme, seedbench, scienceqa or mmbench, "
-            "not '" +
+            "must be KIND:PATH with KIND multiple_choice, yes_no, vqa, mme, seedbench, scienceqa, mmbench or "
+            "mmmu, not '" +
                 spec + "'");
     const std::string file = resolve(spec.substr(colon + 1));
     if (kind == "mme")

@@ -77,7 +77,7 @@ std::optional<eval::BenchmarkScore> gather_generated(const eval::Benchmark& benc
     if (!texts[i]) continue;
     const auto& item = benchmark.items[i];
     nlohmann::json answer;  // null: none parsed, or open-ended
-    if (benchmark.kind != eval::BenchmarkKind::vqa) {
+    if (!eval::is_open(benchmark, item)) {
       const auto parsed = eval::parsed_answer(benchmark, item, *texts[i]);
       if (parsed != eval::kNotAnswered)
         answer = eval::is_yes_no(benchmark.kind) ? (parsed == 0 ? "yes" : "no")
@@ -224,7 +224,8 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
     if (answering == "generated") {
       const auto mine = eval::generate_answers(
           share, llm, projector, representation, tokenizer,
-          {f.max_new_tokens, static_cast<std::size_t>(f.generation_batch)}, progress, &left_out);
+          {f.new_tokens(spec_kind(f, benchmark.name)), static_cast<std::size_t>(f.generation_batch)},
+          progress, &left_out);
       score =
           gather_generated(benchmark, mine, group, group_rank, predictions_folder(job, task, setting.name));
     } else {

@@ -186,9 +186,20 @@ void plan_finetunes(ScoringPlan& plan, const runtime::JobSpec& job) {
   // How answers are given changes every score: part of the task (the default adds nothing, so
   // results from before generation existed stay valid).
   if (f.answers != "likelihood") benchmarks_hash.add("answers=" + f.answers);
-  if (f.answers == "generate" ||
-      std::any_of(f.benchmarks.begin(), f.benchmarks.end(), [](const auto& b) { return b.kind == "vqa"; }))
+  for (const auto& b : f.benchmarks) {
+    if (f.answering(b.kind) != "generated") continue;
     benchmarks_hash.add("max_new_tokens=" + std::to_string(f.max_new_tokens));
+    break;
+  }
+  // lmms-eval's own limit of 16 new tokens for these kinds, applied since mmmu came.
+  for (const auto& b : f.benchmarks)
+    if (f.answering(b.kind) == "generated" && f.new_tokens(b.kind) != f.max_new_tokens)
+      benchmarks_hash.add("new_tokens " + b.name + "=" + std::to_string(f.new_tokens(b.kind)));
+  // Their images unpadded under image_aspect_ratio = pad (eval::image_aspect), likewise since mmmu.
+  if (s.search.pad_to_square)
+    for (const auto& b : f.benchmarks)
+      if (eval::original_aspect(eval::benchmark_kind(b.kind)))
+        benchmarks_hash.add("original aspect " + b.name);
   std::vector<std::string> setting_names;
   for (const auto& setting : s.search.settings) setting_names.push_back(setting.name);
   plan.known = read_known_results(f.known, setting_names, plan.benchmark_names);

@@ -121,8 +121,10 @@ void write_scoring_summary(store::H5Location& root, const ScoringPlan& plan, con
     std::printf(" %s %s%s", f.benchmarks[b].name.c_str(), answers[b].c_str(),
                 b + 1 < kinds.size() ? "," : "");
   if (std::find(answers.begin(), answers.end(), "generated") != answers.end())
-    std::printf(" (greedy, at most %lld new tokens; per item in %s/predictions)",
-                static_cast<long long>(f.max_new_tokens), job.output.c_str());
+    std::printf(
+        " (greedy, at most %lld new tokens, lmms-eval's 16 for mme, scienceqa and mmmu; per item in "
+        "%s/predictions)",
+        static_cast<long long>(f.max_new_tokens), job.output.c_str());
   std::printf("\n");
 }
 

@@ -3,8 +3,10 @@ its dependencies by scripts/bootstrap; its task utils are loaded by path, and th
 import only to write submissions, log, or call MMBench's GPT judge are empty placeholders, since
 none of those paths runs here). Compared: VQA accuracy on OK-VQA, TextVQA and VizWiz files in
 their shipped layouts; MME's yes/no parsing with acc + acc+ (its folder, perception and cognition
-apart); SEED-Bench's and ScienceQA's answer parsing; MMBench's can_infer with CircularEval; each on
-a few hundred generated predictions that exercise every rule. Bad command lines are named."""
+apart); SEED-Bench's and ScienceQA's answer parsing; MMBench's can_infer with CircularEval; MMMU's
+parse rules (multiple choice and open) on parquet files in MMMU's layout converted by
+scripts/convert_parquet.py; each on a few hundred generated predictions that exercise every rule.
+Bad command lines are named."""
 
 import importlib.util
 import json
@@ -49,7 +51,8 @@ def lmms():
                                  mme=load("mme_utils", "tasks/mme/utils.py"),
                                  scienceqa=load("scienceqa_utils", "tasks/scienceqa/utils.py"),
                                  seedbench=load("seedbench_utils", "tasks/seedbench/utils.py"),
-                                 mmbench=load("mmbench_evals", "tasks/mmbench/mmbench_evals.py"))
+                                 mmbench=load("mmbench_evals", "tasks/mmbench/mmbench_evals.py"),
+                                 mmmu=load("mmmu_utils", "tasks/mmmu/utils.py"))
 
 
 def questions(n, seed):
@@ -267,3 +270,107 @@ def test_bad_command_lines_are_named(acsweep, tmp_path):
     done = acsweep("score", f"multiple_choice:{tmp_path}/mc.jsonl", tmp_path / "p.jsonl", "--json")
     assert json.loads(done.stdout)["score"] == 100.0 and json.loads(done.stdout)["skipped"] == 2
     assert "line 2: not JSON" in done.stderr and "line 3: a second prediction for id 1" in done.stderr
+
+
+MMMU_CHOICE_TEXTS = ["A", "B", "(C)", "D.", "The answer is (B)", "I think B is right", "A or C", "C, not A",
+                     "it must be the green pear of the options given here", "E", "(A) and (D)", "answer: C",
+                     "the red apple, surely, is the one shown in the picture", "B.", "'D'"]
+MMMU_OPEN = [("12", ["12", "12.0", "The answer is 12.", "so it is 13", "x = 12", "about 12.004 m", "twelve"]),
+             ("1,000", ["1000", "1,000", "it is 1 000", "the total is 999.999", "1e3"]),
+             ("3.14", ["3.14159", "pi is 3.14", "3.1", "approximately 3.14\nthus 3"]),
+             ("Paris", ["Paris.", "paris", "the capital is paris", "Lyon", "It could be Paris or Rome"]),
+             ("b", ["b", "B", "the answer is b", "ab", "a"])]
+
+
+def mmmu_parquet(folder, rng, lmms):
+    """MMMU's layout (a folder per subject, validation-00000-of-00001.parquet, images as
+    {bytes, path}) with questions whose predictions MMMU's rules read without a random draw, and
+    what lmms-eval makes of each prediction. Also a GIF image and a row with broken options."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    def picture(kind):
+        out = io.BytesIO()
+        Image.new("RGB", (4, 4), (200, 10, 10)).save(out, format=kind)
+        return {"bytes": out.getvalue(), "path": None}
+
+    options = ["red apple", "green pear", "blue plum", "cat"]
+    index2ans, letters = lmms.mmmu.get_multi_choice_info(options)
+    drawn = []
+    lmms.mmmu.random = types.SimpleNamespace(choice=lambda seq: drawn.append(1) or seq[0])
+    expected, predictions = [], []
+    for subject in ("Art_Theory", "Math", "Physics"):
+        rows = []
+        for i in range(1, 121):
+            qid = f"validation_{subject}_{i}"
+            row = {"id": qid, "explanation": "", "img_type": "['Photos']", "topic_difficulty": "Easy",
+                   "subfield": "x", **{f"image_{k}": None for k in range(1, 8)}}
+            if rng.random() < 0.6:
+                answer = rng.choice(letters)
+                prediction = rng.choice(MMMU_CHOICE_TEXTS + [answer])
+                drawn.clear()
+                parsed = lmms.mmmu.parse_multi_choice_response(prediction, letters, index2ans)
+                if drawn:
+                    continue  # MMMU would draw at random: left out of the comparison
+                row.update(question="Which fruit is in <image 1>?", options=str(options), answer=answer,
+                           question_type="multiple-choice", image_1=picture("PNG"))
+                if i % 7 == 0:  # a second image, named in an option, stored as GIF
+                    row["options"] = str(options[:3] + ["<image 2>"])
+                    row["image_2"] = picture("GIF")
+                    parsed = lmms.mmmu.parse_multi_choice_response(
+                        prediction, letters, dict(index2ans, D="<image 2>"))
+                    if drawn:
+                        continue
+                right = lmms.mmmu.eval_multi_choice(answer, parsed)
+            else:
+                answer, said = rng.choice(MMMU_OPEN)
+                prediction = rng.choice(said)
+                row.update(question="How much is shown in <image 1>?", options="[]", answer=answer,
+                           question_type="open", image_1=picture("JPEG"))
+                right = lmms.mmmu.eval_open(answer, lmms.mmmu.parse_open_response(prediction))
+            rows.append(row)
+            expected.append((subject, right))
+            predictions.append({"id": qid, "prediction": prediction})
+        if subject == "Math":  # options that are not a list: skipped by the converter, named
+            rows.append(dict(rows[-1], id="validation_Math_999", options="[broken"))
+        (folder / subject).mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist(rows), folder / subject / "validation-00000-of-00001.parquet",
+                       row_group_size=50)
+        pq.write_table(pa.Table.from_pylist(rows[:3]), folder / subject / "dev-00000-of-00001.parquet")
+    return expected, predictions
+
+
+def test_mmmu_converted_from_parquet_as_lmms_eval(acsweep, lmms, tmp_path):
+    import subprocess
+    rng = random.Random(9)
+    expected, predictions = mmmu_parquet(tmp_path / "MMMU", rng, lmms)
+    convert = [sys.executable, os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "convert_parquet.py"),
+               "mmmu", str(tmp_path / "out"), str(tmp_path / "MMMU")]
+    done = subprocess.run(convert, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "validation_Math_999" in done.stderr and "are not a list" in done.stderr
+    assert f"{len(expected)} questions from 3 files (1 skipped)" in done.stdout
+    assert done.stdout.splitlines()[-1] == f"mmmu:{tmp_path}/out/mmmu_validation.jsonl"
+    lines = [json.loads(line) for line in (tmp_path / "out" / "mmmu_validation.jsonl").read_text().splitlines()]
+    assert len(lines) == len(expected)
+    seven = next(line for line in lines if line["id"] == "validation_Art_Theory_7")
+    assert seven["images"] == {"image_1": "images/validation_Art_Theory_7_1.png",
+                               "image_2": "images/validation_Art_Theory_7_2.png"}  # the GIF as PNG
+    assert (tmp_path / "out" / seven["images"]["image_2"]).read_bytes()[:4] == b"\x89PNG"
+    assert any(line["images"]["image_1"].endswith(".jpg") for line in lines)  # JPEG bytes kept as they are
+    again = subprocess.run(convert, capture_output=True, text=True)
+    assert again.returncode != 0 and "exists" in again.stderr
+
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps(p) + "\n" for p in predictions))
+    got = score(acsweep, f"mmmu:{tmp_path}/out/mmmu_validation.jsonl", tmp_path / "p.jsonl")
+    want = 100 * sum(right for _, right in expected) / len(expected)
+    assert got["items"] == len(expected)
+    assert got["score"] == pytest.approx(want, abs=1e-9) and 15 < want < 85
+    for subject in ("Art_Theory", "Math", "Physics"):
+        mine = [right for s, right in expected if s == subject]
+        assert got["parts"][subject] == pytest.approx(100 * sum(mine) / len(mine), abs=1e-9)
+    science = [right for s, right in expected if s in ("Math", "Physics")]
+    assert got["parts"]["Overall-Science"] == pytest.approx(100 * sum(science) / len(science), abs=1e-9)

@@ -274,23 +274,26 @@ def test_generated_answers_on_a_worker_group_equal_one_rank_and_rescore_alike(ac
     item, and `acsweep score` on them gives the score the results hold."""
     job = write_job(world, FINETUNE.replace("yes_no = yes_no:world/yes_no.jsonl",
                                             "yes_no = yes_no:world/yes_no.jsonl\nvizwiz = vqa:world/vizwiz/Annotations/val.json\n"
-                                            "mmbench = mmbench:world/mmbench.tsv")
+                                            "mmbench = mmbench:world/mmbench.tsv\nmmmu = mmmu:world/mmmu/mmmu_validation.jsonl")
                     .replace("settings = clip\n", "settings = clip\nanswers = generate\nmax_new_tokens = 6\n"),
                     "generate.ini")
     plan = acsweep("run", job, "--dry-run").stdout
-    assert ("benchmarks: mmbench (mmbench, generated), shapes (multiple_choice, generated), vizwiz (vqa, generated), "
+    assert ("benchmarks: mmbench (mmbench, generated), mmmu (mmmu, generated), shapes (multiple_choice, generated), "
+            "vizwiz (vqa, generated), "
             "yes_no (yes_no, generated); "
             "greedy generation of at most 6 new tokens, 8 items at a time") in plan
     sets = ("stage2.epochs=1", "stage2.save_model=false")
     one = run(acsweep, job, "job.output=gen1", *sets)
     assert re.search(r"clip: vizwiz [\d.]+ \(generated\)", one.stderr)
     assert re.search(r"clip: vizwiz 6/6 items \(generated\), [\d.]+ items/s, ETA 0 s", one.stderr)
-    assert "answers: mmbench generated, shapes generated, vizwiz generated, yes_no generated (greedy, at most 6" in one.stdout
+    assert ("answers: mmbench generated, mmmu generated, shapes generated, vizwiz generated, yes_no generated "
+            "(greedy, at most 6") in one.stdout
     run(acsweep, job, "job.output=gen3", "layout.groups=1", "layout.group_size=2", *sets, ranks=3)
     files = {}
     for out in ("gen1", "gen3"):
         found = sorted((world / out / "predictions").glob("*/clip/*.jsonl"))
-        assert [p.name for p in found] == ["mmbench.jsonl", "shapes.jsonl", "vizwiz.jsonl", "yes_no.jsonl"]
+        assert [p.name for p in found] == ["mmbench.jsonl", "mmmu.jsonl", "shapes.jsonl", "vizwiz.jsonl",
+                                           "yes_no.jsonl"]
         files[out] = {p.name: [json.loads(line) for line in p.read_text().splitlines()] for p in found}
     assert files["gen1"] == files["gen3"]
     vizwiz = files["gen1"]["vizwiz.jsonl"]
@@ -298,13 +301,17 @@ def test_generated_answers_on_a_worker_group_equal_one_rank_and_rescore_alike(ac
     assert all(isinstance(p["prediction"], str) and p["answer"] is None for p in vizwiz)
     assert all(p["answer"] in ("A", "B", None) for p in files["gen1"]["shapes.jsonl"])
     assert len(files["gen1"]["mmbench.jsonl"]) == 12  # six questions and their circular copies, images from the TSV
+    mmmu = files["gen1"]["mmmu.jsonl"]  # two images, one, none: each question asked
+    assert len(mmmu) == 6 and [p["answer"] is None for p in mmmu] == [False, True, True] * 2
     predictions = next((world / "gen1" / "predictions").glob("*/clip"))
     with segment(world / "gen1", 1) as a, segment(world / "gen3", 1) as b:
         np.testing.assert_array_equal(a["tasks/per_sample/vizwiz_correct"][2], [p["correct"] for p in vizwiz])
-        assert [x.decode() for x in a["finetune/benchmark_answers"][()]] == ["generated"] * 4
-        assert [x.decode() for x in a["finetune/benchmark_kind"][()]] == ["mmbench", "multiple_choice", "vqa", "yes_no"]
+        assert [x.decode() for x in a["finetune/benchmark_answers"][()]] == ["generated"] * 5
+        assert [x.decode() for x in a["finetune/benchmark_kind"][()]] == ["mmbench", "mmmu", "multiple_choice", "vqa",
+                                                                         "yes_no"]
         for name, spec in (("shapes", "multiple_choice:world/shapes.jsonl"), ("yes_no", "yes_no:world/yes_no.jsonl"),
-                           ("vizwiz", "vqa:world/vizwiz/Annotations/val.json"), ("mmbench", "mmbench:world/mmbench.tsv")):
+                           ("vizwiz", "vqa:world/vizwiz/Annotations/val.json"), ("mmbench", "mmbench:world/mmbench.tsv"),
+                           ("mmmu", "mmmu:world/mmmu/mmmu_validation.jsonl")):
             np.testing.assert_array_equal(a["finetune/" + name][()], b["finetune/" + name][()])
             kind, path = spec.split(":")
             rescored = json.loads(acsweep("score", f"{kind}:{world / path}", predictions / f"{name}.jsonl",

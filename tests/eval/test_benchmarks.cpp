@@ -43,9 +43,18 @@ class Benchmarks : public acsweep::testing::TempDirTest {
   }
   std::unique_ptr<Model> world_;
 
-  std::string write(const std::string& name, const std::string& text) {
-    std::ofstream(path(name)) << text;
-    return path(name);
+  // Greedy decoding through the full forward pass, no cache: the text of at most `max` new tokens
+  // after the embeddings `sequence` [T, D], up to the EOS.
+  std::string greedy_by_hand(torch::Tensor sequence, std::size_t max) {
+    auto& [llm, tokenizer, representation, projector] = *world_;
+    std::vector<std::int64_t> tokens;
+    while (tokens.size() < max) {
+      const auto next = llm->forward(sequence.unsqueeze(0))[0][-1].argmax().item<std::int64_t>();
+      if (next == tokenizer.eos_id()) break;
+      tokens.push_back(next);
+      sequence = torch::cat({sequence, llm->embed(torch::tensor({next}, torch::kInt64))});
+    }
+    return tokenizer.decode(tokens);
   }
 };
 
@@ -218,16 +227,68 @@ TEST_F(Benchmarks, GeneratedAnswersAreTheGreedyContinuationOfThePrompt) {
         item.id, item.image, {{"human", "<image>\n" + question_prompt(b, item)}}};
     const auto prompt = models::tokenize_prompt(tokenizer, data::vicuna_v1_template(example));
     const auto visual = projector->forward(models::visual_tokens(representation, {item.image}))[0];
-    auto sequence = models::spliced_embeddings(llm, prompt, visual);
-    std::vector<std::int64_t> tokens;
-    while (tokens.size() < 6) {
-      const auto next = llm->forward(sequence.unsqueeze(0))[0][-1].argmax().item<std::int64_t>();
-      if (next == tokenizer.eos_id()) break;
-      tokens.push_back(next);
-      sequence = torch::cat({sequence, llm->embed(torch::tensor({next}, torch::kInt64))});
-    }
     ASSERT_TRUE(one[i].has_value());
-    EXPECT_EQ(*one[i], tokenizer.decode(tokens)) << "item " << i;
+    EXPECT_EQ(*one[i], greedy_by_hand(models::spliced_embeddings(llm, prompt, visual), 6)) << "item " << i;
+  }
+}
+
+// lmms-eval asks image_aspect_ratio = original for ScienceQA, SEED-Bench and MMMU: their images are
+// not padded to a square even when the job pads (LLaVA's pad), the others' are.
+TEST_F(Benchmarks, KindsThatAskTheOriginalAspectAreNotPadded) {
+  ASSERT_NO_FATAL_FAILURE(make_world());
+  const auto representation = [this](bool pad) {
+    std::vector<std::unique_ptr<models::VisionEncoder>> members;
+    members.push_back(models::load_vision_encoder(path("w/encoders/dino"), {-2, 0, pad}));
+    return models::VisionRepresentation(std::move(members));
+  };
+  auto padded = representation(true), cropped = representation(false);
+  const std::vector<data::Image> images{data::decode_image(path("w/images/000.jpg"))};  // 48 x 40: not square
+  using Aspect = models::VisionRepresentation::Aspect;
+  const auto original = models::visual_tokens(padded, images, Aspect::original);
+  EXPECT_TRUE(original.equal(models::visual_tokens(cropped, images)));
+  EXPECT_FALSE(original.equal(models::visual_tokens(padded, images)));
+  for (const auto kind : {BenchmarkKind::scienceqa, BenchmarkKind::seedbench, BenchmarkKind::mmmu})
+    EXPECT_EQ(image_aspect(kind), Aspect::original);
+  for (const auto kind : {BenchmarkKind::mmbench, BenchmarkKind::mme, BenchmarkKind::vqa,
+                          BenchmarkKind::multiple_choice, BenchmarkKind::yes_no})
+    EXPECT_EQ(image_aspect(kind), Aspect::configured);
+}
+
+// MMMU: several images at their places in the prompt (and none), each image's visual tokens where
+// its "<image>" is: the greedy continuation of the sequence built by hand, the same in batches of
+// 1 and of 3.
+TEST_F(Benchmarks, MmmuImagesGoWhereTheQuestionHoldsThem) {
+  ASSERT_NO_FATAL_FAILURE(make_world());
+  auto& [llm, tokenizer, representation, projector] = *world_;
+  Benchmark b{"mmmu", BenchmarkKind::mmmu, VqaDataset::none, {}, {}};
+  const std::string a = path("w/images/000.jpg"), c = path("w/images/003.jpg");
+  b.items.push_back({"validation_Art_1", a, "is <image 2> like <image 1>", "Art", {"yes", "no"}, 0, {}});
+  b.items.back().images = {c, a};
+  b.items.push_back({"validation_Math_2", "", "what is two and two", "Math", {}, 0, {"4"}});
+  b.items.push_back({"validation_Art_3", c, "the shape in <image 1>", "Art", {}, 0, {"disc"}});
+  b.items.back().images = {c};
+  const auto one = generate_answers(b, llm, projector, representation, tokenizer, {5, 1});
+  const auto three = generate_answers(b, llm, projector, representation, tokenizer, {5, 3});
+  EXPECT_EQ(one, three);
+  torch::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < b.items.size(); ++i) {
+    const auto& item = b.items[i];
+    const data::LlavaExample example{item.id, item.image, {{"human", question_prompt(b, item)}}};
+    const auto prompt = models::tokenize_prompt(tokenizer, data::vicuna_v1_template(example));
+    ASSERT_EQ(prompt.image_positions.size(), item.images.size());
+    // By hand: the text's embeddings cut at each image's place, that image's tokens put in.
+    const auto text = llm->embed(torch::tensor(prompt.ids, torch::kInt64).unsqueeze(0))[0];
+    std::vector<torch::Tensor> parts;
+    std::int64_t from = 0;
+    for (std::size_t k = 0; k < item.images.size(); ++k) {
+      const auto at = static_cast<std::int64_t>(prompt.image_positions[k]);
+      parts.push_back(text.slice(0, from, at));
+      parts.push_back(projector->forward(models::visual_tokens(representation, {item.images[k]}))[0]);
+      from = at;
+    }
+    parts.push_back(text.slice(0, from));
+    ASSERT_TRUE(one[i].has_value());
+    EXPECT_EQ(*one[i], greedy_by_hand(torch::cat(parts), 5)) << "item " << i;
   }
 }
 

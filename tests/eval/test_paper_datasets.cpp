@@ -14,14 +14,7 @@ namespace acsweep::eval {
 namespace {
 namespace fs = std::filesystem;
 
-class PaperDatasets : public acsweep::testing::TempDirTest {
- protected:
-  std::string write(const std::string& name, const std::string& text) {
-    fs::create_directories(fs::path(path(name)).parent_path());
-    std::ofstream(path(name)) << text;
-    return path(name);
-  }
-};
+class PaperDatasets : public acsweep::testing::TempDirTest {};
 
 TEST_F(PaperDatasets, MmeInBothOfItsLayouts) {
   // A perception category with its question files beside the images...
@@ -189,6 +182,9 @@ TEST(BenchmarkKinds, NamesAndFamilies) {
   EXPECT_TRUE(is_yes_no(BenchmarkKind::mme) && is_yes_no(BenchmarkKind::yes_no));
   EXPECT_TRUE(is_choice(BenchmarkKind::seedbench) && is_choice(BenchmarkKind::scienceqa));
   EXPECT_FALSE(is_choice(BenchmarkKind::vqa) || is_yes_no(BenchmarkKind::vqa));
+  EXPECT_EQ(benchmark_kind("mmmu"), BenchmarkKind::mmmu);
+  EXPECT_FALSE(is_choice(BenchmarkKind::mmmu) ||
+               is_yes_no(BenchmarkKind::mmmu));  // generated, parsed its way
   EXPECT_THROW(benchmark_kind("mmbench_tsv"), std::invalid_argument);
 }
 

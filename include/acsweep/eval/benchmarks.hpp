@@ -24,11 +24,11 @@ namespace acsweep::eval {
 // multiple_choice and yes_no: acsweep's own JSONL. The others are read as their datasets ship and
 // prompted and parsed as lmms-eval 0.1.2 does: mme (yes/no, perception and cognition apart),
 // seedbench, scienceqa and mmbench (multiple choice; MMBench by CircularEval), vqa (open-ended:
-// OK-VQA, TextVQA, VizWiz).
-enum class BenchmarkKind { multiple_choice, yes_no, vqa, mme, seedbench, scienceqa, mmbench };
+// OK-VQA, TextVQA, VizWiz), mmmu (multiple choice and open, up to 7 images a question).
+enum class BenchmarkKind { multiple_choice, yes_no, vqa, mme, seedbench, scienceqa, mmbench, mmmu };
 
-// "multiple_choice", "yes_no", "vqa", "mme", "seedbench", "scienceqa", "mmbench" -> the kind;
-// std::invalid_argument otherwise.
+// "multiple_choice", "yes_no", "vqa", "mme", "seedbench", "scienceqa", "mmbench", "mmmu" -> the
+// kind; std::invalid_argument otherwise.
 BenchmarkKind benchmark_kind(const std::string& name);
 // Answered by an option letter; by yes or no.
 bool is_choice(BenchmarkKind kind);
@@ -44,11 +44,18 @@ struct BenchmarkItem {
   // An image embedded in the benchmark's file (MMBench's TSV): base64 text at this byte range of
   // `image`; image_length 0: `image` is the image's own file.
   std::uint64_t image_offset = 0, image_length = 0;
+  // mmmu: the images in the order the prompt shows them, one per "<image>" of question_prompt
+  // (the same file again where the question names an image twice); `image` is the first. Empty:
+  // the item's one image is `image`, shown before the question.
+  std::vector<std::string> images = {};
 };
 
 // An item's image, decoded from its file or from the base64 text embedded in the benchmark's file.
 // InputError naming the file (and row) when it does not decode.
 data::Image item_image(const BenchmarkItem& item);
+// Every image the item's prompt shows, in order: `images` decoded, or item_image alone. An mmmu
+// question may show none.
+std::vector<data::Image> item_images(const BenchmarkItem& item);
 
 // The open-ended datasets, told apart by their files; each has its prompt (lmms-eval's).
 enum class VqaDataset { none, okvqa, textvqa, vizwiz };
@@ -102,7 +109,23 @@ Benchmark read_scienceqa(const std::string& path, const std::string& name, bool 
 // before the question. id: the index; category: the category; group: index mod 1e6.
 Benchmark read_mmbench(const std::string& path, const std::string& name, bool with_images = true);
 
-// The text the model is asked (the image goes before it) and its candidate answers.
+// MMMU's validation split as scripts/convert_parquet.py writes it from MMMU's parquet files (one
+// per subject, or lmms-lab/MMMU's): JSONL lines {"id", "question", "options": [...] (empty for an
+// open question), "answer" (the option letter; an open question's text, or a list of texts),
+// "question_type": "multiple-choice" | "open", "images": {"image_1": file, ...}}, images relative
+// to the file. The question's "<image k>" places say which images it shows. id: MMMU's id;
+// category: the subject the id names. Answered by generation only (it holds open questions).
+Benchmark read_mmmu(const std::string& path, const std::string& name, bool with_images = true);
+
+// The kinds whose lmms-eval task asks image_aspect_ratio = original (scienceqa, seedbench, mmmu):
+// their images are never padded to a square, whatever [search] image_aspect_ratio says.
+bool original_aspect(BenchmarkKind kind);
+
+// An open question: answered in words, scored without options (vqa; mmmu without options).
+bool is_open(const Benchmark& benchmark, const BenchmarkItem& item);
+
+// The text the model is asked and its candidate answers. The image goes before it, except for
+// mmmu, whose prompt holds an "<image>" where each of its images goes.
 std::string question_prompt(const Benchmark& benchmark, const BenchmarkItem& item);
 std::vector<std::string> candidate_answers(const Benchmark& benchmark, const BenchmarkItem& item);
 

@@ -26,6 +26,10 @@ std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::Llam
                                         const std::function<void(std::size_t done)>& progress = {},
                                         std::vector<std::string>* left_out = nullptr);
 
+// How a benchmark's images are preprocessed: as the job says ([search] image_aspect_ratio), or
+// never padded for the kinds of original_aspect (benchmarks.hpp).
+models::VisionRepresentation::Aspect image_aspect(BenchmarkKind kind);
+
 struct GenerationSettings {
   std::int64_t max_new_tokens = 128;
   std::size_t batch = 8;  // items generated together, left-padded (models::generate_greedy)

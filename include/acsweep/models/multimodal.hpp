@@ -35,7 +35,8 @@ std::vector<ImagePrompt> vicuna_conversations(const Tokenizer& tokenizer, const 
 // Visual tokens of image files: [B, L, C], the representation's [B, C, gh, gw] grid in row-major
 // cell order, computed without gradients (the encoders are frozen).
 torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vector<std::string>& images);
-torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vector<data::Image>& images);
+torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vector<data::Image>& images,
+                            VisionRepresentation::Aspect aspect = VisionRepresentation::Aspect::configured);
 
 // Training's images: each decoded; one that does not decode becomes a black image and `usable`
 // false, and why is added to `left_out`. The batch keeps its shape and its token count, so every
@@ -54,7 +55,8 @@ torch::Tensor without_unusable(const torch::Tensor& log_probs, const std::vector
 // Tokens the prompt takes once `visual_tokens` are spliced in.
 std::size_t spliced_length(const TokenizedPrompt& prompt, std::size_t visual_tokens);
 
-// The prompt's embeddings [T + L, D] with `visual` [L, D] spliced in at its one image.
+// The prompt's embeddings [T + n L, D] with `visual` spliced in at its images: [L, D] for a prompt
+// of one image, or [n, L, D] for n (0 included), the k-th at the prompt's k-th image.
 torch::Tensor spliced_embeddings(LlamaForCausalLM& llm, const TokenizedPrompt& prompt,
                                  const torch::Tensor& visual);
 

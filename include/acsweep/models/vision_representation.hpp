@@ -25,7 +25,11 @@ class VisionRepresentation {
     torch::Tensor features;                        // [B, C, gh, gw] on the representation's device
     std::vector<data::ImageTransform> transforms;  // original pixels -> the first member's input
   };
-  Encoded encode(const std::vector<data::Image>& images);
+  // configured: as the members' preprocessing says (LLaVA's pad to square when the job asks);
+  // original: never padded, each image resized and cropped as the processor alone does (lmms-eval's
+  // image_aspect_ratio = original, which its ScienceQA, SEED-Bench and MMMU tasks ask for).
+  enum class Aspect { configured, original };
+  Encoded encode(const std::vector<data::Image>& images, Aspect aspect = Aspect::configured);
 
   std::int64_t channels() const;
   // Cells of the common grid (the LLM's visual tokens per image); found once, by a blank image.

@@ -124,9 +124,15 @@ struct FinetuneSection {
   std::string answers = "likelihood";  // multiple choice and yes/no: likelihood or generate
   std::int64_t max_new_tokens = 128, generation_batch = 8;
   // How a benchmark of this kind is answered: "generated" (greedy generation, then parsed; vqa
-  // always) or "likelihood" (the likeliest option).
+  // and mmmu always, for their open questions) or "likelihood" (the likeliest option).
   std::string answering(const std::string& kind) const {
-    return kind == "vqa" || answers == "generate" ? "generated" : "likelihood";
+    return kind == "vqa" || kind == "mmmu" || answers == "generate" ? "generated" : "likelihood";
+  }
+  // The most tokens a benchmark of this kind generates: max_new_tokens, or lmms-eval's task's own
+  // smaller limit (16 for mme, scienceqa and mmmu).
+  std::int64_t new_tokens(const std::string& kind) const {
+    return kind == "mme" || kind == "scienceqa" || kind == "mmmu" ? std::min<std::int64_t>(16, max_new_tokens)
+                                                                  : max_new_tokens;
   }
   KnownSection known;
 };
