@@ -5,8 +5,9 @@
 //   bench_benchmark_modes results/demo/world 16 encoders/dino-p8 benchmarks/shape.jsonl
 // A world's multiple-choice benchmark (by default the tiny world's shapes.jsonl; images relative
 // to the benchmark's folder) with its LLM (WORLD/llm) and an encoder (by default encoders/dino),
-// an untrained projector: the generated answers run to max_new_tokens (no EOS comes), the worst
-// case.
+// an untrained projector. On the tiny world no EOS comes and every answer runs to max_new_tokens
+// (generation's worst case); the demo world's LLM, trained on the world's text, stops at its EOS:
+// the tokens generated per item are printed.
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -43,11 +44,16 @@ int main(int argc, char** argv) {
   std::printf("%zu items, %d threads; likelihood: %.1f items/s\n", benchmark.items.size(),
               torch::get_num_threads(), n / likelihood);
   for (const std::size_t batch : {1, 8}) {
+    std::vector<std::optional<std::string>> texts;
     const double generate = best_seconds(2, [&] {
-      eval::generate_answers(benchmark, llm, projector, representation, tokenizer, {max_new, batch});
+      texts = eval::generate_answers(benchmark, llm, projector, representation, tokenizer, {max_new, batch});
     });
-    std::printf("generate (%lld new tokens, batch %zu): %.1f items/s, %.2fx likelihood's time\n",
-                static_cast<long long>(max_new), batch, n / generate, generate / likelihood);
+    double tokens = 0;  // generated per item: the EOS may come before max_new_tokens
+    for (const auto& text : texts) tokens += text ? static_cast<double>(tokenizer.encode(*text).size()) : 0.0;
+    std::printf(
+        "generate (at most %lld new tokens, batch %zu; %.1f generated per item): %.1f items/s, %.2fx "
+        "likelihood's time\n",
+        static_cast<long long>(max_new), batch, tokens / n, n / generate, generate / likelihood);
   }
   return 0;
 }
