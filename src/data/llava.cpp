@@ -85,6 +85,24 @@ LlavaDataset read_llava_json(const std::string& json_path, const std::string& im
   return out;
 }
 
+LlavaExample image_first(LlavaExample example) {
+  if (example.image.empty()) return example;
+  const std::string token = kImageToken, space = " \t\n\r\v\f";
+  const auto strip = [&space](const std::string& text) {
+    const auto begin = text.find_first_not_of(space);
+    return begin == std::string::npos ? std::string()
+                                      : text.substr(begin, text.find_last_not_of(space) - begin + 1);
+  };
+  for (auto& turn : example.turns) {
+    if (turn.from != "human" || turn.value.find(token) == std::string::npos) continue;
+    std::string rest = turn.value;
+    for (auto at = rest.find(token); at != std::string::npos; at = rest.find(token, at))
+      rest.erase(at, token.size());
+    turn.value = strip(token + "\n" + strip(rest));
+  }
+  return example;
+}
+
 std::vector<PromptPiece> plain_template(const LlavaExample& example) {
   // LLaVA's pretraining data: the human turn is just the image, the gpt turn the caption.
   std::string caption;

@@ -28,12 +28,15 @@ std::vector<ImagePrompt> vicuna_conversations(const Tokenizer& tokenizer, const 
   std::vector<ImagePrompt> out;
   left_out = 0;
   for (const auto& example : dataset.examples) {
-    auto prompt = tokenize_prompt(tokenizer, data::vicuna_v1_template(example));
-    if (example.image.empty() || prompt.image_positions.size() != 1) {
+    auto prompt = tokenize_prompt(tokenizer, data::vicuna_v1_template(data::image_first(example)));
+    // An image shown once, or a text-only conversation (as LLaVA trains it: no visual tokens); an
+    // item with an image whose text never shows it is trained on its text, as LLaVA does.
+    const std::size_t shown = prompt.image_positions.size();
+    if (shown > 1 || (example.image.empty() && shown != 0)) {
       ++left_out;
       continue;
     }
-    out.push_back({example.id, example.image, std::move(prompt)});
+    out.push_back({example.id, shown == 1 ? example.image : "", std::move(prompt)});
   }
   return out;
 }
@@ -53,6 +56,11 @@ torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vec
 TrainingImages decode_for_training(const std::vector<std::string>& paths, std::set<std::string>& left_out) {
   TrainingImages out;
   for (const auto& path : paths) {
+    if (path.empty()) {  // a text-only conversation: a stand-in its prompt never shows
+      out.images.push_back({64, 64, std::vector<std::uint8_t>(64 * 64 * 3, 0)});
+      out.usable.push_back(true);
+      continue;
+    }
     try {
       out.images.push_back(data::decode_image(path));
       out.usable.push_back(true);
@@ -110,8 +118,8 @@ torch::Tensor trainable_token_log_probs(LlamaForCausalLM& llm,
   const auto device = visual.device();
   std::size_t longest = 0;
   for (const auto* p : prompts) {
-    if (p->image_positions.size() != 1)
-      throw std::invalid_argument("trainable_token_log_probs: a prompt must hold exactly one image");
+    if (p->image_positions.size() > 1)
+      throw std::invalid_argument("trainable_token_log_probs: a prompt holds one image at most");
     longest = std::max(longest, spliced_length(*p, L));
   }
   const auto context = static_cast<std::size_t>(llm->config().max_position_embeddings);
@@ -125,12 +133,15 @@ torch::Tensor trainable_token_log_probs(LlamaForCausalLM& llm,
   counts.assign(prompts.size(), 0);
   for (std::size_t b = 0; b < prompts.size(); ++b) {
     const TokenizedPrompt& p = *prompts[b];
-    auto row = spliced_embeddings(llm, p, visual[static_cast<std::int64_t>(b)]);
+    // A text-only prompt leaves its row of `visual` out (LLaVA's text-only conversations).
+    const auto shown = static_cast<std::int64_t>(p.image_positions.size());
+    auto row =
+        spliced_embeddings(llm, p, visual[static_cast<std::int64_t>(b)].unsqueeze(0).slice(0, 0, shown));
     if (row.size(0) < T) row = torch::cat({row, torch::zeros({T - row.size(0), row.size(1)}, row.options())});
     rows.push_back(row);
     for (std::size_t i = 0; i < p.ids.size(); ++i) {
       if (!p.trainable[i]) continue;
-      const auto position = static_cast<std::int64_t>(i < p.image_positions[0] ? i : i + L);
+      const auto position = static_cast<std::int64_t>(shown == 1 && i >= p.image_positions[0] ? i + L : i);
       if (position == 0)
         throw std::invalid_argument("trainable_token_log_probs: the first token has no context");
       predict_from.push_back(static_cast<std::int64_t>(b) * T + position - 1);

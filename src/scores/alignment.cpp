@@ -11,6 +11,9 @@ namespace acsweep::scores {
 std::vector<double> caption_log_likelihoods(models::LlamaForCausalLM& llm,
                                             const std::vector<const models::TokenizedPrompt*>& prompts,
                                             const torch::Tensor& visual) {
+  for (const auto* p : prompts)  // a caption's likelihood given its image: no image, no A
+    if (p->image_positions.size() != 1)
+      throw std::invalid_argument("caption_log_likelihoods: a caption's prompt holds exactly one image");
   std::vector<std::int64_t> counts;
   const auto log_probs = models::trainable_token_log_probs(llm, prompts, visual, counts).to(torch::kCPU);
   std::vector<double> means;

@@ -164,9 +164,8 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
                      static_cast<long long>(p.steps), p.loss, p.tokens_per_second, p.flops_per_second / 1e9,
                      mfu, static_cast<double>(p.peak_bytes) / (1 << 30));
       });
-  for (const auto& why : trained.left_out)  // each rank its own conversations
-    std::fprintf(stderr, "acsweep [rank %d] %s: stage 2 left out (its answer out of the loss): %s\n", rank,
-                 setting.name.c_str(), why.c_str());
+  report_left_out(rank, group_rank, setting.name, 2, "answer", trained.left_out, trained.truncated,
+                  trained.skipped_too_long);
   if (trained.resumed_from > 0 && group_rank == 0)
     std::fprintf(stderr, "acsweep [rank %d] %s: stage 2 resumed from the checkpoint of step %lld\n", rank,
                  setting.name.c_str(), static_cast<long long>(trained.resumed_from));

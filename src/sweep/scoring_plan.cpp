@@ -217,6 +217,9 @@ void plan_finetunes(ScoringPlan& plan, const runtime::JobSpec& job) {
     for (const auto v : {f.stage2.global_batch, f.stage2.micro_batch, f.stage2.epochs})
       stage2_hash.add(std::to_string(v));
     if (f.stage2.max_length != 2048) stage2_hash.add("max_length=" + std::to_string(f.stage2.max_length));
+    // LLaVA's own handling of its data (the image first, text-only conversations trained, long
+    // ones cut): Stage 2 trains on other examples than before it came.
+    stage2_hash.add("llava data rules");
     runtime::ContentHash task_hash = stage2_hash;
     task_hash.add("finetune").add(benchmarks_hash.hex());
 

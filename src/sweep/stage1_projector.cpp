@@ -89,9 +89,8 @@ Stage1Projector stage1_projector(RankState& state, models::VisionRepresentation&
                      static_cast<long long>(p.steps), p.loss, p.examples_per_second, eta,
                      static_cast<double>(p.peak_bytes) / (1 << 30));
       });
-  for (const auto& why : result.left_out)  // each rank its own captions
-    std::fprintf(stderr, "acsweep [rank %d] %s: stage 1 left out (its caption out of the loss): %s\n", rank,
-                 setting.name.c_str(), why.c_str());
+  report_left_out(rank, group_rank, setting.name, 1, "caption", result.left_out, result.truncated,
+                  result.skipped_too_long);
   out.projector = result.projector;
   for (const double v : result.step_loss) out.loss.push_back(static_cast<float>(v));  // as a reader gets them
   out.examples = result.examples;
@@ -112,6 +111,19 @@ Stage1Projector stage1_projector(RankState& state, models::VisionRepresentation&
                           {{"setting", setting.name}, {"encoders", encoders}});
   fs::rename(file + mine, file);
   return out;
+}
+
+void report_left_out(int rank, int group_rank, const std::string& setting, int stage, const char* trained,
+                     const std::set<std::string>& bad, std::size_t truncated, std::size_t too_long) {
+  for (const auto& why : bad)  // each rank its own examples
+    std::fprintf(stderr, "acsweep [rank %d] %s: stage %d left out (its %s out of the loss): %s\n", rank,
+                 setting.c_str(), stage, trained, why.c_str());
+  if (group_rank == 0 && (truncated > 0 || too_long > 0))
+    std::fprintf(
+        stderr,
+        "acsweep [rank %d] %s: stage %d: %zu examples cut to the context as LLaVA cuts them, %zu left "
+        "out (their image, or all their %s, beyond it)\n",
+        rank, setting.c_str(), stage, truncated, too_long, trained);
 }
 
 }  // namespace acsweep::sweep

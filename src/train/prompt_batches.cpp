@@ -11,18 +11,35 @@ std::size_t training_context(const models::LlamaForCausalLM& llm, std::int64_t m
   return max_length > 0 ? std::min(context, static_cast<std::size_t>(max_length)) : context;
 }
 
-std::vector<const models::ImagePrompt*> prompts_within_context(
-    const std::vector<models::ImagePrompt>& prompts, std::size_t visual_tokens, std::size_t context,
-    std::size_t& too_long) {
-  std::vector<const models::ImagePrompt*> usable;
-  too_long = 0;
+FittedPrompts fit_to_context(const std::vector<models::ImagePrompt>& prompts, std::size_t visual_tokens,
+                             std::size_t context) {
+  FittedPrompts out;
   for (const auto& p : prompts) {
-    if (models::spliced_length(p.prompt, visual_tokens) <= context)
-      usable.push_back(&p);
-    else
-      ++too_long;
+    const std::size_t length = models::spliced_length(p.prompt, visual_tokens);
+    if (length <= context) {
+      out.usable.push_back(&p);
+      continue;
+    }
+    // The text tokens that fit beside the visual tokens; an image must come whole.
+    const std::size_t visual = visual_tokens * p.prompt.image_positions.size();
+    const std::size_t keep = context > visual ? context - visual : 0;
+    bool fits = keep > 0;
+    for (const auto at : p.prompt.image_positions) fits = fits && at < keep;
+    if (fits)
+      fits = std::count(p.prompt.trainable.begin(), p.prompt.trainable.begin() + static_cast<long>(keep),
+                        true) > 0;
+    if (!fits) {
+      ++out.too_long;
+      continue;
+    }
+    models::ImagePrompt cut = p;
+    cut.prompt.ids.resize(keep);
+    cut.prompt.trainable.resize(keep);
+    out.cut.push_back(std::move(cut));
+    out.usable.push_back(&out.cut.back());
+    ++out.truncated;
   }
-  return usable;
+  return out;
 }
 
 std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, std::int64_t epoch) {

@@ -37,10 +37,12 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
   result.projector = models::Projector(representation.channels(), llm->config().hidden_size);
   result.projector->to(representation.device());
 
-  // Captions that cannot fit the context next to the visual tokens are left out and counted.
-  const auto usable =
-      prompts_within_context(captions, static_cast<std::size_t>(representation.visual_token_count()),
-                             training_context(llm, options.max_length), result.skipped_too_long);
+  // Captions longer than the context next to the visual tokens are cut as LLaVA cuts them.
+  const auto fitted = fit_to_context(captions, static_cast<std::size_t>(representation.visual_token_count()),
+                                     training_context(llm, options.max_length));
+  const auto& usable = fitted.usable;
+  result.skipped_too_long = fitted.too_long;
+  result.truncated = fitted.truncated;
   result.examples = usable.size();
   if (usable.empty()) throw std::invalid_argument("Stage 1: no caption fits the LLM's context");
 

@@ -35,11 +35,10 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
                                 " x " + std::to_string(ranks) + " ranks");
   if (options.checkpoint_every > 0 && options.checkpoint_dir.empty())
     throw std::invalid_argument("Stage 2: checkpoint_every needs a checkpoint_dir");
-  // Conversations that cannot fit the context next to the visual tokens are left out, counted.
+  // Conversations longer than the context next to the visual tokens are cut as LLaVA cuts them.
   const auto visual_length = static_cast<std::size_t>(representation.visual_token_count());
-  std::size_t too_long = 0;
-  const auto usable = prompts_within_context(conversations, visual_length,
-                                             training_context(llm, options.max_length), too_long);
+  const auto fitted = fit_to_context(conversations, visual_length, training_context(llm, options.max_length));
+  const auto& usable = fitted.usable;
   if (usable.empty()) throw std::invalid_argument("Stage 2: no conversation fits the LLM's context");
 
   if (options.param_dtype != torch::kFloat32) {
@@ -65,7 +64,8 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
   const auto n = static_cast<std::int64_t>(usable.size()), G = options.global_batch;
   const std::int64_t per_epoch = (n + G - 1) / G;
   Stage2Result result;
-  result.skipped_too_long = too_long;
+  result.skipped_too_long = fitted.too_long;
+  result.truncated = fitted.truncated;
   result.steps = per_epoch * options.epochs;
   const auto warmup = warmup_steps(result.steps, options.warmup_ratio);
   const std::int64_t last =

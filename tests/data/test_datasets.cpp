@@ -74,6 +74,25 @@ TEST(Templates, PlainAndVicunaV1AsLlavaBuildsThem) {
   EXPECT_EQ(render(vicuna_v1_template(chat), true), " Red.</s> Paint.</s>");
 }
 
+// LLaVA's preprocess_multimodal, as LLaVA-665K's items need it: "<image>" after the question
+// goes first; every copy in a turn is taken out and one put first; the turn is stripped; other
+// turns and items without an image stay as they are.
+TEST(Templates, ImageFirstAsLlavasPreprocessMultimodal) {
+  const LlavaExample late{
+      "l", "/i.jpg", {{"human", "What is this?\n<image>"}, {"gpt", "A bus <image>."}, {"human", "More?"}}};
+  const auto moved = image_first(late);
+  EXPECT_EQ(moved.turns[0].value, "<image>\nWhat is this?");
+  EXPECT_EQ(moved.turns[1].value, "A bus <image>.");  // the assistant's text is not the image's place
+  EXPECT_EQ(moved.turns[2].value, "More?");
+  EXPECT_EQ(image_first({"t", "/i.jpg", {{"human", "  <image> a <image>b  \n"}}}).turns[0].value,
+            "<image>\na b");
+  EXPECT_EQ(image_first({"t", "/i.jpg", {{"human", "<image>"}}}).turns[0].value, "<image>");
+  EXPECT_EQ(image_first({"t", "", {{"human", "text <image>"}}}).turns[0].value, "text <image>");  // no image
+  EXPECT_EQ(render(vicuna_v1_template(moved)),
+            std::string(kVicunaSystem) +
+                " USER: [IMG]\nWhat is this? ASSISTANT: A bus <image>.</s>USER: More? ASSISTANT:");
+}
+
 std::string pair_json(const std::string& src_kps, const std::string& trg_kps,
                       const std::string& box = "[10, 10, 90, 60]", const std::string& extra = "") {
   return R"({"category": "cat", "src_imname": "a.jpg", "trg_imname": "b.jpg", "src_kps": )" + src_kps +

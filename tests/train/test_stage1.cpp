@@ -14,8 +14,11 @@
 #include "acsweep/data/llava.hpp"
 #include "acsweep/models/vision_encoder.hpp"
 #include "acsweep/scores/alignment.hpp"
+#include "acsweep/train/prompt_batches.hpp"
+#include "acsweep/train/reducer.hpp"
 #include "acsweep/train/schedule.hpp"
 #include "acsweep/train/stage1.hpp"
+#include "acsweep/train/stage2.hpp"
 #include "temp_dir.hpp"
 
 namespace acsweep::train {
@@ -147,7 +150,7 @@ TEST_F(Stage1, ActivationCheckpointingTrainsTheSameProjector) {
   EXPECT_FALSE(static_cast<bool>(llm_->layer_call()));
 }
 
-TEST_F(Stage1, MaxLengthLeavesLongerCaptionsOutAndCountsThem) {
+TEST_F(Stage1, MaxLengthCutsLongerCaptionsAndCountsThem) {
   auto rep = representation();
   auto o = options(4);
   o.epochs = 1;
@@ -162,8 +165,102 @@ TEST_F(Stage1, MaxLengthLeavesLongerCaptionsOutAndCountsThem) {
       std::count_if(lengths.begin(), lengths.end(), [&](std::size_t n) { return n > longest - 1; }));
   const auto cut = train_projector(llm_, rep, train_, o);
   EXPECT_GE(longer, 1u);
-  EXPECT_EQ(cut.skipped_too_long, longer);
-  EXPECT_EQ(cut.examples, train_.size() - longer);
+  EXPECT_EQ(cut.truncated, longer);  // cut by one token: each keeps its image and most of its caption
+  EXPECT_EQ(cut.skipped_too_long, 0u);
+  EXPECT_EQ(cut.examples, train_.size());
+}
+
+// LLaVA's handling of its instruction data in Stage 2: "<image>" first in its turn, text-only
+// conversations trained (no visual tokens), an item showing two images left out. The first step's
+// loss (learning rate 0) is the token-mean NLL of both items worked out one by one through the
+// LLM's own forward pass, so the text-only one counts in it.
+TEST_F(Stage1, Stage2TrainsTextOnlyConversationsAsLlavaDoes) {
+  auto rep = representation();
+  data::LlavaDataset dataset;
+  const std::string image = path("images/000.jpg");
+  dataset.examples.push_back({"img", image, {{"human", "What is it?\n<image>"}, {"gpt", "a red square"}}});
+  dataset.examples.push_back({"text", "", {{"human", "say the colour"}, {"gpt", "red and blue"}}});
+  dataset.examples.push_back(
+      {"two", image, {{"human", "<image>"}, {"gpt", "x"}, {"human", "<image>"}, {"gpt", "y"}}});
+  std::size_t left_out = 0;
+  const auto data = models::vicuna_conversations(*tokenizer_, dataset, left_out);
+  ASSERT_EQ(data.size(), 2u);
+  EXPECT_EQ(left_out, 1u);
+  EXPECT_EQ(data[0].image, image);
+  EXPECT_TRUE(data[1].image.empty() && data[1].prompt.image_positions.empty());
+  const auto first = models::tokenize_prompt(
+      *tokenizer_,
+      data::vicuna_v1_template({"img", image, {{"human", "<image>\nWhat is it?"}, {"gpt", "a red square"}}}));
+  EXPECT_EQ(data[0].prompt.ids, first.ids);  // the image moved first, as LLaVA moves it
+  EXPECT_EQ(data[0].prompt.image_positions, first.image_positions);
+
+  torch::manual_seed(3);
+  models::Projector projector(rep.channels(), llm_->config().hidden_size);
+  double nll = 0, tokens = 0;
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& item : data) {
+      const auto& p = item.prompt;
+      const bool shown = !p.image_positions.empty();
+      const auto L = shown ? rep.visual_token_count() : 0;
+      const auto text = llm_->embed(torch::tensor(p.ids, torch::kInt64).unsqueeze(0))[0];
+      auto sequence = text;
+      if (shown) {
+        const auto at = static_cast<std::int64_t>(p.image_positions[0]);
+        const auto visual =
+            projector->forward(models::visual_tokens(rep, std::vector<std::string>{image}))[0];
+        sequence = torch::cat({text.slice(0, 0, at), visual, text.slice(0, at)});
+      }
+      const auto log_probs = torch::log_softmax(llm_->forward(sequence.unsqueeze(0))[0], -1);
+      for (std::size_t i = 0; i < p.ids.size(); ++i) {
+        if (!p.trainable[i]) continue;
+        const auto position = static_cast<std::int64_t>(i) + (shown && i >= p.image_positions[0] ? L : 0);
+        nll -= log_probs[position - 1][p.ids[i]].item<double>();
+        tokens += 1;
+      }
+    }
+  }
+  Stage2Options o;
+  o.learning_rate = 0;
+  o.global_batch = 2;
+  o.micro_batch = 2;
+  SingleRankAllReduce one;
+  const auto trained = train_stage2(llm_, projector, rep, data, o, one, 0);
+  ASSERT_EQ(trained.step_loss.size(), 1u);
+  EXPECT_NEAR(trained.step_loss[0], nll / tokens, 1e-5 * nll / tokens);
+  EXPECT_TRUE(trained.left_out.empty());  // the text-only item's stand-in image is no bad image
+}
+
+// A prompt longer than the context is cut to it, as LLaVA cuts its sequences at
+// model_max_length; one whose image or every trainable token would be cut is left out.
+TEST_F(Stage1, PromptsLongerThanTheContextAreCutAsLlavaCutsThem) {
+  auto rep = representation();
+  const auto L = static_cast<std::size_t>(rep.visual_token_count());
+  models::ImagePrompt text{"t", "", {{1, 5, 6, 7, 8, 9}, {false, false, true, true, true, true}, {}}};
+  models::ImagePrompt shown{"i", "x.jpg", {{1, 5, 6, 7}, {false, false, true, true}, {2}}};
+  const std::vector<models::ImagePrompt> prompts{text, shown};
+  std::vector<models::ImagePrompt> single;  // outlives what fit_to_context points into
+  const auto fit = [&](std::size_t which, std::size_t context) {
+    single = {prompts[which]};
+    return fit_to_context(single, L, context);
+  };
+  const auto whole = fit_to_context(prompts, L, 6 + L);
+  ASSERT_EQ(whole.usable.size(), 2u);
+  EXPECT_EQ(whole.truncated + whole.too_long, 0u);
+  EXPECT_EQ(whole.usable[0], &prompts[0]);  // not copied
+  auto cut = fit(0, 4);
+  ASSERT_EQ(cut.usable.size(), 1u);
+  EXPECT_EQ(cut.truncated, 1u);
+  EXPECT_EQ(cut.usable[0]->prompt.ids, (std::vector<std::int64_t>{1, 5, 6, 7}));
+  EXPECT_EQ(cut.usable[0]->prompt.trainable, (std::vector<bool>{false, false, true, true}));
+  EXPECT_EQ(fit(0, 2).too_long, 1u);  // no answer token left
+  cut = fit(1, 3 + L);
+  ASSERT_EQ(cut.usable.size(), 1u);
+  EXPECT_EQ(cut.usable[0]->prompt.ids, (std::vector<std::int64_t>{1, 5, 6}));
+  EXPECT_EQ(cut.usable[0]->prompt.image_positions, (std::vector<std::size_t>{2}));
+  EXPECT_EQ(models::spliced_length(cut.usable[0]->prompt, L), 3 + L);
+  EXPECT_EQ(fit(1, 2 + L).too_long, 1u);  // nothing after the image
+  EXPECT_EQ(fit(1, L).too_long, 1u);      // the image cannot come whole
 }
 
 TEST(Schedule, WarmupThenCosineAsTransformers) {

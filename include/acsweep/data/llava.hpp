@@ -30,6 +30,12 @@ LlavaDataset read_llava_json(const std::string& json_path, const std::string& im
 // `relative` resolved inside `folder`; InputError naming `where` for absolute paths and escapes.
 std::string resolve_inside(const std::string& folder, const std::string& relative, const std::string& where);
 
+// LLaVA's preprocess_multimodal for an item with an image: in each user turn that holds
+// "<image>", every "<image>" is taken out and one put first, followed by a newline (LLaVA-665K
+// writes some as "...\n<image>"); the turn is then stripped of surrounding whitespace. Other
+// turns, and items without an image, are left as they are.
+LlavaExample image_first(LlavaExample example);
+
 // A prompt as pieces: text, or the place of the image's visual tokens; trainable pieces carry
 // the loss (the caption in Stage 1, the assistant's answers in Stage 2).
 struct PromptPiece {

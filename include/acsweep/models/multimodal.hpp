@@ -27,8 +27,10 @@ struct ImagePrompt {
 // Items without an image are left out.
 std::vector<ImagePrompt> plain_captions(const Tokenizer& tokenizer, const data::LlavaDataset& dataset);
 
-// Conversations of a LLaVA JSON file with the vicuna_v1 template (the loss on the answers). Items
-// without an image, or with more than one, are left out and counted in `left_out`.
+// Conversations of a LLaVA JSON file with the vicuna_v1 template (the loss on the answers), as
+// LLaVA trains them: "<image>" first in its turn (data::image_first); text-only conversations kept
+// (`image` empty: no visual tokens), as is an item whose text never shows its image. Items showing
+// more than one image, or "<image>" without an image, are left out and counted in `left_out`.
 std::vector<ImagePrompt> vicuna_conversations(const Tokenizer& tokenizer, const data::LlavaDataset& dataset,
                                               std::size_t& left_out);
 
@@ -39,7 +41,8 @@ torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vec
                             VisionRepresentation::Aspect aspect = VisionRepresentation::Aspect::configured);
 
 // Training's images: each decoded; one that does not decode becomes a black image and `usable`
-// false, and why is added to `left_out`. The batch keeps its shape and its token count, so every
+// false, and why is added to `left_out`. An empty path (a text-only conversation) becomes a black
+// stand-in, usable: its prompt never shows it. The batch keeps its shape and its token count, so every
 // rank of a data-parallel group goes on alike without being told (training_weights).
 struct TrainingImages {
   std::vector<data::Image> images;
@@ -60,7 +63,8 @@ std::size_t spliced_length(const TokenizedPrompt& prompt, std::size_t visual_tok
 torch::Tensor spliced_embeddings(LlamaForCausalLM& llm, const TokenizedPrompt& prompt,
                                  const torch::Tensor& visual);
 
-// visual: [B, L, D] (B = prompts.size()), each prompt holding exactly one image. Returns the
+// visual: [B, L, D] (B = prompts.size()), each prompt holding one image, or none (a text-only
+// conversation: its row of `visual` is left out). Returns the
 // log-probabilities of every trainable token, example after example ([sum of counts]), and fills
 // counts[b] with example b's number. std::invalid_argument when a prompt has no image or no
 // trainable token; InputError when one is longer than the LLM's context. The head runs only on

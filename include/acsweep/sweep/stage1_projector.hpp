@@ -7,6 +7,7 @@
 #include <mpi.h>
 
 #include <cstddef>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,5 +33,11 @@ std::string stage1_folder(const runtime::JobSpec& job, const std::string& stage1
 Stage1Projector stage1_projector(RankState& state, models::VisionRepresentation& representation,
                                  const runtime::SettingSpec& setting, const std::string& stage1_hash,
                                  const runtime::JobSpec& job, int rank, MPI_Comm group);
+
+// What a stage left out of its data, on stderr: each of this rank's images that did not decode
+// ("stage N left out (its <trained> out of the loss): why"), and, on the group's rank 0, how many
+// examples were cut to the context as LLaVA cuts them or left out as too long.
+void report_left_out(int rank, int group_rank, const std::string& setting, int stage, const char* trained,
+                     const std::set<std::string>& bad, std::size_t truncated, std::size_t too_long);
 
 }  // namespace acsweep::sweep

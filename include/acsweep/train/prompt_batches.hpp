@@ -1,8 +1,9 @@
 #pragma once
-// What Stage 1 and Stage 2 share in walking their data: the prompts that fit the LLM's context
-// next to the visual tokens (the rest counted), the seeded order of an epoch, and the number of
-// trainable tokens of a global batch (the denominator of its token-mean loss).
+// What Stage 1 and Stage 2 share in walking their data: the prompts fitted to the LLM's context
+// next to the visual tokens (cut as LLaVA cuts them, counted), the seeded order of an epoch, and the number
+// of trainable tokens of a global batch (the denominator of its token-mean loss).
 #include <cstdint>
+#include <deque>
 #include <utility>
 #include <vector>
 
@@ -13,9 +14,17 @@ namespace acsweep::train {
 // The context a stage trains in: the LLM's, or `max_length` where that is shorter (0: none).
 std::size_t training_context(const models::LlamaForCausalLM& llm, std::int64_t max_length);
 
-std::vector<const models::ImagePrompt*> prompts_within_context(
-    const std::vector<models::ImagePrompt>& prompts, std::size_t visual_tokens, std::size_t context,
-    std::size_t& too_long);
+// The prompts a stage trains on, fitted to its context as LLaVA fits them: one longer than the
+// context once its visual tokens are in is cut to the context (LLaVA truncates every sequence at
+// model_max_length, visual tokens included) and counted in `truncated`; one whose visual tokens
+// would be cut, or that keeps no trainable token, is left out and counted in `too_long`.
+struct FittedPrompts {
+  std::vector<const models::ImagePrompt*> usable;  // into the stage's prompts, or into `cut`
+  std::deque<models::ImagePrompt> cut;             // the truncated copies (a deque: stable addresses)
+  std::size_t truncated = 0, too_long = 0;
+};
+FittedPrompts fit_to_context(const std::vector<models::ImagePrompt>& prompts, std::size_t visual_tokens,
+                             std::size_t context);
 
 // A permutation of 0..n-1: Fisher-Yates from the stream derive_seed(seed, {epoch}).
 std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, std::int64_t epoch);

@@ -49,7 +49,8 @@ struct Stage1Result {
   models::Projector projector{nullptr};
   std::vector<double> step_loss;     // one per optimizer step
   std::size_t examples = 0;          // trained on, per epoch
-  std::size_t skipped_too_long = 0;  // captions that do not fit the context with the visual tokens
+  std::size_t skipped_too_long = 0;  // captions that do not fit the context even cut (prompt_batches.hpp)
+  std::size_t truncated = 0;         // captions cut to the context, as LLaVA cuts them
   // This rank's captions whose image did not decode (why, naming the file): left out of the loss,
   // their tokens still in its denominator, so every rank of the group steps alike.
   std::set<std::string> left_out;

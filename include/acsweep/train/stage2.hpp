@@ -72,7 +72,8 @@ struct Stage2Result {
   std::vector<double> step_loss;     // every step of the schedule done so far, resumed ones included
   std::int64_t resumed_from = 0;     // the checkpoint's step, 0 for a fresh start
   std::int64_t steps = 0;            // of the whole schedule
-  std::size_t skipped_too_long = 0;  // conversations that do not fit the context
+  std::size_t skipped_too_long = 0;  // conversations that do not fit the context even cut
+  std::size_t truncated = 0;         // conversations cut to the context, as LLaVA cuts them
   // This rank's conversations whose image did not decode: left out of the loss (stage1.hpp).
   std::set<std::string> left_out;
   double tokens_per_second = 0, flops_per_second = 0;
