@@ -35,6 +35,8 @@ po::options_description schema() {
           "job.output", po::value<std::string>()->default_value("results"), "results directory")(
           "job.seed", po::value<std::int64_t>()->default_value(0), "seed of every random choice")(
           "job.max_attempts", po::value<int>()->default_value(3), "tries of a failing task")(
+          "job.max_bad_fraction", po::value<double>()->default_value(0.01, "0.01"),
+          "share of a stage's training examples whose image may not decode before the task fails")(
           "job.budget", po::value<std::int64_t>(),
           "settings the AC policy finetunes (k'; finetune.settings = policy)")(
           "job.validate", po::value<bool>()->default_value(false),
@@ -523,6 +525,9 @@ JobSpec read_job(const std::string& path, const std::vector<std::string>& overri
   job.seed = static_cast<std::uint64_t>(seed);
   job.max_attempts = value_of<int>(vm, "job.max_attempts");
   require(job.max_attempts >= 1, "job.max_attempts", "must be at least 1");
+  job.max_bad_fraction = value_of<double>(vm, "job.max_bad_fraction");
+  require(job.max_bad_fraction >= 0 && job.max_bad_fraction <= 1, "job.max_bad_fraction",
+          "must be between 0 and 1");
 
   job.device_memory_gib = value_of<double>(vm, "layout.device_memory_gib");
   require(job.device_memory_gib >= 0 && std::isfinite(job.device_memory_gib), "layout.device_memory_gib",

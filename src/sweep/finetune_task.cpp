@@ -130,6 +130,7 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
   o.data_seed = law::derive_seed(job.seed, {kStage2OrderStream});
   o.bf16 = bf16_on(s.llm, state.device);
   o.max_length = f.stage2.max_length;
+  o.max_bad_fraction = job.max_bad_fraction;
   o.checkpoint_every = f.stage2.checkpoint_every;
   o.keep_checkpoints = f.stage2.keep_checkpoints;
   // As the memory plan chose it (shard = auto, param_dtype = auto), for this group and device.

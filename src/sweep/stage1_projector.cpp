@@ -65,6 +65,7 @@ Stage1Projector stage1_projector(RankState& state, models::VisionRepresentation&
   o.init_seed = law::derive_seed(job.seed, {kStage1InitStream, name_number(setting.name)});
   o.bf16 = bf16_on(job.scoring->llm, state.device);
   o.max_length = s.max_length;
+  o.max_bad_fraction = job.max_bad_fraction;
   o.activation_checkpointing = s.activation_checkpointing;
   auto last = std::chrono::steady_clock::now() - std::chrono::seconds(10);
   std::unique_ptr<train::AllReduce> all_reduce;

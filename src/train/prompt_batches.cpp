@@ -1,7 +1,10 @@
 #include "acsweep/train/prompt_batches.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 
+#include "acsweep/error.hpp"
 #include "acsweep/law/seeded_rng.hpp"
 
 namespace acsweep::train {
@@ -40,6 +43,21 @@ FittedPrompts fit_to_context(const std::vector<models::ImagePrompt>& prompts, st
     ++out.truncated;
   }
   return out;
+}
+
+void check_bad_images(const char* stage, double bad, std::size_t examples, double max_bad_fraction,
+                      const std::set<std::string>& mine) {
+  // Rounded down, past the float error of a product such as 0.29 * 100 = 28.999999999999996.
+  const double allowed = std::floor(max_bad_fraction * static_cast<double>(examples) + 1e-9);
+  if (bad <= allowed) return;
+  char counts[160];
+  std::snprintf(counts, sizeof counts,
+                "%.0f training images do not decode, more than [job] max_bad_fraction %g of %zu "
+                "examples allows (%.0f)",
+                bad, max_bad_fraction, examples, allowed);
+  throw InputError(
+      std::string(stage) + ": " + counts +
+      (mine.empty() ? " (named on the ranks that met them)" : "; this rank's first: " + *mine.begin()));
 }
 
 std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, std::int64_t epoch) {

@@ -90,11 +90,16 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
         step_loss += loss.item<double>();
       }
       reducer.reduce();  // every rank, even one whose share of a short last batch is empty
-      if (ranks > 1) {
-        auto total = torch::full({1}, step_loss, torch::TensorOptions().device(representation.device()));
+      double bad = static_cast<double>(result.left_out.size());
+      if (ranks > 1) {  // the loss and the bad images of the group, in one reduction
+        auto total = torch::tensor({static_cast<float>(step_loss), static_cast<float>(bad)})
+                         .to(representation.device());
         all_reduce.sum(total);
-        step_loss = total.item<double>();
+        const auto sums = total.cpu();
+        step_loss = sums[0].item<double>();
+        bad = sums[1].item<double>();
       }
+      check_bad_images("Stage 1", bad, usable.size(), options.max_bad_fraction, result.left_out);
       check_loss_finite("Stage 1", step_loss, step + 1, steps);
       if (options.max_grad_norm > 0)
         torch::nn::utils::clip_grad_norm_(result.projector->parameters(), options.max_grad_norm);

@@ -152,8 +152,14 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
       if (!idle) loss_sum += negative_log_likelihood.detach();
     }
     optimizer.reduce();  // every rank, even one whose share of a short last batch is empty
-    all_reduce.sum(loss_sum);
-    const double step_loss = loss_sum.item<double>() / tokens;
+    // The loss and the bad images of the group, in one reduction (float32, as the reducers take).
+    auto sums = torch::cat(
+        {loss_sum, torch::full({1}, static_cast<double>(result.left_out.size()), loss_sum.options())});
+    all_reduce.sum(sums);
+    sums = sums.cpu();
+    const double step_loss = sums[0].item<double>() / tokens;
+    check_bad_images("Stage 2", sums[1].item<double>(), usable.size(), options.max_bad_fraction,
+                     result.left_out);
     check_loss_finite("Stage 2", step_loss, step + 1, result.steps);
     if (options.max_grad_norm > 0) optimizer.clip(options.max_grad_norm);
     optimizer.step(cosine_with_warmup(step, result.steps, warmup, options.learning_rate));

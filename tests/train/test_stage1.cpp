@@ -12,6 +12,7 @@
 #include <numeric>
 
 #include "acsweep/data/llava.hpp"
+#include "acsweep/error.hpp"
 #include "acsweep/models/vision_encoder.hpp"
 #include "acsweep/scores/alignment.hpp"
 #include "acsweep/train/prompt_batches.hpp"
@@ -261,6 +262,49 @@ TEST_F(Stage1, PromptsLongerThanTheContextAreCutAsLlavaCutsThem) {
   EXPECT_EQ(models::spliced_length(cut.usable[0]->prompt, L), 3 + L);
   EXPECT_EQ(fit(1, 2 + L).too_long, 1u);  // nothing after the image
   EXPECT_EQ(fit(1, L).too_long, 1u);      // the image cannot come whole
+}
+
+// A training image that does not decode is left out of the loss and named; past [job]
+// max_bad_fraction of the captions the stage fails, saying so, at the step that passes it.
+TEST_F(Stage1, BadImagesAreSkippedUntilThereAreTooMany) {
+  auto rep = representation();
+  auto o = options(4);
+  o.epochs = 1;
+  auto damaged = train_;
+  const std::string broken = write("broken.jpg", "\xff\xd8\xff\xe0 the rest of this JPEG is lost");
+  damaged[5].image = broken;
+  o.max_bad_fraction = 1.5 / static_cast<double>(damaged.size());  // one allowed
+  const auto trained = train_projector(llm_, rep, damaged, o);
+  ASSERT_EQ(trained.left_out.size(), 1u);
+  EXPECT_NE(trained.left_out.begin()->find(broken), std::string::npos);
+  o.max_bad_fraction = 0.5 / static_cast<double>(damaged.size());  // none
+  try {
+    train_projector(llm_, rep, damaged, o);
+    FAIL() << "a bad image past max_bad_fraction was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "Stage 1: 1 training images do not decode, more than [job] max_bad_fraction"),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find(broken), std::string::npos) << e.what();
+  }
+}
+
+TEST(BadImages, AllowanceIsTheFractionOfTheExamplesRoundedDown) {
+  const std::set<std::string> none;
+  EXPECT_NO_THROW(check_bad_images("Stage 2", 4, 400, 0.01, none));
+  EXPECT_THROW(check_bad_images("Stage 2", 5, 400, 0.01, none), InputError);
+  EXPECT_NO_THROW(check_bad_images("Stage 2", 3, 399, 0.01, none));  // floor(3.99) = 3
+  EXPECT_THROW(check_bad_images("Stage 2", 4, 399, 0.01, none), InputError);
+  EXPECT_NO_THROW(check_bad_images("Stage 2", 0, 10, 0.0, none));
+  EXPECT_NO_THROW(check_bad_images("Stage 2", 10, 10, 1.0, none));
+  EXPECT_NO_THROW(check_bad_images("Stage 2", 29, 100, 0.29, none));  // 0.29 * 100 is 28.999999999999996
+  try {
+    check_bad_images("Stage 2", 1, 10, 0.0, none);
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("(named on the ranks that met them)"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Schedule, WarmupThenCosineAsTransformers) {

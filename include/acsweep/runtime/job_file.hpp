@@ -153,6 +153,9 @@ struct JobSpec {
   std::string output;  // results directory, absolute
   std::uint64_t seed = 0;
   int max_attempts = 3;  // tries of a failing task before it is recorded as failed
+  // The share of a stage's training examples whose image may fail to decode (each skipped, named
+  // and counted) before the task fails, saying so.
+  double max_bad_fraction = 0.01;
   std::optional<Layout> layout;
   double device_memory_gib = 0;  // [layout] device_memory_gib: what the memory plan must fit (0: CUDA's)
   std::map<std::string, std::string> encoders;    // [encoders] NAME = FOLDER (absolute)

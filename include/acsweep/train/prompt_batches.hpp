@@ -4,6 +4,8 @@
 // of trainable tokens of a global batch (the denominator of its token-mean loss).
 #include <cstdint>
 #include <deque>
+#include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -25,6 +27,14 @@ struct FittedPrompts {
 };
 FittedPrompts fit_to_context(const std::vector<models::ImagePrompt>& prompts, std::size_t visual_tokens,
                              std::size_t context);
+
+// The bad-image rule of both stages: `bad`, the group's training images so far that did not
+// decode (each rank's own, summed), may not exceed max_bad_fraction of the stage's `examples`; it
+// only grows, so once past the allowance the task fails at once: InputError saying so, with this
+// rank's first bad image (`mine`) where it has one. Every rank of a group sees the same sum and
+// fails at the same step.
+void check_bad_images(const char* stage, double bad, std::size_t examples, double max_bad_fraction,
+                      const std::set<std::string>& mine);
 
 // A permutation of 0..n-1: Fisher-Yates from the stream derive_seed(seed, {epoch}).
 std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, std::int64_t epoch);

@@ -36,7 +36,8 @@ struct Stage1Options {
   std::uint64_t init_seed = 0;            // the projector's initial weights
   bool bf16 = false;                      // bf16 autocast in the forward passes (train/autocast.hpp)
   bool activation_checkpointing = false;  // the LLM's layers recomputed in the backward pass
-  std::int64_t max_length = 0;  // tokens, visual ones included, a caption may take (0: the LLM's context)
+  std::int64_t max_length = 0;    // tokens, visual ones included, a caption may take (0: the LLM's context)
+  double max_bad_fraction = 1.0;  // of the captions, whose image may not decode (check_bad_images)
 };
 
 struct Stage1Progress {

@@ -55,6 +55,7 @@ struct Stage2Options {
   // bf16 autocast whatever `bf16` says).
   torch::ScalarType param_dtype = torch::kFloat32;
   bool activation_checkpointing = false;  // each decoder layer recomputed in the backward pass
+  double max_bad_fraction = 1.0;  // of the conversations, whose image may not decode (check_bad_images)
   std::int64_t max_length =
       0;  // tokens, visual ones included, a conversation may take (0: the LLM's context)
 };
