@@ -103,6 +103,15 @@ LlavaExample image_first(LlavaExample example) {
   return example;
 }
 
+bool trained_in_stage2(const LlavaExample& example) {
+  std::size_t shown = 0;  // the image pieces vicuna_v1_template makes: "<image>" in user turns
+  for (const auto& turn : image_first(example).turns)
+    for (auto at = turn.value.find(kImageToken); turn.from == "human" && at != std::string::npos;
+         at = turn.value.find(kImageToken, at + 1))
+      ++shown;
+  return example.image.empty() ? shown == 0 : shown <= 1;
+}
+
 std::vector<PromptPiece> plain_template(const LlavaExample& example) {
   // LLaVA's pretraining data: the human turn is just the image, the gpt turn the caption.
   std::string caption;

@@ -28,15 +28,14 @@ std::vector<ImagePrompt> vicuna_conversations(const Tokenizer& tokenizer, const 
   std::vector<ImagePrompt> out;
   left_out = 0;
   for (const auto& example : dataset.examples) {
-    auto prompt = tokenize_prompt(tokenizer, data::vicuna_v1_template(data::image_first(example)));
-    // An image shown once, or a text-only conversation (as LLaVA trains it: no visual tokens); an
-    // item with an image whose text never shows it is trained on its text, as LLaVA does.
-    const std::size_t shown = prompt.image_positions.size();
-    if (shown > 1 || (example.image.empty() && shown != 0)) {
+    if (!data::trained_in_stage2(example)) {
       ++left_out;
       continue;
     }
-    out.push_back({example.id, shown == 1 ? example.image : "", std::move(prompt)});
+    // An image shown once, or a text-only conversation (as LLaVA trains it: no visual tokens); an
+    // item with an image whose text never shows it is trained on its text, as LLaVA does.
+    auto prompt = tokenize_prompt(tokenizer, data::vicuna_v1_template(data::image_first(example)));
+    out.push_back({example.id, prompt.image_positions.empty() ? "" : example.image, std::move(prompt)});
   }
   return out;
 }

@@ -156,10 +156,15 @@ void plan_finetunes(ScoringPlan& plan, const runtime::JobSpec& job) {
   const auto& f = *s.finetune;
   const data::LlavaDataset conversations = data::read_llava_json(f.stage2.data, f.stage2.images);
   plan.skipped.insert(plan.skipped.end(), conversations.skipped.begin(), conversations.skipped.end());
-  std::size_t with_image = 0;
-  for (const auto& example : conversations.examples) with_image += example.image.empty() ? 0 : 1;
+  std::size_t with_image = 0, trained = 0;  // Stage 2 trains text-only conversations too
+  for (const auto& example : conversations.examples) {
+    if (!data::trained_in_stage2(example)) continue;
+    ++trained;
+    with_image += example.image.empty() ? 0 : 1;
+  }
   if (with_image == 0) throw InputError(f.stage2.data + ": no conversation with an image for Stage 2");
-  const auto per_epoch = (with_image + static_cast<std::size_t>(f.stage2.global_batch) - 1) /
+  // At most: a conversation left out for its length is known only once tokenized.
+  const auto per_epoch = (trained + static_cast<std::size_t>(f.stage2.global_batch) - 1) /
                          static_cast<std::size_t>(f.stage2.global_batch);
   plan.stage2_steps = per_epoch * static_cast<std::size_t>(f.stage2.epochs);
   runtime::ContentHash benchmarks_hash;

@@ -319,6 +319,30 @@ def test_generated_answers_on_a_worker_group_equal_one_rank_and_rescore_alike(ac
             assert rescored["score"] == pytest.approx(a["finetune/" + name][0], abs=1e-9)
 
 
+def test_stage2_trains_llava_665k_items_as_llava_does(acsweep, world):
+    """LLaVA-665K's kinds of items in Stage 2: text-only conversations (trained, no visual tokens),
+    "<image>" after the question (moved first), one showing two images (left out and counted). The
+    plan counts the steps Stage 2 takes, and every step's loss is kept in the results."""
+    captions = json.loads((world / "world" / "captions.json").read_text())
+    mixed = captions + [{"id": f"chat{i}", "conversations": [
+        {"from": "human", "value": f"say the word {i}"}, {"from": "gpt", "value": "red square disc"}]} for i in range(9)]
+    mixed.append({"id": "late", "image": captions[0]["image"], "conversations": [
+        {"from": "human", "value": "What is in it?\n<image>"}, {"from": "gpt", "value": "a shape"}]})
+    mixed.append({"id": "twice", "image": captions[0]["image"], "conversations": [
+        {"from": "human", "value": "<image>"}, {"from": "gpt", "value": "a"},
+        {"from": "human", "value": "<image> again"}, {"from": "gpt", "value": "b"}]})
+    (world / "world" / "mixed.json").write_text(json.dumps(mixed))
+    job = write_job(world, FINETUNE.replace("data = world/captions.json\nimages = world/images\nlr = 1e-3",
+                                            "data = world/mixed.json\nimages = world/images\nlr = 1e-3"), "mixed.ini")
+    trained = len(captions) + 9 + 1  # the two-image item left out
+    steps = -(-trained // 8) * 2
+    assert f"Stage 2 ({steps} steps of 8)" in acsweep("run", job, "--dry-run").stdout
+    run(acsweep, job, "job.output=mixed", "stage2.save_model=false")
+    with segment(world / "mixed", 1) as f:
+        loss = f["tasks/per_sample/stage2_loss"][-1]
+        assert np.isfinite(loss).sum() == steps and np.all(np.isfinite(loss[:steps]))
+
+
 def test_known_lmms_eval_results_for_open_ended_benchmarks_enter_a_job(acsweep, world):
     """The paper's open-ended benchmarks are [benchmarks] like any other now, so lmms-eval results
     for them come in through [known] (the README's okvqa example was refused before)."""

@@ -36,6 +36,11 @@ std::string resolve_inside(const std::string& folder, const std::string& relativ
 // turns, and items without an image, are left as they are.
 LlavaExample image_first(LlavaExample example);
 
+// Whether Stage 2 trains the item, as LLaVA does, once image_first has put its image first: it
+// shows its image once or never (then trained on its text), or has no image and no "<image>".
+// Showing the image twice, or "<image>" without an image, leaves it out.
+bool trained_in_stage2(const LlavaExample& example);
+
 // A prompt as pieces: text, or the place of the image's visual tokens; trainable pieces carry
 // the loss (the caption in Stage 1, the assistant's answers in Stage 2).
 struct PromptPiece {
