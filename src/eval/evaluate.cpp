@@ -1,5 +1,7 @@
 #include "acsweep/eval/evaluate.hpp"
 
+#include <algorithm>
+
 #include "acsweep/data/image.hpp"
 #include "acsweep/data/llava.hpp"
 #include "acsweep/error.hpp"
@@ -39,6 +41,52 @@ void leave_out(std::vector<std::string>* left_out, const std::string& why) {
 }
 
 }  // namespace
+
+std::vector<double> shared_prompt_log_likelihoods(models::LlamaForCausalLM& llm,
+                                                  const models::TokenizedPrompt& asked,
+                                                  const std::vector<models::TokenizedPrompt>& prompts,
+                                                  const torch::Tensor& visual) {
+  const std::size_t n = asked.ids.size();
+  for (const auto& p : prompts) {
+    if (p.ids.size() <= n || p.image_positions != asked.image_positions ||
+        !std::equal(asked.ids.begin(), asked.ids.end(), p.ids.begin()))
+      return {};
+    for (std::size_t i = 0; i < p.ids.size(); ++i)
+      if (p.trainable[i] != (i >= n)) return {};
+  }
+  const auto device = llm->head_weight().device();
+  const auto real = [&device](std::int64_t length) {
+    return torch::ones({1, length}, torch::TensorOptions().dtype(torch::kBool).device(device));
+  };
+  const auto positions = [&device](std::int64_t from, std::int64_t count) {
+    return torch::arange(from, from + count, torch::TensorOptions().dtype(torch::kInt64).device(device))
+        .unsqueeze(0);
+  };
+  const auto embedded = models::spliced_embeddings(llm, asked, visual).unsqueeze(0);  // [1, T, D]
+  const std::int64_t T = embedded.size(1);
+  models::KVCache cache;
+  const auto hidden =
+      llm->hidden_states(embedded, positions(0, T), models::decoding_mask(real(T), T), &cache);
+  const auto first =
+      torch::log_softmax(llm->logits(hidden[0][T - 1]).to(torch::kFloat32), -1).to(torch::kCPU);
+  std::vector<double> out;
+  for (const auto& p : prompts) {
+    const std::vector<std::int64_t> tail(p.ids.begin() + static_cast<long>(n), p.ids.end());
+    double total = first[tail[0]].item<double>();
+    if (tail.size() > 1) {  // the rest of the candidate, each token after those before it
+      auto mine = cache;    // appending makes new tensors: the question's cache stays as it is
+      const auto m = static_cast<std::int64_t>(tail.size()) - 1;
+      const auto ids = torch::tensor(std::vector<std::int64_t>(tail.begin(), tail.end() - 1)).to(device);
+      const auto h = llm->hidden_states(llm->embed(ids.unsqueeze(0)), positions(T, m),
+                                        models::decoding_mask(real(T + m), m), &mine);
+      const auto rest = torch::log_softmax(llm->logits(h[0]).to(torch::kFloat32), -1).to(torch::kCPU);
+      for (std::int64_t j = 0; j < m; ++j)
+        total += rest[j][tail[static_cast<std::size_t>(j) + 1]].item<double>();
+    }
+    out.push_back(total);
+  }
+  return out;
+}
 
 models::VisionRepresentation::Aspect image_aspect(BenchmarkKind kind) {
   return original_aspect(kind) ? models::VisionRepresentation::Aspect::original
@@ -83,22 +131,28 @@ std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::Llam
       if (progress) progress(chosen.size());
       continue;
     }
-    std::vector<std::int64_t> counts;
-    const auto log_probs =
-        models::trainable_token_log_probs(
-            llm, batch, visual.expand({static_cast<std::int64_t>(batch.size()), -1, -1}), counts)
-            .to(torch::kCPU);
-    std::size_t best = 0;
-    double best_value = -1e300;
-    std::int64_t start = 0;
-    for (std::size_t k = 0; k < counts.size(); ++k) {
-      const double total = log_probs.slice(0, start, start + counts[k]).sum().item<double>();
-      start += counts[k];
-      if (total > best_value) {  // ties go to the earlier candidate
-        best_value = total;
-        best = k;
+    // The question once, each option after it from its cache; else each whole prompt.
+    auto totals =
+        shared_prompt_log_likelihoods(llm, models::tokenize_prompt(tokenizer, question), prompts, visual[0]);
+    if (totals.empty()) {
+      std::vector<std::int64_t> counts;
+      const auto log_probs =
+          models::trainable_token_log_probs(
+              llm, batch, visual.expand({static_cast<std::int64_t>(batch.size()), -1, -1}), counts)
+              .to(torch::kCPU);
+      std::int64_t start = 0;
+      for (const auto count : counts) {
+        totals.push_back(log_probs.slice(0, start, start + count).sum().item<double>());
+        start += count;
       }
     }
+    std::size_t best = 0;
+    double best_value = -1e300;
+    for (std::size_t k = 0; k < totals.size(); ++k)
+      if (totals[k] > best_value) {  // ties go to the earlier candidate
+        best_value = totals[k];
+        best = k;
+      }
     chosen.push_back(best);
     if (progress) progress(chosen.size());
   }

@@ -174,14 +174,21 @@ TEST_F(Benchmarks, ChoiceIsTheLikeliestCandidateScoredAlone) {
     data::LlavaExample example{item.id, item.image, {{"human", "<image>\n" + question_prompt(b, item)}}};
     const auto visual = projector->forward(models::visual_tokens(representation, {item.image}));
     std::vector<double> totals;
+    std::vector<models::TokenizedPrompt> prompts;
     for (const auto& answer : candidate_answers(b, item)) {
       auto pieces = data::vicuna_v1_template(example);
       pieces.push_back({data::PromptPiece::Kind::Text, " " + answer, true});
-      const auto prompt = models::tokenize_prompt(tokenizer, pieces);
+      prompts.push_back(models::tokenize_prompt(tokenizer, pieces));
       std::vector<std::int64_t> counts;
       totals.push_back(
-          models::trainable_token_log_probs(llm, {&prompt}, visual, counts).sum().item<double>());
+          models::trainable_token_log_probs(llm, {&prompts.back()}, visual, counts).sum().item<double>());
     }
+    // The path choose_answers takes: the question once, its cache, each option after it.
+    const auto shared = shared_prompt_log_likelihoods(
+        llm, models::tokenize_prompt(tokenizer, data::vicuna_v1_template(example)), prompts, visual[0]);
+    ASSERT_EQ(shared.size(), totals.size()) << "the options' prompts start with the question's tokens";
+    for (std::size_t k = 0; k < totals.size(); ++k)
+      EXPECT_NEAR(shared[k], totals[k], 1e-4 * std::abs(totals[k]) + 1e-5);
     EXPECT_EQ(chosen[i],
               static_cast<std::size_t>(std::max_element(totals.begin(), totals.end()) - totals.begin()));
   }

@@ -30,6 +30,16 @@ std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::Llam
 // never padded for the kinds of original_aspect (benchmarks.hpp).
 models::VisionRepresentation::Aspect image_aspect(BenchmarkKind kind);
 
+// The likelihood path's scores of an item's candidates from one pass over the question `asked`
+// (its keys and values cached, each candidate's tokens scored after them): each candidate's total
+// log-probability, as trainable_token_log_probs sums it over the whole prompt. Empty when a
+// candidate's prompt does not start with the question's tokens (tokenization merged across the
+// boundary) or carries the loss inside them: choose_answers then scores each whole prompt.
+std::vector<double> shared_prompt_log_likelihoods(models::LlamaForCausalLM& llm,
+                                                  const models::TokenizedPrompt& asked,
+                                                  const std::vector<models::TokenizedPrompt>& prompts,
+                                                  const torch::Tensor& visual);
+
 struct GenerationSettings {
   std::int64_t max_new_tokens = 128;
   std::size_t batch = 8;  // items generated together, left-padded (models::generate_greedy)
