@@ -66,7 +66,10 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
       const double tokens = trainable_tokens(usable, order, begin, end);  // of the whole global batch
       const auto [mine_begin, mine_end] = rank_share(begin, end, me, ranks);
       reducer.zero_grad();
-      double step_loss = 0;
+      // The step's loss summed on the device and read once, after the step: no wait on the device
+      // per micro-batch (float64, as the sum of each micro-batch's value read back was before).
+      auto loss_sum =
+          torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat64).device(representation.device()));
       for (std::size_t m = mine_begin; m < mine_end; m += static_cast<std::size_t>(options.micro_batch)) {
         const std::size_t m_end = std::min(mine_end, m + static_cast<std::size_t>(options.micro_batch));
         std::vector<std::string> images;
@@ -87,17 +90,21 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
         }
         if (m_end == mine_end) reducer.arm();  // the step's last backward: reductions start as it goes
         loss.backward();
-        step_loss += loss.item<double>();
+        loss_sum += loss.detach().to(torch::kFloat64);
       }
       reducer.reduce();  // every rank, even one whose share of a short last batch is empty
       double bad = static_cast<double>(result.left_out.size());
-      if (ranks > 1) {  // the loss and the bad images of the group, in one reduction
-        auto total = torch::tensor({static_cast<float>(step_loss), static_cast<float>(bad)})
-                         .to(representation.device());
+      double step_loss = 0;
+      if (ranks > 1) {  // the loss and the bad images of the group, in one reduction (float32)
+        auto total =
+            torch::cat({loss_sum.to(torch::kFloat32),
+                        torch::full({1}, bad, torch::TensorOptions().device(representation.device()))});
         all_reduce.sum(total);
         const auto sums = total.cpu();
         step_loss = sums[0].item<double>();
         bad = sums[1].item<double>();
+      } else {
+        step_loss = loss_sum.item<double>();
       }
       check_bad_images("Stage 1", bad, usable.size(), options.max_bad_fraction, result.left_out);
       check_loss_finite("Stage 1", step_loss, step + 1, steps);
