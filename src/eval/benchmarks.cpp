@@ -15,9 +15,11 @@
 #include "acsweep/error.hpp"
 #include "acsweep/eval/mmmu.hpp"
 #include "acsweep/eval/vqa.hpp"
+#include "dataset_files.hpp"
 
 namespace acsweep::eval {
 namespace {
+using detail::lower;
 
 std::string letter(std::size_t i) { return std::string(1, static_cast<char>('A' + i)); }
 
@@ -46,18 +48,14 @@ BenchmarkItem parse_item(const nlohmann::json& line, const std::string& image_fo
   }
   if (!line.contains("options")) throw std::invalid_argument("no 'options'");
   const auto& options = line["options"];
+  std::vector<std::string> texts;
   if (options.is_array()) {
-    for (const auto& o : options) item.options.push_back(o.is_string() ? o.get<std::string>() : o.dump());
+    texts = detail::texts_of(options);
   } else if (options.is_object()) {
     for (std::size_t i = 0; options.contains(letter(i)); ++i)
-      item.options.push_back(options[letter(i)].get<std::string>());
+      texts.push_back(options[letter(i)].get<std::string>());
   }
-  if (item.options.size() < 2 || item.options.size() > 26)
-    throw std::invalid_argument("needs 2 to 26 options");
-  if (answer.size() != 1 || answer[0] < 'A' ||
-      static_cast<std::size_t>(answer[0] - 'A') >= item.options.size())
-    throw std::invalid_argument("answer '" + answer + "' is not one of the option letters");
-  item.answer = static_cast<std::size_t>(answer[0] - 'A');
+  detail::set_lettered_options(item, std::move(texts), answer);
   return item;
 }
 
@@ -67,8 +65,6 @@ bool is_mme_perception(const std::string& category) {
                                                  "celebrity", "scene", "landmark", "artwork", "OCR"};
   return kPerception.count(category) > 0;
 }
-
-std::string lower(std::string text);
 
 // MMBench's CircularEval: a question (its group of rotated copies) counts as right only when
 // every copy is; a group with a copy left out is left out. Per category too.
@@ -136,16 +132,7 @@ char mmbench_option(const std::string& text, const std::vector<std::string>& opt
 }
 
 // `text` without spaces, tabs and line ends at either end.
-std::string trimmed(const std::string& text) {
-  const auto begin = text.find_first_not_of(" \t\r\n");
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(" \t\r\n") - begin + 1);
-}
-
-std::string lower(std::string text) {
-  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
+std::string trimmed(const std::string& text) { return detail::stripped(text, " \t\r\n"); }
 
 // Python's str.capitalize() on ASCII: the first character upper case, the rest lower.
 std::string capitalised(const std::string& text) {
@@ -197,17 +184,9 @@ Benchmark read_benchmark(const std::string& path, const std::string& image_folde
   if (kind == BenchmarkKind::scienceqa) return read_scienceqa(path, name, with_images);
   if (kind == BenchmarkKind::mmbench) return read_mmbench(path, name, with_images);
   if (kind == BenchmarkKind::mmmu) return read_mmmu(path, name, with_images);
-  std::istringstream in(read_bounded(path, kMaxBenchmarkBytes, "the benchmark"));
   Benchmark b{name, kind, VqaDataset::none, {}, {}};
-  std::string text;
-  for (std::size_t number = 1; std::getline(in, text); ++number) {
-    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    try {
-      b.items.push_back(parse_item(nlohmann::json::parse(text), image_folder, kind, with_images));
-    } catch (const std::exception& e) {  // a JSON error, a missing field or image, a path escape
-      b.skipped.push_back(path + ": line " + std::to_string(number) + ": " + e.what());
-    }
-  }
+  detail::read_jsonl(
+      path, b, [&](const nlohmann::json& line) { return parse_item(line, image_folder, kind, with_images); });
   if (b.items.empty())
     throw InputError(path + ": no usable item (" + std::to_string(b.skipped.size()) + " skipped)");
   return b;
@@ -222,11 +201,7 @@ std::string question_prompt(const Benchmark& benchmark, const BenchmarkItem& ite
     return benchmark.dataset == VqaDataset::textvqa ? capitalised(item.question) + kShort
                                                     : item.question + kUnanswerable + kShort;
   if (benchmark.kind == BenchmarkKind::mme) {  // lmms-eval's MME: its yes/no request replaced
-    std::string question = trimmed(item.question);
-    static const std::string kYesNo = " Please answer yes or no.";
-    for (auto at = question.find(kYesNo); at != std::string::npos; at = question.find(kYesNo, at))
-      question.erase(at, kYesNo.size());
-    return question + kShort;
+    return detail::replace_all(trimmed(item.question), " Please answer yes or no.", "") + kShort;
   }
   if (benchmark.kind == BenchmarkKind::yes_no) return item.question + kShort;
   if (benchmark.kind == BenchmarkKind::mmmu) return mmmu::prompt(item.question, item.options);

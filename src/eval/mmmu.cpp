@@ -13,7 +13,6 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "acsweep/bounded_read.hpp"
 #include "acsweep/data/llava.hpp"
 #include "acsweep/error.hpp"
 #include "acsweep/eval/benchmarks.hpp"
@@ -23,19 +22,11 @@ namespace acsweep::eval {
 namespace mmmu {
 namespace {
 
-std::string lowered(std::string text) {
-  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
+// Python's str.lower() and str.strip() (whitespace, or the characters given), in ASCII.
+using detail::lower;
+using detail::stripped;
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// Python's str.strip(): whitespace off both ends; str.strip(c): `c` off both ends.
-std::string stripped(const std::string& text, const std::string& chars = " \t\n\r\v\f") {
-  const auto begin = text.find_first_not_of(chars);
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(chars) - begin + 1);
-}
 
 // Python's len() of UTF-8 text: its code points.
 std::size_t length(const std::string& text) {
@@ -77,7 +68,7 @@ void normalise(const std::string& text, OpenAnswer& out) {
     out.numbers.push_back(rounded(number));
     return;
   }
-  const std::string low = lowered(s);
+  const std::string low = lower(s);
   if (length(low) == 1) {
     out.texts.push_back(" " + low);
     out.texts.push_back(low + " ");
@@ -138,10 +129,10 @@ std::size_t parsed_choice(const std::string& text, const std::vector<std::string
     std::istringstream in(response);
     for (std::string word; in >> word;) ++words;
   }
-  const std::string low = lowered(response);
+  const std::string low = lower(response);
   if (candidates.empty() && words > 5) {
     for (std::size_t i = 0; i < options.size(); ++i)
-      if (has(low, lowered(options[i]))) candidates.push_back(i);
+      if (has(low, lower(options[i]))) candidates.push_back(i);
     by_letter = false;
   }
   if (candidates.empty()) return static_cast<std::size_t>(fnv1a(id) % options.size());
@@ -151,7 +142,7 @@ std::size_t parsed_choice(const std::string& text, const std::vector<std::string
   long best_at = -2;
   for (const auto i : candidates) {
     const std::string needle =
-        !by_letter ? lowered(options[i]) : (bracketed ? "(" + letter(i) + ")" : " " + letter(i) + " ");
+        !by_letter ? lower(options[i]) : (bracketed ? "(" + letter(i) + ")" : " " + letter(i) + " ");
     const auto at = (by_letter ? response : low).rfind(needle);
     const long position = at == std::string::npos ? -1 : static_cast<long>(at);
     if (position > best_at) best_at = position, best = i;
@@ -174,7 +165,7 @@ std::vector<std::string> numbers_in(const std::string& text) {
 OpenAnswer parsed_open(const std::string& text) {
   // get_key_subresponses. lmms-eval splits the lower-cased text at line ends and at ". " before a
   // capital letter, of which lower-casing has left none.
-  const std::string response = lowered(stripped(stripped(text), "."));
+  const std::string response = lower(stripped(stripped(text), "."));
   std::vector<std::string> lines;
   {
     std::size_t start = 0;
@@ -248,20 +239,17 @@ std::string prompt(const std::string& question, const std::vector<std::string>& 
       text += (i ? "\n" : "") + std::string(1, static_cast<char>('A' + i)) + ". " + options[i];
     text += "\nAnswer with the option letter from the given choices directly.";
   }
-  for (int k = 1; k <= 7; ++k) {
-    const std::string placeholder = "<image " + std::to_string(k) + ">";
-    for (auto at = text.find(placeholder); at != std::string::npos; at = text.find(placeholder, at))
-      text.replace(at, placeholder.size(), data::kImageToken);
-  }
+  for (int k = 1; k <= 7; ++k)
+    text = detail::replace_all(text, "<image " + std::to_string(k) + ">", data::kImageToken);
   return text;
 }
 
 std::vector<int> image_numbers(const std::string& question, const std::vector<std::string>& options) {
   std::string text = question;
   for (const auto& option : options) text += "\n" + option;
-  static const std::regex kPlaceholder(R"(<image (\d+)>)");
+  static const std::regex kNumberedImage(R"(<image (\d+)>)");
   std::vector<int> out;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), kPlaceholder); it != std::sregex_iterator();
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), kNumberedImage); it != std::sregex_iterator();
        ++it)
     out.push_back(std::stoi(it->str(1)));
   return out;
@@ -272,64 +260,49 @@ std::vector<int> image_numbers(const std::string& question, const std::vector<st
 Benchmark read_mmmu(const std::string& path, const std::string& name, bool with_images) {
   namespace fs = std::filesystem;
   const std::string folder = fs::path(path).parent_path().string();
-  std::istringstream in(read_bounded(path, kMaxBenchmarkBytes, "the benchmark"));
   Benchmark b{name, BenchmarkKind::mmmu, VqaDataset::none, {}, {}};
-  std::string line;
-  for (std::size_t number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    try {
-      const auto q = nlohmann::json::parse(line);
-      BenchmarkItem item;
-      item.id = detail::id_of(q, "id");
-      item.question = detail::text_of(q, "question");
-      const std::string type = detail::text_of(q, "question_type");
-      if (type != "multiple-choice" && type != "open")
-        throw std::invalid_argument("question_type '" + type + "' is not multiple-choice or open");
-      if (type == "multiple-choice") {
-        if (!q.contains("options") || !q["options"].is_array())
-          throw std::invalid_argument("no 'options' list");
-        for (const auto& o : q["options"])
-          item.options.push_back(o.is_string() ? o.get<std::string>() : o.dump());
-        if (item.options.size() < 2 || item.options.size() > 26)
-          throw std::invalid_argument("needs 2 to 26 options");
-        const std::string answer = detail::text_of(q, "answer");
-        if (answer.size() != 1 || answer[0] < 'A' ||
-            static_cast<std::size_t>(answer[0] - 'A') >= item.options.size())
-          throw std::invalid_argument("answer '" + answer + "' is not one of the option letters");
-        item.answer = static_cast<std::size_t>(answer[0] - 'A');
-      } else if (q.contains("answer") && q["answer"].is_array()) {
-        for (const auto& a : q["answer"])
-          if (a.is_string()) item.answers.push_back(a.get<std::string>());
-        if (item.answers.empty()) throw std::invalid_argument("no 'answer'");
-      } else {
-        item.answers.push_back(detail::text_of(q, "answer"));
-      }
-      const std::string subject = mmmu::subject_of(item.id);
-      item.category = subject.empty() ? "all" : subject;
-      for (const int k : mmmu::image_numbers(item.question, item.options)) {
-        const std::string key = "image_" + std::to_string(k);
-        if (k > 7 || !q.contains("images") || !q["images"].is_object() || !q["images"].contains(key) ||
-            !q["images"][key].is_string())
-          throw std::invalid_argument("the question shows <image " + std::to_string(k) +
-                                      ">, which it does not have");
-        item.images.push_back(data::resolve_inside(folder, q["images"][key].get<std::string>(), key));
-        if (with_images && !fs::is_regular_file(item.images.back()))
-          throw std::invalid_argument("image " + item.images.back() + " is missing");
-      }
-      const std::string asked = mmmu::prompt(item.question, item.options);
-      std::size_t shown = 0;
-      for (auto at = asked.find(data::kImageToken); at != std::string::npos;
-           at = asked.find(data::kImageToken, at + 1))
-        ++shown;
-      if (shown != item.images.size())
-        throw std::invalid_argument("the question holds " + std::to_string(shown) + " <image> places for " +
-                                    std::to_string(item.images.size()) + " images");
-      if (!item.images.empty()) item.image = item.images.front();
-      b.items.push_back(std::move(item));
-    } catch (const std::exception& e) {  // a JSON error, a missing field or image, a path escape
-      b.skipped.push_back(path + ": line " + std::to_string(number) + ": " + e.what());
+  detail::read_jsonl(path, b, [&](const nlohmann::json& q) {
+    BenchmarkItem item;
+    item.id = detail::id_of(q, "id");
+    item.question = detail::text_of(q, "question");
+    const std::string type = detail::text_of(q, "question_type");
+    if (type != "multiple-choice" && type != "open")
+      throw std::invalid_argument("question_type '" + type + "' is not multiple-choice or open");
+    if (type == "multiple-choice") {
+      if (!q.contains("options") || !q["options"].is_array())
+        throw std::invalid_argument("no 'options' list");
+      auto options = detail::texts_of(q["options"]);
+      detail::set_lettered_options(item, std::move(options), detail::text_of(q, "answer"));
+    } else if (q.contains("answer") && q["answer"].is_array()) {
+      for (const auto& a : q["answer"])
+        if (a.is_string()) item.answers.push_back(a.get<std::string>());
+      if (item.answers.empty()) throw std::invalid_argument("no 'answer'");
+    } else {
+      item.answers.push_back(detail::text_of(q, "answer"));
     }
-  }
+    const std::string subject = mmmu::subject_of(item.id);
+    item.category = subject.empty() ? "all" : subject;
+    for (const int k : mmmu::image_numbers(item.question, item.options)) {
+      const std::string key = "image_" + std::to_string(k);
+      if (k > 7 || !q.contains("images") || !q["images"].is_object() || !q["images"].contains(key) ||
+          !q["images"][key].is_string())
+        throw std::invalid_argument("the question shows <image " + std::to_string(k) +
+                                    ">, which it does not have");
+      item.images.push_back(data::resolve_inside(folder, q["images"][key].get<std::string>(), key));
+      if (with_images && !fs::is_regular_file(item.images.back()))
+        throw std::invalid_argument("image " + item.images.back() + " is missing");
+    }
+    const std::string asked = mmmu::prompt(item.question, item.options);
+    std::size_t shown = 0;
+    for (auto at = asked.find(data::kImageToken); at != std::string::npos;
+         at = asked.find(data::kImageToken, at + 1))
+      ++shown;
+    if (shown != item.images.size())
+      throw std::invalid_argument("the question holds " + std::to_string(shown) + " <image> places for " +
+                                  std::to_string(item.images.size()) + " images");
+    if (!item.images.empty()) item.image = item.images.front();
+    return item;
+  });
   return detail::finished(std::move(b), path);
 }
 

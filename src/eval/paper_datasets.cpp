@@ -19,7 +19,9 @@ using detail::check_image;
 using detail::finished;
 using detail::id_of;
 using detail::parsed_json;
+using detail::set_options;
 using detail::text_of;
+using detail::texts_of;
 using nlohmann::json;
 
 // MME: one category's question files, in name order.
@@ -62,14 +64,6 @@ void read_mme_category(Benchmark& b, const fs::path& category_folder, bool with_
       }
     }
   }
-}
-
-// An option list and the answer's letter into the item; std::invalid_argument when they do not fit.
-void set_options(BenchmarkItem& item, std::vector<std::string> options, std::size_t answer) {
-  if (options.size() < 2 || options.size() > 26) throw std::invalid_argument("needs 2 to 26 options");
-  if (answer >= options.size()) throw std::invalid_argument("the answer is not one of the options");
-  item.options = std::move(options);
-  item.answer = answer;
 }
 
 }  // namespace
@@ -153,8 +147,7 @@ Benchmark read_scienceqa(const std::string& path, const std::string& name, bool 
       item.category = p.value("subject", "all");
       item.image = data::resolve_inside((images / pid).string(), text_of(p, "image"), "image");
       if (!p.contains("choices") || !p["choices"].is_array()) throw std::invalid_argument("no 'choices'");
-      std::vector<std::string> choices;
-      for (const auto& c : p["choices"]) choices.push_back(c.is_string() ? c.get<std::string>() : c.dump());
+      std::vector<std::string> choices = texts_of(p["choices"]);
       if (!p.contains("answer") || !p["answer"].is_number_unsigned())
         throw std::invalid_argument("no 'answer'");
       set_options(item, std::move(choices), p["answer"].get<std::size_t>());

@@ -5,8 +5,11 @@
 #include <map>
 #include <sstream>
 
+#include "dataset_files.hpp"
+
 namespace acsweep::eval {
 namespace {
+using detail::replace_all;
 
 // EvalAI's table: answers written without their apostrophe, and the form they are compared in.
 const std::map<std::string, std::string>& contractions() {
@@ -137,12 +140,6 @@ const std::map<std::string, std::string>& contractions() {
 
 bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-std::string replace_all(std::string text, const std::string& from, const std::string& to) {
-  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
-    text.replace(at, from.size(), to);
-  return text;
-}
 
 std::string trimmed(const std::string& text) {
   std::size_t begin = 0, end = text.size();

@@ -191,11 +191,9 @@ void plan_finetunes(ScoringPlan& plan, const runtime::JobSpec& job) {
   // How answers are given changes every score: part of the task (the default adds nothing, so
   // results from before generation existed stay valid).
   if (f.answers != "likelihood") benchmarks_hash.add("answers=" + f.answers);
-  for (const auto& b : f.benchmarks) {
-    if (f.answering(b.kind) != "generated") continue;
+  if (std::any_of(f.benchmarks.begin(), f.benchmarks.end(),
+                  [&f](const auto& b) { return f.answering(b.kind) == "generated"; }))
     benchmarks_hash.add("max_new_tokens=" + std::to_string(f.max_new_tokens));
-    break;
-  }
   // lmms-eval's own limit of 16 new tokens for these kinds, applied since mmmu came.
   for (const auto& b : f.benchmarks)
     if (f.answering(b.kind) == "generated" && f.new_tokens(b.kind) != f.max_new_tokens)

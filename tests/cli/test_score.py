@@ -1,6 +1,6 @@
 """acsweep score KIND:PATH PREDICTIONS.jsonl against lmms-eval 0.1.2's own code (installed without
 its dependencies by scripts/bootstrap; its task utils are loaded by path, and the modules they
-import only to write submissions, log, or call MMBench's GPT judge are empty placeholders, since
+import only to write submissions, log, or call MMBench's GPT judge are empty stand-ins, since
 none of those paths runs here). Compared: VQA accuracy on OK-VQA, TextVQA and VizWiz files in
 their shipped layouts; MME's yes/no parsing with acc + acc+ (its folder, perception and cognition
 apart); SEED-Bench's and ScienceQA's answer parsing; MMBench's can_infer with CircularEval; MMMU's
