@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <utility>
 
 #include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
@@ -9,28 +10,39 @@
 namespace acsweep::data {
 
 ImagePreprocessor::Geometry ImagePreprocessor::geometry(const Image& original) const {
-  Image image = original;
-  ImageTransform t = ImageTransform::identity(image.width, image.height);
+  // `current` is the latest step's image; the original is copied only when no step changes it.
+  const Image* current = &original;
+  Image image;
+  ImageTransform t = ImageTransform::identity(original.width, original.height);
   if (pad_to_square) {  // LLaVA's expand2square: the fill is int(mean * 255)
-    const int side = std::max(image.width, image.height);
-    const int left = -(side - image.width) / 2, top = -(side - image.height) / 2;
+    const int side = std::max(current->width, current->height);
+    const int left = -(side - current->width) / 2, top = -(side - current->height) / 2;
     std::array<std::uint8_t, 3> fill{};
     for (std::size_t c = 0; c < 3; ++c) fill[c] = static_cast<std::uint8_t>(image_mean[c] * 255);
-    image = crop(image, left, top, side, side, fill);
+    image = crop(*current, left, top, side, side, fill);
+    current = &image;
     t = t.then_crop(left, top, side, side);
   }
   if (do_resize) {
-    const auto [w, h] = shortest_edge > 0 ? shortest_edge_size(image.width, image.height, shortest_edge)
+    const auto [w, h] = shortest_edge > 0 ? shortest_edge_size(current->width, current->height, shortest_edge)
                                           : std::array<int, 2>{resize_width, resize_height};
-    image = resize(image, w, h, resample);
+    if (w != current->width || h != current->height) {
+      image = resize(*current, w, h, resample);
+      current = &image;
+    }
     t = t.then_resize(w, h);
   }
   if (do_center_crop) {
-    const int left = centred_start(image.width, crop_width), top = centred_start(image.height, crop_height);
-    image = crop(image, left, top, crop_width, crop_height, {0, 0, 0});
+    const int left = centred_start(current->width, crop_width),
+              top = centred_start(current->height, crop_height);
+    if (left != 0 || top != 0 || crop_width != current->width || crop_height != current->height) {
+      image = crop(*current, left, top, crop_width, crop_height, {0, 0, 0});
+      current = &image;
+    }
     t = t.then_crop(left, top, crop_width, crop_height);
   }
-  return {image, t};
+  if (current == &original) image = original;
+  return {std::move(image), t};
 }
 
 PreprocessedImage ImagePreprocessor::normalise(const Geometry& geometry) const {
@@ -38,15 +50,24 @@ PreprocessedImage ImagePreprocessor::normalise(const Geometry& geometry) const {
   PreprocessedImage out{image.width, image.height, {}, geometry.transform};
   const std::size_t plane = static_cast<std::size_t>(image.width) * image.height;
   out.pixels.resize(3 * plane);
+  // As transformers: rescale in double then float32, normalise in float32. A byte has 256
+  // values, so each channel's results are computed once and looked up.
+  std::array<std::array<float, 256>, 3> value{};
   for (std::size_t c = 0; c < 3; ++c) {
-    // As transformers: rescale in double then float32, normalise in float32.
     const float mean = static_cast<float>(image_mean[c]), std = static_cast<float>(image_std[c]);
-    for (std::size_t i = 0; i < plane; ++i) {
-      const double v = image.rgb[i * 3 + c];
-      float x = static_cast<float>(do_rescale ? v * rescale_factor : v);
+    for (std::size_t v = 0; v < 256; ++v) {
+      float x =
+          static_cast<float>(do_rescale ? static_cast<double>(v) * rescale_factor : static_cast<double>(v));
       if (do_normalize) x = (x - mean) / std;
-      out.pixels[c * plane + i] = x;
+      value[c][v] = x;
     }
+  }
+  const std::uint8_t* in = image.rgb.data();
+  float *r = out.pixels.data(), *g = r + plane, *b = g + plane;
+  for (std::size_t i = 0; i < plane; ++i, in += 3) {
+    r[i] = value[0][in[0]];
+    g[i] = value[1][in[1]];
+    b[i] = value[2][in[2]];
   }
   return out;
 }

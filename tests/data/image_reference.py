@@ -88,6 +88,13 @@ def main():
         got = np.asarray(img.resize((w, h), resample=FILTERS[f]))
         out[name] = ("F32", got.astype(np.float32))
         cases["resize"].append({"name": name, "source": "photo.png", "width": w, "height": h, "filter": f})
+    # Dataset-sized: a 640 x 480 photo to the towers' sizes, shrunk (wide kernels) and enlarged.
+    large = Image.fromarray(photo(rng, 640, 480))
+    large.save(os.path.join(folder, "large.png"))
+    for w, h, f in ((336, 252, "bicubic"), (224, 224, "bicubic"), (384, 384, "bilinear"), (700, 520, "bicubic")):
+        name = f"resize_large_{w}x{h}_{f}"
+        out[name] = ("F32", np.asarray(large.resize((w, h), resample=FILTERS[f])).astype(np.float32))
+        cases["resize"].append({"name": name, "source": "large.png", "width": w, "height": h, "filter": f})
     # More than 100 times taller than wide and shrinking in height: Pillow's vertical pass comes first.
     tall = Image.fromarray(photo(rng, 2, 230))
     tall.save(os.path.join(folder, "tall.png"))
