@@ -48,27 +48,35 @@ torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vec
 
 torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vector<data::Image>& images,
                             VisionRepresentation::Aspect aspect) {
-  torch::NoGradGuard frozen;
-  return representation.encode(images, aspect).features.flatten(2).transpose(1, 2).contiguous();
+  return visual_tokens(representation, representation.prepare(images, aspect));
 }
 
-TrainingImages decode_for_training(const std::vector<std::string>& paths, std::set<std::string>& left_out) {
+torch::Tensor visual_tokens(VisionRepresentation& representation,
+                            const VisionRepresentation::Prepared& prepared) {
+  torch::NoGradGuard frozen;
+  return representation.encode(prepared).features.flatten(2).transpose(1, 2).contiguous();
+}
+
+TrainingImages prepare_for_training(const VisionRepresentation& representation,
+                                    const std::vector<std::string>& paths) {
   TrainingImages out;
+  std::vector<data::Image> images;
   for (const auto& path : paths) {
     if (path.empty()) {  // a text-only conversation: a stand-in its prompt never shows
-      out.images.push_back({64, 64, std::vector<std::uint8_t>(64 * 64 * 3, 0)});
+      images.push_back({64, 64, std::vector<std::uint8_t>(64 * 64 * 3, 0)});
       out.usable.push_back(true);
       continue;
     }
     try {
-      out.images.push_back(data::decode_image(path));
+      images.push_back(data::decode_image(path));
       out.usable.push_back(true);
     } catch (const InputError& e) {
-      left_out.insert(e.what());
-      out.images.push_back({64, 64, std::vector<std::uint8_t>(64 * 64 * 3, 0)});
+      out.left_out.insert(e.what());
+      images.push_back({64, 64, std::vector<std::uint8_t>(64 * 64 * 3, 0)});
       out.usable.push_back(false);
     }
   }
+  out.prepared = representation.prepare(images);
   return out;
 }
 

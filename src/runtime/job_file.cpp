@@ -92,6 +92,9 @@ po::options_description schema() {
           "gradient clipping (0: none)")(
           "stage1.activation_checkpointing", po::value<bool>()->default_value(false),
           "keep only each decoder layer's input and recompute the layer in the backward pass")(
+          "stage1.loader_threads", po::value<std::int64_t>(),
+          "threads decoding and preprocessing the next micro-batches' images (0: the training thread "
+          "itself; default: the CPUs the rank may run on)")(
           "stage1.data_parallel", po::value<bool>()->default_value(false),
           "train each projector data-parallel over a worker group (score tasks then run on groups)")
       // [a_score]
@@ -137,6 +140,9 @@ po::options_description schema() {
           "progress lines then print MFU")(
           "stage2.overlap_reduction", po::value<bool>()->default_value(false),
           "MPI (CPU) groups: sum each gradient bucket during the backward (MPI_Iallreduce); off: after it")(
+          "stage2.loader_threads", po::value<std::int64_t>(),
+          "threads decoding and preprocessing the next micro-batches' images (0: the training thread "
+          "itself; default: the CPUs the rank may run on)")(
           "stage2.activation_checkpointing", po::value<bool>()->default_value(false),
           "keep only each decoder layer's input and recompute the layer in the backward pass: saved "
           "activations fall to about 1/layers for one more forward pass per step")(
@@ -289,6 +295,11 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
           "must be from 1 to " + std::to_string(kMaxEpochs));
   s.stage1.max_length = value_of<std::int64_t>(vm, "stage1.max_length");
   s.stage1.activation_checkpointing = value_of<bool>(vm, "stage1.activation_checkpointing");
+  if (vm.count("stage1.loader_threads")) {
+    s.stage1.loader_threads = value_of<std::int64_t>(vm, "stage1.loader_threads");
+    require(s.stage1.loader_threads >= 0 && s.stage1.loader_threads <= 256, "stage1.loader_threads",
+            "must be 0 to 256");
+  }
   require(s.stage1.max_length >= 1, "stage1.max_length", "must be at least 1");
   s.stage1.max_samples = value_of<std::int64_t>(vm, "stage1.max_samples");
   require(s.stage1.max_samples >= 0, "stage1.max_samples", "must not be negative");
@@ -375,6 +386,10 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   t.max_grad_norm = value_of<double>(vm, "stage2.max_grad_norm");
   t.overlap_reduction = value_of<bool>(vm, "stage2.overlap_reduction");
   t.activation_checkpointing = value_of<bool>(vm, "stage2.activation_checkpointing");
+  if (vm.count("stage2.loader_threads")) {
+    t.loader_threads = value_of<std::int64_t>(vm, "stage2.loader_threads");
+    require(t.loader_threads >= 0 && t.loader_threads <= 256, "stage2.loader_threads", "must be 0 to 256");
+  }
   t.peak_tflops = value_of<double>(vm, "stage2.peak_tflops");
   require(t.peak_tflops >= 0 && std::isfinite(t.peak_tflops), "stage2.peak_tflops", "must not be negative");
   t.checkpoint_every = value_of<std::int64_t>(vm, "stage2.checkpoint_every");

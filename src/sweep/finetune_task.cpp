@@ -19,6 +19,7 @@
 #include "acsweep/sweep/seed_streams.hpp"
 #include "acsweep/sweep/stage1_projector.hpp"
 #include "acsweep/train/autocast.hpp"
+#include "acsweep/train/prompt_batches.hpp"
 #include "acsweep/train/stage2.hpp"
 
 namespace acsweep::sweep {
@@ -131,6 +132,8 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
   o.bf16 = bf16_on(s.llm, state.device);
   o.max_length = f.stage2.max_length;
   o.max_bad_fraction = job.max_bad_fraction;
+  o.loader_threads = f.stage2.loader_threads >= 0 ? static_cast<std::size_t>(f.stage2.loader_threads)
+                                                  : train::default_loader_threads();
   o.checkpoint_every = f.stage2.checkpoint_every;
   o.keep_checkpoints = f.stage2.keep_checkpoints;
   // As the memory plan chose it (shard = auto, param_dtype = auto), for this group and device.
@@ -167,6 +170,7 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
       });
   report_left_out(rank, group_rank, setting.name, 2, "answer", trained.left_out, trained.truncated,
                   trained.skipped_too_long);
+  report_loader(rank, setting.name, 2, trained.seconds, trained.loader_wait_seconds, o.loader_threads);
   if (trained.resumed_from > 0 && group_rank == 0)
     std::fprintf(stderr, "acsweep [rank %d] %s: stage 2 resumed from the checkpoint of step %lld\n", rank,
                  setting.name.c_str(), static_cast<long long>(trained.resumed_from));

@@ -10,6 +10,7 @@
 #include "acsweep/models/torch_weights.hpp"
 #include "acsweep/runtime/mpi.hpp"
 #include "acsweep/sweep/seed_streams.hpp"
+#include "acsweep/train/prompt_batches.hpp"
 #include "acsweep/train/stage1.hpp"
 
 namespace acsweep::sweep {
@@ -67,6 +68,8 @@ Stage1Projector stage1_projector(RankState& state, models::VisionRepresentation&
   o.max_length = s.max_length;
   o.max_bad_fraction = job.max_bad_fraction;
   o.activation_checkpointing = s.activation_checkpointing;
+  o.loader_threads =
+      s.loader_threads >= 0 ? static_cast<std::size_t>(s.loader_threads) : train::default_loader_threads();
   auto last = std::chrono::steady_clock::now() - std::chrono::seconds(10);
   std::unique_ptr<train::AllReduce> all_reduce;
   if (s.data_parallel)
@@ -92,6 +95,7 @@ Stage1Projector stage1_projector(RankState& state, models::VisionRepresentation&
       });
   report_left_out(rank, group_rank, setting.name, 1, "caption", result.left_out, result.truncated,
                   result.skipped_too_long);
+  report_loader(rank, setting.name, 1, result.seconds, result.loader_wait_seconds, o.loader_threads);
   out.projector = result.projector;
   for (const double v : result.step_loss) out.loss.push_back(static_cast<float>(v));  // as a reader gets them
   out.examples = result.examples;
@@ -125,6 +129,15 @@ void report_left_out(int rank, int group_rank, const std::string& setting, int s
         "acsweep [rank %d] %s: stage %d: %zu examples cut to the context as LLaVA cuts them, %zu left "
         "out (their image, or all their %s, beyond it)\n",
         rank, setting.c_str(), stage, truncated, too_long, trained);
+}
+
+void report_loader(int rank, const std::string& setting, int stage, double seconds, double waited,
+                   std::size_t threads) {
+  if (seconds <= 0) return;
+  std::fprintf(stderr,
+               "acsweep [rank %d] %s: stage %d waited %.1f s of %.1f s (%.1f%%) for its images, %zu loader "
+               "thread(s)\n",
+               rank, setting.c_str(), stage, waited, seconds, 100 * waited / seconds, threads);
 }
 
 }  // namespace acsweep::sweep

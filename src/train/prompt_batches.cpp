@@ -1,8 +1,11 @@
 #include "acsweep/train/prompt_batches.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <thread>
 
 #include "acsweep/error.hpp"
 #include "acsweep/law/seeded_rng.hpp"
@@ -58,6 +61,27 @@ void check_bad_images(const char* stage, double bad, std::size_t examples, doubl
   throw InputError(
       std::string(stage) + ": " + counts +
       (mine.empty() ? " (named on the ranks that met them)" : "; this rank's first: " + *mine.begin()));
+}
+
+std::unique_ptr<TrainingLoader> training_loader(const models::VisionRepresentation& representation,
+                                                std::size_t micro_batches,
+                                                std::function<std::vector<std::string>(std::size_t)> paths_of,
+                                                std::size_t threads) {
+  // Two micro-batches per thread in flight at most: enough to hide a slow one, and the memory of
+  // a few micro-batches of pixels.
+  return std::make_unique<TrainingLoader>(
+      micro_batches,
+      [&representation, paths_of = std::move(paths_of)](std::size_t i) {
+        return models::prepare_for_training(representation, paths_of(i));
+      },
+      threads, 2 * std::max<std::size_t>(threads, 1));
+}
+
+std::size_t default_loader_threads() {
+  cpu_set_t cpus;
+  if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+    return static_cast<std::size_t>(std::max(CPU_COUNT(&cpus), 1));
+  return std::max(1u, std::thread::hardware_concurrency());
 }
 
 std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, std::int64_t epoch) {

@@ -83,73 +83,103 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
   // At shard level parameters every layer is gathered as it runs, and so also recomputed.
   const LayerCheckpointing checkpointing(llm, options.activation_checkpointing,
                                          gathered ? optimizer.sharded() : nullptr);
-  std::vector<std::size_t> order;
-  std::int64_t order_epoch = -1;
+  // The rank's micro-steps of every step still to run, in training order (indices into `usable`):
+  // the loader prepares their images ahead of the loop.
+  struct MicroStep {
+    bool idle = false;  // past this rank's share of a short last batch
+    bool last = false;  // holds the end of this rank's share, or is idle: reductions may start
+    std::vector<std::size_t> examples;
+  };
+  struct Step {
+    double tokens = 0;  // answer tokens of the whole global batch: every rank counts them alike
+    std::vector<MicroStep> micro;
+  };
+  std::vector<Step> plan;
+  std::vector<const MicroStep*> loaded;  // the micro-steps that run a forward pass
+  {
+    std::vector<std::size_t> order;
+    std::int64_t order_epoch = -1;
+    for (std::int64_t step = cursor.step; step < last; ++step) {
+      const std::int64_t epoch = step / per_epoch, b = step % per_epoch;
+      if (epoch != order_epoch) {
+        order = epoch_order(usable.size(), options.data_seed, epoch);
+        order_epoch = epoch;
+      }
+      const auto begin = static_cast<std::size_t>(b * G),
+                 end = static_cast<std::size_t>(std::min(n, b * G + G));
+      Step& planned = plan.emplace_back();
+      planned.tokens = trainable_tokens(usable, order, begin, end);
+      const auto [mine_begin, mine_end] =
+          rank_share(begin, end, static_cast<std::size_t>(rank), static_cast<std::size_t>(ranks));
+      // Micro-steps of the rank with the largest share: a sharded group reduces at every one, so a
+      // rank with less data takes its last ones without a backward, or, where the layers are
+      // gathered as they run, with a forward and backward whose loss weighs nothing (on the global
+      // batch's first example).
+      const auto largest =
+          rank_share(begin, end, static_cast<std::size_t>(ranks - 1), static_cast<std::size_t>(ranks));
+      const auto micro = static_cast<std::size_t>(options.micro_batch);
+      const std::size_t micro_steps = (largest.second - largest.first + micro - 1) / micro;
+      for (std::size_t k = 0; k < micro_steps; ++k) {
+        MicroStep& m = planned.micro.emplace_back();
+        const std::size_t from = mine_begin + k * micro;
+        m.idle = from >= mine_end;
+        m.last = from + micro >= mine_end;
+        if (m.idle && gathered) m.examples.push_back(order[begin]);
+        for (std::size_t i = from; i < std::min(mine_end, from + micro); ++i) m.examples.push_back(order[i]);
+      }
+    }
+  }
+  for (const auto& step : plan)
+    for (const auto& m : step.micro)
+      if (!m.examples.empty()) loaded.push_back(&m);
+  auto loader = training_loader(
+      representation, loaded.size(),
+      [&](std::size_t i) {
+        std::vector<std::string> images;
+        for (const auto e : loaded[i]->examples) images.push_back(usable[e]->image);
+        return images;
+      },
+      options.loader_threads);
+
   double tokens_seen = 0, flops = 0;
   const double attention =
       12.0 * static_cast<double>(llm->config().num_hidden_layers * llm->config().hidden_size);
   const auto start = std::chrono::steady_clock::now();
-  for (std::int64_t step = cursor.step; step < last; ++step) {
-    const std::int64_t epoch = step / per_epoch, b = step % per_epoch;
-    if (epoch != order_epoch) {
-      order = epoch_order(usable.size(), options.data_seed, epoch);
-      order_epoch = epoch;
-    }
-    const std::int64_t begin = b * G, size = std::min(n, begin + G) - begin;
-    // Answer tokens of the whole global batch: every rank counts them alike.
-    const double tokens = trainable_tokens(usable, order, static_cast<std::size_t>(begin),
-                                           static_cast<std::size_t>(begin + size));
-    const auto share = rank_share(static_cast<std::size_t>(begin), static_cast<std::size_t>(begin + size),
-                                  static_cast<std::size_t>(rank), static_cast<std::size_t>(ranks));
-    const auto mine_begin = static_cast<std::int64_t>(share.first),
-               mine_end = static_cast<std::int64_t>(share.second);
-    // Micro-steps of the rank with the largest share: a sharded group reduces at every one, so a
-    // rank with less data takes its last ones without a backward, or, where the layers are
-    // gathered as they run, with a forward and backward whose loss weighs nothing.
-    const auto largest = rank_share(static_cast<std::size_t>(begin), static_cast<std::size_t>(begin + size),
-                                    static_cast<std::size_t>(ranks - 1), static_cast<std::size_t>(ranks));
-    const std::int64_t micro_steps =
-        (static_cast<std::int64_t>(largest.second - largest.first) + options.micro_batch - 1) /
-        options.micro_batch;
-
+  const std::int64_t first_step = cursor.step;
+  for (std::int64_t step = first_step; step < last; ++step) {
+    const Step& planned = plan[static_cast<std::size_t>(step - first_step)];
+    const double tokens = planned.tokens;
     optimizer.zero_grad();
     auto loss_sum = torch::zeros({1}, torch::TensorOptions().device(device));
-    for (std::int64_t k = 0; k < micro_steps; ++k) {
-      const std::int64_t m = mine_begin + k * options.micro_batch;
-      const bool idle = m >= mine_end;
-      if (idle && !gathered) {
+    for (std::size_t k = 0; k < planned.micro.size(); ++k) {
+      const MicroStep& m = planned.micro[k];
+      if (m.examples.empty()) {  // idle, and the layers whole: no forward pass
         optimizer.after_backward();
         continue;
       }
-      std::vector<std::string> images;
       std::vector<const models::TokenizedPrompt*> prompts;
-      if (idle) {  // the collectives of a micro-step, on the global batch's first example
-        const auto& example = *usable[order[static_cast<std::size_t>(begin)]];
-        images.push_back(example.image);
-        prompts.push_back(&example.prompt);
-      }
-      for (std::int64_t i = m; i < std::min(mine_end, m + options.micro_batch); ++i) {
-        const auto& example = *usable[order[static_cast<std::size_t>(i)]];
-        images.push_back(example.image);
-        prompts.push_back(&example.prompt);
-        const auto length = static_cast<double>(models::spliced_length(example.prompt, visual_length));
+      for (const auto e : m.examples) {
+        prompts.push_back(&usable[e]->prompt);
+        if (m.idle) continue;
+        const auto length = static_cast<double>(models::spliced_length(usable[e]->prompt, visual_length));
         tokens_seen += length;
         flops += length * (6.0 * llm_parameters + attention * length);
       }
+      auto batch = loader->next();
+      result.left_out.insert(batch.left_out.begin(), batch.left_out.end());
       torch::Tensor negative_log_likelihood;
       {
         const Bf16Autocast autocast(device, autocast_on);
-        const auto decoded = models::decode_for_training(images, result.left_out);
-        const auto visual = projector->forward(models::visual_tokens(representation, decoded.images));
+        const auto visual = projector->forward(models::visual_tokens(representation, batch.prepared));
         std::vector<std::int64_t> counts;
         const auto log_probs = models::trainable_token_log_probs(llm, prompts, visual, counts);
-        negative_log_likelihood = -models::without_unusable(log_probs, counts, decoded.usable).sum();
+        negative_log_likelihood = -models::without_unusable(log_probs, counts, batch.usable).sum();
       }
-      if (m + options.micro_batch >= mine_end) optimizer.before_last_backward();
+      if (m.last) optimizer.before_last_backward();
       // Prescaled: the sum over ranks is the global mean.
-      (negative_log_likelihood * (idle ? 0.0 : 1.0 / tokens)).backward();
+      (negative_log_likelihood * (m.idle ? 0.0 : 1.0 / tokens)).backward();
       optimizer.after_backward();
-      if (!idle) loss_sum += negative_log_likelihood.detach();
+      if (!m.idle) loss_sum += negative_log_likelihood.detach();
     }
     optimizer.reduce();  // every rank, even one whose share of a short last batch is empty
     // The loss and the bad images of the group, in one reduction (float32, as the reducers take).
@@ -177,6 +207,8 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
       progress({cursor.step, result.steps, cursor.step_loss.back(), result.tokens_per_second,
                 result.flops_per_second, result.peak_bytes});
   }
+  result.loader_wait_seconds = loader->waited_seconds();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (gathered) optimizer.sharded()->gather_all();  // the model whole again for what follows
   result.step_loss = cursor.step_loss;
   result.peak_bytes = models::peak_memory_bytes(device);

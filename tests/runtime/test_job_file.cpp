@@ -158,6 +158,20 @@ TEST_F(JobFileTest, Stage2ShardAndWeightDtype) {
             std::string::npos);
 }
 
+TEST_F(JobFileTest, LoaderThreadsDefaultToTheRanksCpusAndAreBounded) {
+  const std::string text = scoring_job(dir_);
+  const JobSpec plain = read_job(write(text));
+  EXPECT_EQ(plain.scoring->stage1.loader_threads, -1);  // -1: the CPUs the rank may run on
+  EXPECT_EQ(plain.scoring->finetune->stage2.loader_threads, -1);
+  const JobSpec set = read_job(write(text), {"stage1.loader_threads=0", "stage2.loader_threads=6"});
+  EXPECT_EQ(set.scoring->stage1.loader_threads, 0);
+  EXPECT_EQ(set.scoring->finetune->stage2.loader_threads, 6);
+  EXPECT_NE(error_of(text, {"stage1.loader_threads=-2"}).find("[stage1] loader_threads: must be 0 to 256"),
+            std::string::npos);
+  EXPECT_NE(error_of(text, {"stage2.loader_threads=1000"}).find("[stage2] loader_threads: must be 0 to 256"),
+            std::string::npos);
+}
+
 TEST(Layout, DefaultsAndRoles) {
   EXPECT_EQ(default_layout(1).groups, 0);
   EXPECT_EQ(default_layout(2).group_size, 1);

@@ -39,16 +39,22 @@ std::vector<ImagePrompt> vicuna_conversations(const Tokenizer& tokenizer, const 
 torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vector<std::string>& images);
 torch::Tensor visual_tokens(VisionRepresentation& representation, const std::vector<data::Image>& images,
                             VisionRepresentation::Aspect aspect = VisionRepresentation::Aspect::configured);
+torch::Tensor visual_tokens(VisionRepresentation& representation,
+                            const VisionRepresentation::Prepared& prepared);
 
-// Training's images: each decoded; one that does not decode becomes a black image and `usable`
-// false, and why is added to `left_out`. An empty path (a text-only conversation) becomes a black
-// stand-in, usable: its prompt never shows it. The batch keeps its shape and its token count, so every
-// rank of a data-parallel group goes on alike without being told (training_weights).
+// A training micro-batch's images, as the data loader prepares them: each decoded and
+// preprocessed for the representation; one that does not decode becomes a black image, `usable`
+// false, and why goes to `left_out`. An empty path (a text-only conversation) becomes a black
+// stand-in, usable: its prompt never shows it. The batch keeps its shape and its token count, so
+// every rank of a data-parallel group goes on alike without being told (training_weights).
+// Runs on the CPU alone: safe on the loader's threads.
 struct TrainingImages {
-  std::vector<data::Image> images;
+  VisionRepresentation::Prepared prepared;
   std::vector<bool> usable;
+  std::set<std::string> left_out;
 };
-TrainingImages decode_for_training(const std::vector<std::string>& paths, std::set<std::string>& left_out);
+TrainingImages prepare_for_training(const VisionRepresentation& representation,
+                                    const std::vector<std::string>& paths);
 
 // `log_probs` of trainable_token_log_probs (per prompt, `counts` tokens each) with the tokens of
 // the prompts whose image was not usable set to 0: their captions are left out of the loss.

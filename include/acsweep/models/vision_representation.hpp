@@ -31,6 +31,15 @@ class VisionRepresentation {
   enum class Aspect { configured, original };
   Encoded encode(const std::vector<data::Image>& images, Aspect aspect = Aspect::configured);
 
+  // encode's two halves. prepare runs on the CPU alone and touches no state, so a data loader's
+  // threads run it ahead of the training thread; encode then moves the pixels to the device.
+  struct Prepared {
+    std::vector<torch::Tensor> pixels;             // per member: [B, 3, H, W] float32 on the CPU
+    std::vector<data::ImageTransform> transforms;  // per image, as Encoded's
+  };
+  Prepared prepare(const std::vector<data::Image>& images, Aspect aspect = Aspect::configured) const;
+  Encoded encode(const Prepared& prepared);
+
   std::int64_t channels() const;
   // Cells of the common grid (the LLM's visual tokens per image); found once, by a blank image.
   std::int64_t visual_token_count();

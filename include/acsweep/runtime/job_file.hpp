@@ -58,6 +58,7 @@ struct Stage1Section {
   // tasks (spare ranks have none to take), and a finetune that trains its projector uses its group.
   bool data_parallel = false;
   bool activation_checkpointing = false;  // recompute each decoder layer in the backward pass
+  std::int64_t loader_threads = -1;       // threads preparing images ahead (-1: the rank's CPUs)
 };
 
 struct AScoreSection {
@@ -87,6 +88,7 @@ struct Stage2Section {
   bool overlap_reduction = false;         // MPI: start each gradient bucket's sum during the backward
   bool activation_checkpointing = false;  // recompute each decoder layer in the backward pass
   bool save_model = true;                 // the finetuned model as a LLaVA folder
+  std::int64_t loader_threads = -1;       // threads preparing images ahead (-1: the rank's CPUs)
 };
 
 struct BenchmarkSpec {

@@ -39,5 +39,9 @@ Stage1Projector stage1_projector(RankState& state, models::VisionRepresentation&
 // examples were cut to the context as LLaVA cuts them or left out as too long.
 void report_left_out(int rank, int group_rank, const std::string& setting, int stage, const char* trained,
                      const std::set<std::string>& bad, std::size_t truncated, std::size_t too_long);
+// How long a stage's training loop waited for its data loader (each rank its own): a share that
+// stays high says the loader needs more threads (`[stageN] loader_threads`) or faster storage.
+void report_loader(int rank, const std::string& setting, int stage, double seconds, double waited,
+                   std::size_t threads);
 
 }  // namespace acsweep::sweep

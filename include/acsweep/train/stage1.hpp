@@ -36,8 +36,9 @@ struct Stage1Options {
   std::uint64_t init_seed = 0;            // the projector's initial weights
   bool bf16 = false;                      // bf16 autocast in the forward passes (train/autocast.hpp)
   bool activation_checkpointing = false;  // the LLM's layers recomputed in the backward pass
-  std::int64_t max_length = 0;    // tokens, visual ones included, a caption may take (0: the LLM's context)
-  double max_bad_fraction = 1.0;  // of the captions, whose image may not decode (check_bad_images)
+  std::int64_t max_length = 0;     // tokens, visual ones included, a caption may take (0: the LLM's context)
+  double max_bad_fraction = 1.0;   // of the captions, whose image may not decode (check_bad_images)
+  std::size_t loader_threads = 0;  // background threads preparing images (0: the training thread)
 };
 
 struct Stage1Progress {
@@ -52,6 +53,8 @@ struct Stage1Result {
   std::size_t examples = 0;          // trained on, per epoch
   std::size_t skipped_too_long = 0;  // captions that do not fit the context even cut (prompt_batches.hpp)
   std::size_t truncated = 0;         // captions cut to the context, as LLaVA cuts them
+  // The training loop's seconds, and those it waited for the data loader's images.
+  double seconds = 0, loader_wait_seconds = 0;
   // This rank's captions whose image did not decode (why, naming the file): left out of the loss,
   // their tokens still in its denominator, so every rank of the group steps alike.
   std::set<std::string> left_out;

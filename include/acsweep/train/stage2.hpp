@@ -58,6 +58,7 @@ struct Stage2Options {
   double max_bad_fraction = 1.0;  // of the conversations, whose image may not decode (check_bad_images)
   std::int64_t max_length =
       0;  // tokens, visual ones included, a conversation may take (0: the LLM's context)
+  std::size_t loader_threads = 0;  // background threads preparing images (0: the training thread)
 };
 
 struct Stage2Progress {
@@ -78,6 +79,8 @@ struct Stage2Result {
   // This rank's conversations whose image did not decode: left out of the loss (stage1.hpp).
   std::set<std::string> left_out;
   double tokens_per_second = 0, flops_per_second = 0;
+  // This run's seconds in the training loop, and those it waited for the data loader's images.
+  double seconds = 0, loader_wait_seconds = 0;
   std::int64_t peak_bytes = 0;  // this process's peak memory at the end
 };
 
