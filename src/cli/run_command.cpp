@@ -61,7 +61,8 @@ int run_run(const std::vector<std::string>& args, const CommandContext& context)
   }
   if (!dry_run)
     sweep::check_memory(memory, job, world.layout().group_size);  // a job that cannot fit does no work
-  const sweep::JobPlan plan = sweep::plan_job(job, world);        // every rank plans alike
+  const sweep::JobPlan plan =
+      sweep::plan_job(job, world);  // rank 0 checks the images, the rest take its list
   if (dry_run) {
     if (world.rank() == 0) {
       print_job(job, world);

@@ -1,5 +1,6 @@
 #include "acsweep/data/llava.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -37,7 +38,8 @@ std::string resolve_inside(const std::string& folder, const std::string& relativ
   return (fs::path(folder) / path).lexically_normal().string();
 }
 
-LlavaDataset read_llava_json(const std::string& json_path, const std::string& image_folder) {
+LlavaDataset read_llava_json(const std::string& json_path, const std::string& image_folder,
+                             const std::vector<std::size_t>* known_missing) {
   const std::string text = read_bounded(json_path, kMaxLlavaJsonBytes, "the LLaVA JSON file");
   nlohmann::json doc;
   try {
@@ -74,8 +76,11 @@ LlavaDataset read_llava_json(const std::string& json_path, const std::string& im
       if (item.contains("image")) {
         if (!item["image"].is_string()) throw InputError(where + ": 'image' is not a path");
         example.image = resolve_inside(image_folder, item["image"].get<std::string>(), where);
-        if (!fs::is_regular_file(example.image))
+        if (known_missing ? std::binary_search(known_missing->begin(), known_missing->end(), i)
+                          : !fs::is_regular_file(example.image)) {
+          out.missing.push_back(i);
           throw InputError(where + ": image " + example.image + " is missing");
+        }
       }
       out.examples.push_back(std::move(example));
     } catch (const InputError& e) {

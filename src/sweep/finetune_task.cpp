@@ -26,11 +26,12 @@ namespace acsweep::sweep {
 namespace fs = std::filesystem;
 
 std::shared_ptr<FinetuneData> load_finetune_data(const runtime::FinetuneSection& f,
-                                                 const models::Tokenizer& tokenizer) {
+                                                 const models::Tokenizer& tokenizer,
+                                                 const std::vector<std::size_t>& missing) {
   auto state = std::make_shared<FinetuneData>();
   std::size_t left_out = 0;
   state->conversations = models::vicuna_conversations(
-      tokenizer, data::read_llava_json(f.stage2.data, f.stage2.images), left_out);
+      tokenizer, data::read_llava_json(f.stage2.data, f.stage2.images, &missing), left_out);
   for (const auto& b : f.benchmarks)
     state->benchmarks.push_back(eval::read_benchmark(b.path, fs::path(b.path).parent_path().string(),
                                                      eval::benchmark_kind(b.kind), b.name));

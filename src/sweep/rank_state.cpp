@@ -27,8 +27,8 @@ std::shared_ptr<RankState> load_rank_state(const ScoringPlan& plan, const runtim
   state->llm_folder = s.llm.folder;
   frozen_llm(*state);
   state->tokenizer = std::make_unique<models::Tokenizer>(s.llm.tokenizer);
-  const auto captions =
-      models::plain_captions(*state->tokenizer, data::read_llava_json(s.stage1.data, s.stage1.images));
+  const auto captions = models::plain_captions(
+      *state->tokenizer, data::read_llava_json(s.stage1.data, s.stage1.images, &plan.missing.stage1));
   for (const auto i : plan.train) state->train.push_back(captions.at(i));
   for (const auto i : plan.heldout) state->heldout.push_back(captions.at(i));
   state->pairs =

@@ -151,10 +151,12 @@ std::string ScoringPlan::sample_width_source(const std::string& name) {
 namespace {
 
 // The finetune tasks: one whole-group task per chosen setting, after the score tasks.
-void plan_finetunes(ScoringPlan& plan, const runtime::JobSpec& job) {
+void plan_finetunes(ScoringPlan& plan, const runtime::JobSpec& job, const MissingImages* found) {
   const auto& s = *job.scoring;
   const auto& f = *s.finetune;
-  const data::LlavaDataset conversations = data::read_llava_json(f.stage2.data, f.stage2.images);
+  const data::LlavaDataset conversations =
+      data::read_llava_json(f.stage2.data, f.stage2.images, found ? &found->stage2 : nullptr);
+  plan.missing.stage2 = conversations.missing;
   plan.skipped.insert(plan.skipped.end(), conversations.skipped.begin(), conversations.skipped.end());
   std::size_t with_image = 0, trained = 0;  // Stage 2 trains text-only conversations too
   for (const auto& example : conversations.examples) {
@@ -243,10 +245,12 @@ void plan_finetunes(ScoringPlan& plan, const runtime::JobSpec& job) {
 
 }  // namespace
 
-ScoringPlan plan_scoring(const runtime::JobSpec& job) {
+ScoringPlan plan_scoring(const runtime::JobSpec& job, const MissingImages* found) {
   const auto& s = *job.scoring;
   ScoringPlan plan;
-  const data::LlavaDataset captions = data::read_llava_json(s.stage1.data, s.stage1.images);
+  const data::LlavaDataset captions =
+      data::read_llava_json(s.stage1.data, s.stage1.images, found ? &found->stage1 : nullptr);
+  plan.missing.stage1 = captions.missing;
   plan.skipped = captions.skipped;
   std::vector<std::string> ids;
   for (const auto& example : captions.examples)
@@ -330,7 +334,7 @@ ScoringPlan plan_scoring(const runtime::JobSpec& job) {
   }
   plan.score_tasks = plan.tasks.size();
   plan.finetune_task.assign(plan.score_tasks, std::string::npos);
-  if (s.finetune) plan_finetunes(plan, job);
+  if (s.finetune) plan_finetunes(plan, job, found);
   return plan;
 }
 

@@ -27,7 +27,8 @@ void register_scoring_tasks(runtime::TaskRegistry& registry, const ScoringPlan& 
   registry.add_group("finetune", [state, finetune, &plan, &job, rank, local_rank](
                                      const runtime::TaskDescriptor& task, MPI_Comm group) {
     if (!*state) *state = load_rank_state(plan, *job.scoring, local_rank);
-    if (!*finetune) *finetune = load_finetune_data(*job.scoring->finetune, *(*state)->tokenizer);
+    if (!*finetune)
+      *finetune = load_finetune_data(*job.scoring->finetune, *(*state)->tokenizer, plan.missing.stage2);
     return finetune_setting(**state, **finetune, job, task, group, rank);
   });
 }

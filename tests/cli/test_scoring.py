@@ -470,3 +470,23 @@ def test_an_image_that_does_not_decode_leaves_its_caption_or_pair_out(acsweep, t
         shapes, yes_no = f["tasks/per_sample/shapes_correct"][-1], f["tasks/per_sample/yes_no_correct"][-1]
         assert np.isnan(shapes).sum() == 1 and np.isnan(yes_no).sum() == 2
         assert f["finetune/shapes"][0] == pytest.approx(100 * np.nanmean(shapes))
+
+
+def test_only_the_planning_rank_looks_for_missing_images_and_every_rank_leaves_them_out(acsweep, world):
+    # Two captions whose images are not there: rank 0 finds them while planning, and the other
+    # ranks take its list, so the two runs hold the same numbers and the summary names them once.
+    captions = json.loads((world / "world" / "captions.json").read_text())
+    extra = [dict(captions[0], id=f"gone{i}", image=f"gone{i}.jpg") for i in range(2)]
+    (world / "world" / "captions_gone.json").write_text(json.dumps(captions[:5] + extra + captions[5:]))
+    job = write_job(world, JOB.replace("captions.json", "captions_gone.json").replace(
+        "settings = clip; dino; clip+dino", "settings = clip"), name="gone.ini")
+    one = run(acsweep, job, "job.output=gone1")
+    three = run(acsweep, job, "job.output=gone3", ranks=3)
+    for done in (one, three):
+        for i in range(2):
+            named = [line for line in done.stderr.splitlines() if f"gone{i}.jpg is missing" in line]
+            assert len(named) == 1, done.stderr
+            assert f"item {5 + i} (id gone{i})" in named[0]
+    with segment(world / "gone1", 1) as a, segment(world / "gone3", 1) as b:
+        assert a["scores"]["stage1_captions"][()][0] == 40
+        np.testing.assert_array_equal(a["tasks/values"][()], b["tasks/values"][()])

@@ -49,8 +49,21 @@ TEST_F(DatasetTest, LlavaItemsReadOrSkippedWithReasons) {
   EXPECT_NE(set.skipped[2].find("'../secret.jpg' leaves the image folder"), std::string::npos);
   EXPECT_NE(set.skipped[3].find("'/etc/passwd' is absolute"), std::string::npos);
   EXPECT_NE(set.skipped[4].find("unknown speaker 'robot'"), std::string::npos);
+  EXPECT_EQ(set.missing, std::vector<std::size_t>{3});
   EXPECT_THROW(read_llava_json(write("bad.json", R"({"not": "a list"})"), dir_.string()), InputError);
   EXPECT_THROW(read_llava_json(write("broken.json", "[{"), dir_.string()), InputError);
+
+  // A rank that did not plan takes the planning rank's list and touches no image: item 0's image
+  // exists but is listed missing, item 3's is absent but not listed.
+  const std::vector<std::size_t> found{0};
+  const LlavaDataset taken = read_llava_json(json, (dir_ / "images").string(), &found);
+  ASSERT_EQ(taken.examples.size(), 2u);
+  EXPECT_EQ(taken.examples[0].id, "7");
+  EXPECT_EQ(taken.examples[1].id, "missing");
+  EXPECT_EQ(taken.missing, std::vector<std::size_t>{0});
+  EXPECT_NE(
+      taken.skipped[0].find("item 0 (id ok): image " + (dir_ / "images/coco/1.jpg").string() + " is missing"),
+      std::string::npos);
 }
 
 std::string render(const std::vector<PromptPiece>& pieces, bool trainable_only = false) {

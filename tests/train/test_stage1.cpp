@@ -330,11 +330,30 @@ TEST_F(Stage1, BadImagesAreSkippedUntilThereAreTooMany) {
   o.epochs = 1;
   auto damaged = train_;
   const std::string broken = write("broken.jpg", "\xff\xd8\xff\xe0 the rest of this JPEG is lost");
+  const std::string empty = write("empty.jpg", "");
+  // A PNG whose header claims 100000 x 100000 pixels: refused before anything is allocated.
+  const std::string bomb =
+      write("bomb.png", std::string("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\x01\x86\xa0\0\x01\x86\xa0"
+                                    "\x08\x02\0\0\0\0\0\0\0",
+                                    33));
   damaged[5].image = broken;
-  o.max_bad_fraction = 1.5 / static_cast<double>(damaged.size());  // one allowed
+  damaged[9].image = empty;
+  damaged[14].image = bomb;
+  o.max_bad_fraction = 3.5 / static_cast<double>(damaged.size());  // three allowed
   const auto trained = train_projector(llm_, rep, damaged, o);
-  ASSERT_EQ(trained.left_out.size(), 1u);
-  EXPECT_NE(trained.left_out.begin()->find(broken), std::string::npos);
+  ASSERT_EQ(trained.left_out.size(), 3u);
+  for (const auto& file : {broken, empty, bomb})
+    EXPECT_EQ(std::count_if(trained.left_out.begin(), trained.left_out.end(),
+                            [&](const std::string& why) { return why.find(file) != std::string::npos; }),
+              1)
+        << file;
+  EXPECT_EQ(std::count_if(trained.left_out.begin(), trained.left_out.end(),
+                          [](const std::string& why) {
+                            return why.find("100000 x 100000 pixels") != std::string::npos;
+                          }),
+            1);
+  damaged[9].image = train_[9].image;
+  damaged[14].image = train_[14].image;
   o.max_bad_fraction = 0.5 / static_cast<double>(damaged.size());  // none
   try {
     train_projector(llm_, rep, damaged, o);

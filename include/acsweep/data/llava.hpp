@@ -23,9 +23,14 @@ struct LlavaExample {
 struct LlavaDataset {
   std::vector<LlavaExample> examples;
   std::vector<std::string> skipped;  // why each unusable item was left out
+  std::vector<std::size_t> missing;  // the items (places in the file) left out for a missing image
 };
 
-LlavaDataset read_llava_json(const std::string& json_path, const std::string& image_folder);
+// Every item's image is checked to exist, unless `known_missing` (ascending places in the file)
+// says which are missing, as the rank that planned the job found them: then no image file is
+// touched, and the same items are left out.
+LlavaDataset read_llava_json(const std::string& json_path, const std::string& image_folder,
+                             const std::vector<std::size_t>* known_missing = nullptr);
 
 // `relative` resolved inside `folder`; InputError naming `where` for absolute paths and escapes.
 std::string resolve_inside(const std::string& folder, const std::string& relative, const std::string& where);

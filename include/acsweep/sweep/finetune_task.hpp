@@ -24,8 +24,10 @@ struct FinetuneData {
   std::vector<eval::Benchmark> benchmarks;
 };
 
+// `missing`: the Stage-2 items whose image the planning rank found missing (ScoringPlan).
 std::shared_ptr<FinetuneData> load_finetune_data(const runtime::FinetuneSection& f,
-                                                 const models::Tokenizer& tokenizer);
+                                                 const models::Tokenizer& tokenizer,
+                                                 const std::vector<std::size_t>& missing);
 
 runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, const runtime::JobSpec& job,
                                      const runtime::TaskDescriptor& task, MPI_Comm group, int rank);

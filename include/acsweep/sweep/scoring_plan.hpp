@@ -26,6 +26,12 @@
 
 namespace acsweep::sweep {
 
+// The items of the Stage-1 and Stage-2 LLaVA files whose image is missing (places in each file):
+// found by the rank that plans, the only one that looks at every image, and handed to the others.
+struct MissingImages {
+  std::vector<std::size_t> stage1, stage2;
+};
+
 struct ScoringPlan {
   std::vector<runtime::TaskDescriptor> tasks;  // one per setting, in [search] order, then the finetunes
   std::size_t score_tasks = 0;
@@ -41,6 +47,7 @@ struct ScoringPlan {
   std::vector<std::size_t> benchmark_items;
   std::vector<std::string> skipped;  // caption items, pairs and benchmark lines left out, with why
   KnownResults known;                // [known]: these settings are not finetuned, their results are given
+  MissingImages missing;
 
   static const std::vector<std::string>& value_names();  // of a score task's row
   std::vector<std::string> finetune_value_names() const;
@@ -52,6 +59,8 @@ struct ScoringPlan {
 
 // InputError naming the file or key when the data cannot make a sweep (too few captions for the
 // manifest, no valid pair).
-ScoringPlan plan_scoring(const runtime::JobSpec& job);
+// `found`: the missing images as the planning rank found them (read_llava_json's known_missing);
+// without it every image is checked here.
+ScoringPlan plan_scoring(const runtime::JobSpec& job, const MissingImages* found = nullptr);
 
 }  // namespace acsweep::sweep
