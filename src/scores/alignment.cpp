@@ -1,8 +1,10 @@
 #include "acsweep/scores/alignment.hpp"
 
+#include <algorithm>
 #include <limits>
 
 #include "acsweep/data/image.hpp"
+#include "acsweep/data/prefetcher.hpp"
 #include "acsweep/error.hpp"
 #include "acsweep/models/multimodal.hpp"
 
@@ -34,28 +36,43 @@ std::vector<double> score_alignment(models::LlamaForCausalLM& llm,
                                     models::VisionRepresentation& representation,
                                     models::Projector& projector,
                                     const std::vector<models::ImagePrompt>& heldout, std::size_t batch,
-                                    std::vector<std::string>* left_out) {
+                                    std::vector<std::string>* left_out, std::size_t loader_threads) {
   torch::NoGradGuard frozen;
   std::vector<double> out(heldout.size(), std::numeric_limits<double>::quiet_NaN());
-  for (std::size_t begin = 0; begin < heldout.size(); begin += batch) {
-    std::vector<data::Image> images;
-    std::vector<const models::TokenizedPrompt*> prompts;
+  // A batch's images as the loader prepares them: those that decode, where they sit in `heldout`,
+  // and why the others did not.
+  struct Batch {
+    models::VisionRepresentation::Prepared prepared;
     std::vector<std::size_t> at;
-    for (std::size_t i = begin; i < std::min(heldout.size(), begin + batch); ++i) {
-      try {
-        images.push_back(data::decode_image(heldout[i].image));
-      } catch (const InputError& e) {
-        if (!left_out) throw;
-        left_out->push_back(e.what());
-        continue;
-      }
-      prompts.push_back(&heldout[i].prompt);
-      at.push_back(i);
-    }
-    if (images.empty()) continue;
+    std::vector<std::string> bad;
+  };
+  data::Prefetcher<Batch> loader((heldout.size() + batch - 1) / batch,
+                                 [&](std::size_t b) {
+                                   Batch out_batch;
+                                   std::vector<data::Image> images;
+                                   for (std::size_t i = b * batch;
+                                        i < std::min(heldout.size(), (b + 1) * batch); ++i) {
+                                     try {
+                                       images.push_back(data::decode_image(heldout[i].image));
+                                       out_batch.at.push_back(i);
+                                     } catch (const InputError& e) {
+                                       out_batch.bad.push_back(e.what());
+                                     }
+                                   }
+                                   if (!images.empty()) out_batch.prepared = representation.prepare(images);
+                                   return out_batch;
+                                 },
+                                 loader_threads, 2 * std::max<std::size_t>(loader_threads, 1));
+  for (std::size_t b = 0; b < loader.size(); ++b) {
+    const Batch next = loader.next();
+    if (!next.bad.empty() && !left_out) throw InputError(next.bad.front());
+    if (left_out) left_out->insert(left_out->end(), next.bad.begin(), next.bad.end());
+    if (next.at.empty()) continue;
+    std::vector<const models::TokenizedPrompt*> prompts;
+    for (const auto i : next.at) prompts.push_back(&heldout[i].prompt);
     const auto values = caption_log_likelihoods(
-        llm, prompts, projector->forward(models::visual_tokens(representation, images)));
-    for (std::size_t j = 0; j < at.size(); ++j) out[at[j]] = values[j];
+        llm, prompts, projector->forward(models::visual_tokens(representation, next.prepared)));
+    for (std::size_t j = 0; j < next.at.size(); ++j) out[next.at[j]] = values[j];
   }
   return out;
 }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "acsweep/data/image.hpp"
+#include "acsweep/data/prefetcher.hpp"
 #include "acsweep/error.hpp"
 
 namespace acsweep::scores {
@@ -56,27 +57,45 @@ CorrespondenceResult score_correspondence(models::VisionRepresentation& represen
                                           const CorrespondenceOptions& options) {
   torch::NoGradGuard frozen;
   CorrespondenceResult out;
-  // One image at a time: a preprocessor without a crop keeps each image's own size and grid.
-  const auto features_of = [&](const std::string& image, data::ImageTransform& transform) {
-    const auto encoded = representation.encode({data::decode_image(image)});
-    transform = encoded.transforms[0];
+  // Each pair's two images decoded and preprocessed ahead on the loader's threads; one image at a
+  // time, as a preprocessor without a crop keeps each image's own size and grid. A damaged image
+  // leaves its pair out and the score goes on.
+  struct PreparedPair {
+    models::VisionRepresentation::Prepared source, target;
+    std::string skipped;
+  };
+  data::Prefetcher<PreparedPair> loader(
+      pairs.size(),
+      [&](std::size_t i) {
+        PreparedPair p;
+        try {
+          p.source = representation.prepare({data::decode_image(pairs[i].source_image)});
+          p.target = representation.prepare({data::decode_image(pairs[i].target_image)});
+        } catch (const InputError& e) {
+          p.skipped = e.what();
+        }
+        return p;
+      },
+      options.loader_threads, 2 * std::max<std::size_t>(options.loader_threads, 1));
+  const auto features_of = [&](const models::VisionRepresentation::Prepared& prepared) {
+    const auto encoded = representation.encode(prepared);
+    const auto& transform = encoded.transforms[0];
     auto grid = encoded.features;
     if (options.upsample)
       grid = torch::upsample_bilinear2d(grid, {transform.input_height, transform.input_width}, false);
     return grid.to(torch::kCPU)[0];
   };
   for (const auto& pair : pairs) {
-    data::ImageTransform source_transform, target_transform;
-    torch::Tensor source, target;
-    try {
-      source = features_of(pair.source_image, source_transform);
-      target = features_of(pair.target_image, target_transform);
-    } catch (const InputError& e) {  // a damaged image: the pair is left out, the score goes on
+    const PreparedPair prepared = loader.next();
+    if (!prepared.skipped.empty()) {
       PairMatch left_out;
-      left_out.skipped = e.what();
+      left_out.skipped = prepared.skipped;
       out.matches.push_back(std::move(left_out));
       continue;
     }
+    const auto& source_transform = prepared.source.transforms[0];
+    const auto& target_transform = prepared.target.transforms[0];
+    const auto source = features_of(prepared.source), target = features_of(prepared.target);
     out.matches.push_back(
         match_keypoints(source, target, pair, source_transform, target_transform, options.alpha));
   }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "acsweep/data/prefetcher.hpp"
 #include "acsweep/error.hpp"
 #include "acsweep/models/multimodal.hpp"
 #include "acsweep/runtime/mpi.hpp"
@@ -43,11 +44,14 @@ runtime::TaskResult score_setting(RankState& state, const ScoringPlan& plan, con
   // An image that does not decode leaves its caption or pair out (NaN in its place), named here
   // and counted in the row; the same items are left out of every setting, so the scores compare.
   std::vector<std::string> left_out;
+  // The score task's images (Stage 1's, A's and C's) are prepared on [stage1] loader_threads.
+  const std::size_t threads = s.stage1.loader_threads >= 0 ? static_cast<std::size_t>(s.stage1.loader_threads)
+                                                           : data::default_loader_threads();
   const auto a = scores::score_alignment(frozen_llm(state), representation, trained.projector, state.heldout,
-                                         static_cast<std::size_t>(s.a_score.batch), &left_out);
+                                         static_cast<std::size_t>(s.a_score.batch), &left_out, threads);
   const std::size_t a_left_out = left_out.size();
-  const auto c =
-      scores::score_correspondence(representation, state.pairs, {s.c_score.alpha, s.c_score.upsample});
+  const auto c = scores::score_correspondence(representation, state.pairs,
+                                              {s.c_score.alpha, s.c_score.upsample, threads});
   std::size_t c_left_out = 0;
   for (const auto& match : c.matches)
     if (!match.skipped.empty()) {

@@ -1,11 +1,8 @@
 #include "acsweep/train/prompt_batches.hpp"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <thread>
 
 #include "acsweep/error.hpp"
 #include "acsweep/law/seeded_rng.hpp"
@@ -75,13 +72,6 @@ std::unique_ptr<TrainingLoader> training_loader(const models::VisionRepresentati
         return models::prepare_for_training(representation, paths_of(i));
       },
       threads, 2 * std::max<std::size_t>(threads, 1));
-}
-
-std::size_t default_loader_threads() {
-  cpu_set_t cpus;
-  if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
-    return static_cast<std::size_t>(std::max(CPU_COUNT(&cpus), 1));
-  return std::max(1u, std::thread::hardware_concurrency());
 }
 
 std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, std::int64_t epoch) {

@@ -149,6 +149,23 @@ Image.fromarray(target).save(folder + "/target.png")
   // Upsampled to pixels, the block centres are still best (bilinear blending only lowers others).
   const auto upsampled = score_correspondence(representation, {pair}, {0.1, true});
   EXPECT_DOUBLE_EQ(upsampled.summary.pck_keypoints, 100.0 * 15 / 16);
+
+  // The loader's threads change nothing: a run of pairs, the images swapped in every other one and
+  // one image damaged, scores alike on the calling thread and on three.
+  std::vector<data::KeypointPair> many(9, pair);
+  for (std::size_t i = 1; i < many.size(); i += 2) std::swap(many[i].source_image, many[i].target_image);
+  std::ofstream(path("damaged.png")) << "not a png";
+  many[4].target_image = path("damaged.png");
+  const auto serial = score_correspondence(representation, many, {0.1, false, 0});
+  const auto threaded = score_correspondence(representation, many, {0.1, false, 3});
+  ASSERT_EQ(serial.matches.size(), many.size());
+  ASSERT_EQ(threaded.matches.size(), many.size());
+  for (std::size_t i = 0; i < many.size(); ++i) {
+    EXPECT_EQ(threaded.matches[i].predicted, serial.matches[i].predicted) << i;
+    EXPECT_EQ(threaded.matches[i].skipped, serial.matches[i].skipped) << i;
+  }
+  EXPECT_NE(serial.matches[4].skipped.find("damaged.png"), std::string::npos);
+  EXPECT_DOUBLE_EQ(threaded.summary.pck_keypoints, serial.summary.pck_keypoints);
 }
 
 }  // namespace

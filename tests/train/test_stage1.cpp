@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <numeric>
 
@@ -195,6 +196,19 @@ TEST_F(Stage1, LoaderThreadsGiveTheSameStepsBitForBit) {
     for (std::size_t i = 0; i < want.size(); ++i) EXPECT_TRUE(torch::equal(got[i], want[i])) << t;
   }
   ASSERT_EQ(stage1[0].left_out.size(), 1u);
+  // The A score's loader likewise, a damaged held-out image included.
+  auto heldout = heldout_;
+  heldout[2].image = damaged[3].image;
+  std::vector<std::string> bad_serial, bad_threaded;
+  const auto a_serial = scores::score_alignment(llm_, rep, stage1[0].projector, heldout, 3, &bad_serial, 0);
+  const auto a_threaded =
+      scores::score_alignment(llm_, rep, stage1[0].projector, heldout, 3, &bad_threaded, 2);
+  ASSERT_EQ(a_serial.size(), heldout.size());
+  for (std::size_t i = 0; i < heldout.size(); ++i)
+    EXPECT_TRUE(a_serial[i] == a_threaded[i] || (std::isnan(a_serial[i]) && std::isnan(a_threaded[i]))) << i;
+  EXPECT_TRUE(std::isnan(a_serial[2]));
+  EXPECT_EQ(bad_serial, bad_threaded);
+  EXPECT_THROW(scores::score_alignment(llm_, rep, stage1[0].projector, heldout, 3, nullptr, 2), InputError);
   EXPECT_GE(stage1[2].loader_wait_seconds, 0.0);
   EXPECT_LE(stage1[2].loader_wait_seconds, stage1[2].seconds);
 

@@ -19,6 +19,10 @@
 
 namespace acsweep::data {
 
+// The loader threads used by default: the CPUs this process may run on (its affinity mask, as
+// Slurm's --cpus-per-task sets it).
+std::size_t default_loader_threads();
+
 template <class T>
 class Prefetcher {
  public:

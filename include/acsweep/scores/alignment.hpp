@@ -31,12 +31,14 @@ std::vector<double> caption_log_likelihoods(models::LlamaForCausalLM& llm,
 
 // A(I, y) of each held-out pair, `batch` at a time (everything frozen, no gradients). The A score
 // is their mean. With `left_out`, a pair whose image does not decode gets NaN and why is added
-// there; without, it is an InputError.
+// there; without, it is an InputError. The next batches' images are decoded and preprocessed on
+// `loader_threads` background threads (0: on this thread).
 std::vector<double> score_alignment(models::LlamaForCausalLM& llm,
                                     models::VisionRepresentation& representation,
                                     models::Projector& projector,
                                     const std::vector<models::ImagePrompt>& heldout, std::size_t batch,
-                                    std::vector<std::string>* left_out = nullptr);
+                                    std::vector<std::string>* left_out = nullptr,
+                                    std::size_t loader_threads = 0);
 
 // mean_i max_j cos(tokens_i, reference_j) for tokens [L, D] and reference [L', D].
 double alignment_similarity(const torch::Tensor& tokens, const torch::Tensor& reference);

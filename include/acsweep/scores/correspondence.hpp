@@ -39,7 +39,8 @@ CorrespondenceScore summarise(const std::vector<data::KeypointPair>& pairs,
 
 struct CorrespondenceOptions {
   double alpha = 0.1;
-  bool upsample = false;  // match on the grid upsampled (bilinear) to the input's pixels
+  bool upsample = false;           // match on the grid upsampled (bilinear) to the input's pixels
+  std::size_t loader_threads = 0;  // threads decoding and preprocessing the next pairs' images
 };
 
 struct CorrespondenceResult {

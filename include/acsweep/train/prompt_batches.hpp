@@ -55,9 +55,6 @@ std::unique_ptr<TrainingLoader> training_loader(const models::VisionRepresentati
                                                 std::size_t micro_batches,
                                                 std::function<std::vector<std::string>(std::size_t)> paths_of,
                                                 std::size_t threads);
-// The loader threads a stage uses by default: the CPUs this process may run on (its affinity
-// mask, as Slurm's --cpus-per-task sets it).
-std::size_t default_loader_threads();
 
 // Trainable tokens of prompts[order[i]] for i in [begin, end).
 double trainable_tokens(const std::vector<const models::ImagePrompt*>& prompts,

@@ -1,0 +1,14 @@
+#include "acsweep/data/prefetcher.hpp"
+
+#include <sched.h>
+
+namespace acsweep::data {
+
+std::size_t default_loader_threads() {
+  cpu_set_t cpus;
+  if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+    return static_cast<std::size_t>(std::max(CPU_COUNT(&cpus), 1));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace acsweep::data
