@@ -4,6 +4,7 @@
 
 #include "acsweep/data/image.hpp"
 #include "acsweep/data/llava.hpp"
+#include "acsweep/data/prefetcher.hpp"
 #include "acsweep/error.hpp"
 #include "acsweep/models/generate.hpp"
 #include "acsweep/models/multimodal.hpp"
@@ -98,10 +99,28 @@ std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::Llam
                                         models::VisionRepresentation& representation,
                                         const models::Tokenizer& tokenizer,
                                         const std::function<void(std::size_t)>& progress,
-                                        std::vector<std::string>* left_out) {
+                                        std::vector<std::string>* left_out, std::size_t loader_threads) {
   torch::NoGradGuard frozen;
   std::vector<std::size_t> chosen;
+  // Each item's image prepared ahead on the loader's threads, or why it could not be.
+  struct Prepared {
+    models::VisionRepresentation::Prepared image;
+    std::string bad;
+  };
+  data::Prefetcher<Prepared> loader(
+      benchmark.items.size(),
+      [&](std::size_t i) {
+        Prepared p;
+        try {
+          p.image = representation.prepare({item_image(benchmark.items[i])}, image_aspect(benchmark.kind));
+        } catch (const InputError& e) {
+          p.bad = e.what();
+        }
+        return p;
+      },
+      loader_threads, 2 * std::max<std::size_t>(loader_threads, 1));
   for (const auto& item : benchmark.items) {
+    const Prepared image = loader.next();
     const auto question = item_prompt(benchmark, item);
     std::vector<models::TokenizedPrompt> prompts;
     for (const auto& answer : candidate_answers(benchmark, item)) {
@@ -111,17 +130,13 @@ std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::Llam
     }
     std::vector<const models::TokenizedPrompt*> batch;
     for (const auto& p : prompts) batch.push_back(&p);
-    std::vector<data::Image> image;
-    try {
-      image.push_back(item_image(item));
-    } catch (const InputError& e) {
-      leave_out(left_out, e.what());
+    if (!image.bad.empty()) {
+      leave_out(left_out, image.bad);
       chosen.push_back(kNotAsked);
       if (progress) progress(chosen.size());
       continue;
     }
-    const auto visual =
-        projector->forward(models::visual_tokens(representation, image, image_aspect(benchmark.kind)));
+    const auto visual = projector->forward(models::visual_tokens(representation, image.image));
     std::string why;
     for (const auto& p : prompts)
       if (why.empty()) why = too_long(benchmark, item, p, static_cast<std::size_t>(visual.size(1)), llm);
@@ -173,27 +188,46 @@ std::vector<std::optional<std::string>> generate_answers(
     return tokenizer.decode(tokens).find(kStopString) != std::string::npos;
   };
   const std::size_t batch = std::max<std::size_t>(1, settings.batch);
+  // A batch's images prepared ahead on the loader's threads: the items asked, where each one's
+  // images start, and why the others are not asked.
+  struct Batch {
+    std::vector<std::size_t> asked;
+    std::vector<std::int64_t> image_start{0};  // asked item k's images: [image_start[k], image_start[k + 1])
+    std::size_t images = 0;
+    models::VisionRepresentation::Prepared prepared;
+    std::vector<std::string> bad;
+  };
+  data::Prefetcher<Batch> loader(
+      (benchmark.items.size() + batch - 1) / batch,
+      [&](std::size_t b) {
+        Batch out;
+        std::vector<data::Image> images;  // every asked item's, in order
+        for (std::size_t i = b * batch; i < std::min(benchmark.items.size(), (b + 1) * batch); ++i) {
+          try {
+            auto mine = item_images(benchmark.items[i]);
+            for (auto& image : mine) images.push_back(std::move(image));
+            out.image_start.push_back(static_cast<std::int64_t>(images.size()));
+            out.asked.push_back(i);
+          } catch (const InputError& e) {
+            out.bad.push_back(e.what());
+          }
+        }
+        out.images = images.size();
+        if (!images.empty()) out.prepared = representation.prepare(images, image_aspect(benchmark.kind));
+        return out;
+      },
+      settings.loader_threads, 2 * std::max<std::size_t>(settings.loader_threads, 1));
   for (std::size_t first = 0; first < benchmark.items.size(); first += batch) {
     const std::size_t last = std::min(benchmark.items.size(), first + batch);
-    std::vector<std::size_t> asked;
-    std::vector<data::Image> images;           // every asked item's, in order
-    std::vector<std::int64_t> image_start{0};  // asked item k's images: [image_start[k], image_start[k + 1])
-    for (std::size_t i = first; i < last; ++i) {
-      try {
-        auto mine = item_images(benchmark.items[i]);
-        for (auto& image : mine) images.push_back(std::move(image));
-        image_start.push_back(static_cast<std::int64_t>(images.size()));
-        asked.push_back(i);
-      } catch (const InputError& e) {
-        leave_out(left_out, e.what());
-      }
-    }
+    const Batch next = loader.next();
+    for (const auto& why : next.bad) leave_out(left_out, why);
+    const auto& asked = next.asked;
+    const auto& image_start = next.image_start;
     if (!asked.empty()) {
       // [images, L, D]; an empty [0, 0, D] when no asked item shows an image (an mmmu text question)
-      const auto visual = images.empty()
+      const auto visual = next.images == 0
                               ? torch::zeros({0, 0, llm->config().hidden_size}, llm->head_weight().options())
-                              : projector->forward(models::visual_tokens(representation, images,
-                                                                         image_aspect(benchmark.kind)));
+                              : projector->forward(models::visual_tokens(representation, next.prepared));
       std::vector<torch::Tensor> prompts;
       std::vector<std::size_t> fits;  // the items whose prompt fits the LLM's context
       for (std::size_t k = 0; k < asked.size(); ++k) {

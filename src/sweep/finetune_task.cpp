@@ -227,15 +227,16 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
                    rate, rate > 0 ? static_cast<double>(share.items.size() - done) / rate : 0.0);
     };
     if (answering == "generated") {
-      const auto mine = eval::generate_answers(
-          share, llm, projector, representation, tokenizer,
-          {f.new_tokens(spec_kind(f, benchmark.name)), static_cast<std::size_t>(f.generation_batch)},
-          progress, &left_out);
+      const auto mine =
+          eval::generate_answers(share, llm, projector, representation, tokenizer,
+                                 {f.new_tokens(spec_kind(f, benchmark.name)),
+                                  static_cast<std::size_t>(f.generation_batch), o.loader_threads},
+                                 progress, &left_out);
       score =
           gather_generated(benchmark, mine, group, group_rank, predictions_folder(job, task, setting.name));
     } else {
-      const auto mine =
-          eval::choose_answers(share, llm, projector, representation, tokenizer, progress, &left_out);
+      const auto mine = eval::choose_answers(share, llm, projector, representation, tokenizer, progress,
+                                             &left_out, o.loader_threads);
       std::vector<std::int64_t> chosen(n, 0);  // zero outside this rank's share, so the sum gathers them
       for (std::size_t i = 0; i < mine.size(); ++i) chosen[begin + i] = static_cast<std::int64_t>(mine[i]);
       runtime::all_reduce_sum(chosen, group);

@@ -168,6 +168,19 @@ TEST_F(Benchmarks, ChoiceIsTheLikeliestCandidateScoredAlone) {
   EXPECT_EQ(also.back(), kNotAsked);
   ASSERT_EQ(left_out.size(), 1u);
   EXPECT_NE(left_out[0].find("item long: its prompt of"), std::string::npos) << left_out[0];
+  // The images prepared on the loader's threads: the same choices, and a broken image named alike.
+  write("broken.jpg", "not a jpeg");
+  with_long.items.insert(with_long.items.begin() + 1,
+                         {"bad", path("broken.jpg"), "what", "all", {"a", "b"}, 0, {}});
+  std::vector<std::string> serial_left_out, threaded_left_out;
+  const auto serial =
+      choose_answers(with_long, llm, projector, representation, tokenizer, {}, &serial_left_out, 0);
+  const auto threaded =
+      choose_answers(with_long, llm, projector, representation, tokenizer, {}, &threaded_left_out, 3);
+  EXPECT_EQ(threaded, serial);
+  EXPECT_EQ(threaded_left_out, serial_left_out);
+  EXPECT_EQ(serial[1], kNotAsked);
+  EXPECT_EQ(serial_left_out.size(), 2u);
   torch::NoGradGuard no_grad;
   for (std::size_t i = 0; i < b.items.size(); ++i) {
     const auto& item = b.items[i];
@@ -220,6 +233,11 @@ TEST_F(Benchmarks, GeneratedAnswersAreTheGreedyContinuationOfThePrompt) {
   const auto four =
       generate_answers(b, llm, projector, representation, tokenizer, {6, 4}, {}, &also_left_out);
   EXPECT_EQ(one, four);
+  std::vector<std::string> threaded_left_out;  // the images prepared on three loader threads
+  const auto threaded =
+      generate_answers(b, llm, projector, representation, tokenizer, {6, 2, 3}, {}, &threaded_left_out);
+  EXPECT_EQ(threaded, one);
+  EXPECT_EQ(threaded_left_out, left_out);
   EXPECT_THROW(generate_answers(b, llm, projector, representation, tokenizer, {6, 4}), InputError)
       << "without a list to name it in, an image that does not decode is an error";
   ASSERT_EQ(left_out.size(), 2u);
