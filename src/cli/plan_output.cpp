@@ -55,10 +55,17 @@ void print_scoring_plan(const sweep::ScoringPlan& plan, const runtime::JobSpec& 
       s.c_score.split.c_str());
   if (s.stage1.data_parallel)
     std::printf("Stage 1: data-parallel over each worker group (score tasks run on whole groups)\n");
-  if (s.finetune && s.finetune->policy)
-    std::printf("policy: region-based sampling picks %zu of the %zu settings once every A and C is in%s\n",
+  if (s.finetune && s.finetune->policy) {
+    const std::string& sampler = s.finetune->sampler;
+    std::printf("policy: %s picks %zu of the %zu settings once every A and C is in%s\n",
+                sampler == "random" ? "random selection"
+                : sampler == "sequential"
+                    ? "the sequential policy (a round per worker group count, each from the "
+                      "fit so far)"
+                    : "region-based sampling",
                 s.finetune->budget, plan.score_tasks,
                 s.finetune->validate ? "; validation finetunes every setting to judge the pick" : "");
+  }
   if (plan.known.count() > 0)
     std::printf("known: %zu settings' benchmark results given ([known]): they count as finetuned\n",
                 plan.known.count());

@@ -40,7 +40,10 @@ po::options_description schema() {
           "job.budget", po::value<std::int64_t>(),
           "settings the AC policy finetunes (k'; finetune.settings = policy)")(
           "job.validate", po::value<bool>()->default_value(false),
-          "finetune every setting too, to judge the policy's pick (Recall@1, @3 against random)")
+          "finetune every setting too, to judge the policy's pick (Recall@1, @3 against random)")(
+          "job.sampler", po::value<std::string>()->default_value("region"),
+          "how the policy picks its finetunes: region (the paper's region-based sampling, all at once), "
+          "sequential (each round from the fit so far, as many as there are worker groups) or random")
       // [layout]
       ("layout.device_memory_gib", po::value<double>()->default_value(0.0, "0"),
        "memory per rank's device in GiB that the memory plan must fit (0: CUDA's own, no limit on a CPU)")(
@@ -349,8 +352,12 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
             "must be in 1.." + std::to_string(s.search.settings.size()) + " (the settings), not " +
                 std::to_string(budget));
     f.budget = static_cast<std::size_t>(budget);
+    f.sampler = value_of<std::string>(vm, "job.sampler");
+    require(f.sampler == "region" || f.sampler == "sequential" || f.sampler == "random", "job.sampler",
+            "must be region, sequential or random, not '" + f.sampler + "'");
   } else {
     require(!vm.count("job.budget"), "job.budget", "a budget needs [finetune] settings = policy");
+    require(vm["job.sampler"].defaulted(), "job.sampler", "a sampler needs [finetune] settings = policy");
     require(!f.validate, "job.validate", "validation judges the policy: needs finetune.settings = policy");
   }
   std::vector<std::string> every;  // "all" and "policy": in [search] order

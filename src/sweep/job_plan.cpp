@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <optional>
@@ -77,12 +78,27 @@ JobPlan plan_job(const runtime::JobSpec& job, const runtime::World& world) {
     const bool policy = job.scoring->finetune && job.scoring->finetune->policy;
     auto pick = std::make_shared<PolicyPick>();
     if (policy) {  // score every setting, then finetune the policy's pick
+      const auto& f = *job.scoring->finetune;
+      const bool sequential = f.sampler == "sequential";
+      // A sequential round picks as many settings as there are worker groups, so none waits.
+      const std::size_t round_size = static_cast<std::size_t>(std::max(1, world.layout().groups));
       plan.phase_names = {"score", "finetune"};
+      for (std::size_t r = 2; sequential && r <= f.budget; ++r)
+        plan.phase_names.push_back("finetune round " + std::to_string(r));
       plan.first_phase = every_index(0, scoring->score_tasks);
-      plan.next_phase = [scoring, pick, &job](std::size_t phase, const TaskRows& rows) {
-        if (phase > 0) return std::vector<std::size_t>{};
-        *pick = pick_settings(*scoring, job, rows);
-        return finetune_tasks_for(*scoring, job, *pick);
+      plan.next_phase = [scoring, pick, &job, sequential, round_size](std::size_t phase,
+                                                                      const TaskRows& rows) {
+        if (phase == 0) {
+          *pick = pick_settings(*scoring, job, rows, round_size);
+          return finetune_tasks_for(*scoring, job, *pick);
+        }
+        if (!sequential) return std::vector<std::size_t>{};
+        if (job.scoring->finetune->validate) {  // every setting finetuned: the rounds from the truth
+          while (!next_round(*scoring, job, rows, *pick, round_size).empty()) {
+          }
+          return std::vector<std::size_t>{};
+        }
+        return finetune_tasks_of(*scoring, next_round(*scoring, job, rows, *pick, round_size));
       };
     }
     plan.width = scoring->width();

@@ -1,5 +1,6 @@
 #include "acsweep/sweep/policy.hpp"
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -10,10 +11,13 @@
 
 #include "acsweep/error.hpp"
 #include "acsweep/law/ac_policy.hpp"
+#include "acsweep/law/fit.hpp"
 #include "acsweep/law/normalise.hpp"
 #include "acsweep/law/paper_groups.hpp"
 #include "acsweep/law/policy_simulation.hpp"
+#include "acsweep/law/region_sampler.hpp"
 #include "acsweep/law/seeded_rng.hpp"
+#include "acsweep/law/sequential_sampler.hpp"
 #include "acsweep/law/simulation_report.hpp"
 #include "acsweep/law/table.hpp"
 #include "acsweep/law/table_fit.hpp"
@@ -227,7 +231,8 @@ void write_validation(store::H5Location& root, const ScoringPlan& plan, const ru
 
 }  // namespace
 
-PolicyPick pick_settings(const ScoringPlan& plan, const runtime::JobSpec& job, const TaskRows& rows) {
+PolicyPick pick_settings(const ScoringPlan& plan, const runtime::JobSpec& job, const TaskRows& rows,
+                         std::size_t round_size) {
   PolicyPick pick;
   for (std::size_t s = 0; s < plan.score_tasks; ++s) {
     const double as = cell(rows, s, kA), cs = cell(rows, s, kC);
@@ -249,13 +254,35 @@ PolicyPick pick_settings(const ScoringPlan& plan, const runtime::JobSpec& job, c
       known_positions.push_back(i);
       pick.known.push_back(pick.scored[i]);
     }
-  const std::size_t draw = budget > pick.known.size() ? budget - pick.known.size() : 0;
+  pick.budget = std::max(budget, pick.known.size());
+  const std::size_t left = budget > pick.known.size() ? budget - pick.known.size() : 0;
+  const std::string& sampler_name = job.scoring->finetune->sampler;
+  const std::size_t draw =
+      sampler_name == "sequential" ? std::min(left, std::max<std::size_t>(round_size, 1)) : left;
   const law::RegionSampler sampler(to_unit(pick.alignment), to_unit(pick.correspondence));
   law::SeededRng rng(law::derive_seed(job.seed, {kPolicyStream}));
-  for (const auto position : sampler.sample(draw, rng, known_positions))
-    pick.sampled.push_back(pick.scored[position]);
-  std::fprintf(stderr, "acsweep [coordinator] region-based sampling picked %zu of %zu settings", draw,
-               pick.scored.size());
+  if (sampler_name == "random") {  // uniform, without replacement: the baseline
+    std::vector<std::size_t> open;
+    for (std::size_t i = 0; i < pick.scored.size(); ++i)
+      if (!plan.known.has(pick.scored[i])) open.push_back(i);
+    for (std::size_t i = 0; i < draw; ++i) {
+      std::swap(open[i], open[i + rng.below(open.size() - i)]);
+      pick.sampled.push_back(pick.scored[open[i]]);
+    }
+  } else {  // region-based; sequential's first round too, as nothing is measured yet
+    for (const auto position : sampler.sample(draw, rng, known_positions))
+      pick.sampled.push_back(pick.scored[position]);
+  }
+  const double nan = std::nan("");
+  pick.round.assign(pick.sampled.size(), 1);
+  pick.chance.assign(pick.sampled.size(), nan);
+  pick.predicted.assign(pick.sampled.size(), nan);
+  pick.sd.assign(pick.sampled.size(), nan);
+  std::fprintf(stderr, "acsweep [coordinator] %s picked %zu of %zu settings",
+               sampler_name == "random"       ? "random selection"
+               : sampler_name == "sequential" ? "the sequential policy's first round (region-based sampling)"
+                                              : "region-based sampling",
+               draw, pick.scored.size());
   if (!pick.known.empty())
     std::fprintf(stderr, " (%zu more known: budget %zu)", pick.known.size(), job.scoring->finetune->budget);
   std::fprintf(stderr, ":");
@@ -266,10 +293,68 @@ PolicyPick pick_settings(const ScoringPlan& plan, const runtime::JobSpec& job, c
 
 std::vector<std::size_t> finetune_tasks_for(const ScoringPlan& plan, const runtime::JobSpec& job,
                                             const PolicyPick& pick) {
+  return finetune_tasks_of(plan, job.scoring->finetune->validate ? pick.scored : pick.sampled);
+}
+
+std::vector<std::size_t> finetune_tasks_of(const ScoringPlan& plan,
+                                           const std::vector<std::size_t>& settings) {
   std::vector<std::size_t> tasks;
-  for (const auto s : job.scoring->finetune->validate ? pick.scored : pick.sampled)
+  for (const auto s : settings)
     if (!plan.known.has(s)) tasks.push_back(plan.finetune_task.at(s));
   return tasks;
+}
+
+std::vector<std::size_t> next_round(const ScoringPlan& plan, const runtime::JobSpec& job,
+                                    const TaskRows& rows, PolicyPick& pick, std::size_t round_size) {
+  const auto finetuned = pick.finetuned();
+  if (finetuned.size() >= pick.budget || finetuned.size() >= pick.scored.size()) return {};
+  const auto position_of = [&](std::size_t setting) {
+    return static_cast<std::size_t>(std::find(pick.scored.begin(), pick.scored.end(), setting) -
+                                    pick.scored.begin());
+  };
+  // The fit learns from the finetunes with every benchmark measured; one that failed is not
+  // measured, and not picked again.
+  std::vector<std::size_t> measured;
+  std::vector<std::vector<double>> values;
+  for (const auto s : finetuned) {
+    std::vector<double> y;
+    for (std::size_t b = 0; b < plan.benchmark_names.size(); ++b)
+      y.push_back(finetuned_value(plan, rows, s, b));
+    if (!std::all_of(y.begin(), y.end(), [](double v) { return std::isfinite(v); })) continue;
+    measured.push_back(position_of(s));
+    values.push_back(y);
+  }
+  Eigen::MatrixXd measured_y(static_cast<Eigen::Index>(measured.size()),
+                             static_cast<Eigen::Index>(plan.benchmark_names.size()));
+  for (std::size_t j = 0; j < measured.size(); ++j)
+    for (std::size_t b = 0; b < plan.benchmark_names.size(); ++b)
+      measured_y(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(b)) = values[j][b];
+  const auto a_unit = to_unit(pick.alignment), c_unit = to_unit(pick.correspondence);
+  const law::RegionSampler region(a_unit, c_unit);
+  const law::SequentialSampler sampler(law::design_matrix(law::LawModel{}, a_unit, c_unit), region);
+  const auto round = pick.round.empty() ? std::int64_t{1} : pick.round.back() + 1;
+  law::SeededRng rng(law::derive_seed(job.seed, {kPolicyStream, static_cast<std::uint64_t>(round)}));
+  const std::size_t unmeasured = finetuned.size() - measured.size();  // failed: taken, not measured
+  const std::size_t count = std::min(std::max<std::size_t>(round_size, 1), pick.budget - finetuned.size());
+  const std::size_t ask = std::min(count + unmeasured, pick.scored.size() - measured.size());
+  std::vector<std::size_t> chosen;
+  for (const auto& p : sampler.next(measured, measured_y, ask, rng)) {
+    const std::size_t setting = pick.scored[p.setting];
+    if (chosen.size() == count || std::find(finetuned.begin(), finetuned.end(), setting) != finetuned.end())
+      continue;
+    chosen.push_back(setting);
+    pick.sampled.push_back(setting);
+    pick.round.push_back(round);
+    pick.chance.push_back(p.chance);
+    pick.predicted.push_back(p.predicted);
+    pick.sd.push_back(p.sd);
+    std::fprintf(
+        stderr,
+        "acsweep [coordinator] sequential policy, round %lld: %s (best in %.0f%% of the posterior draws; "
+        "predicted %.2f, sd %.2f, in units of the measured range)\n",
+        static_cast<long long>(round), setting_name(job, setting).c_str(), 100 * p.chance, p.predicted, p.sd);
+  }
+  return chosen;
 }
 
 std::vector<std::size_t> PolicyPick::finetuned() const {
@@ -289,6 +374,13 @@ void write_policy(store::H5Location& root, const ScoringPlan& plan, const runtim
   std::vector<std::string> sampled;
   for (const auto s : pick.sampled) sampled.push_back(setting_name(job, s));
   group.write("sampled", sampled);
+  group.set_attribute("sampler", job.scoring->finetune->sampler);
+  if (!pick.round.empty()) {  // why each was picked: /policy/pick_round, pick_chance, ...
+    group.write("pick_round", pick.round);
+    group.write("pick_chance", pick.chance);
+    group.write("pick_predicted", pick.predicted);
+    group.write("pick_sd", pick.sd);
+  }
   std::vector<std::string> known;
   for (const auto s : pick.known) known.push_back(setting_name(job, s));
   group.write("known", known);

@@ -490,3 +490,46 @@ def test_only_the_planning_rank_looks_for_missing_images_and_every_rank_leaves_t
     with segment(world / "gone1", 1) as a, segment(world / "gone3", 1) as b:
         assert a["scores"]["stage1_captions"][()][0] == 40
         np.testing.assert_array_equal(a["tasks/values"][()], b["tasks/values"][()])
+
+
+def test_sequential_policy_picks_round_by_round_with_its_reasons(acsweep, world):
+    # Three settings, a budget of 2: region-based sampling draws the first (nothing is measured
+    # yet), the fit to its finetune picks the second. One worker group, so one pick per round; the
+    # same picks on one rank and on a coordinator with a group of two.
+    job = write_job(world, FINETUNE.replace("settings = clip; dino\n", "settings = clip; dino; clip+dino\n").replace(
+        "[finetune]\nsettings = clip\n", "[finetune]\nsettings = policy\n").replace("epochs = 2\ncheckpoint_every = 4\n",
+                                                                                  "epochs = 1\n"),
+                    "sequential.ini")
+    sets = ["job.budget=2", "job.sampler=sequential"]
+    one = run(acsweep, job, "job.output=seq1", *sets)
+    assert "sequential policy's first round (region-based sampling) picked 1 of 3 settings" in one.stderr
+    assert re.search(r"sequential policy, round 2: \S+ \(best in \d+% of the posterior draws; predicted", one.stderr)
+    assert "phase finetune round 2: 1 tasks" in one.stderr
+    three = run(acsweep, job, "job.output=seq3", "layout.groups=1", "layout.group_size=2", *sets, ranks=3)
+    picks = []
+    for out in ("seq1", "seq3"):
+        with h5py.File(sorted((world / out / "segments").glob("segment-*.h5"))[-1], "r") as f:
+            p = f["policy"]
+            assert p.attrs["sampler"] in ("sequential", b"sequential")
+            np.testing.assert_array_equal(p["pick_round"][()], [1, 2])
+            chance = p["pick_chance"][()]
+            assert np.isnan(chance[0]) and 0 < chance[1] <= 1
+            assert np.isnan(p["pick_sd"][()][0]) and p["pick_sd"][()][1] > 0
+            sampled = [s.decode() for s in p["sampled"][()]]
+            assert len(set(sampled)) == 2 and sorted(s.decode() for s in f["finetune/setting"][()]) == sorted(sampled)
+            picks.append(sampled)
+    assert picks[0] == picks[1]
+    assert three.returncode == 0
+
+    # Validation finetunes every setting at once; the rounds are then drawn from those results, and
+    # they pick what the sweep picked round by round.
+    run(acsweep, job, "job.output=seqv", "job.validate=true", *sets)
+    with h5py.File(sorted((world / "seqv" / "segments").glob("segment-*.h5"))[-1], "r") as f:
+        np.testing.assert_array_equal(f["policy/pick_round"][()], [1, 2])
+        assert [s.decode() for s in f["policy/sampled"][()]] == picks[0]
+        assert len(f["finetune/setting"][()]) == 3
+
+    random = run(acsweep, job, "job.output=rnd1", "job.budget=2", "job.sampler=random")
+    assert "random selection picked 2 of 3 settings" in random.stderr
+    bad = acsweep("run", job, "--dry-run", "--set", "job.budget=2", "--set", "job.sampler=greedy", check=False)
+    assert bad.returncode == 2 and "[job] sampler: must be region, sequential or random, not 'greedy'" in bad.stderr

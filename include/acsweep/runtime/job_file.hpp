@@ -121,6 +121,9 @@ struct FinetuneSection {
   bool policy = false;
   std::size_t budget = 0;
   bool validate = false;
+  // [job] sampler: region (all picks at once), sequential (rounds of as many picks as worker
+  // groups, each from the fit so far: sweep/policy.hpp) or random.
+  std::string sampler = "region";
   Stage2Section stage2;
   std::vector<BenchmarkSpec> benchmarks;
   std::string answers = "likelihood";  // multiple choice and yes/no: likelihood or generate
