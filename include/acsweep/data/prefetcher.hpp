@@ -111,7 +111,7 @@ class Prefetcher {
         Slot& slot = slots_[i % slots_.size()];
         slot.index = i;
         slot.item = std::move(item);
-        slot.error = error;
+        slot.error = std::move(error);  // the worker keeps no reference to the exception
       }
       ready_.notify_all();
     }
