@@ -21,6 +21,7 @@ constexpr const char* kUsage =
     "  law TABLE.csv      fit the Law (benchmark ~ quadratic in A and C) on a table\n"
     "  policy TABLE.csv   judge the AC policy: Recall@1/@3 against random selection\n"
     "  score KIND:PATH PREDICTIONS.jsonl   rescore saved predictions with the benchmark's metric\n"
+    "  tokenize FOLDER TEXT...   the ids and pieces of each text under the model's tokenizer\n"
     "  version            what this build links; --runtime: what LibTorch finds at run time\n";
 
 constexpr const char* kTorchExecutable = "acsweep-torch";
@@ -35,11 +36,8 @@ std::string quote_for_shell(const std::string& arg) {
 }  // namespace
 
 std::vector<Command> model_free_commands() {
-  return {{"inspect", run_inspect},
-          {"law", run_law},
-          {"policy", run_policy},
-          {"score", run_score},
-          {"version", run_version}};
+  return {{"inspect", run_inspect}, {"law", run_law},           {"policy", run_policy},
+          {"score", run_score},     {"tokenize", run_tokenize}, {"version", run_version}};
 }
 
 int run_command_line(int argc, char** argv, const std::vector<Command>& commands,

@@ -287,6 +287,12 @@ std::string Tokenizer::decode(const std::vector<std::int64_t>& ids) const {
   return out;
 }
 
+const std::string& Tokenizer::piece(std::int64_t id) const {
+  if (id < 0 || id >= static_cast<std::int64_t>(model_->pieces.size()))
+    throw std::out_of_range(path_ + ": token id " + std::to_string(id));
+  return model_->pieces[static_cast<std::size_t>(id)];
+}
+
 std::int64_t Tokenizer::bos_id() const { return model_->bos; }
 std::int64_t Tokenizer::eos_id() const { return model_->eos; }
 std::int64_t Tokenizer::vocab_size() const { return static_cast<std::int64_t>(model_->pieces.size()); }

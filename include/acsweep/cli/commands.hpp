@@ -20,6 +20,7 @@ int run_inspect(const std::vector<std::string>& args, const CommandContext& cont
 int run_law(const std::vector<std::string>& args, const CommandContext& context);
 int run_policy(const std::vector<std::string>& args, const CommandContext& context);
 int run_score(const std::vector<std::string>& args, const CommandContext& context);
+int run_tokenize(const std::vector<std::string>& args, const CommandContext& context);
 // `version` in acsweep prints what the build linked, LibTorch's version as the build saw it;
 // `version_runtime` (acsweep-torch, `acsweep version --runtime`) loads LibTorch and reports what it
 // finds: intra-op threads, CUDA devices, and the NCCL that is loaded.

@@ -28,6 +28,8 @@ class Tokenizer {
   std::vector<std::int64_t> encode(const std::string& text,
                                    std::vector<std::pair<std::size_t, std::size_t>>& spans) const;
   std::string decode(const std::vector<std::int64_t>& ids) const;
+  // The vocabulary's piece of `id` as the model file spells it ("▁the", "<0x0A>", "<s>").
+  const std::string& piece(std::int64_t id) const;
   std::int64_t bos_id() const;
   std::int64_t eos_id() const;
   std::int64_t vocab_size() const;
