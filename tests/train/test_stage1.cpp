@@ -65,6 +65,34 @@ class Stage1 : public acsweep::testing::TempDirTest {
 
 double mean(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / v.size(); }
 
+// A prompt's negative log-likelihood over its trainable tokens, and their count, by one forward
+// pass of its own sequence with its own image's visual tokens spliced in by hand: the reference
+// for Stage 2's loss.
+std::pair<double, double> nll_by_hand(models::LlamaForCausalLM& llm, models::VisionRepresentation& rep,
+                                      models::Projector& projector, const models::ImagePrompt& item) {
+  torch::NoGradGuard no_grad;
+  const auto& p = item.prompt;
+  const bool shown = !p.image_positions.empty();
+  const auto L = shown ? rep.visual_token_count() : 0;
+  const auto text = llm->embed(torch::tensor(p.ids, torch::kInt64).unsqueeze(0))[0];
+  auto sequence = text;
+  if (shown) {
+    const auto at = static_cast<std::int64_t>(p.image_positions[0]);
+    const auto visual =
+        projector->forward(models::visual_tokens(rep, std::vector<std::string>{item.image}))[0];
+    sequence = torch::cat({text.slice(0, 0, at), visual, text.slice(0, at)});
+  }
+  const auto log_probs = torch::log_softmax(llm->forward(sequence.unsqueeze(0))[0], -1);
+  double nll = 0, tokens = 0;
+  for (std::size_t i = 0; i < p.ids.size(); ++i) {
+    if (!p.trainable[i]) continue;
+    const auto position = static_cast<std::int64_t>(i) + (shown && i >= p.image_positions[0] ? L : 0);
+    nll -= log_probs[position - 1][p.ids[i]].item<double>();
+    tokens += 1;
+  }
+  return {nll, tokens};
+}
+
 TEST_F(Stage1, LossFallsAndHeldOutAlignmentRises) {
   auto rep = representation();
   std::vector<Stage1Progress> seen;
@@ -270,28 +298,10 @@ TEST_F(Stage1, Stage2TrainsTextOnlyConversationsAsLlavaDoes) {
   torch::manual_seed(3);
   models::Projector projector(rep.channels(), llm_->config().hidden_size);
   double nll = 0, tokens = 0;
-  {
-    torch::NoGradGuard no_grad;
-    for (const auto& item : data) {
-      const auto& p = item.prompt;
-      const bool shown = !p.image_positions.empty();
-      const auto L = shown ? rep.visual_token_count() : 0;
-      const auto text = llm_->embed(torch::tensor(p.ids, torch::kInt64).unsqueeze(0))[0];
-      auto sequence = text;
-      if (shown) {
-        const auto at = static_cast<std::int64_t>(p.image_positions[0]);
-        const auto visual =
-            projector->forward(models::visual_tokens(rep, std::vector<std::string>{image}))[0];
-        sequence = torch::cat({text.slice(0, 0, at), visual, text.slice(0, at)});
-      }
-      const auto log_probs = torch::log_softmax(llm_->forward(sequence.unsqueeze(0))[0], -1);
-      for (std::size_t i = 0; i < p.ids.size(); ++i) {
-        if (!p.trainable[i]) continue;
-        const auto position = static_cast<std::int64_t>(i) + (shown && i >= p.image_positions[0] ? L : 0);
-        nll -= log_probs[position - 1][p.ids[i]].item<double>();
-        tokens += 1;
-      }
-    }
+  for (const auto& item : data) {
+    const auto [n, t] = nll_by_hand(llm_, rep, projector, item);
+    nll += n;
+    tokens += t;
   }
   Stage2Options o;
   o.learning_rate = 0;
@@ -302,6 +312,45 @@ TEST_F(Stage1, Stage2TrainsTextOnlyConversationsAsLlavaDoes) {
   ASSERT_EQ(trained.step_loss.size(), 1u);
   EXPECT_NEAR(trained.step_loss[0], nll / tokens, 1e-5 * nll / tokens);
   EXPECT_TRUE(trained.left_out.empty());  // the text-only item's stand-in image is no bad image
+}
+
+// Over several steps each micro-batch's conversations go with their own images: at learning rate
+// 0 every step's loss is the token mean, by hand, over the step's conversations in the seeded
+// order, each with its own image; on the training thread and with the loader on two threads.
+TEST_F(Stage1, Stage2PairsEveryConversationWithItsOwnImageStepByStep) {
+  auto rep = representation();
+  std::vector<models::ImagePrompt> conversations;
+  for (std::size_t i = 0; i < 8; ++i) {
+    const data::LlavaExample example{
+        "c" + std::to_string(i),
+        train_[i].image,
+        {{"human", "<image>\nWhat is it?"}, {"gpt", std::string(i + 1, i % 2 ? 'a' : 'e') + " shape"}}};
+    conversations.push_back(
+        {example.id, example.image, models::tokenize_prompt(*tokenizer_, data::vicuna_v1_template(example))});
+  }
+  torch::manual_seed(4);
+  models::Projector projector(rep.channels(), llm_->config().hidden_size);
+  std::vector<std::pair<double, double>> by_hand;
+  for (const auto& item : conversations) by_hand.push_back(nll_by_hand(llm_, rep, projector, item));
+  Stage2Options o;
+  o.learning_rate = 0;
+  o.global_batch = 2;
+  o.micro_batch = 1;
+  o.data_seed = 7;
+  const auto order = epoch_order(conversations.size(), o.data_seed, 0);
+  for (const std::size_t threads : {0u, 2u}) {
+    o.loader_threads = threads;
+    SingleRankAllReduce one;
+    const auto trained = train_stage2(llm_, projector, rep, conversations, o, one, 0);
+    ASSERT_EQ(trained.step_loss.size(), 4u);
+    for (std::size_t step = 0; step < 4; ++step) {
+      const auto& a = by_hand[order[2 * step]];
+      const auto& b = by_hand[order[2 * step + 1]];
+      const double want = (a.first + b.first) / (a.second + b.second);
+      EXPECT_NEAR(trained.step_loss[step], want, 1e-5 * want)
+          << "step " << step << ", " << threads << " threads";
+    }
+  }
 }
 
 // A prompt longer than the context is cut to it, as LLaVA cuts its sequences at
