@@ -1,15 +1,11 @@
 #include "acsweep/sweep/job_plan.hpp"
 
-#include <mpi.h>
-
 #include <algorithm>
-#include <cstdint>
 #include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "acsweep/error.hpp"
 #include "acsweep/runtime/mpi.hpp"
 #include "acsweep/runtime/world.hpp"
 #include "acsweep/sweep/policy.hpp"
@@ -25,45 +21,19 @@ std::vector<std::size_t> every_index(std::size_t first, std::size_t last) {
   return out;
 }
 
-// Rank 0's `values` on every rank.
-void broadcast(std::vector<std::size_t>& values, MPI_Comm comm) {
-  static_assert(sizeof(std::size_t) == sizeof(std::uint64_t), "sizes travel as MPI_UINT64_T");
-  std::uint64_t n = values.size();
-  runtime::check_mpi(MPI_Bcast(&n, 1, MPI_UINT64_T, 0, comm), "MPI_Bcast (plan)");
-  values.resize(n);
-  if (n > 0)
-    runtime::check_mpi(MPI_Bcast(values.data(), static_cast<int>(n), MPI_UINT64_T, 0, comm),
-                       "MPI_Bcast (plan)");
-}
-
-void broadcast(std::string& text, MPI_Comm comm) {
-  std::uint64_t n = text.size();
-  runtime::check_mpi(MPI_Bcast(&n, 1, MPI_UINT64_T, 0, comm), "MPI_Bcast (plan)");
-  text.resize(n);
-  if (n > 0)
-    runtime::check_mpi(MPI_Bcast(text.data(), static_cast<int>(n), MPI_CHAR, 0, comm), "MPI_Bcast (plan)");
-}
-
 // Rank 0 plans first and alone looks at every training image (665K files for LLaVA-665K); the
 // other ranks then plan from the same files, taking its list of missing images, so they touch no
-// image and leave out the same items. An input error on rank 0 ends every rank with its message.
+// image and leave out the same items. An error on rank 0 ends every rank with its message.
 ScoringPlan plan_scoring_once(const runtime::JobSpec& job, const runtime::World& world) {
   if (world.size() == 1) return plan_scoring(job);
   std::optional<ScoringPlan> plan;
-  std::string error;
   MissingImages found;
-  if (world.rank() == 0) {
-    try {
-      plan = plan_scoring(job);
-      found = plan->missing;
-    } catch (const InputError& e) {
-      error = e.what();
-    }
-  }
-  broadcast(error, world.world());
-  broadcast(found.stage1, world.world());
-  broadcast(found.stage2, world.world());
-  if (!error.empty()) throw InputError(error);
+  runtime::on_root_then_share_errors(0, world.world(), [&] {
+    plan = plan_scoring(job);
+    found = plan->missing;
+  });
+  runtime::broadcast(found.stage1, 0, world.world());
+  runtime::broadcast(found.stage2, 0, world.world());
   return plan ? std::move(*plan) : plan_scoring(job, &found);
 }
 

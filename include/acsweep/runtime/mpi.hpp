@@ -87,6 +87,15 @@ void broadcast(T& value, int root, MPI_Comm comm) {
   check_mpi(MPI_Bcast(&value, 1, mpi_datatype<T>(), root, comm), "MPI_Bcast");
 }
 void broadcast(std::string& text, int root, MPI_Comm comm);
+// `root`'s values on every rank, its length first.
+template <class T>
+void broadcast(std::vector<T>& values, int root, MPI_Comm comm) {
+  auto length = static_cast<std::int64_t>(values.size());
+  broadcast(length, root, comm);
+  values.resize(static_cast<std::size_t>(length));
+  check_mpi(MPI_Bcast(values.data(), static_cast<int>(length), mpi_datatype<T>(), root, comm),
+            "MPI_Bcast(vector)");
+}
 // Every rank's `text` on `root`, in rank order (empty elsewhere). Each text under 2 GiB.
 std::vector<std::string> gather(const std::string& text, int root, MPI_Comm comm);
 
