@@ -118,7 +118,7 @@ std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::Llam
         }
         return p;
       },
-      loader_threads, 2 * std::max<std::size_t>(loader_threads, 1));
+      loader_threads);
   for (const auto& item : benchmark.items) {
     const Prepared image = loader.next();
     const auto question = item_prompt(benchmark, item);
@@ -216,7 +216,7 @@ std::vector<std::optional<std::string>> generate_answers(
         if (!images.empty()) out.prepared = representation.prepare(images, image_aspect(benchmark.kind));
         return out;
       },
-      settings.loader_threads, 2 * std::max<std::size_t>(settings.loader_threads, 1));
+      settings.loader_threads);
   for (std::size_t first = 0; first < benchmark.items.size(); first += batch) {
     const std::size_t last = std::min(benchmark.items.size(), first + batch);
     const Batch next = loader.next();

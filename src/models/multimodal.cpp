@@ -60,10 +60,11 @@ torch::Tensor visual_tokens(VisionRepresentation& representation,
 TrainingImages prepare_for_training(const VisionRepresentation& representation,
                                     const std::vector<std::string>& paths) {
   TrainingImages out;
+  const data::Image stand_in{64, 64, std::vector<std::uint8_t>(64 * 64 * 3, 0)};  // black
   std::vector<data::Image> images;
   for (const auto& path : paths) {
     if (path.empty()) {  // a text-only conversation: a stand-in its prompt never shows
-      images.push_back({64, 64, std::vector<std::uint8_t>(64 * 64 * 3, 0)});
+      images.push_back(stand_in);
       out.usable.push_back(true);
       continue;
     }
@@ -72,7 +73,7 @@ TrainingImages prepare_for_training(const VisionRepresentation& representation,
       out.usable.push_back(true);
     } catch (const InputError& e) {
       out.left_out.insert(e.what());
-      images.push_back({64, 64, std::vector<std::uint8_t>(64 * 64 * 3, 0)});
+      images.push_back(stand_in);
       out.usable.push_back(false);
     }
   }

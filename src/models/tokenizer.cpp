@@ -259,20 +259,18 @@ std::string Tokenizer::decode(const std::vector<std::int64_t>& ids) const {
   const Model& m = *model_;
   std::string text;
   for (std::int64_t id : ids) {
-    if (id < 0 || id >= static_cast<std::int64_t>(m.pieces.size()))
-      throw std::out_of_range(path_ + ": token id " + std::to_string(id));
+    const std::string& spelled = piece(id);  // out_of_range for an id outside the vocabulary
     const auto type = m.types[static_cast<std::size_t>(id)];
-    const std::string& piece = m.pieces[static_cast<std::size_t>(id)];
     if (type == Model::kControl || type == Model::kUnused) continue;
     if (type == Model::kByte) {
-      text += static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16));
+      text += static_cast<char>(std::stoi(spelled.substr(3, 2), nullptr, 16));
       continue;
     }
     if (type == Model::kUnknown) {
       text += " \xE2\x81\x87 ";  // SentencePiece's rendering of <unk>
       continue;
     }
-    text += piece;
+    text += spelled;
   }
   std::string out;
   for (std::size_t i = 0; i < text.size();) {

@@ -20,6 +20,10 @@ namespace {
 // More passes over the data than any run makes (LLaVA trains one of each stage).
 constexpr std::int64_t kMaxEpochs = 1000;
 
+constexpr const char* kLoaderThreadsHelp =
+    "threads decoding and preprocessing the next batches' images (0: the calling thread itself; default: "
+    "the CPUs the rank may run on)";
+
 // "section.key" -> "[section] key", the way a reader finds it in the file.
 std::string where(const std::string& path, const std::string& dotted) {
   const auto dot = dotted.find('.');
@@ -95,9 +99,7 @@ po::options_description schema() {
           "gradient clipping (0: none)")(
           "stage1.activation_checkpointing", po::value<bool>()->default_value(false),
           "keep only each decoder layer's input and recompute the layer in the backward pass")(
-          "stage1.loader_threads", po::value<std::int64_t>(),
-          "threads decoding and preprocessing the next micro-batches' images (0: the training thread "
-          "itself; default: the CPUs the rank may run on)")(
+          "stage1.loader_threads", po::value<std::int64_t>(), kLoaderThreadsHelp)(
           "stage1.data_parallel", po::value<bool>()->default_value(false),
           "train each projector data-parallel over a worker group (score tasks then run on groups)")
       // [a_score]
@@ -143,9 +145,7 @@ po::options_description schema() {
           "progress lines then print MFU")(
           "stage2.overlap_reduction", po::value<bool>()->default_value(false),
           "MPI (CPU) groups: sum each gradient bucket during the backward (MPI_Iallreduce); off: after it")(
-          "stage2.loader_threads", po::value<std::int64_t>(),
-          "threads decoding and preprocessing the next micro-batches' images (0: the training thread "
-          "itself; default: the CPUs the rank may run on)")(
+          "stage2.loader_threads", po::value<std::int64_t>(), kLoaderThreadsHelp)(
           "stage2.activation_checkpointing", po::value<bool>()->default_value(false),
           "keep only each decoder layer's input and recompute the layer in the backward pass: saved "
           "activations fall to about 1/layers for one more forward pass per step")(
@@ -209,6 +209,13 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
                             std::vector<std::string>* missing) {
   auto require = [&](bool ok, const std::string& key, const std::string& why) {
     if (!ok) throw InputError(where(path, key) + ": " + why);
+  };
+  // [stage1|stage2] loader_threads: 0 to 256, or -1 where the key is left out (the rank's CPUs).
+  const auto loader_threads = [&](const std::string& key) {
+    if (!vm.count(key)) return std::int64_t{-1};
+    const auto threads = value_of<std::int64_t>(vm, key);
+    require(threads >= 0 && threads <= 256, key, "must be 0 to 256");
+    return threads;
   };
   // A file or folder the job names: an error, or (planning only) a note in `missing`.
   const auto located = [&](bool ok, const std::string& key, const std::string& why) {
@@ -298,11 +305,7 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
           "must be from 1 to " + std::to_string(kMaxEpochs));
   s.stage1.max_length = value_of<std::int64_t>(vm, "stage1.max_length");
   s.stage1.activation_checkpointing = value_of<bool>(vm, "stage1.activation_checkpointing");
-  if (vm.count("stage1.loader_threads")) {
-    s.stage1.loader_threads = value_of<std::int64_t>(vm, "stage1.loader_threads");
-    require(s.stage1.loader_threads >= 0 && s.stage1.loader_threads <= 256, "stage1.loader_threads",
-            "must be 0 to 256");
-  }
+  s.stage1.loader_threads = loader_threads("stage1.loader_threads");
   require(s.stage1.max_length >= 1, "stage1.max_length", "must be at least 1");
   s.stage1.max_samples = value_of<std::int64_t>(vm, "stage1.max_samples");
   require(s.stage1.max_samples >= 0, "stage1.max_samples", "must not be negative");
@@ -393,10 +396,7 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   t.max_grad_norm = value_of<double>(vm, "stage2.max_grad_norm");
   t.overlap_reduction = value_of<bool>(vm, "stage2.overlap_reduction");
   t.activation_checkpointing = value_of<bool>(vm, "stage2.activation_checkpointing");
-  if (vm.count("stage2.loader_threads")) {
-    t.loader_threads = value_of<std::int64_t>(vm, "stage2.loader_threads");
-    require(t.loader_threads >= 0 && t.loader_threads <= 256, "stage2.loader_threads", "must be 0 to 256");
-  }
+  t.loader_threads = loader_threads("stage2.loader_threads");
   t.peak_tflops = value_of<double>(vm, "stage2.peak_tflops");
   require(t.peak_tflops >= 0 && std::isfinite(t.peak_tflops), "stage2.peak_tflops", "must not be negative");
   t.checkpoint_every = value_of<std::int64_t>(vm, "stage2.checkpoint_every");

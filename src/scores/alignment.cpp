@@ -62,7 +62,7 @@ std::vector<double> score_alignment(models::LlamaForCausalLM& llm,
                                    if (!images.empty()) out_batch.prepared = representation.prepare(images);
                                    return out_batch;
                                  },
-                                 loader_threads, 2 * std::max<std::size_t>(loader_threads, 1));
+                                 loader_threads);
   for (std::size_t b = 0; b < loader.size(); ++b) {
     const Batch next = loader.next();
     if (!next.bad.empty() && !left_out) throw InputError(next.bad.front());

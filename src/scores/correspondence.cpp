@@ -76,7 +76,7 @@ CorrespondenceResult score_correspondence(models::VisionRepresentation& represen
         }
         return p;
       },
-      options.loader_threads, 2 * std::max<std::size_t>(options.loader_threads, 1));
+      options.loader_threads);
   const auto features_of = [&](const models::VisionRepresentation::Prepared& prepared) {
     const auto encoded = representation.encode(prepared);
     const auto& transform = encoded.transforms[0];

@@ -133,8 +133,7 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
   o.bf16 = bf16_on(s.llm, state.device);
   o.max_length = f.stage2.max_length;
   o.max_bad_fraction = job.max_bad_fraction;
-  o.loader_threads = f.stage2.loader_threads >= 0 ? static_cast<std::size_t>(f.stage2.loader_threads)
-                                                  : data::default_loader_threads();
+  o.loader_threads = data::loader_threads(f.stage2.loader_threads);
   o.checkpoint_every = f.stage2.checkpoint_every;
   o.keep_checkpoints = f.stage2.keep_checkpoints;
   // As the memory plan chose it (shard = auto, param_dtype = auto), for this group and device.

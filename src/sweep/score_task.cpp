@@ -45,8 +45,7 @@ runtime::TaskResult score_setting(RankState& state, const ScoringPlan& plan, con
   // and counted in the row; the same items are left out of every setting, so the scores compare.
   std::vector<std::string> left_out;
   // The score task's images (Stage 1's, A's and C's) are prepared on [stage1] loader_threads.
-  const std::size_t threads = s.stage1.loader_threads >= 0 ? static_cast<std::size_t>(s.stage1.loader_threads)
-                                                           : data::default_loader_threads();
+  const std::size_t threads = data::loader_threads(s.stage1.loader_threads);
   const auto a = scores::score_alignment(frozen_llm(state), representation, trained.projector, state.heldout,
                                          static_cast<std::size_t>(s.a_score.batch), &left_out, threads);
   const std::size_t a_left_out = left_out.size();

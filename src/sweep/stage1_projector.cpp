@@ -68,8 +68,7 @@ Stage1Projector stage1_projector(RankState& state, models::VisionRepresentation&
   o.max_length = s.max_length;
   o.max_bad_fraction = job.max_bad_fraction;
   o.activation_checkpointing = s.activation_checkpointing;
-  o.loader_threads =
-      s.loader_threads >= 0 ? static_cast<std::size_t>(s.loader_threads) : data::default_loader_threads();
+  o.loader_threads = data::loader_threads(s.loader_threads);
   auto last = std::chrono::steady_clock::now() - std::chrono::seconds(10);
   std::unique_ptr<train::AllReduce> all_reduce;
   if (s.data_parallel)

@@ -60,18 +60,18 @@ void check_bad_images(const char* stage, double bad, std::size_t examples, doubl
       (mine.empty() ? " (named on the ranks that met them)" : "; this rank's first: " + *mine.begin()));
 }
 
-std::unique_ptr<TrainingLoader> training_loader(const models::VisionRepresentation& representation,
-                                                std::size_t micro_batches,
-                                                std::function<std::vector<std::string>(std::size_t)> paths_of,
-                                                std::size_t threads) {
-  // Two micro-batches per thread in flight at most: enough to hide a slow one, and the memory of
-  // a few micro-batches of pixels.
+std::unique_ptr<TrainingLoader> training_loader(
+    const models::VisionRepresentation& representation,
+    const std::vector<const models::ImagePrompt*>& prompts,
+    const std::vector<const std::vector<std::size_t>*>& micro_batches, std::size_t threads) {
   return std::make_unique<TrainingLoader>(
-      micro_batches,
-      [&representation, paths_of = std::move(paths_of)](std::size_t i) {
-        return models::prepare_for_training(representation, paths_of(i));
+      micro_batches.size(),
+      [&representation, &prompts, &micro_batches](std::size_t i) {
+        std::vector<std::string> images;
+        for (const auto e : *micro_batches[i]) images.push_back(prompts[e]->image);
+        return models::prepare_for_training(representation, images);
       },
-      threads, 2 * std::max<std::size_t>(threads, 1));
+      threads);
 }
 
 std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, std::int64_t epoch) {

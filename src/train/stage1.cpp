@@ -84,14 +84,7 @@ Stage1Result train_projector(models::LlamaForCausalLM& llm, models::VisionRepres
   }
   for (const auto& s : plan)
     for (const auto& m : s.micro) micro_batches.push_back(&m);
-  auto loader = training_loader(
-      representation, micro_batches.size(),
-      [&](std::size_t i) {
-        std::vector<std::string> images;
-        for (const auto e : *micro_batches[i]) images.push_back(usable[e]->image);
-        return images;
-      },
-      options.loader_threads);
+  auto loader = training_loader(representation, usable, micro_batches, options.loader_threads);
 
   const auto start = std::chrono::steady_clock::now();
   std::size_t seen = 0;

@@ -95,7 +95,7 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
     std::vector<MicroStep> micro;
   };
   std::vector<Step> plan;
-  std::vector<const MicroStep*> loaded;  // the micro-steps that run a forward pass
+  std::vector<const std::vector<std::size_t>*> loaded;  // of the micro-steps that run a forward pass
   {
     std::vector<std::size_t> order;
     std::int64_t order_epoch = -1;
@@ -131,15 +131,8 @@ Stage2Result train_stage2(models::LlamaForCausalLM& llm, models::Projector& proj
   }
   for (const auto& step : plan)
     for (const auto& m : step.micro)
-      if (!m.examples.empty()) loaded.push_back(&m);
-  auto loader = training_loader(
-      representation, loaded.size(),
-      [&](std::size_t i) {
-        std::vector<std::string> images;
-        for (const auto e : loaded[i]->examples) images.push_back(usable[e]->image);
-        return images;
-      },
-      options.loader_threads);
+      if (!m.examples.empty()) loaded.push_back(&m.examples);
+  auto loader = training_loader(representation, usable, loaded, options.loader_threads);
 
   double tokens_seen = 0, flops = 0;
   const double attention =

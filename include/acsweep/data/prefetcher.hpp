@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <mutex>
@@ -19,9 +20,10 @@
 
 namespace acsweep::data {
 
-// The loader threads used by default: the CPUs this process may run on (its affinity mask, as
-// Slurm's --cpus-per-task sets it).
-std::size_t default_loader_threads();
+// The loader threads a job's `loader_threads` key asks for: `configured`, or where it is -1 (the
+// key left out) the CPUs this process may run on (its affinity mask, as Slurm's --cpus-per-task
+// sets it).
+std::size_t loader_threads(std::int64_t configured);
 
 template <class T>
 class Prefetcher {
@@ -33,6 +35,10 @@ class Prefetcher {
     workers_.reserve(threads);
     for (std::size_t t = 0; t < threads; ++t) workers_.emplace_back([this] { work(); });
   }
+  // Two items per thread in flight at most: enough to hide a slow one, and the memory of a few
+  // batches of pixels.
+  Prefetcher(std::size_t count, std::function<T(std::size_t)> make, std::size_t threads)
+      : Prefetcher(count, std::move(make), threads, 2 * std::max<std::size_t>(threads, 1)) {}
   Prefetcher(const Prefetcher&) = delete;
   Prefetcher& operator=(const Prefetcher&) = delete;
   ~Prefetcher() { stop(); }

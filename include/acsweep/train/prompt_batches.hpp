@@ -4,7 +4,6 @@
 // of trainable tokens of a global batch (the denominator of its token-mean loss).
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -47,14 +46,15 @@ std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, std::int
 std::pair<std::size_t, std::size_t> rank_share(std::size_t begin, std::size_t end, std::size_t rank,
                                                std::size_t ranks);
 
-// The training loop's data loader: micro-batch i's images (`paths_of(i)`, in training order)
-// decoded and preprocessed by prepare_for_training on `threads` background threads, a few
-// micro-batches ahead (0 threads: on the training thread as it asks). Same batches for any count.
+// The training loop's data loader: the images of prompts[e] for e in *micro_batches[i], micro-batch
+// i in training order, decoded and preprocessed by prepare_for_training on `threads` background
+// threads, a few micro-batches ahead (0 threads: on the training thread as it asks). Same batches
+// for any count. Every argument must outlive the loader.
 using TrainingLoader = data::Prefetcher<models::TrainingImages>;
-std::unique_ptr<TrainingLoader> training_loader(const models::VisionRepresentation& representation,
-                                                std::size_t micro_batches,
-                                                std::function<std::vector<std::string>(std::size_t)> paths_of,
-                                                std::size_t threads);
+std::unique_ptr<TrainingLoader> training_loader(
+    const models::VisionRepresentation& representation,
+    const std::vector<const models::ImagePrompt*>& prompts,
+    const std::vector<const std::vector<std::size_t>*>& micro_batches, std::size_t threads);
 
 // Trainable tokens of prompts[order[i]] for i in [begin, end).
 double trainable_tokens(const std::vector<const models::ImagePrompt*>& prompts,
