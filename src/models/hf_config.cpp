@@ -74,6 +74,34 @@ double read_rope_theta(const nlohmann::json& doc, const std::string& path) {
   return theta;
 }
 
+bool flag(const nlohmann::json& doc, const std::string& path, const char* key, bool fallback) {
+  if (!doc.contains(key) || doc[key].is_null()) return fallback;
+  if (!doc[key].is_boolean())
+    throw InputError(path + ": '" + key + "' must be true or false, not " + doc[key].dump());
+  return doc[key].get<bool>();
+}
+
+// Qwen2's sliding-window attention: with use_sliding_window, layers from max_window_layers on
+// attend only to the last sliding_window keys (transformers' layer_types). Not implemented: a
+// config in which any layer would slide is refused rather than run with full attention. Every
+// released Qwen2.5 has use_sliding_window false.
+void refuse_sliding_layers(const nlohmann::json& doc, const std::string& path, std::int64_t layers) {
+  // transformers 5 also writes each layer's kind.
+  if (doc.contains("layer_types") && doc["layer_types"].is_array())
+    for (std::size_t i = 0; i < doc["layer_types"].size(); ++i)
+      if (doc["layer_types"][i] != "full_attention")
+        throw InputError(path + ": 'layer_types' gives layer " + std::to_string(i) + " " +
+                         doc["layer_types"][i].dump() + "; only full_attention is implemented");
+  if (!flag(doc, path, "use_sliding_window", false)) return;
+  const bool all = doc.contains("max_window_layers") && doc["max_window_layers"] == 0;
+  const std::int64_t first = all ? 0 : positive(doc, path, "max_window_layers", kMaxLayers, layers);
+  if (first < layers)
+    throw InputError(path + ": 'use_sliding_window' is true and layers " + std::to_string(first) + " to " +
+                     std::to_string(layers - 1) +
+                     " (from 'max_window_layers') would use sliding-window attention, which acsweep does "
+                     "not implement; set use_sliding_window to false, as every released Qwen2.5 has it");
+}
+
 }  // namespace
 
 LlamaConfig llama_config(const LlamaSizes& sizes, std::int64_t max_position_embeddings) {
@@ -94,9 +122,10 @@ LlamaConfig read_llama_config(const std::string& path) {
   const nlohmann::json doc = read_json(path);
   LlamaConfig c;
   c.model_type = doc.value("model_type", "");
-  if (c.model_type != "llama" && c.model_type != "mistral")
+  const bool qwen2 = c.model_type == "qwen2";
+  if (c.model_type != "llama" && c.model_type != "mistral" && !qwen2)
     throw InputError(path + ": model_type '" + c.model_type +
-                     "' is not a Llama-family decoder (llama, mistral)");
+                     "' is not a Llama-family decoder (llama, mistral, qwen2)");
   c.vocab_size = positive(doc, path, "vocab_size", kMaxVocab);
   c.hidden_size = positive(doc, path, "hidden_size", kMaxWidth);
   c.intermediate_size = positive(doc, path, "intermediate_size", kMaxIntermediate);
@@ -107,9 +136,17 @@ LlamaConfig read_llama_config(const std::string& path) {
   c.max_position_embeddings = positive(doc, path, "max_position_embeddings", kMaxPositions, 2048);
   c.rms_norm_eps = positive_real(doc, path, "rms_norm_eps", 1e-6);
   c.rope_theta = read_rope_theta(doc, path);
-  if (doc.contains("tie_word_embeddings") && !doc["tie_word_embeddings"].is_boolean())
-    throw InputError(path + ": 'tie_word_embeddings' must be true or false");
-  c.tie_word_embeddings = doc.value("tie_word_embeddings", false);
+  c.tie_word_embeddings = flag(doc, path, "tie_word_embeddings", false);
+  // Llama's attention_bias puts a bias on all four projections; Qwen2 has one on q, k and v always.
+  const bool attention_bias = flag(doc, path, "attention_bias", false);
+  c.qkv_bias = qwen2 || attention_bias;
+  c.o_bias = !qwen2 && attention_bias;
+  if (doc.value("hidden_act", std::string("silu")) != "silu")
+    throw InputError(path + ": 'hidden_act' is " + doc["hidden_act"].dump() +
+                     "; the SwiGLU MLP here is silu's");
+  if (flag(doc, path, "mlp_bias", false))
+    throw InputError(path + ": 'mlp_bias' is true: biases in the MLP are not supported");
+  if (qwen2) refuse_sliding_layers(doc, path, c.num_hidden_layers);
   if (c.num_attention_heads % c.num_key_value_heads != 0)
     throw InputError(path + ": num_attention_heads " + std::to_string(c.num_attention_heads) +
                      " is not a multiple of num_key_value_heads " + std::to_string(c.num_key_value_heads));

@@ -44,9 +44,14 @@ std::pair<torch::Tensor, torch::Tensor> rotary_at(const torch::Tensor& positions
   return {at(cos), at(sin)};
 }
 
-LlamaLinearImpl::LlamaLinearImpl(std::int64_t in, std::int64_t out, bool initialise) {
+LlamaLinearImpl::LlamaLinearImpl(std::int64_t in, std::int64_t out, bool initialise, bool with_bias) {
   weight = register_parameter("weight", torch::empty({out, in}));
-  if (initialise) torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));  // nn::Linear's draw
+  if (with_bias) bias = register_parameter("bias", torch::empty({out}));
+  if (!initialise) return;
+  torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));  // nn::Linear's draws
+  if (with_bias)
+    torch::nn::init::uniform_(bias, -1.0 / std::sqrt(static_cast<double>(in)),
+                              1.0 / std::sqrt(static_cast<double>(in)));
 }
 
 RMSNormImpl::RMSNormImpl(std::int64_t size, double eps) : eps_(eps) {
@@ -61,10 +66,11 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
 
 LlamaAttentionImpl::LlamaAttentionImpl(const LlamaConfig& config, bool initialise) : config_(config) {
   const auto heads = config.num_attention_heads, kv = config.num_key_value_heads, d = config.head_dim;
-  q_proj_ = register_module("q_proj", LlamaLinear(config.hidden_size, heads * d, initialise));
-  k_proj_ = register_module("k_proj", LlamaLinear(config.hidden_size, kv * d, initialise));
-  v_proj_ = register_module("v_proj", LlamaLinear(config.hidden_size, kv * d, initialise));
-  o_proj_ = register_module("o_proj", LlamaLinear(heads * d, config.hidden_size, initialise));
+  q_proj_ =
+      register_module("q_proj", LlamaLinear(config.hidden_size, heads * d, initialise, config.qkv_bias));
+  k_proj_ = register_module("k_proj", LlamaLinear(config.hidden_size, kv * d, initialise, config.qkv_bias));
+  v_proj_ = register_module("v_proj", LlamaLinear(config.hidden_size, kv * d, initialise, config.qkv_bias));
+  o_proj_ = register_module("o_proj", LlamaLinear(heads * d, config.hidden_size, initialise, config.o_bias));
 }
 
 torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,

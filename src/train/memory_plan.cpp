@@ -62,7 +62,8 @@ std::int64_t MemoryPlan::total() const {
 std::int64_t llama_layer_parameters(const models::LlamaConfig& c) {
   const std::int64_t h = c.hidden_size, q = c.num_attention_heads * c.head_dim,
                      kv = c.num_key_value_heads * c.head_dim;
-  return h * q + 2 * h * kv + q * h + 3 * h * c.intermediate_size + 2 * h;
+  const std::int64_t biases = (c.qkv_bias ? q + 2 * kv : 0) + (c.o_bias ? h : 0);
+  return h * q + 2 * h * kv + q * h + 3 * h * c.intermediate_size + 2 * h + biases;
 }
 
 std::int64_t llama_parameters(const models::LlamaConfig& c) {

@@ -19,28 +19,25 @@ namespace acsweep::models {
 namespace {
 namespace fs = std::filesystem;
 
-fs::path make_model(const std::string& name, int seed, bool tie, int kv_heads,
-                    const std::string& fault = "") {
+// Runs tests/models/SCRIPT FOLDER ARGUMENTS and returns FOLDER.
+fs::path run_reference(const std::string& script, const std::string& name, const std::string& arguments) {
   const fs::path folder =
       fs::temp_directory_path() / ("acsweep_llama_" + std::to_string(::getpid()) + "_" + name);
-  const std::string command = ACSWEEP_PYTHON " " ACSWEEP_TESTS_DIR "/models/llama_reference.py " +
-                              folder.string() + " " + std::to_string(seed) + " " + (tie ? "1" : "0") + " " +
-                              std::to_string(kv_heads) + (fault.empty() ? "" : " " + fault);
+  const std::string command =
+      ACSWEEP_PYTHON " " ACSWEEP_TESTS_DIR "/models/" + script + " " + folder.string() + " " + arguments;
   EXPECT_EQ(std::system(command.c_str()), 0) << command;
   return folder;
 }
 
-struct Case {
-  const char* name;
-  bool tie;
-  int kv_heads;
-};
+fs::path make_model(const std::string& name, int seed, bool tie, int kv_heads,
+                    const std::string& fault = "") {
+  return run_reference("llama_reference.py", name,
+                       std::to_string(seed) + " " + (tie ? "1" : "0") + " " + std::to_string(kv_heads) +
+                           (fault.empty() ? "" : " " + fault));
+}
 
-class LlamaAgainstReference : public ::testing::TestWithParam<Case> {};
-
-TEST_P(LlamaAgainstReference, LogitsAgreeTo1e4Relative) {
-  const Case c = GetParam();
-  const fs::path folder = make_model(c.name, 11, c.tie, c.kv_heads);
+// The folder's model, loaded, against the logits its reference wrote for its ids.
+void expect_reference_logits(const fs::path& folder) {
   LlamaForCausalLM model = load_llama(folder.string());
   std::ifstream in(folder / "ids.json");
   const auto ids_json = nlohmann::json::parse(in);
@@ -56,7 +53,38 @@ TEST_P(LlamaAgainstReference, LogitsAgreeTo1e4Relative) {
   const double scale = expected.abs().max().item<double>();
   const double worst = (logits - expected).abs().max().item<double>();
   EXPECT_LE(worst, 1e-4 * scale) << "max |difference| " << worst << " against max |logit| " << scale;
+}
+
+struct Case {
+  const char* name;
+  bool tie;
+  int kv_heads;
+};
+
+class LlamaAgainstReference : public ::testing::TestWithParam<Case> {};
+
+TEST_P(LlamaAgainstReference, LogitsAgreeTo1e4Relative) {
+  const Case c = GetParam();
+  const fs::path folder = make_model(c.name, 11, c.tie, c.kv_heads);
+  expect_reference_logits(folder);
   fs::remove_all(folder);
+}
+
+// Qwen2 (biases on q, k and v, rope_theta 1e6, transformers 5's rope_parameters and layer_types)
+// against transformers' own Qwen2ForCausalLM, saved by save_pretrained.
+TEST(Qwen2AgainstTransformers, LogitsAgreeTo1e4RelativeTiedAndUntied) {
+  for (const bool tie : {false, true}) {
+    SCOPED_TRACE(tie ? "tied" : "untied");
+    const fs::path folder =
+        run_reference("qwen2_reference.py", tie ? "qwen2_tied" : "qwen2", tie ? "5 1" : "4 0");
+    const LlamaConfig config = read_llama_config((folder / "config.json").string());
+    EXPECT_TRUE(config.qkv_bias);
+    EXPECT_FALSE(config.o_bias);
+    EXPECT_EQ(config.rope_theta, 1e6);
+    EXPECT_EQ(config.tie_word_embeddings, tie);
+    expect_reference_logits(folder);
+    fs::remove_all(folder);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, LlamaAgainstReference,

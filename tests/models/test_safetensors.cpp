@@ -199,6 +199,51 @@ TEST_F(SafetensorsTest, LlamaConfigReadsRopeThetaFromEitherPlace) {
                InputError);
 }
 
+// Qwen2: q, k and v biases always, Llama's attention_bias on all four; sliding-window layers are
+// refused naming the keys that ask for them (acsweep does not implement the window).
+TEST_F(SafetensorsTest, Qwen2ConfigsCarryBiasesAndRefuseSlidingLayers) {
+  const auto config_with = [&](const std::string& type, const std::string& more) {
+    std::ofstream(path("config.json"))
+        << R"({"model_type": ")" << type << R"(", "vocab_size": 97, "hidden_size": 64,
+               "intermediate_size": 96, "num_hidden_layers": 4, "num_attention_heads": 4)"
+        << more << "}";
+    return path("config.json");
+  };
+  const auto error_of = [&](const std::string& type, const std::string& more) {
+    try {
+      read_llama_config(config_with(type, more));
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const LlamaConfig qwen = read_llama_config(config_with("qwen2", R"(, "use_sliding_window": false,
+      "max_window_layers": 2, "sliding_window": 4, "layer_types": ["full_attention", "full_attention",
+      "full_attention", "full_attention"])"));
+  EXPECT_TRUE(qwen.qkv_bias);
+  EXPECT_FALSE(qwen.o_bias);
+  const LlamaConfig llama = read_llama_config(config_with("llama", R"(, "attention_bias": true)"));
+  EXPECT_TRUE(llama.qkv_bias && llama.o_bias);
+  EXPECT_FALSE(read_llama_config(config_with("llama", "")).qkv_bias);
+  // Every layer below max_window_layers keeps full attention: nothing slides.
+  EXPECT_EQ(error_of("qwen2", R"(, "use_sliding_window": true, "max_window_layers": 4)"), "no error");
+  EXPECT_NE(error_of("qwen2", R"(, "use_sliding_window": true, "max_window_layers": 2)")
+                .find("'use_sliding_window' is true and layers 2 to 3 (from 'max_window_layers')"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of("qwen2", R"(, "use_sliding_window": true, "max_window_layers": 0)").find("layers 0 to 3"),
+      std::string::npos);
+  EXPECT_NE(error_of("qwen2", R"(, "layer_types": ["full_attention", "sliding_attention"])")
+                .find("'layer_types' gives layer 1 \"sliding_attention\""),
+            std::string::npos);
+  EXPECT_EQ(error_of("qwen2", R"(, "use_sliding_window": "yes")"),
+            path("config.json") + ": 'use_sliding_window' must be true or false, not \"yes\"");
+  EXPECT_NE(error_of("llama", R"(, "mlp_bias": true)").find("'mlp_bias' is true"), std::string::npos);
+  EXPECT_NE(error_of("qwen2", R"(, "hidden_act": "gelu")").find("'hidden_act' is \"gelu\""),
+            std::string::npos);
+  EXPECT_NE(error_of("gpt2", "").find("(llama, mistral, qwen2)"), std::string::npos);
+}
+
 // Damaged or hostile configs: sizes no model has are refused naming the file and key, before
 // anything is allocated (a num_hidden_layers of 1e6 or an image_size of 1e9 was OOM-killed).
 TEST_F(SafetensorsTest, ConfigsWithImplausibleSizesAreRefusedNamingTheKey) {

@@ -35,13 +35,25 @@ models::LlamaConfig vicuna_7b() { return models::llama_config({32000, 4096, 1100
 
 TEST(MemoryPlan, ParameterCountsAreThoseOfTheModules) {
   for (const bool tied : {false, true}) {
-    auto config = models::llama_config({61, 32, 48, 3, 4, 2, 8});
-    config.tie_word_embeddings = tied;
-    models::LlamaForCausalLM llm(config);
-    EXPECT_EQ(llama_parameters(config), count(*llm)) << (tied ? "tied" : "untied");
+    for (const bool biases : {false, true}) {  // Qwen2's q, k and v biases, and Llama's attention_bias
+      auto config = models::llama_config({61, 32, 48, 3, 4, 2, 8});
+      config.tie_word_embeddings = tied;
+      config.qkv_bias = biases;
+      config.o_bias = biases && tied;
+      models::LlamaForCausalLM llm(config);
+      EXPECT_EQ(llama_parameters(config), count(*llm)) << tied << biases;
+    }
   }
   models::Projector projector(24, 32);
   EXPECT_EQ(projector_parameters(24, 32), count(*projector));
+}
+
+// Qwen2.5-14B: 48 layers of 5120, 40 query and 8 key-value heads of 128, MLP 13824, vocabulary
+// 152064, untied, q/k/v biases: 14.77 billion, the model card's "14.7B".
+TEST(MemoryPlan, Qwen25_14BByHand) {
+  auto config = models::llama_config({152064, 5120, 13824, 48, 40, 8, 128}, 32768);
+  config.qkv_bias = true;
+  EXPECT_EQ(llama_parameters(config), 14770033664);
 }
 
 TEST(MemoryPlan, Vicuna7BByHand) {

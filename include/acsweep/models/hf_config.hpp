@@ -6,9 +6,12 @@
 
 namespace acsweep::models {
 
-// Llama-family decoders (Llama, Vicuna, Mistral): RMSNorm, RoPE, SwiGLU, grouped-query attention.
+// Llama-family decoders (Llama, Vicuna, Mistral, Qwen2 and Qwen2.5): RMSNorm, RoPE, SwiGLU,
+// grouped-query attention. Qwen2 differs only in its config: biases on the q, k and v
+// projections, a large rope_theta, often tied embeddings, and sliding-window keys (refused where a
+// layer would slide: see read_llama_config).
 struct LlamaConfig {
-  std::string model_type;  // "llama" or "mistral"
+  std::string model_type;  // "llama", "mistral" or "qwen2"
   std::int64_t vocab_size = 0;
   std::int64_t hidden_size = 0;
   std::int64_t intermediate_size = 0;
@@ -20,6 +23,8 @@ struct LlamaConfig {
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000.0;
   bool tie_word_embeddings = false;
+  bool qkv_bias = false;  // q_proj, k_proj and v_proj carry a bias (Qwen2; Llama's attention_bias)
+  bool o_bias = false;    // o_proj carries one (Llama's attention_bias)
 };
 
 LlamaConfig read_llama_config(const std::string& path);

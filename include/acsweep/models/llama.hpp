@@ -1,5 +1,5 @@
 #pragma once
-// Llama-family decoder (Llama, Vicuna, Mistral) in LibTorch: RMSNorm, rotary position embedding
+// Llama-family decoder (Llama, Vicuna, Mistral, Qwen2/2.5) in LibTorch: RMSNorm, rotary position embedding
 // with the config's theta, SwiGLU MLP, grouped-query attention with a causal mask, tied or untied
 // head. Parameters carry Hugging Face's names, so checkpoints load by name. Inputs are embeddings,
 // so visual tokens can be spliced in between text embeddings. Knows nothing of MPI.
@@ -12,14 +12,16 @@
 
 namespace acsweep::models {
 
-// A linear layer without bias, as Llama's are. `initialise`: drawn as torch::nn::Linear draws its
-// weight (the same numbers from the same seed); off, the weight is left as allocated, for a loader
-// to fill (at 7B, the random draws would take half a minute per rank).
+// A linear layer, without bias as Llama's are, or with one (Qwen2's q, k and v). `initialise`:
+// drawn as torch::nn::Linear draws its weight and bias (the same numbers from the same seed); off,
+// they are left as allocated, for a loader to fill (at 7B, the random draws would take half a
+// minute per rank).
 class LlamaLinearImpl : public torch::nn::Module {
  public:
-  LlamaLinearImpl(std::int64_t in, std::int64_t out, bool initialise = true);
-  torch::Tensor forward(const torch::Tensor& x) { return torch::linear(x, weight); }
+  LlamaLinearImpl(std::int64_t in, std::int64_t out, bool initialise = true, bool bias = false);
+  torch::Tensor forward(const torch::Tensor& x) { return torch::linear(x, weight, bias); }
   torch::Tensor weight;
+  torch::Tensor bias;  // undefined without one
 };
 TORCH_MODULE(LlamaLinear);
 
