@@ -41,6 +41,17 @@ add_library(acsweep_stb INTERFACE)
 target_include_directories(acsweep_stb SYSTEM INTERFACE "${STB_INCLUDE_DIR}")
 target_link_libraries(acsweep_stb INTERFACE "${STB_LIBRARY}")
 
+# tokenizer.json's byte-level BPE: PCRE2 (libpcre2-dev) runs the pre-tokenizer's regex with
+# Unicode properties (\p{L}, \p{N}), utf8proc (libutf8proc-dev) normalises (NFC). Found by
+# path, not pkg-config, so that CMAKE_PREFIX_PATH alone points at another copy.
+find_path(PCRE2_INCLUDE_DIR pcre2.h REQUIRED)
+find_library(PCRE2_LIBRARY pcre2-8 REQUIRED)
+find_path(UTF8PROC_INCLUDE_DIR utf8proc.h REQUIRED)
+find_library(UTF8PROC_LIBRARY utf8proc REQUIRED)
+add_library(acsweep_unicode INTERFACE)
+target_include_directories(acsweep_unicode SYSTEM INTERFACE "${PCRE2_INCLUDE_DIR}" "${UTF8PROC_INCLUDE_DIR}")
+target_link_libraries(acsweep_unicode INTERFACE "${PCRE2_LIBRARY}" "${UTF8PROC_LIBRARY}")
+
 # LibTorch: the one inside ACSWEEP_PYTHON's torch (the CPU wheel here, pip's CUDA torch on a GPU
 # cluster), or an unpacked libtorch archive through -DTorch_DIR=<libtorch>/share/cmake/Torch.
 if(NOT Torch_DIR)

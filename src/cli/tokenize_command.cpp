@@ -20,24 +20,10 @@ namespace fs = std::filesystem;
 namespace acsweep::cli {
 namespace {
 
-constexpr const char* kUsage = "acsweep tokenize FOLDER [--template none|plain|vicuna_v1] [--json] TEXT...";
+constexpr const char* kUsage =
+    "acsweep tokenize FOLDER [--template none|plain|vicuna_v1|qwen_2] [--json] TEXT...";
 // LLaVA's IMAGE_TOKEN_INDEX: where an image's visual tokens go in a templated prompt.
 constexpr std::int64_t kImageTokenIndex = -200;
-
-// tokenizer_config.json's add_bos_token / add_eos_token (transformers' Llama defaults: true, false).
-bool config_flag(const fs::path& folder, const char* key, bool otherwise) {
-  const fs::path path = folder / "tokenizer_config.json";
-  if (!fs::exists(path)) return otherwise;
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(read_bounded(path.string(), kMaxConfigBytes, "the tokenizer config"));
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(path.string() + ": not JSON: " + e.what());
-  }
-  if (!config.contains(key) || config[key].is_null()) return otherwise;
-  if (!config[key].is_boolean()) throw InputError(path.string() + ": key '" + key + "' is not true or false");
-  return config[key].get<bool>();
-}
 
 }  // namespace
 
@@ -45,7 +31,8 @@ int run_tokenize(const std::vector<std::string>& args, const CommandContext& con
   po::options_description options("acsweep tokenize options");
   options.add_options()("template", po::value<std::string>()->default_value("none"),
                         "none: the text as it is; plain: as a Stage-1 caption after the image; "
-                        "vicuna_v1: as the user's turn of a conversation (an image's place shows as -200)")(
+                        "vicuna_v1 or qwen_2: as the user's turn of a conversation in that template, up to "
+                        "where the answer starts (an image's place shows as -200)")(
       "json", po::bool_switch(), "print one JSON array: {\"text\", \"ids\", \"pieces\"} per TEXT");
   po::options_description all;
   all.add(options).add_options()("help,h", "show this help")("folder", po::value<std::string>(), "FOLDER")(
@@ -66,33 +53,25 @@ int run_tokenize(const std::vector<std::string>& args, const CommandContext& con
   if (!vm.count("folder") || !vm.count("text"))
     throw InputError(std::string("acsweep tokenize: a FOLDER and at least one TEXT\nusage: ") + kUsage);
   const std::string chosen = vm["template"].as<std::string>();
-  if (chosen != "none" && chosen != "plain" && chosen != "vicuna_v1")
-    throw InputError("acsweep tokenize: --template must be none, plain or vicuna_v1, not '" + chosen + "'");
+  if (chosen != "none" && chosen != "plain" && chosen != "vicuna_v1" && chosen != "qwen_2")
+    throw InputError("acsweep tokenize: --template must be none, plain, vicuna_v1 or qwen_2, not '" + chosen +
+                     "'");
   const fs::path folder = vm["folder"].as<std::string>();
-  const fs::path model = fs::is_directory(folder) ? folder / "tokenizer.model" : folder;
-  if (!fs::exists(model)) {
-    if (fs::exists(folder / "tokenizer.json"))
-      throw InputError("acsweep tokenize: " + folder.string() +
-                       " has a tokenizer.json (byte-level BPE) but no tokenizer.model: acsweep reads "
-                       "SentencePiece tokenizer.model files only, so far");
-    throw InputError("acsweep tokenize: no tokenizer.model in " + folder.string());
-  }
+  const fs::path model = models::tokenizer_file(folder.string());
   if (context.mpi.rank() != 0) return 0;
   const models::Tokenizer tokenizer(model.string());
-  const fs::path config_folder = fs::is_directory(folder) ? folder : folder.parent_path();
-  const bool bos = config_flag(config_folder, "add_bos_token", true);
-  const bool eos = config_flag(config_folder, "add_eos_token", false);
 
   nlohmann::json out = nlohmann::json::array();
   for (const auto& text : vm["text"].as<std::vector<std::string>>()) {
     std::vector<std::int64_t> ids;
     if (chosen == "none") {
-      if (bos) ids.push_back(tokenizer.bos_id());
+      ids = tokenizer.prefix_ids();
       for (const auto id : tokenizer.encode(text)) ids.push_back(id);
     } else {
       const auto pieces = chosen == "plain" ? data::plain_template({"", "", {{"gpt", text}}})
-                                            : data::vicuna_v1_template({"", "", {{"human", text}}});
-      const auto prompt = models::tokenize_prompt(tokenizer, pieces, bos);
+                                            : data::chat_prompt(data::chat_template_named(chosen),
+                                                                {"", "", {{"human", text}}});
+      const auto prompt = models::tokenize_prompt(tokenizer, pieces);
       std::size_t next_image = 0;
       for (std::size_t i = 0; i <= prompt.ids.size(); ++i) {
         while (next_image < prompt.image_positions.size() && prompt.image_positions[next_image] == i) {
@@ -102,7 +81,7 @@ int run_tokenize(const std::vector<std::string>& args, const CommandContext& con
         if (i < prompt.ids.size()) ids.push_back(prompt.ids[i]);
       }
     }
-    if (eos) ids.push_back(tokenizer.eos_id());
+    for (const auto id : tokenizer.suffix_ids()) ids.push_back(id);
     std::vector<std::string> pieces;
     for (const auto id : ids) pieces.push_back(id == kImageTokenIndex ? "<image>" : tokenizer.piece(id));
     if (vm["json"].as<bool>()) {

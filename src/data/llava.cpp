@@ -143,4 +143,39 @@ std::vector<PromptPiece> vicuna_v1_template(const LlavaExample& example) {
   return pieces;
 }
 
+std::vector<PromptPiece> qwen_2_template(const LlavaExample& example) {
+  std::vector<PromptPiece> pieces{
+      {PromptPiece::Kind::Text, std::string("<|im_start|>system\n") + kQwenSystem + "<|im_end|>\n", false}};
+  for (const auto& turn : example.turns) {
+    if (turn.from == "human") {
+      pieces.push_back({PromptPiece::Kind::Text, "<|im_start|>user\n", false});
+      append_with_images(pieces, turn.value, false);
+      pieces.push_back({PromptPiece::Kind::Text, "<|im_end|>\n<|im_start|>assistant\n", false});
+    } else {
+      // The answer and its end-of-turn token carry the loss; the newline after it does not.
+      pieces.push_back({PromptPiece::Kind::Text, turn.value + "<|im_end|>", true});
+      pieces.push_back({PromptPiece::Kind::Text, "\n", false});
+    }
+  }
+  return pieces;
+}
+
+ChatTemplate chat_template_named(const std::string& name) {
+  if (name == "vicuna_v1") return ChatTemplate::vicuna_v1;
+  if (name == "qwen_2") return ChatTemplate::qwen_2;
+  throw InputError("conversation template '" + name + "' is not vicuna_v1 or qwen_2");
+}
+
+const char* chat_template_name(ChatTemplate chat) {
+  return chat == ChatTemplate::qwen_2 ? "qwen_2" : "vicuna_v1";
+}
+
+std::vector<PromptPiece> chat_prompt(ChatTemplate chat, const LlavaExample& example) {
+  return chat == ChatTemplate::qwen_2 ? qwen_2_template(example) : vicuna_v1_template(example);
+}
+
+const char* answer_lead(ChatTemplate chat) { return chat == ChatTemplate::qwen_2 ? "" : " "; }
+
+const char* next_turn_marker(ChatTemplate chat) { return chat == ChatTemplate::qwen_2 ? "" : "ASSISTANT:"; }
+
 }  // namespace acsweep::data

@@ -12,17 +12,16 @@
 namespace acsweep::eval {
 namespace {
 
-constexpr const char* kStopString = "ASSISTANT:";
-
-// The vicuna_v1 prompt of an item, "<image>\n" before the question (mmmu: its images where its
-// question holds them), ending "ASSISTANT:" as LLaVA's conv.get_prompt() does with the assistant's
-// turn empty.
-std::vector<data::PromptPiece> item_prompt(const Benchmark& benchmark, const BenchmarkItem& item) {
+// The prompt of an item in the conversation template, "<image>\n" before the question (mmmu: its
+// images where its question holds them), ending where the answer starts, as LLaVA's
+// conv.get_prompt() does with the assistant's turn empty ("ASSISTANT:" for vicuna_v1).
+std::vector<data::PromptPiece> item_prompt(const Benchmark& benchmark, const BenchmarkItem& item,
+                                           data::ChatTemplate chat) {
   const std::string before =
       benchmark.kind == BenchmarkKind::mmmu ? "" : std::string(data::kImageToken) + "\n";
   const data::LlavaExample example{
       item.id, item.image, {{"human", before + question_prompt(benchmark, item)}}};
-  return data::vicuna_v1_template(example);
+  return data::chat_prompt(chat, example);
 }
 
 // Why the item's prompt does not fit the LLM's context once its visual tokens are in; empty if it does.
@@ -99,7 +98,8 @@ std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::Llam
                                         models::VisionRepresentation& representation,
                                         const models::Tokenizer& tokenizer,
                                         const std::function<void(std::size_t)>& progress,
-                                        std::vector<std::string>* left_out, std::size_t loader_threads) {
+                                        std::vector<std::string>* left_out, std::size_t loader_threads,
+                                        data::ChatTemplate chat) {
   torch::NoGradGuard frozen;
   std::vector<std::size_t> chosen;
   // Each item's image prepared ahead on the loader's threads, or why it could not be.
@@ -121,11 +121,11 @@ std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::Llam
       loader_threads);
   for (const auto& item : benchmark.items) {
     const Prepared image = loader.next();
-    const auto question = item_prompt(benchmark, item);
+    const auto question = item_prompt(benchmark, item, chat);
     std::vector<models::TokenizedPrompt> prompts;
     for (const auto& answer : candidate_answers(benchmark, item)) {
       auto pieces = question;
-      pieces.push_back({data::PromptPiece::Kind::Text, " " + answer, true});
+      pieces.push_back({data::PromptPiece::Kind::Text, data::answer_lead(chat) + answer, true});
       prompts.push_back(models::tokenize_prompt(tokenizer, pieces));
     }
     std::vector<const models::TokenizedPrompt*> batch;
@@ -184,8 +184,9 @@ std::vector<std::optional<std::string>> generate_answers(
   models::GenerationOptions options;
   options.max_new_tokens = settings.max_new_tokens;
   options.stop_tokens = {tokenizer.eos_id()};
-  options.stop = [&tokenizer](const std::vector<std::int64_t>& tokens) {
-    return tokenizer.decode(tokens).find(kStopString) != std::string::npos;
+  const std::string stop_string = data::next_turn_marker(settings.chat);
+  options.stop = [&tokenizer, &stop_string](const std::vector<std::int64_t>& tokens) {
+    return !stop_string.empty() && tokenizer.decode(tokens).find(stop_string) != std::string::npos;
   };
   const std::size_t batch = std::max<std::size_t>(1, settings.batch);
   // A batch's images prepared ahead on the loader's threads: the items asked, where each one's
@@ -232,7 +233,7 @@ std::vector<std::optional<std::string>> generate_answers(
       std::vector<std::size_t> fits;  // the items whose prompt fits the LLM's context
       for (std::size_t k = 0; k < asked.size(); ++k) {
         const auto& item = benchmark.items[asked[k]];
-        const auto prompt = models::tokenize_prompt(tokenizer, item_prompt(benchmark, item));
+        const auto prompt = models::tokenize_prompt(tokenizer, item_prompt(benchmark, item, settings.chat));
         if (const auto why = too_long(benchmark, item, prompt, static_cast<std::size_t>(visual.size(1)), llm);
             !why.empty()) {
           leave_out(left_out, why);
@@ -245,7 +246,9 @@ std::vector<std::optional<std::string>> generate_answers(
       const auto generated = models::generate_greedy(llm, prompts, options);
       for (std::size_t k = 0; k < fits.size(); ++k) {
         std::string text = tokenizer.decode(generated[k]);
-        if (const auto stop = text.find(kStopString); stop != std::string::npos) text.resize(stop);
+        if (const auto stop = stop_string.empty() ? std::string::npos : text.find(stop_string);
+            stop != std::string::npos)
+          text.resize(stop);
         texts[fits[k]] = std::move(text);
       }
     }

@@ -23,8 +23,8 @@ std::vector<ImagePrompt> plain_captions(const Tokenizer& tokenizer, const data::
   return out;
 }
 
-std::vector<ImagePrompt> vicuna_conversations(const Tokenizer& tokenizer, const data::LlavaDataset& dataset,
-                                              std::size_t& left_out) {
+std::vector<ImagePrompt> chat_conversations(const Tokenizer& tokenizer, const data::LlavaDataset& dataset,
+                                            data::ChatTemplate chat, std::size_t& left_out) {
   std::vector<ImagePrompt> out;
   left_out = 0;
   for (const auto& example : dataset.examples) {
@@ -34,7 +34,7 @@ std::vector<ImagePrompt> vicuna_conversations(const Tokenizer& tokenizer, const 
     }
     // An image shown once, or a text-only conversation (as LLaVA trains it: no visual tokens); an
     // item with an image whose text never shows it is trained on its text, as LLaVA does.
-    auto prompt = tokenize_prompt(tokenizer, data::vicuna_v1_template(data::image_first(example)));
+    auto prompt = tokenize_prompt(tokenizer, data::chat_prompt(chat, data::image_first(example)));
     out.push_back({example.id, prompt.image_positions.empty() ? "" : example.image, std::move(prompt)});
   }
   return out;

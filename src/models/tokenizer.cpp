@@ -1,10 +1,13 @@
 #include "acsweep/models/tokenizer.hpp"
 
 #include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 #include <queue>
 
 #include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
+#include "byte_level_bpe.hpp"
 
 namespace acsweep::models {
 namespace {
@@ -90,6 +93,21 @@ struct Span {
   bool trainable;
 };
 
+// tokenizer_config.json's add_bos_token / add_eos_token beside the model file, or `otherwise`.
+bool config_flag(const std::string& model_path, const char* key, bool otherwise) {
+  const auto path = std::filesystem::path(model_path).parent_path() / "tokenizer_config.json";
+  if (!std::filesystem::exists(path)) return otherwise;
+  nlohmann::json config;
+  try {
+    config = nlohmann::json::parse(read_bounded(path.string(), kMaxConfigBytes, "the tokenizer config"));
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(path.string() + ": not JSON: " + e.what());
+  }
+  if (!config.is_object() || !config.contains(key) || config[key].is_null()) return otherwise;
+  if (!config[key].is_boolean()) throw InputError(path.string() + ": key '" + key + "' is not true or false");
+  return config[key].get<bool>();
+}
+
 }  // namespace
 
 struct Tokenizer::Model {
@@ -105,7 +123,14 @@ struct Tokenizer::Model {
   std::int64_t unk = 0, bos = 1, eos = 2;
 };
 
-Tokenizer::Tokenizer(const std::string& model_path) : model_(std::make_unique<Model>()), path_(model_path) {
+Tokenizer::Tokenizer(const std::string& model_path) : path_(model_path) {
+  if (std::filesystem::path(model_path).extension() == ".json") {
+    bpe_ = std::make_unique<ByteLevelBpe>(model_path);
+    prefix_ = bpe_->prefix();
+    suffix_ = bpe_->suffix();
+    return;
+  }
+  model_ = std::make_unique<Model>();
   const std::string bytes = read_bounded(model_path, kMaxTokenizerBytes, "the tokenizer model");
   Model& m = *model_;
   std::fill(std::begin(m.byte_id), std::end(m.byte_id), -1);
@@ -165,6 +190,8 @@ Tokenizer::Tokenizer(const std::string& model_path) : model_(std::make_unique<Mo
   if (model_type != 2)
     throw InputError(model_path + ": a SentencePiece model of type " + std::to_string(model_type) +
                      "; only BPE models (the Llama family's) are supported");
+  if (config_flag(model_path, "add_bos_token", true)) prefix_.push_back(m.bos);
+  if (config_flag(model_path, "add_eos_token", false)) suffix_.push_back(m.eos);
 }
 
 Tokenizer::~Tokenizer() = default;
@@ -176,6 +203,7 @@ std::vector<std::int64_t> Tokenizer::encode(const std::string& text) const {
 
 std::vector<std::int64_t> Tokenizer::encode(const std::string& text,
                                             std::vector<std::pair<std::size_t, std::size_t>>& spans) const {
+  if (bpe_) return bpe_->encode(text, spans);
   const Model& m = *model_;
   spans.clear();
   if (text.empty()) return {};
@@ -256,6 +284,7 @@ std::vector<std::int64_t> Tokenizer::encode(const std::string& text,
 }
 
 std::string Tokenizer::decode(const std::vector<std::int64_t>& ids) const {
+  if (bpe_) return bpe_->decode(ids);
   const Model& m = *model_;
   std::string text;
   for (std::int64_t id : ids) {
@@ -286,24 +315,48 @@ std::string Tokenizer::decode(const std::vector<std::int64_t>& ids) const {
 }
 
 const std::string& Tokenizer::piece(std::int64_t id) const {
+  if (bpe_) return bpe_->piece(id);
   if (id < 0 || id >= static_cast<std::int64_t>(model_->pieces.size()))
     throw std::out_of_range(path_ + ": token id " + std::to_string(id));
   return model_->pieces[static_cast<std::size_t>(id)];
 }
 
-std::int64_t Tokenizer::bos_id() const { return model_->bos; }
-std::int64_t Tokenizer::eos_id() const { return model_->eos; }
-std::int64_t Tokenizer::vocab_size() const { return static_cast<std::int64_t>(model_->pieces.size()); }
+std::int64_t Tokenizer::bos_id() const {
+  if (!bpe_) return model_->bos;
+  if (prefix_.empty()) throw InputError(path_ + ": the tokenizer puts no BOS token in front of a text");
+  return prefix_.front();
+}
+std::int64_t Tokenizer::eos_id() const { return bpe_ ? bpe_->eos_id() : model_->eos; }
+std::int64_t Tokenizer::vocab_size() const {
+  return bpe_ ? bpe_->vocab_size() : static_cast<std::int64_t>(model_->pieces.size());
+}
+const std::vector<std::int64_t>& Tokenizer::prefix_ids() const { return prefix_; }
+const std::vector<std::int64_t>& Tokenizer::suffix_ids() const { return suffix_; }
+
+std::string tokenizer_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(path)) {
+    if (!fs::exists(path)) throw InputError("no such tokenizer file: " + path);
+    return path;
+  }
+  for (const char* name : {"tokenizer.model", "tokenizer.json"})
+    if (fs::exists(fs::path(path) / name)) return (fs::path(path) / name).string();
+  throw InputError(path + ": no tokenizer.model or tokenizer.json in the folder");
+}
 
 TokenizedPrompt tokenize_prompt(const Tokenizer& tokenizer, const std::vector<data::PromptPiece>& pieces,
-                                bool add_bos) {
+                                bool add_prefix) {
   TokenizedPrompt out;
-  if (add_bos) {
-    out.ids.push_back(tokenizer.bos_id());
-    out.trainable.push_back(false);
-  }
-  // Text between images is encoded as one chunk; "</s>" inside it is the end-of-sequence token
-  // and splits it further, as Hugging Face's Llama tokenizer treats special tokens.
+  if (add_prefix)
+    for (const auto id : tokenizer.prefix_ids()) {
+      out.ids.push_back(id);
+      out.trainable.push_back(false);
+    }
+  // Text between images is encoded as one chunk. For SentencePiece, "</s>" inside it is the
+  // end-of-sequence token and splits it further, as Hugging Face's Llama tokenizer treats special
+  // tokens; tokenizer.json's encode matches its special tokens itself.
+  const std::string end_of_sequence =
+      tokenizer.format() == Tokenizer::Format::sentencepiece ? kEndOfSequence : std::string();
   std::string chunk;
   std::vector<Span> marks;  // which bytes of the chunk carry the loss
   auto encode_text = [&](std::size_t begin, std::size_t end) {
@@ -320,8 +373,8 @@ TokenizedPrompt tokenize_prompt(const Tokenizer& tokenizer, const std::vector<da
   };
   auto flush = [&] {
     std::size_t start = 0;
-    for (std::size_t at = chunk.find(kEndOfSequence); at != std::string::npos;
-         at = chunk.find(kEndOfSequence, start)) {
+    for (std::size_t at = end_of_sequence.empty() ? std::string::npos : chunk.find(end_of_sequence);
+         at != std::string::npos; at = chunk.find(end_of_sequence, start)) {
       encode_text(start, at);
       bool trainable = false;
       for (const Span& m : marks) trainable |= m.trainable && at < m.end && at + 4 > m.begin;

@@ -67,10 +67,15 @@ po::options_description schema() {
           "--help)")
       // [llm]
       ("llm.folder", po::value<std::string>(),
-       "the LLM's HF folder (config.json, safetensors, tokenizer.model)")(
-          "llm.tokenizer", po::value<std::string>(), "tokenizer.model (default: in llm.folder)")(
+       "the LLM's HF folder (config.json, safetensors, tokenizer.model or tokenizer.json)")(
+          "llm.tokenizer", po::value<std::string>(),
+          "tokenizer.model (SentencePiece) or tokenizer.json (byte-level BPE) (default: llm.folder's, "
+          "tokenizer.model first)")(
           "llm.autocast", po::value<std::string>()->default_value("auto"),
-          "bf16 autocast of Stage 1 and Stage 2 forward passes: auto (on CUDA), bf16 or off")
+          "bf16 autocast of Stage 1 and Stage 2 forward passes: auto (on CUDA), bf16 or off")(
+          "llm.template", po::value<std::string>()->default_value("vicuna_v1"),
+          "the conversation template of Stage 2 and the benchmarks, as LLaVA names it: vicuna_v1 (Vicuna, "
+          "Llama 2) or qwen_2 (Qwen2 and Qwen2.5, ChatML); Stage 1 always uses plain")
       // [encoders]: NAME = FOLDER lines, any names
       // [search]
       ("search.settings", po::value<std::string>(),
@@ -233,11 +238,18 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   };
   ScoringSection s;
   s.llm.folder = existing("llm.folder", true);
-  s.llm.tokenizer =
-      vm.count("llm.tokenizer") ? existing("llm.tokenizer", false) : s.llm.folder + "/tokenizer.model";
-  if (vm.count("llm.tokenizer") == 0)
-    located(fs::is_regular_file(s.llm.tokenizer), "llm.tokenizer", "no such file: " + s.llm.tokenizer);
+  if (vm.count("llm.tokenizer")) {
+    s.llm.tokenizer = existing("llm.tokenizer", false);
+  } else {  // tokenizer.model first, as LLaVA loads Vicuna's (use_fast=False)
+    s.llm.tokenizer = s.llm.folder + "/tokenizer.model";
+    if (!fs::is_regular_file(s.llm.tokenizer)) s.llm.tokenizer = s.llm.folder + "/tokenizer.json";
+    located(fs::is_regular_file(s.llm.tokenizer), "llm.tokenizer",
+            "no tokenizer.model or tokenizer.json in " + s.llm.folder);
+  }
   s.llm.autocast = value_of<std::string>(vm, "llm.autocast");
+  s.llm.chat_template = value_of<std::string>(vm, "llm.template");
+  require(s.llm.chat_template == "vicuna_v1" || s.llm.chat_template == "qwen_2", "llm.template",
+          "must be vicuna_v1 or qwen_2, not '" + s.llm.chat_template + "'");
   require(s.llm.autocast == "auto" || s.llm.autocast == "bf16" || s.llm.autocast == "off", "llm.autocast",
           "must be auto, bf16 or off, not '" + s.llm.autocast + "'");
 

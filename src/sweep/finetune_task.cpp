@@ -26,12 +26,12 @@ namespace acsweep::sweep {
 namespace fs = std::filesystem;
 
 std::shared_ptr<FinetuneData> load_finetune_data(const runtime::FinetuneSection& f,
-                                                 const models::Tokenizer& tokenizer,
+                                                 const models::Tokenizer& tokenizer, data::ChatTemplate chat,
                                                  const std::vector<std::size_t>& missing) {
   auto state = std::make_shared<FinetuneData>();
   std::size_t left_out = 0;
-  state->conversations = models::vicuna_conversations(
-      tokenizer, data::read_llava_json(f.stage2.data, f.stage2.images, &missing), left_out);
+  state->conversations = models::chat_conversations(
+      tokenizer, data::read_llava_json(f.stage2.data, f.stage2.images, &missing), chat, left_out);
   for (const auto& b : f.benchmarks)
     state->benchmarks.push_back(eval::read_benchmark(b.path, fs::path(b.path).parent_path().string(),
                                                      eval::benchmark_kind(b.kind), b.name));
@@ -103,6 +103,7 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
   const auto& s = *job.scoring;
   const auto& f = *s.finetune;
   const auto& setting = s.search.settings.at(std::stoul(task.inputs.at("setting")));
+  const auto chat = data::chat_template_named(s.llm.chat_template);
   int group_rank = 0, group_size = 1;
   runtime::check_mpi(MPI_Comm_rank(group, &group_rank), "MPI_Comm_rank(worker group)");
   runtime::check_mpi(MPI_Comm_size(group, &group_size), "MPI_Comm_size(worker group)");
@@ -229,13 +230,13 @@ runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, c
       const auto mine =
           eval::generate_answers(share, llm, projector, representation, tokenizer,
                                  {f.new_tokens(spec_kind(f, benchmark.name)),
-                                  static_cast<std::size_t>(f.generation_batch), o.loader_threads},
+                                  static_cast<std::size_t>(f.generation_batch), o.loader_threads, chat},
                                  progress, &left_out);
       score =
           gather_generated(benchmark, mine, group, group_rank, predictions_folder(job, task, setting.name));
     } else {
       const auto mine = eval::choose_answers(share, llm, projector, representation, tokenizer, progress,
-                                             &left_out, o.loader_threads);
+                                             &left_out, o.loader_threads, chat);
       std::vector<std::int64_t> chosen(n, 0);  // zero outside this rank's share, so the sum gathers them
       for (std::size_t i = 0; i < mine.size(); ++i) chosen[begin + i] = static_cast<std::int64_t>(mine[i]);
       runtime::all_reduce_sum(chosen, group);

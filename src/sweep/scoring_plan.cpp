@@ -225,6 +225,9 @@ void plan_finetunes(ScoringPlan& plan, const runtime::JobSpec& job, const Missin
     // LLaVA's own handling of its data (the image first, text-only conversations trained, long
     // ones cut): Stage 2 trains on other examples than before it came.
     stage2_hash.add("llava data rules");
+    // The conversation template shapes Stage 2's prompts and the benchmarks' (vicuna_v1 leaves the
+    // hashes of runs made before the key came as they were).
+    if (s.llm.chat_template != "vicuna_v1") stage2_hash.add("template=" + s.llm.chat_template);
     runtime::ContentHash task_hash = stage2_hash;
     task_hash.add("finetune").add(benchmarks_hash.hex());
 

@@ -28,7 +28,9 @@ void register_scoring_tasks(runtime::TaskRegistry& registry, const ScoringPlan& 
                                      const runtime::TaskDescriptor& task, MPI_Comm group) {
     if (!*state) *state = load_rank_state(plan, *job.scoring, local_rank);
     if (!*finetune)
-      *finetune = load_finetune_data(*job.scoring->finetune, *(*state)->tokenizer, plan.missing.stage2);
+      *finetune =
+          load_finetune_data(*job.scoring->finetune, *(*state)->tokenizer,
+                             data::chat_template_named(job.scoring->llm.chat_template), plan.missing.stage2);
     return finetune_setting(**state, **finetune, job, task, group, rank);
   });
 }

@@ -3,10 +3,12 @@ against sentencepiece (the reference implementation of tokenizer.model; transfor
 bare tokenizer.model to its own BPE, which already differs from it on leading spaces) on a
 tokenizer trained here;
 tokenizer_config.json's add_bos_token and add_eos_token; LLaVA's templates with the image's place
-as -200, where LLaVA's tokenizer_image_token puts it; clear errors."""
+as -200, where LLaVA's tokenizer_image_token puts it; a tokenizer.json (byte-level BPE, Qwen2's
+kind) against the tokenizers library and transformers' chat template; clear errors."""
 
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -24,6 +26,14 @@ def folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("tokenizer")
     corpus = ["a red square on the left", "a blue disc on the right", "what shape is it", "the answer is"] * 20
     (root / "tokenizer.model").write_bytes(sentencepiece_model(corpus, vocab_size=320))
+    return root
+
+
+@pytest.fixture(scope="module")
+def qwen_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("qwen_tokenizer")
+    models = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models")
+    subprocess.run([sys.executable, os.path.join(models, "bpe_reference.py"), str(root), "qwen2", "10"], check=True)
     return root
 
 
@@ -73,12 +83,38 @@ def test_templates_put_the_image_where_llava_puts_it(acsweep, folder):
     assert caption["ids"] == [sp.bos_id(), -200] + sp.encode("a blue disc\n")
 
 
+def test_tokenizer_json_equals_tokenizers_and_the_chat_template(acsweep, qwen_folder):
+    tokenizers = pytest.importorskip("tokenizers")
+    tok = tokenizers.Tokenizer.from_file(str(qwen_folder / "tokenizer.json"))
+    texts = ["a red square on the left", "  two  spaces\n\nand café — 東京 😀", "<|im_start|>user\nhi<|im_end|>", "12345"]
+    got = json.loads(tokenize(acsweep, qwen_folder, "--json", *texts).stdout)
+    for g, text in zip(got, texts):
+        want = tok.encode(text)
+        assert g["ids"] == want.ids, text
+        assert g["pieces"] == want.tokens, text
+    # qwen_2: ChatML up to where the answer starts, as transformers renders it with the generation
+    # prompt; the chunks around <image> encoded on their own, as LLaVA's tokenizer_image_token does.
+    from transformers import PreTrainedTokenizerFast
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models"))
+    from chat_template_reference import TEMPLATE
+    hf = PreTrainedTokenizerFast(tokenizer_file=str(qwen_folder / "tokenizer.json"))
+    hf.chat_template = TEMPLATE
+    question = "<image>\nwhat shape is it"
+    rendered = hf.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
+                                      add_generation_prompt=True)
+    before, after = rendered.split("<image>")
+    chat = json.loads(tokenize(acsweep, qwen_folder, "--template", "qwen_2", "--json", question).stdout)[0]
+    assert chat["ids"] == tok.encode(before).ids + [-200] + tok.encode(after).ids
+    assert chat["pieces"] == [tok.id_to_token(i) if i >= 0 else "<image>" for i in chat["ids"]]
+    assert after.endswith("<|im_start|>assistant\n")
+
+
 def test_errors_name_what_is_wrong(acsweep, folder, tmp_path):
     (tmp_path / "tokenizer.json").write_text("{}")
     bpe = tokenize(acsweep, tmp_path, "x", check=False)
     assert bpe.returncode == 2
-    assert "has a tokenizer.json (byte-level BPE) but no tokenizer.model" in bpe.stderr
+    assert "tokenizer.json: 'model' is missing" in bpe.stderr
     bad = tokenize(acsweep, folder, "--template", "chatml", "x", check=False)
-    assert bad.returncode == 2 and "--template must be none, plain or vicuna_v1, not 'chatml'" in bad.stderr
+    assert bad.returncode == 2 and "--template must be none, plain, vicuna_v1 or qwen_2, not 'chatml'" in bad.stderr
     none = tokenize(acsweep, folder, check=False)
     assert none.returncode == 2 and "a FOLDER and at least one TEXT" in none.stderr

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rehearses the GPU machine's build here: gathers the .debs (scripts/gather_gpu_deps), then, in a
 # private mount namespace where this machine's own Open MPI, HDF5, Boost, Eigen, GTest,
-# nlohmann-json, stb and libjpeg headers, CMake packages and wrappers are hidden, runs
+# nlohmann-json, stb, libjpeg, PCRE2 and utf8proc headers, CMake packages and wrappers are hidden, runs
 # tests/device/gpu_check.sh --build-only against the unpacked folder and this venv's CPU torch.
 # Then checks that every package came from the folder: no hidden path in CMakeCache.txt, the
 # binaries' MPI, HDF5, Boost, libjpeg and stb resolved inside it, and the relocated Open MPI
@@ -19,7 +19,7 @@ hidden_dirs=(
   /usr/lib/x86_64-linux-gnu/pmix2 /usr/lib/x86_64-linux-gnu/cmake /usr/share/cmake/nlohmann_json
   /usr/share/eigen3 /usr/share/openmpi /etc/openmpi
 )
-hidden_headers=(/usr/include/jpeglib.h /usr/include/jerror.h /usr/include/jmorecfg.h
+hidden_headers=(/usr/include/jpeglib.h /usr/include/jerror.h /usr/include/jmorecfg.h /usr/include/pcre2.h /usr/include/utf8proc.h
   /usr/include/x86_64-linux-gnu/jconfig.h)
 hidden_tools=(/usr/bin/mpicc /usr/bin/mpicxx /usr/bin/mpirun /usr/bin/mpiexec /usr/bin/h5pcc /usr/bin/orterun)
 
@@ -43,7 +43,7 @@ unshare -m --propagation private bash -euo pipefail -c '
 
 root=$DEPS_ROOT
 bad=$(grep -E "^[A-Za-z0-9_]+:(FILEPATH|PATH)=" "$build/CMakeCache.txt" |
-  grep -E "/usr/(include|lib/x86_64-linux-gnu)/(boost|eigen3|nlohmann|gtest|gmock|stb|hdf5|openmpi|cmake|lib(mpi|hdf5|boost|jpeg|stb|gtest|curl|sz|aec|crypto|ssl))" |
+  grep -E "/usr/(include|lib/x86_64-linux-gnu)/(boost|eigen3|nlohmann|gtest|gmock|stb|hdf5|openmpi|cmake|lib(mpi|hdf5|boost|jpeg|stb|gtest|curl|sz|aec|crypto|ssl|pcre2|utf8proc))" |
   grep -v "$root" || true)
 if [[ -n $bad ]]; then
   echo "rehearsal: CMake found packages outside $root:" >&2
@@ -53,7 +53,7 @@ fi
 # As gpu_check.sh runs them: with the folder's libraries on LD_LIBRARY_PATH (Debian's libmpi has a
 # RUNPATH of its own, which hides the binaries' RPATH from its dependencies).
 for binary in "$build/src/acsweep" "$build/src/acsweep-torch" "$build/tests/test_gpu_training"; do
-  outside=$(LD_LIBRARY_PATH=$DEPS_LIB ldd "$binary" | grep -E "lib(mpi|open-pal|open-rte|hdf5|boost|jpeg|stb)" | grep -v "$root" || true)
+  outside=$(LD_LIBRARY_PATH=$DEPS_LIB ldd "$binary" | grep -E "lib(mpi|open-pal|open-rte|hdf5|boost|jpeg|stb|pcre2-8|utf8proc)" | grep -v "$root" || true)
   if [[ -n $outside ]]; then
     echo "rehearsal: $binary loads these from outside $root:" >&2
     echo "$outside" >&2

@@ -75,8 +75,9 @@ TEST(GpuTraining, OneStage2StepMatchesTheCpu) {
     projector->to(device);
     const models::Tokenizer tokenizer(root + "/llm/tokenizer.model");
     std::size_t left_out = 0;
-    const auto data = models::vicuna_conversations(
-        tokenizer, data::read_llava_json(root + "/captions.json", root + "/images"), left_out);
+    const auto data = models::chat_conversations(
+        tokenizer, data::read_llava_json(root + "/captions.json", root + "/images"),
+        data::ChatTemplate::vicuna_v1, left_out);
     Stage2Options o;
     o.global_batch = 8;
     o.micro_batch = 1;

@@ -459,8 +459,9 @@ class TinyWorldTraining : public ::testing::Test {
   std::vector<models::ImagePrompt> conversations() const {
     const models::Tokenizer tokenizer(*root_ + "/llm/tokenizer.model");
     std::size_t left_out = 0;
-    return models::vicuna_conversations(
-        tokenizer, data::read_llava_json(*root_ + "/captions.json", *root_ + "/images"), left_out);
+    return models::chat_conversations(tokenizer,
+                                      data::read_llava_json(*root_ + "/captions.json", *root_ + "/images"),
+                                      data::ChatTemplate::vicuna_v1, left_out);
   }
   Stage2Options options(std::int64_t micro_batch) const {
     Stage2Options o;

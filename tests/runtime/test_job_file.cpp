@@ -172,6 +172,23 @@ TEST_F(JobFileTest, LoaderThreadsDefaultToTheRanksCpusAndAreBounded) {
             std::string::npos);
 }
 
+// [llm] template, and the tokenizer: tokenizer.model first, else tokenizer.json (Qwen2.5's folders).
+TEST_F(JobFileTest, ChatTemplateAndTokenizerKind) {
+  const std::string text = scoring_job(dir_);
+  const JobSpec plain = read_job(write(text));
+  EXPECT_EQ(plain.scoring->llm.chat_template, "vicuna_v1");
+  EXPECT_EQ(plain.scoring->llm.tokenizer, (dir_ / "llm" / "tokenizer.model").string());
+  EXPECT_EQ(read_job(write(text), {"llm.template=qwen_2"}).scoring->llm.chat_template, "qwen_2");
+  EXPECT_NE(error_of(text, {"llm.template=chatml"})
+                .find("[llm] template: must be vicuna_v1 or qwen_2, not 'chatml'"),
+            std::string::npos);
+  fs::remove(dir_ / "llm" / "tokenizer.model");
+  EXPECT_NE(error_of(text).find("[llm] tokenizer: no tokenizer.model or tokenizer.json in"),
+            std::string::npos);
+  std::ofstream(dir_ / "llm" / "tokenizer.json") << "{}";
+  EXPECT_EQ(read_job(write(text)).scoring->llm.tokenizer, (dir_ / "llm" / "tokenizer.json").string());
+}
+
 TEST(Layout, DefaultsAndRoles) {
   EXPECT_EQ(default_layout(1).groups, 0);
   EXPECT_EQ(default_layout(2).group_size, 1);

@@ -284,7 +284,7 @@ TEST_F(Stage1, Stage2TrainsTextOnlyConversationsAsLlavaDoes) {
   dataset.examples.push_back(
       {"two", image, {{"human", "<image>"}, {"gpt", "x"}, {"human", "<image>"}, {"gpt", "y"}}});
   std::size_t left_out = 0;
-  const auto data = models::vicuna_conversations(*tokenizer_, dataset, left_out);
+  const auto data = models::chat_conversations(*tokenizer_, dataset, data::ChatTemplate::vicuna_v1, left_out);
   ASSERT_EQ(data.size(), 2u);
   EXPECT_EQ(left_out, 1u);
   EXPECT_EQ(data[0].image, image);

@@ -60,7 +60,26 @@ std::vector<PromptPiece> plain_template(const LlavaExample& example);
 // turns; "<image>" in a user turn marks where the visual tokens go.
 std::vector<PromptPiece> vicuna_v1_template(const LlavaExample& example);
 
+// The conversation template of Stage 2 and the benchmarks, as LLaVA names them; a job picks one
+// with [llm] template (Stage 1 always uses plain).
+// - vicuna_v1 (Vicuna, Llama 2): "SYSTEM USER: ... ASSISTANT: answer</s>USER: ...".
+// - qwen_2 (Qwen2 and Qwen2.5; ChatML): "<|im_start|>system\nYou are a helpful
+//   assistant.<|im_end|>\n<|im_start|>user\n...<|im_end|>\n<|im_start|>assistant\nanswer<|im_end|>\n".
+//   The loss is on each answer and its <|im_end|>; a conversation ending with the user's turn ends
+//   "<|im_start|>assistant\n", where the answer is generated (transformers' add_generation_prompt).
+enum class ChatTemplate { vicuna_v1, qwen_2 };
+ChatTemplate chat_template_named(const std::string& name);  // InputError listing the names
+const char* chat_template_name(ChatTemplate chat);
+std::vector<PromptPiece> chat_prompt(ChatTemplate chat, const LlavaExample& example);
+// Put before an answer scored after the prompt (the likelihood path): " " (vicuna_v1) or "".
+const char* answer_lead(ChatTemplate chat);
+// Where a generated answer is cut should the model start the next turn: "ASSISTANT:" (lmms-eval's
+// stop string for vicuna_v1), or "" (qwen_2: the end-of-turn token, the tokenizer's EOS, ends it).
+const char* next_turn_marker(ChatTemplate chat);
+std::vector<PromptPiece> qwen_2_template(const LlavaExample& example);
+
 inline constexpr const char* kImageToken = "<image>";
+inline constexpr const char* kQwenSystem = "You are a helpful assistant.";  // LLaVA's conv_qwen_2
 inline constexpr const char* kVicunaSystem =
     "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, "
     "detailed, and polite answers to the user's questions.";

@@ -20,13 +20,11 @@ namespace acsweep::eval {
 // for an item whose image does not decode or whose prompt is longer than the LLM's context, with
 // why added to `left_out` (without it, InputError). The next items' images are decoded and
 // preprocessed on `loader_threads` background threads (0: on this thread).
-std::vector<std::size_t> choose_answers(const Benchmark& benchmark, models::LlamaForCausalLM& llm,
-                                        models::Projector& projector,
-                                        models::VisionRepresentation& representation,
-                                        const models::Tokenizer& tokenizer,
-                                        const std::function<void(std::size_t done)>& progress = {},
-                                        std::vector<std::string>* left_out = nullptr,
-                                        std::size_t loader_threads = 0);
+std::vector<std::size_t> choose_answers(
+    const Benchmark& benchmark, models::LlamaForCausalLM& llm, models::Projector& projector,
+    models::VisionRepresentation& representation, const models::Tokenizer& tokenizer,
+    const std::function<void(std::size_t done)>& progress = {}, std::vector<std::string>* left_out = nullptr,
+    std::size_t loader_threads = 0, data::ChatTemplate chat = data::ChatTemplate::vicuna_v1);
 
 // How a benchmark's images are preprocessed: as the job says ([search] image_aspect_ratio), or
 // never padded for the kinds of original_aspect (benchmarks.hpp).
@@ -46,6 +44,7 @@ struct GenerationSettings {
   std::int64_t max_new_tokens = 128;
   std::size_t batch = 8;           // items generated together, left-padded (models::generate_greedy)
   std::size_t loader_threads = 0;  // threads preparing the next batches' images (0: this thread)
+  data::ChatTemplate chat = data::ChatTemplate::vicuna_v1;  // the prompt's conversation template
 };
 
 // Each item's generated answer, in item order: the text before the EOS (and before an

@@ -27,12 +27,12 @@ struct ImagePrompt {
 // Items without an image are left out.
 std::vector<ImagePrompt> plain_captions(const Tokenizer& tokenizer, const data::LlavaDataset& dataset);
 
-// Conversations of a LLaVA JSON file with the vicuna_v1 template (the loss on the answers), as
+// Conversations of a LLaVA JSON file in the conversation template `chat` (the loss on the answers), as
 // LLaVA trains them: "<image>" first in its turn (data::image_first); text-only conversations kept
 // (`image` empty: no visual tokens), as is an item whose text never shows its image. Items showing
 // more than one image, or "<image>" without an image, are left out and counted in `left_out`.
-std::vector<ImagePrompt> vicuna_conversations(const Tokenizer& tokenizer, const data::LlavaDataset& dataset,
-                                              std::size_t& left_out);
+std::vector<ImagePrompt> chat_conversations(const Tokenizer& tokenizer, const data::LlavaDataset& dataset,
+                                            data::ChatTemplate chat, std::size_t& left_out);
 
 // Visual tokens of image files: [B, L, C], the representation's [B, C, gh, gw] grid in row-major
 // cell order, computed without gradients (the encoders are frozen).

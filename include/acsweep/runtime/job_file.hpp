@@ -30,9 +30,11 @@ struct SimulationSection {
 
 // The scoring phase (shared/spec/LAW.md, A and C): which settings, and how each is scored.
 struct LlmSection {
-  std::string folder;             // HF folder: config.json, safetensors, tokenizer.model
-  std::string tokenizer;          // tokenizer.model; default <folder>/tokenizer.model
+  std::string folder;             // HF folder: config.json, safetensors, tokenizer.model or .json
+  std::string tokenizer;          // default <folder>/tokenizer.model, else <folder>/tokenizer.json
   std::string autocast = "auto";  // training forward passes: auto (bf16 on CUDA), bf16 or off
+  std::string chat_template =
+      "vicuna_v1";  // Stage 2 and the benchmarks: vicuna_v1 or qwen_2 (data/llava.hpp)
 };
 
 struct SettingSpec {

@@ -26,7 +26,7 @@ struct FinetuneData {
 
 // `missing`: the Stage-2 items whose image the planning rank found missing (ScoringPlan).
 std::shared_ptr<FinetuneData> load_finetune_data(const runtime::FinetuneSection& f,
-                                                 const models::Tokenizer& tokenizer,
+                                                 const models::Tokenizer& tokenizer, data::ChatTemplate chat,
                                                  const std::vector<std::size_t>& missing);
 
 runtime::TaskResult finetune_setting(RankState& state, FinetuneData& finetune, const runtime::JobSpec& job,
