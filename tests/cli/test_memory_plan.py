@@ -3,6 +3,8 @@
 - the shipped paper sweep (jobs/paper_sweep.ini: Vicuna-7B, groups of 8, 2048 tokens), planned from
   the real models' configs written by transformers, fits an 80 GB card, and the same job unsharded
   and without activation checkpointing is refused, naming the phase and what would fit;
+- the paper's Qwen2.5-14B sweep (jobs/paper_sweep_qwen14b.ini, groups of 8) fits an 80 GB card in
+  both phases, planned from Qwen2.5-14B-Instruct's config as transformers writes it;
 - a run whose plan exceeds [layout] device_memory_gib is refused before any work."""
 
 import json
@@ -87,6 +89,13 @@ def paper_models(root):
     write("lmsys/vicuna-7b-v1.5",
           transformers.LlamaConfig(vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
                                    num_attention_heads=32, num_key_value_heads=32, max_position_embeddings=4096))
+    # Qwen2.5-14B-Instruct's config.json, as released.
+    write("Qwen/Qwen2.5-14B-Instruct",
+          transformers.Qwen2Config(vocab_size=152064, hidden_size=5120, intermediate_size=13824, num_hidden_layers=48,
+                                   num_attention_heads=40, num_key_value_heads=8, max_position_embeddings=32768,
+                                   rope_theta=1000000.0, rms_norm_eps=1e-6, sliding_window=131072, max_window_layers=70,
+                                   use_sliding_window=False, tie_word_embeddings=False, bos_token_id=151643,
+                                   eos_token_id=151645))
     clip = dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16, patch_size=14)
     for folder, side in (("openai/clip-vit-large-patch14-336", 336), ("openai/clip-vit-large-patch14", 224),
                          ("laion/CLIP-ViT-L-14-laion2B-s32B-b82K", 224)):
@@ -118,18 +127,28 @@ def paper_models(root):
             path / "preprocessor_config.json")
 
 
-def test_the_paper_sweep_fits_an_80_gb_card(acsweep, tmp_path):
-    paper_models(tmp_path)
-    (tmp_path / "jobs").mkdir()
-    job = tmp_path / "jobs" / "paper_sweep.ini"
-    shutil.copy(REPO / "jobs" / "paper_sweep.ini", job)
+def paper_job(root, name):
+    """jobs/NAME copied under ROOT/jobs, beside the paper's models as config files."""
+    paper_models(root)
+    (root / "jobs").mkdir()
+    shutil.copy(REPO / "jobs" / name, root / "jobs" / name)
+    return root / "jobs" / name
+
+
+def fits_80_gb(acsweep, job, shard):
+    """The job's plan on an 80 GB card: both phases fit, Stage 2 sharded at `shard` in bf16 weights."""
     done, planned = memory(acsweep, job, "layout.device_memory_gib=80")
     assert done.returncode == 0, done.stderr
-    finetune, scoring = planned["memory"]["finetune"], planned["memory"]["scoring"]
-    assert finetune["shard"] == "gradients" and finetune["weights"] == "bf16"
-    assert finetune["per_rank_bytes"] <= 80 * GIB
-    assert scoring["per_rank_bytes"] <= 80 * GIB
     assert planned["device_bytes"] == 80 * GIB
+    finetune, scoring = planned["memory"]["finetune"], planned["memory"]["scoring"]
+    assert finetune["shard"] == shard and finetune["weights"] == "bf16"
+    assert finetune["per_rank_bytes"] <= 80 * GIB and scoring["per_rank_bytes"] <= 80 * GIB
+    return finetune, scoring
+
+
+def test_the_paper_sweep_fits_an_80_gb_card(acsweep, tmp_path):
+    job = paper_job(tmp_path, "paper_sweep.ini")
+    finetune, scoring = fits_80_gb(acsweep, job, "gradients")
     # Model state per GPU: bf16 weights whole, the gradients, moments and master weights 1/8.
     n = 6738415616
     assert 2 * n < finetune["parts"]["weights"] < 2.01 * n and finetune["parts"]["optimizer"] < 8 * n / 8 * 1.01
@@ -145,11 +164,20 @@ def test_the_paper_sweep_fits_an_80_gb_card(acsweep, tmp_path):
     assert "memory per rank" in text and "finetune worker" in text and "bf16 weight copies" in text
 
 
+def test_the_qwen14b_sweep_fits_an_80_gb_card(acsweep, tmp_path):
+    job = paper_job(tmp_path, "paper_sweep_qwen14b.ini")
+    finetune, scoring = fits_80_gb(acsweep, job, "parameters")
+    # Qwen2.5-14B's 14.77B parameters (the q, k and v biases counted), frozen in float32 while scoring.
+    n = 14770033664
+    assert 4 * n <= scoring["parts"]["weights"] < 4.01 * n
+    # The Vicuna job's sharding (gradients only, 16 per GPU) would not fit this LLM.
+    done, _ = memory(acsweep, job, "layout.device_memory_gib=80", "stage2.shard=gradients", "stage2.micro_batch=16",
+                     check=False)
+    assert done.returncode == 2 and "finetune (worker ranks, setting" in done.stderr
+
+
 def test_shard_auto_takes_the_lowest_level_that_fits(acsweep, tmp_path):
-    paper_models(tmp_path)
-    (tmp_path / "jobs").mkdir()
-    job = tmp_path / "jobs" / "paper_sweep.ini"
-    shutil.copy(REPO / "jobs" / "paper_sweep.ini", job)
+    job = paper_job(tmp_path, "paper_sweep.ini")
     levels = ["none", "optimizer", "gradients", "parameters"]
     fits = {}
     for level in levels:
