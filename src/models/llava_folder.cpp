@@ -77,7 +77,10 @@ void write_llava_folder(const std::string& folder,
   write_json(temporary / "model.safetensors.index.json",
              {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}});
 
-  config["architectures"] = {"LlavaLlamaForCausalLM"};
+  // LLaVA's class for the decoder (LLaVA-NeXT's LlavaQwenForCausalLM for Qwen2); model_type stays
+  // the LLM's, so that transformers loads the LLM from the folder by itself.
+  config["architectures"] = {config.value("model_type", "") == "qwen2" ? "LlavaQwenForCausalLM"
+                                                                       : "LlavaLlamaForCausalLM"};
   config["torch_dtype"] = dtype == DType::F32 ? "float32" : dtype == DType::F16 ? "float16" : "bfloat16";
   config["mm_projector_type"] = "mlp2x_gelu";
   config["mm_hidden_size"] = metadata.vision_hidden;
@@ -94,8 +97,12 @@ void write_llava_folder(const std::string& folder,
     if (fs::is_regular_file(from))
       fs::copy_file(from, temporary / file, fs::copy_options::overwrite_existing);
   }
-  if (!fs::exists(temporary / "tokenizer.model") && !metadata.tokenizer_model.empty())
-    fs::copy_file(metadata.tokenizer_model, temporary / "tokenizer.model");
+  // The job's tokenizer, where the LLM folder's was another ([llm] tokenizer).
+  if (!metadata.tokenizer_model.empty()) {
+    const bool json = fs::path(metadata.tokenizer_model).extension() == ".json";
+    const auto to = temporary / (json ? "tokenizer.json" : "tokenizer.model");
+    if (!fs::exists(to)) fs::copy_file(metadata.tokenizer_model, to);
+  }
   fs::remove_all(final_dir);
   fs::rename(temporary, final_dir);
 }

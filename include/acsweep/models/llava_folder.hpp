@@ -24,7 +24,8 @@ struct LlavaMetadata {
   std::int64_t vision_hidden = 0;
   int select_layer = -2;
   bool pad_to_square = false;
-  std::string tokenizer_model;  // copied as tokenizer.model when the base folder has none
+  std::string tokenizer_model;  // the job's tokenizer file, copied as tokenizer.model (or tokenizer.json)
+                                // when the base folder has none
 };
 
 // std::runtime_error naming the file when a write fails; InputError when the base folder lacks
