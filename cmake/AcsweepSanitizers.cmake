@@ -1,5 +1,14 @@
-# ASan + UBSan for every acsweep target when ACSWEEP_SANITIZE is on.
+# ASan + UBSan for every acsweep target when ACSWEEP_SANITIZE is on; with ACSWEEP_FUZZ, also
+# libFuzzer's coverage instrumentation (tests/fuzz), which needs clang.
 add_library(acsweep_sanitizers INTERFACE)
+if(ACSWEEP_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "ACSWEEP_FUZZ needs clang (libFuzzer): configure with CC=clang-14 CXX=clang++-14, "
+                        "as tests/fuzz/run.sh does")
+  endif()
+  set(ACSWEEP_SANITIZE ON)
+  target_compile_options(acsweep_sanitizers INTERFACE -fsanitize=fuzzer-no-link)
+endif()
 if(ACSWEEP_SANITIZE)
   set(_san -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_compile_options(acsweep_sanitizers INTERFACE ${_san})

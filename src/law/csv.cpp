@@ -9,13 +9,16 @@
 namespace acsweep::law {
 
 std::vector<CsvRecord> read_csv(std::istream& in, const std::string& source) {
-  // At most kMaxCsvBytes and one more, to tell a file that is too large (or /dev/zero) at once.
-  std::string text(kMaxCsvBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > kMaxCsvBytes)
-    throw InputError(source + ": more than " + std::to_string(kMaxCsvBytes >> 20) +
-                     " MiB; a table of settings is far smaller (is it the right file?)");
+  // Read a block at a time up to kMaxCsvBytes and one more, to tell a file that is too large (or
+  // /dev/zero) at once; a small table costs a small buffer (a whole-limit buffer cost 50 ms each).
+  std::string text;
+  char block[1 << 16];
+  while (in.read(block, sizeof block) || in.gcount() > 0) {
+    text.append(block, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxCsvBytes)
+      throw InputError(source + ": more than " + std::to_string(kMaxCsvBytes >> 20) +
+                       " MiB; a table of settings is far smaller (is it the right file?)");
+  }
   if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
 
   std::vector<CsvRecord> records;

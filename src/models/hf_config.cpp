@@ -51,6 +51,15 @@ std::int64_t positive(const nlohmann::json& doc, const std::string& path, const 
   return doc[key].get<std::int64_t>();
 }
 
+// The string at `key`, or `fallback` when absent or null; another type is refused naming the key.
+std::string text(const nlohmann::json& doc, const std::string& path, const char* key,
+                 const std::string& fallback) {
+  if (!doc.contains(key) || doc[key].is_null()) return fallback;
+  if (!doc[key].is_string())
+    throw InputError(path + ": '" + key + "' must be a string, not " + doc[key].dump());
+  return doc[key].get<std::string>();
+}
+
 double positive_real(const nlohmann::json& doc, const std::string& path, const char* key, double fallback) {
   if (!doc.contains(key) || doc[key].is_null()) return fallback;
   if (!doc[key].is_number() || doc[key].get<double>() <= 0)
@@ -66,7 +75,8 @@ double read_rope_theta(const nlohmann::json& doc, const std::string& path) {
     if (!doc.contains(key) || doc[key].is_null()) continue;
     const auto& rope = doc[key];
     if (!rope.is_object()) throw InputError(path + ": '" + key + "' must be an object, not " + rope.dump());
-    const auto type = rope.value("rope_type", rope.value("type", std::string("default")));
+    const auto type =
+        text(rope, path + " " + key, "rope_type", text(rope, path + " " + key, "type", "default"));
     if (type != "default")
       throw InputError(path + ": " + key + " of type '" + type + "' is not supported yet (only 'default')");
     theta = positive_real(rope, path + " " + key, "rope_theta", theta);
@@ -121,7 +131,7 @@ LlamaConfig llama_config(const LlamaSizes& sizes, std::int64_t max_position_embe
 LlamaConfig read_llama_config(const std::string& path) {
   const nlohmann::json doc = read_json(path);
   LlamaConfig c;
-  c.model_type = doc.value("model_type", "");
+  c.model_type = text(doc, path, "model_type", "");
   const bool qwen2 = c.model_type == "qwen2";
   if (c.model_type != "llama" && c.model_type != "mistral" && !qwen2)
     throw InputError(path + ": model_type '" + c.model_type +
@@ -141,7 +151,7 @@ LlamaConfig read_llama_config(const std::string& path) {
   const bool attention_bias = flag(doc, path, "attention_bias", false);
   c.qkv_bias = qwen2 || attention_bias;
   c.o_bias = !qwen2 && attention_bias;
-  if (doc.value("hidden_act", std::string("silu")) != "silu")
+  if (text(doc, path, "hidden_act", "silu") != "silu")
     throw InputError(path + ": 'hidden_act' is " + doc["hidden_act"].dump() +
                      "; the SwiGLU MLP here is silu's");
   if (flag(doc, path, "mlp_bias", false))
@@ -157,13 +167,13 @@ LlamaConfig read_llama_config(const std::string& path) {
 
 VisionTowerConfig read_vision_tower_config(const std::string& path) {
   nlohmann::json doc = read_json(path);
-  const std::string outer_type = doc.value("model_type", "");
+  const std::string outer_type = text(doc, path, "model_type", "");
   if (doc.contains("vision_config")) {
     if (!doc["vision_config"].is_object())
       throw InputError(path + ": 'vision_config' must be an object, not " + doc["vision_config"].dump());
     doc = nlohmann::json(doc["vision_config"]);
   }
-  const std::string type = doc.value("model_type", outer_type);
+  const std::string type = text(doc, path, "model_type", outer_type);
   VisionTowerConfig c;
   if (type == "clip" || type == "clip_vision_model") {
     c.family = VisionFamily::clip;
@@ -192,7 +202,7 @@ VisionTowerConfig read_vision_tower_config(const std::string& path) {
     c.num_register_tokens = doc.contains("num_register_tokens") && doc["num_register_tokens"] == 0
                                 ? 0
                                 : positive(doc, path, "num_register_tokens", kMaxHeads, 0);
-    if (doc.value("use_swiglu_ffn", false))
+    if (flag(doc, path, "use_swiglu_ffn", false))
       throw InputError(path + ": 'use_swiglu_ffn' (DINOv2 giant) is not supported");
   } else {
     c.intermediate_size = positive(doc, path, "intermediate_size", kMaxIntermediate);
@@ -209,7 +219,7 @@ VisionTowerConfig read_vision_tower_config(const std::string& path) {
                             : dinov2                       ? "gelu"
                                                            : "gelu_pytorch_tanh";
   c.layer_norm_eps = positive_real(doc, path, "layer_norm_eps", dinov2 ? 1e-6 : 1e-5);
-  c.hidden_act = doc.value("hidden_act", default_act);
+  c.hidden_act = text(doc, path, "hidden_act", default_act);
   if (c.hidden_act != "quick_gelu" && c.hidden_act != "gelu" && c.hidden_act != "gelu_pytorch_tanh")
     throw InputError(path + ": hidden_act '" + c.hidden_act +
                      "' is not quick_gelu, gelu or gelu_pytorch_tanh");

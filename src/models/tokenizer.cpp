@@ -93,6 +93,19 @@ struct Span {
   bool trainable;
 };
 
+// The byte a byte piece stands for ("<0x0A>": 10), or -1 when `text` is not spelled so.
+int byte_of_piece(const std::string& text) {
+  const auto hex = [](char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                  : -1;
+  };
+  if (text.size() != 6 || text.compare(0, 3, "<0x") != 0 || text[5] != '>') return -1;
+  const int high = hex(text[3]), low = hex(text[4]);
+  return high < 0 || low < 0 ? -1 : high * 16 + low;
+}
+
 // tokenizer_config.json's add_bos_token / add_eos_token beside the model file, or `otherwise`.
 bool config_flag(const std::string& model_path, const char* key, bool otherwise) {
   const auto path = std::filesystem::path(model_path).parent_path() / "tokenizer_config.json";
@@ -159,8 +172,13 @@ Tokenizer::Tokenizer(const std::string& model_path) : path_(model_path) {
       }
       const auto id = static_cast<std::int64_t>(m.pieces.size());
       if (type == Model::kNormal || type == Model::kUserDefined) m.id_of.emplace(text, id);
-      if (type == Model::kByte && text.size() == 6 && text.rfind("<0x", 0) == 0)
-        m.byte_id[std::stoi(text.substr(3, 2), nullptr, 16)] = id;
+      if (type == Model::kByte) {
+        const int byte = byte_of_piece(text);
+        if (byte < 0)
+          throw InputError(model_path + ": piece " + std::to_string(id) + " is a byte piece spelled '" +
+                           text + "', not <0xHH>: not a SentencePiece model");
+        m.byte_id[byte] = id;
+      }
       m.pieces.push_back(text);
       m.scores.push_back(score);
       m.types.push_back(type);
@@ -292,7 +310,7 @@ std::string Tokenizer::decode(const std::vector<std::int64_t>& ids) const {
     const auto type = m.types[static_cast<std::size_t>(id)];
     if (type == Model::kControl || type == Model::kUnused) continue;
     if (type == Model::kByte) {
-      text += static_cast<char>(std::stoi(spelled.substr(3, 2), nullptr, 16));
+      text += static_cast<char>(byte_of_piece(spelled));  // checked when the model was read
       continue;
     }
     if (type == Model::kUnknown) {

@@ -274,6 +274,11 @@ TEST_F(SafetensorsTest, ConfigsWithImplausibleSizesAreRefusedNamingTheKey) {
   EXPECT_EQ(error_of(clip + R"("image_size": 1000000000})", true),
             path("config.json") + ": 'image_size' is 1000000000, more than any model has (at most 16384)");
   EXPECT_EQ(error_of("[1, 2]", false), path("config.json") + ": must be a JSON object, not array");
+  // Keys of the wrong type are named, not left to the JSON library (found by tests/fuzz).
+  EXPECT_EQ(error_of(R"({"model_type": 5})", false),
+            path("config.json") + ": 'model_type' must be a string, not 5");
+  EXPECT_EQ(error_of(clip + R"("image_size": 32, "hidden_act": true})", true),
+            path("config.json") + ": 'hidden_act' must be a string, not true");
   EXPECT_EQ(error_of("[1, 2]", true), path("config.json") + ": must be a JSON object, not array");
   EXPECT_EQ(error_of(R"({"model_type": "clip", "vision_config": [1]})", true),
             path("config.json") + ": 'vision_config' must be an object, not [1]");

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Seed corpora for tests/fuzz/fuzz_parsers.cpp, one folder per target under OUT, made here in the
+real formats: the tiny world's files (tests/fixtures/tiny_world.py: LLaVA JSON, benchmark JSONL,
+VizWiz, MMBench TSV, MMMU JSONL, SPair-71k pairs, JPEG images, tokenizer.model, safetensors and
+configs), transformers' configs of the paper's models, Pillow's PNG and JPEG variants, tokenizers'
+tokenizer.json files, the shipped job files and tables, and journal lines as acsweep writes them.
+
+    make_seeds.py OUT"""
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.join(HERE, "..", "..")
+
+
+def put(out, target, name, data):
+    folder = os.path.join(out, target)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+def copy(out, target, path, name=None):
+    with open(path, "rb") as f:
+        put(out, target, name or os.path.basename(path), f.read())
+
+
+def main():
+    out = sys.argv[1]
+    shutil.rmtree(out, ignore_errors=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        world = os.path.join(tmp, "world")
+        subprocess.run([sys.executable, os.path.join(REPO, "tests", "fixtures", "tiny_world.py"), world, "1"],
+                       check=True, stdout=subprocess.DEVNULL)
+        copy(out, "llava_json", os.path.join(world, "captions.json"))
+        for name in ("shapes.jsonl", "yes_no.jsonl"):
+            copy(out, "benchmark_jsonl", os.path.join(world, name))
+        copy(out, "vqa_json", os.path.join(world, "vizwiz", "Annotations", "val.json"))
+        copy(out, "mmbench_tsv", os.path.join(world, "mmbench.tsv"))
+        copy(out, "mmmu_jsonl", os.path.join(world, "mmmu", "mmmu_validation.jsonl"))
+        pairs = sorted(os.listdir(os.path.join(world, "spair", "PairAnnotation", "test")))[:3]
+        for name in pairs:
+            copy(out, "spair_pair", os.path.join(world, "spair", "PairAnnotation", "test", name))
+        images = sorted(os.listdir(os.path.join(world, "images")))[:2]
+        for name in images:
+            copy(out, "image", os.path.join(world, "images", name))
+        copy(out, "tokenizer_model", os.path.join(world, "llm", "tokenizer.model"))
+        copy(out, "llm_config", os.path.join(world, "llm", "config.json"), "world.json")
+        for encoder in sorted(os.listdir(os.path.join(world, "encoders"))):
+            folder = os.path.join(world, "encoders", encoder)
+            for name, target in (("config.json", "vision_config"), ("preprocessor_config.json", "preprocessor_config")):
+                if os.path.exists(os.path.join(folder, name)):
+                    copy(out, target, os.path.join(folder, name), encoder + ".json")
+
+        # tokenizer.json: Qwen2-like (NFC, Split regex, ChatML tokens), Llama-3-like
+        # (TemplateProcessing) and GPT-2-like ("a b" merges), trained by tokenizers.
+        for variant in ("qwen2", "llama3", "gpt2"):
+            folder = os.path.join(tmp, "bpe_" + variant)
+            subprocess.run([sys.executable, os.path.join(REPO, "tests", "models", "bpe_reference.py"), folder, variant,
+                            "10"], check=True)
+            copy(out, "tokenizer_json", os.path.join(folder, "tokenizer.json"), variant + ".json")
+
+    import numpy as np
+    import torch
+    import transformers
+    from PIL import Image
+    from safetensors.torch import save
+
+    put(out, "safetensors", "mixed.safetensors",
+        save({"a": torch.arange(6, dtype=torch.float32).reshape(2, 3), "b": torch.ones(3, dtype=torch.float16),
+              "c": torch.zeros(2, 2, dtype=torch.bfloat16)}, metadata={"format": "pt"}))
+    put(out, "safetensors", "empty.safetensors", save({"e": torch.zeros(0)}))
+    put(out, "safetensors_index", "index.json",
+        json.dumps({"metadata": {"total_size": 16}, "weight_map": {"w": "model-00001-of-00001.safetensors"}}))
+
+    for name, config in (
+            ("llama.json", transformers.LlamaConfig(vocab_size=32000, hidden_size=4096, intermediate_size=11008,
+                                                    num_hidden_layers=32, num_attention_heads=32)),
+            ("qwen2.json", transformers.Qwen2Config(vocab_size=152064, hidden_size=5120, intermediate_size=13824,
+                                                    num_hidden_layers=48, num_attention_heads=40,
+                                                    num_key_value_heads=8, use_sliding_window=False))):
+        put(out, "llm_config", name, config.to_json_string())
+    for name, config in (("clip.json", transformers.CLIPVisionConfig()), ("siglip.json", transformers.SiglipVisionConfig()),
+                         ("siglip2.json", transformers.Siglip2VisionConfig()), ("dinov2.json", transformers.Dinov2Config())):
+        put(out, "vision_config", name, config.to_json_string())
+    for name, processor in (("clip_pp.json", transformers.CLIPImageProcessor()),
+                            ("siglip_pp.json", transformers.SiglipImageProcessor())):
+        put(out, "preprocessor_config", name, processor.to_json_string())
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    for mode in ("RGB", "L", "RGBA", "P", "LA"):
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).convert(mode).save(buffer, "PNG")
+        put(out, "image", f"{mode}.png", buffer.getvalue())
+    for mode, options in (("RGB", {}), ("L", {}), ("CMYK", {}), ("RGB", {"progressive": True}),
+                          ("RGB", {"subsampling": 0})):
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).convert(mode).save(buffer, "JPEG", quality=80, **options)
+        put(out, "image", f"{mode}{len(options)}{options.get('subsampling', '')}.jpg", buffer.getvalue())
+
+    put(out, "seedbench_json", "seed.json", json.dumps({"questions": [
+        {"answer": "B", "choice_a": "one", "choice_b": "two", "choice_c": "three", "choice_d": "four",
+         "data_id": "1.jpg", "data_type": "image", "question": "How many?", "question_id": "101",
+         "question_type_id": 5}], "question_type": {"Instance Counting": 5}}))
+    put(out, "scienceqa_json", "problems.json", json.dumps({
+        "7": {"question": "Which is a mammal?", "choices": ["frog", "cat"], "answer": 1, "hint": "Look.",
+              "image": "image.png", "subject": "natural science", "split": "test"},
+        "8": {"question": "No image?", "choices": ["a", "b"], "answer": 0, "hint": "", "image": None, "split": "test"}}))
+    put(out, "lmms_eval_results", "results.json", json.dumps({"results": {
+        "mme": {"mme_cognition_score,none": 300.5, "alias": "mme"}, "mmbench_en_dev": {"gpt_eval_score,none": 64.3}},
+        "config": {"model": "llava"}}))
+    copy(out, "law_csv", os.path.join(REPO, "jobs", "data", "law_paper_vicuna7b_15.csv"))
+    for name in sorted(os.listdir(os.path.join(REPO, "jobs"))):
+        if name.endswith(".ini"):
+            copy(out, "job_ini", os.path.join(REPO, "jobs", name))
+
+    # Journal lines as store/journal.cpp writes them: the payload's CRC-32 in hex, a space, the JSON.
+    def line(record):
+        payload = json.dumps(record, separators=(",", ":"))
+        return f"{zlib.crc32(payload.encode()):08x} {payload}\n"
+    record = {"hash": "c00cd6a9d186068c", "index": 1, "message": "", "name": "dino",
+              "per_sample": {"A": ["c01cafef66666666"], "C_correct": ["0000000000000000"]},
+              "scalars": {"A": -7.2, "C": 0.0}, "status": "done", "seconds": 1.5, "attempt": 1}
+    put(out, "journal", "one.jsonl", line(record) + line(dict(record, index=2, name="clip", status="failed")))
+
+
+if __name__ == "__main__":
+    main()
