@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "acsweep/error.hpp"
+#include "acsweep/store/hdf5.hpp"
 
 namespace acsweep::cli {
 namespace {
@@ -65,6 +66,14 @@ int run_command_line(int argc, char** argv, const std::vector<Command>& commands
     // Every rank reads the same input and fails alike: one message is enough.
     if (mpi.rank() == 0) std::fprintf(stderr, "acsweep: error: %s\n", e.what());
     return 2;
+  } catch (const store::StoreError& e) {
+    // A results file whose write failed (a full disk or quota) is one HDF5 cannot close again: its
+    // own clean-up at MPI_Finalize would crash on it. End without that; what was journaled and
+    // synced is on disk, and the rerun resumes from it.
+    std::fprintf(stderr, "acsweep: rank %d: error: %s\n", mpi.rank(), e.what());
+    std::fflush(nullptr);
+    if (mpi.size() > 1) mpi.abort(1);
+    std::_Exit(1);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "acsweep: rank %d: error: %s\n", mpi.rank(), e.what());
     if (mpi.size() > 1) mpi.abort(1);  // the other ranks may be waiting in a collective

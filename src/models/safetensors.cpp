@@ -300,7 +300,12 @@ void write_with_header(const std::string& path, const nlohmann::json& header,
     out << text;
     body(out);
     out.flush();
-    if (!out) throw std::runtime_error(temporary + ": write failed (is the disk full?)");
+    if (!out) {
+      out.close();
+      std::error_code ignored;  // the part written is given back to the full disk; nothing reads it
+      fs::remove(temporary, ignored);
+      throw std::runtime_error(temporary + ": write failed (is the disk full?)");
+    }
   }
   std::error_code ec;
   fs::rename(temporary, path, ec);

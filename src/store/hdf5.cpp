@@ -15,15 +15,22 @@ void silence_hdf5_error_printing() {
   (void)done;
 }
 
-herr_t keep_innermost(unsigned n, const H5E_error2_t* error, void* out) {
-  if (n == 0 && error->desc) *static_cast<std::string*>(out) = error->desc;
+// The error stack from the API call down: its first and its last description.
+herr_t keep_ends(unsigned n, const H5E_error2_t* error, void* out) {
+  auto& ends = *static_cast<std::pair<std::string, std::string>*>(out);
+  if (!error->desc) return 0;
+  (n == 0 ? ends.first : ends.second) = error->desc;
   return 0;
 }
 
+// What HDF5 says went wrong: the call's own reason and, when it differs, the deepest one, where a
+// failed write names the system's (a full disk: "No space left on device").
 std::string hdf5_reason() {
-  std::string reason;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, keep_innermost, &reason);
+  std::pair<std::string, std::string> ends;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, keep_ends, &ends);
   H5Eclear2(H5E_DEFAULT);
+  std::string reason = ends.first;
+  if (!ends.second.empty() && ends.second != ends.first) reason += (reason.empty() ? "" : ": ") + ends.second;
   return reason.empty() ? "" : " (" + reason + ")";
 }
 

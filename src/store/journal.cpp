@@ -1,6 +1,7 @@
 #include "acsweep/store/journal.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -46,12 +47,20 @@ std::string system_error(const std::string& what) { return what + ": " + std::st
 
 // All of `bytes` to `fd`, then fsync; StoreError naming the journal `path` otherwise.
 void write_and_sync(int fd, const std::string& bytes, const std::string& path) {
+  // A line cut short by a full disk is taken back, so that a later line does not follow a torn one.
+  struct stat before {};
+  const bool sized = ::fstat(fd, &before) == 0;
   std::size_t written = 0;
   while (written < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw StoreError(system_error("journal " + path + ": write failed"));
+      const std::string failed = system_error("journal " + path + ": write failed");
+      if (sized && written > 0) {  // best effort: a torn line left is this journal's last, which readers skip
+        const int truncated = ::ftruncate(fd, before.st_size);
+        (void)truncated;
+      }
+      throw StoreError(failed);
     }
     written += static_cast<std::size_t>(n);
   }
