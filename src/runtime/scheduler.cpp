@@ -30,27 +30,32 @@ struct Failure {
   bool final = false;
 };
 
-// Runs one task (and, where this rank reports for it, its persist hook); any exception becomes
-// the failure's message.
+// Runs one task, then, where this rank reports for it, its persist hook. Any exception of the task
+// becomes the failure's message. The persist hook's do not: a result computed but not recorded
+// (a journal on a full disk) is no task failure to try again on a rank that can record nothing,
+// so they end the rank, and with it the job (cli/dispatch.cpp); the rerun computes the task again.
 std::optional<TaskResult> execute(const TaskDescriptor& task, const TaskRegistry& registry,
                                   const SweepHooks& hooks, int rank, MPI_Comm group, Failure& error) {
   const auto start = Clock::now();
+  TaskResult result;
   try {
-    TaskResult result = registry.run(task, group);
-    result.index = task.index;
-    result.rank = rank;
-    result.seconds = since(start);
-    const bool reports = !task.whole_group || rank_in(group) == 0;
-    if (reports && hooks.persist) hooks.persist(task, result);
-    return result;
+    result = registry.run(task, group);
   } catch (const FinalFailure& e) {
     error = {e.what(), true};
+    return std::nullopt;
   } catch (const std::exception& e) {
     error = {e.what(), false};
+    return std::nullopt;
   } catch (...) {
     error = {"unknown exception", false};
+    return std::nullopt;
   }
-  return std::nullopt;
+  result.index = task.index;
+  result.rank = rank;
+  result.seconds = since(start);
+  const bool reports = !task.whole_group || rank_in(group) == 0;
+  if (reports && hooks.persist) hooks.persist(task, result);
+  return result;
 }
 
 // The coordinator's book: what waits (largest estimated cost first, single-rank and whole-group

@@ -1,6 +1,7 @@
 #include "acsweep/store/hdf5.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <numeric>
 
 namespace acsweep::store {
@@ -95,13 +96,15 @@ H5Handle& H5Handle::operator=(H5Handle&& other) noexcept {
     reset();
     id_ = other.id_;
     closer_ = other.closer_;
+    collective_ = other.collective_;
     other.id_ = -1;
   }
   return *this;
 }
 
 void H5Handle::reset() noexcept {
-  if (id_ >= 0 && closer_) closer_(id_);
+  const bool alone_in_a_collective = collective_ && std::uncaught_exceptions() > 0;
+  if (id_ >= 0 && closer_ && !alone_in_a_collective) closer_(id_);
   id_ = -1;
 }
 
@@ -300,10 +303,13 @@ H5File H5File::create_parallel(const std::string& path, MPI_Comm comm) {
   silence_hdf5_error_printing();
   H5Handle access(check_h5_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"), H5Pclose);
   check_h5(H5Pset_fapl_mpio(access.get(), comm, MPI_INFO_NULL), "H5Pset_fapl_mpio " + path);
-  return H5File(H5Handle(check_h5_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()),
-                                     "creating file " + path + " (parallel)"),
-                         H5Fclose),
-                path);
+  H5Handle file(check_h5_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()),
+                            "creating file " + path + " (parallel)"),
+                H5Fclose);
+  int ranks = 1;
+  if (MPI_Comm_size(comm, &ranks) != MPI_SUCCESS) throw StoreError("MPI_Comm_size failed opening " + path);
+  if (ranks > 1) file.set_collective();
+  return H5File(std::move(file), path);
 }
 
 H5File H5File::create(const std::string& path) {

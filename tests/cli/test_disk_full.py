@@ -8,6 +8,7 @@ projector and a Stage-2 checkpoint of a finetune."""
 import json
 import os
 import subprocess
+import time
 
 import h5py
 import numpy as np
@@ -69,3 +70,23 @@ def test_a_full_disk_while_writing_a_projector_or_checkpoint(acsweep, world, tmp
     assert not [p for p in out.rglob("*.tmp*") if "stage" in str(p)], "a cut file was left behind"
     with h5py.File(sorted((out / "segments").glob("segment-*.h5"))[-1], "r") as f:
         assert f.attrs["complete"] == 1 and np.all(np.isfinite(f["finetune/shapes"][()]))
+
+
+def test_one_rank_failing_outside_a_task_ends_the_job_promptly(acsweep, job, tmp_path):
+    # Rank 1's journal hits a full disk: its error ends that rank outside any task, while the
+    # coordinator waits on it. The job must end, not hang, and the rerun lose nothing.
+    from test_run import LONG, mpirun_cmd
+    reference = tmp_path / "reference"
+    acsweep("run", job, *LONG, "--set", f"job.output={reference}", ranks=3)
+    out = tmp_path / "rank_full"
+    env = dict(os.environ, LD_PRELOAD=os.environ["ACSWEEP_KILL_DURING_WRITE"],
+               ACSWEEP_FULL_WRITING=str(out / "journal" / "segment-0001" / "rank-00001"), ACSWEEP_FULL_AFTER="2000")
+    started = time.monotonic()
+    done = subprocess.run(mpirun_cmd(3, "run", job, *LONG, "--set", f"job.output={out}"), env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and time.monotonic() - started < 60, done.stderr
+    assert "rank 1: error: journal " + str(out / "journal" / "segment-0001" / "rank-00001.jsonl") in done.stderr
+    acsweep("run", job, *LONG, "--set", f"job.output={out}", ranks=3)
+    assert inspect(acsweep, out)["tasks"]["pending"] == 0
+    for got, want in zip(recall(out), recall(reference)):
+        np.testing.assert_array_equal(got, want)

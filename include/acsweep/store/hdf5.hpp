@@ -27,7 +27,10 @@ class H5Handle {
   H5Handle() = default;
   H5Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
   ~H5Handle() { reset(); }
-  H5Handle(H5Handle&& other) noexcept : id_(other.id_), closer_(other.closer_) { other.id_ = -1; }
+  H5Handle(H5Handle&& other) noexcept
+      : id_(other.id_), closer_(other.closer_), collective_(other.collective_) {
+    other.id_ = -1;
+  }
   H5Handle& operator=(H5Handle&& other) noexcept;
   H5Handle(const H5Handle&) = delete;
   H5Handle& operator=(const H5Handle&) = delete;
@@ -35,11 +38,16 @@ class H5Handle {
   hid_t get() const { return id_; }
   // Closes now and checks the result (destructors cannot report a failed close).
   void close(const std::string& what);
+  // Closing is collective over more than one rank (a file opened through MPI-IO): when an
+  // exception unwinds past it on one rank, the close is left undone, since the others are not in
+  // it and would never be; that rank then ends the job (cli/dispatch.cpp aborts it).
+  void set_collective() { collective_ = true; }
 
  private:
   void reset() noexcept;
   hid_t id_ = -1;
   Closer closer_ = nullptr;
+  bool collective_ = false;
 };
 
 // A file or group: the place datasets, groups and attributes are written.
