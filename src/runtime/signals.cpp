@@ -26,6 +26,9 @@ void install_stop_handlers() {
   action.sa_flags = SA_RESTART;
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGUSR1, &action, nullptr);
+  // A file-size limit (ulimit -f, a batch system's) then fails the write with EFBIG, which the
+  // writers report naming the file, instead of killing the process without a word.
+  signal(SIGXFSZ, SIG_IGN);
 }
 
 bool stop_requested() { return g_signals > 0; }
