@@ -377,6 +377,21 @@ def test_a_diverging_finetune_fails_its_task_naming_the_setting_and_the_step(acs
         assert "finetune" not in f or not np.any(np.isfinite(f["finetune/shapes"][()]))
 
 
+def test_a_diverging_stage1_fails_its_score_naming_the_setting_and_the_step(acsweep, world):
+    # The projector's training diverges: the setting's score task fails naming Stage 1 and the step,
+    # and no A is written for it (never a silent NaN in the results).
+    job = write_job(world, JOB.replace("references = clip\n", ""), "diverge1.ini")
+    done = acsweep("run", job, "--set", "job.output=diverged1", "--set", "stage1.lr=1e30", "--set",
+                   "search.settings=clip", check=False)
+    assert done.returncode != 0, done.stderr
+    assert re.search(r"task clip failed on rank 0 after 1 attempt\(s\): Stage 1: the loss of step \d+ of \d+ is "
+                     r"(NaN|infinite): the training diverged", done.stderr), done.stderr
+    with segment(world / "diverged1", 1) as f:
+        assert list(f["tasks/status"][()]) == [2]  # failed
+        assert "scores" not in f or not np.any(np.isfinite(f["scores/A"][()]))
+        assert not np.any(np.isfinite(f["tasks/per_sample/A"][()]))
+
+
 @pytest.mark.parametrize("shard,ranks,victim", [
     ("none", None, "checkpoint-8.tmp-"),  # one rank: its weights and moments
     ("parameters", 3, "checkpoint-8.tmp-sharded/shard-1-of-2"),  # one rank of a group of two
