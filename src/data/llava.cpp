@@ -166,10 +166,6 @@ ChatTemplate chat_template_named(const std::string& name) {
   throw InputError("conversation template '" + name + "' is not vicuna_v1 or qwen_2");
 }
 
-const char* chat_template_name(ChatTemplate chat) {
-  return chat == ChatTemplate::qwen_2 ? "qwen_2" : "vicuna_v1";
-}
-
 std::vector<PromptPiece> chat_prompt(ChatTemplate chat, const LlavaExample& example) {
   return chat == ChatTemplate::qwen_2 ? qwen_2_template(example) : vicuna_v1_template(example);
 }

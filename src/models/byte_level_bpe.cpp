@@ -398,22 +398,24 @@ ByteLevelBpe::ByteLevelBpe(const std::string& path) : model_(std::make_unique<Mo
     throw InputError(path + ": unexpected structure: " + e.what());
   }
 
-  const auto config = std::filesystem::path(path).parent_path() / "tokenizer_config.json";
-  m.eos_why = path + " names no end-of-sequence token and " + config.string();
-  if (std::filesystem::exists(config)) {
-    Json c;
-    try {
-      c = Json::parse(read_bounded(config.string(), kMaxConfigBytes, "the tokenizer config"));
-    } catch (const Json::exception& e) {
-      throw InputError(config.string() + ": not JSON: " + e.what());
-    }
-    if (c.is_object() && c.contains("eos_token") && !c["eos_token"].is_null())
-      m.eos = m.id_of_token(c["eos_token"], config.string() + ": 'eos_token'");
-    else
-      m.eos_why += " has no eos_token";
-  } else {
-    m.eos_why += " does not exist";
+  const TokenizerConfig config = read_tokenizer_config(path);
+  const Json& c = config.doc;
+  m.eos_why = path + " names no end-of-sequence token and " + config.path.string();
+  if (c.is_object() && c.contains("eos_token") && !c["eos_token"].is_null())
+    m.eos = m.id_of_token(c["eos_token"], config.path.string() + ": 'eos_token'");
+  else
+    m.eos_why += c.is_null() ? " does not exist" : " has no eos_token";
+}
+
+TokenizerConfig read_tokenizer_config(const std::string& model_path) {
+  TokenizerConfig config{std::filesystem::path(model_path).parent_path() / "tokenizer_config.json", nullptr};
+  if (!std::filesystem::exists(config.path)) return config;
+  try {
+    config.doc = Json::parse(read_bounded(config.path.string(), kMaxConfigBytes, "the tokenizer config"));
+  } catch (const Json::exception& e) {
+    throw InputError(config.path.string() + ": not JSON: " + e.what());
   }
+  return config;
 }
 
 ByteLevelBpe::~ByteLevelBpe() = default;

@@ -12,13 +12,24 @@
 // single_word tokens, dropout) is refused, naming the file and the key.
 #include <array>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 namespace acsweep::models {
+
+// tokenizer_config.json beside the tokenizer file `model_path`: its path, and its contents parsed
+// (null when there is no such file). InputError naming it when it is not JSON. Both tokenizer
+// kinds read it: SentencePiece's add_bos_token / add_eos_token, tokenizer.json's eos_token.
+struct TokenizerConfig {
+  std::filesystem::path path;
+  nlohmann::json doc;
+};
+TokenizerConfig read_tokenizer_config(const std::string& model_path);
 
 class ByteLevelBpe {
  public:

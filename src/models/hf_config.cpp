@@ -92,9 +92,9 @@ bool flag(const nlohmann::json& doc, const std::string& path, const char* key, b
 }
 
 // Qwen2's sliding-window attention: with use_sliding_window, layers from max_window_layers on
-// attend only to the last sliding_window keys (transformers' layer_types). Not implemented: a
-// config in which any layer would slide is refused rather than run with full attention. Every
-// released Qwen2.5 has use_sliding_window false.
+// attend only to the last sliding_window keys (transformers' layer_types). acsweep's attention has
+// no window, so a config in which any layer would slide is refused rather than run with full
+// attention. Every released Qwen2.5 has use_sliding_window false.
 void refuse_sliding_layers(const nlohmann::json& doc, const std::string& path, std::int64_t layers) {
   // transformers 5 also writes each layer's kind.
   if (doc.contains("layer_types") && doc["layer_types"].is_array())

@@ -106,19 +106,13 @@ int byte_of_piece(const std::string& text) {
   return high < 0 || low < 0 ? -1 : high * 16 + low;
 }
 
-// tokenizer_config.json's add_bos_token / add_eos_token beside the model file, or `otherwise`.
-bool config_flag(const std::string& model_path, const char* key, bool otherwise) {
-  const auto path = std::filesystem::path(model_path).parent_path() / "tokenizer_config.json";
-  if (!std::filesystem::exists(path)) return otherwise;
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(read_bounded(path.string(), kMaxConfigBytes, "the tokenizer config"));
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(path.string() + ": not JSON: " + e.what());
-  }
-  if (!config.is_object() || !config.contains(key) || config[key].is_null()) return otherwise;
-  if (!config[key].is_boolean()) throw InputError(path.string() + ": key '" + key + "' is not true or false");
-  return config[key].get<bool>();
+// tokenizer_config.json's add_bos_token / add_eos_token, or `otherwise` where it does not say.
+bool config_flag(const TokenizerConfig& config, const char* key, bool otherwise) {
+  const nlohmann::json& doc = config.doc;
+  if (!doc.is_object() || !doc.contains(key) || doc[key].is_null()) return otherwise;
+  if (!doc[key].is_boolean())
+    throw InputError(config.path.string() + ": key '" + key + "' is not true or false");
+  return doc[key].get<bool>();
 }
 
 }  // namespace
@@ -208,8 +202,9 @@ Tokenizer::Tokenizer(const std::string& model_path) : path_(model_path) {
   if (model_type != 2)
     throw InputError(model_path + ": a SentencePiece model of type " + std::to_string(model_type) +
                      "; only BPE models (the Llama family's) are supported");
-  if (config_flag(model_path, "add_bos_token", true)) prefix_.push_back(m.bos);
-  if (config_flag(model_path, "add_eos_token", false)) suffix_.push_back(m.eos);
+  const TokenizerConfig config = read_tokenizer_config(model_path);
+  if (config_flag(config, "add_bos_token", true)) prefix_.push_back(m.bos);
+  if (config_flag(config, "add_eos_token", false)) suffix_.push_back(m.eos);
 }
 
 Tokenizer::~Tokenizer() = default;

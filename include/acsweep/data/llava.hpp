@@ -69,7 +69,6 @@ std::vector<PromptPiece> vicuna_v1_template(const LlavaExample& example);
 //   "<|im_start|>assistant\n", where the answer is generated (transformers' add_generation_prompt).
 enum class ChatTemplate { vicuna_v1, qwen_2 };
 ChatTemplate chat_template_named(const std::string& name);  // InputError listing the names
-const char* chat_template_name(ChatTemplate chat);
 std::vector<PromptPiece> chat_prompt(ChatTemplate chat, const LlavaExample& example);
 // Put before an answer scored after the prompt (the likelihood path): " " (vicuna_v1) or "".
 const char* answer_lead(ChatTemplate chat);
