@@ -202,9 +202,20 @@ Tokenizer::Tokenizer(const std::string& model_path) : path_(model_path) {
   if (model_type != 2)
     throw InputError(model_path + ": a SentencePiece model of type " + std::to_string(model_type) +
                      "; only BPE models (the Llama family's) are supported");
+  // The special ids index the pieces: unk must (every unknown piece is encoded as it), bos and
+  // eos may be -1, SentencePiece's "none".
+  const auto size = static_cast<std::int64_t>(m.pieces.size());
+  const auto check_id = [&](const char* key, std::int64_t id, bool may_be_none) {
+    if ((id < 0 || id >= size) && !(may_be_none && id == -1))
+      throw InputError(model_path + ": trainer_spec." + key + " is " + std::to_string(id) + ", outside the " +
+                       std::to_string(size) + " pieces");
+  };
+  check_id("unk_id", m.unk, false);
+  check_id("bos_id", m.bos, true);
+  check_id("eos_id", m.eos, true);
   const TokenizerConfig config = read_tokenizer_config(model_path);
-  if (config_flag(config, "add_bos_token", true)) prefix_.push_back(m.bos);
-  if (config_flag(config, "add_eos_token", false)) suffix_.push_back(m.eos);
+  if (config_flag(config, "add_bos_token", true) && m.bos >= 0) prefix_.push_back(m.bos);
+  if (config_flag(config, "add_eos_token", false) && m.eos >= 0) suffix_.push_back(m.eos);
 }
 
 Tokenizer::~Tokenizer() = default;
@@ -335,11 +346,18 @@ const std::string& Tokenizer::piece(std::int64_t id) const {
 }
 
 std::int64_t Tokenizer::bos_id() const {
+  if (!bpe_ && model_->bos < 0)
+    throw InputError(path_ + ": the model's trainer_spec.bos_id is -1: it has no beginning of sequence");
   if (!bpe_) return model_->bos;
   if (prefix_.empty()) throw InputError(path_ + ": the tokenizer puts no BOS token in front of a text");
   return prefix_.front();
 }
-std::int64_t Tokenizer::eos_id() const { return bpe_ ? bpe_->eos_id() : model_->eos; }
+std::int64_t Tokenizer::eos_id() const {
+  if (bpe_) return bpe_->eos_id();
+  if (model_->eos < 0)
+    throw InputError(path_ + ": the model's trainer_spec.eos_id is -1: it has no end of sequence");
+  return model_->eos;
+}
 std::int64_t Tokenizer::vocab_size() const {
   return bpe_ ? bpe_->vocab_size() : static_cast<std::int64_t>(model_->pieces.size());
 }

@@ -147,5 +147,53 @@ TEST(TokenizerErrors, UnreadableModelIsNamed) {
   EXPECT_THROW(Tokenizer("/nonexistent/tokenizer.model"), InputError);
 }
 
+// A SentencePiece ModelProto written field by field: the pieces "a" and "b" and a BPE trainer
+// spec whose unk, bos and eos ids are given (-1 written as protobuf writes an int32's -1).
+std::string sentencepiece_model(std::int64_t unk, std::int64_t bos, std::int64_t eos) {
+  const auto varint = [](std::uint64_t v) {
+    std::string out;
+    for (; v >= 0x80; v >>= 7) out += static_cast<char>((v & 0x7F) | 0x80);
+    return out + static_cast<char>(v);
+  };
+  const auto field = [&](int number, int wire, const std::string& payload) {
+    std::string out = varint(static_cast<std::uint64_t>(number) << 3 | static_cast<std::uint64_t>(wire));
+    return wire == 2 ? out + varint(payload.size()) + payload : out + payload;
+  };
+  std::string proto;
+  for (const char* text : {"a", "b"}) proto += field(1, 2, field(1, 2, text) + field(3, 0, varint(1)));
+  return proto + field(2, 2,
+                       field(3, 0, varint(2)) + field(40, 0, varint(static_cast<std::uint64_t>(unk))) +
+                           field(41, 0, varint(static_cast<std::uint64_t>(bos))) +
+                           field(42, 0, varint(static_cast<std::uint64_t>(eos))));
+}
+
+// Found by the fuzzer: an unk id past the pieces was taken, and encoding an unknown character
+// gave an id that decoding could not look up.
+TEST(TokenizerErrors, SpecialIdsOutsideThePiecesAreNamed) {
+  const fs::path folder = fs::temp_directory_path() / ("acsweep_tok_ids_" + std::to_string(::getpid()));
+  fs::create_directories(folder);
+  const std::string path = (folder / "tokenizer.model").string();
+  const auto message = [&](std::int64_t unk, std::int64_t bos, std::int64_t eos) -> std::string {
+    std::ofstream(path, std::ios::binary) << sentencepiece_model(unk, bos, eos);
+    try {
+      Tokenizer tokenizer(path);
+      (void)tokenizer.decode(tokenizer.encode("ab?"));
+      return "";
+    } catch (const InputError& e) {
+      return e.what();
+    }
+  };
+  EXPECT_EQ(message(9296, 1, 1), path + ": trainer_spec.unk_id is 9296, outside the 2 pieces");
+  EXPECT_EQ(message(0, 2, 1), path + ": trainer_spec.bos_id is 2, outside the 2 pieces");
+  EXPECT_EQ(message(0, 1, -5), path + ": trainer_spec.eos_id is -5, outside the 2 pieces");
+  // -1 is SentencePiece's "none" for bos and eos: read, and asked for, it is named.
+  std::ofstream(path, std::ios::binary) << sentencepiece_model(0, -1, -1);
+  const Tokenizer none(path);
+  EXPECT_TRUE(none.prefix_ids().empty());
+  EXPECT_THROW(none.eos_id(), InputError);
+  EXPECT_THROW(none.bos_id(), InputError);
+  fs::remove_all(folder);
+}
+
 }  // namespace
 }  // namespace acsweep::models
