@@ -33,13 +33,12 @@ find_package(GTest REQUIRED)
 find_package(nlohmann_json 3.9 REQUIRED)
 
 # libjpeg-turbo (libjpeg62-turbo-dev) decodes JPEG, the library Pillow decodes with, so that
-# pixels match Pillow's exactly; stb_image (libstb-dev) decodes PNG.
+# pixels match Pillow's exactly; stb_image's header (libstb-dev) is compiled into acsweep to decode
+# PNG (src/data/png.cpp says why not Debian's libstb).
 find_package(JPEG REQUIRED)
 find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb REQUIRED)
-find_library(STB_LIBRARY stb REQUIRED)
 add_library(acsweep_stb INTERFACE)
 target_include_directories(acsweep_stb SYSTEM INTERFACE "${STB_INCLUDE_DIR}")
-target_link_libraries(acsweep_stb INTERFACE "${STB_LIBRARY}")
 
 # tokenizer.json's byte-level BPE: PCRE2 (libpcre2-dev) runs the pre-tokenizer's regex with
 # Unicode properties (\p{L}, \p{N}), utf8proc (libutf8proc-dev) normalises (NFC). Found by

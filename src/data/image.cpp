@@ -2,7 +2,6 @@
 
 #include <jerror.h>
 #include <jpeglib.h>
-#include <stb_image.h>
 
 #include <algorithm>
 #include <cmath>
@@ -15,6 +14,7 @@
 #include <memory>
 
 #include "acsweep/error.hpp"
+#include "png.hpp"
 
 namespace acsweep::data {
 
@@ -123,30 +123,19 @@ Image decode_image(const std::vector<unsigned char>& bytes, const std::string& p
                      std::to_string(kMaxImagePixels) + " pixels needs: not decoded");
   if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF)
     return decode_jpeg(path, bytes);
-  int width = 0, height = 0, channels = 0;
   // The header first: a PNG of a few hundred kilobytes can declare gigapixels. Its IHDR is read
   // here (stb refuses some large sizes itself, with a message that names no size).
   const unsigned char png_signature[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (bytes.size() < 24 || !std::equal(std::begin(png_signature), std::end(png_signature), bytes.begin()))
+    throw InputError(path + ": cannot decode image (neither a JPEG nor a PNG file)");
   std::uint64_t declared_width = 0, declared_height = 0;
-  if (bytes.size() >= 24 && std::equal(std::begin(png_signature), std::end(png_signature), bytes.begin())) {
-    for (std::size_t b = 0; b < 4; ++b) {
-      declared_width = declared_width << 8 | bytes[16 + b];
-      declared_height = declared_height << 8 | bytes[20 + b];
-    }
-  } else if (stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height,
-                                   &channels) != 0) {
-    declared_width = static_cast<std::uint64_t>(width);
-    declared_height = static_cast<std::uint64_t>(height);
+  for (std::size_t b = 0; b < 4; ++b) {
+    declared_width = declared_width << 8 | bytes[16 + b];
+    declared_height = declared_height << 8 | bytes[20 + b];
   }
   if (const std::string bomb = too_many_pixels(path, declared_width, declared_height); !bomb.empty())
     throw InputError(bomb);
-  std::unique_ptr<stbi_uc, decltype(&stbi_image_free)> pixels(
-      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels, 3),
-      &stbi_image_free);
-  if (!pixels) throw InputError(path + ": cannot decode image (" + stbi_failure_reason() + ")");
-  Image image{width, height, {}};
-  image.rgb.assign(pixels.get(), pixels.get() + static_cast<std::size_t>(width) * height * 3);
-  return image;
+  return detail::decode_png(bytes, path);
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "acsweep/data/image.hpp"
@@ -156,6 +157,28 @@ TEST_F(ImageErrors, BadFilesAndConfigsNameWhatIsWrong) {
   EXPECT_NE(message([&] { decode_image(path("corrupt.jpg")); }).find(path("corrupt.jpg") + ": cannot decode"),
             std::string::npos);
   EXPECT_EQ(message([&] { decode_image(path("missing.png")); }), path("missing.png") + ": image not found");
+  // Only JPEG and PNG are decoded. stb_image would take a BMP, a GIF or any bytes that look like a
+  // TGA header, and Debian's build of it aborts the process on some corrupt ones (found by
+  // fuzzing).
+  const std::string tga =
+      std::string("\0\0\x02\0\0\0\0\0\0\0\0\0\x04\0\x04\0\x18\0", 18) + std::string(48, '\x7f');
+  for (const auto& [name, bytes] :
+       std::map<std::string, std::string>{{"x.bmp", "BM" + std::string(60, '\0')},
+                                          {"x.gif", "GIF89a" + std::string(60, '\0')},
+                                          {"x.tga", tga}}) {
+    std::ofstream(path(name), std::ios::binary) << bytes;
+    EXPECT_EQ(message([&] { decode_image(path(name)); }),
+              path(name) + ": cannot decode image (neither a JPEG nor a PNG file)");
+  }
+  // A PNG of 4 x 4 RGB pixels whose data is not zlib: stb's own message, not a crash.
+  const std::string cut(
+      "\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x04\0\0\0\x04\x08\x02\0\0\0\0\0\0\0"
+      "\0\0\0\x04IDAT\xde\xad\xbe\xef\0\0\0\0\0\0\0\0IEND\0\0\0\0",
+      61);
+  std::ofstream(path("cut.png"), std::ios::binary) << cut;
+  EXPECT_EQ(
+      message([&] { decode_image(path("cut.png")); }).rfind(path("cut.png") + ": cannot decode image (", 0),
+      0u);
 
   const auto config = [&](const std::string& text) {
     std::ofstream(path("p.json")) << text;

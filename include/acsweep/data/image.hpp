@@ -26,8 +26,8 @@ constexpr std::uint64_t kMaxImagePixels = 2 * 89478485ull;
 constexpr std::uint64_t kMaxImageFileBytes = 8 * kMaxImagePixels;
 
 // JPEG (grey and CMYK too) or PNG (grey and alpha images become RGB), each as Pillow's
-// convert("RGB") gives it. A missing, unreadable or corrupt file, or one of more than
-// kMaxImagePixels pixels, is an InputError naming the file and what is wrong.
+// convert("RGB") gives it. A missing, unreadable or corrupt file, another format, or one of more
+// than kMaxImagePixels pixels, is an InputError naming the file and what is wrong.
 Image decode_image(const std::string& path);
 // The same from the file's bytes in memory (an image embedded in a dataset's table); `path`
 // names it in errors.
