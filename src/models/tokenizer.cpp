@@ -115,6 +115,15 @@ bool config_flag(const TokenizerConfig& config, const char* key, bool otherwise)
   return doc[key].get<bool>();
 }
 
+// A SentencePiece model's bos or eos id, which may be -1 ("none"): asked for, that is named.
+std::int64_t sentencepiece_special(const std::string& path, const char* key, std::int64_t id,
+                                   const char* end) {
+  if (id < 0)
+    throw InputError(path + ": the model's trainer_spec." + key + " is -1: it has no " + end +
+                     " of sequence");
+  return id;
+}
+
 }  // namespace
 
 struct Tokenizer::Model {
@@ -346,17 +355,12 @@ const std::string& Tokenizer::piece(std::int64_t id) const {
 }
 
 std::int64_t Tokenizer::bos_id() const {
-  if (!bpe_ && model_->bos < 0)
-    throw InputError(path_ + ": the model's trainer_spec.bos_id is -1: it has no beginning of sequence");
-  if (!bpe_) return model_->bos;
+  if (!bpe_) return sentencepiece_special(path_, "bos_id", model_->bos, "beginning");
   if (prefix_.empty()) throw InputError(path_ + ": the tokenizer puts no BOS token in front of a text");
   return prefix_.front();
 }
 std::int64_t Tokenizer::eos_id() const {
-  if (bpe_) return bpe_->eos_id();
-  if (model_->eos < 0)
-    throw InputError(path_ + ": the model's trainer_spec.eos_id is -1: it has no end of sequence");
-  return model_->eos;
+  return bpe_ ? bpe_->eos_id() : sentencepiece_special(path_, "eos_id", model_->eos, "end");
 }
 std::int64_t Tokenizer::vocab_size() const {
   return bpe_ ? bpe_->vocab_size() : static_cast<std::int64_t>(model_->pieces.size());

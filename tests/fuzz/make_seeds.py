@@ -96,17 +96,14 @@ def main():
 
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
-    for mode in ("RGB", "L", "RGBA", "P", "LA"):
-        buffer = io.BytesIO()
-        Image.fromarray(pixels).convert(mode).save(buffer, "PNG")
-        put(out, "image", f"{mode}.png", buffer.getvalue())
-    # The PNG paths stb takes apart from those: 16 bits per sample, 1-bit grey, and transparency
-    # given by a tRNS chunk (a palette's, and one colour of a grey image).
-    variants = {"I16": (Image.fromarray((pixels[..., 0].astype(np.uint16) * 257)), {}),
-                "1bit": (Image.fromarray(pixels).convert("1"), {}),
-                "Ptrns": (Image.fromarray(pixels).convert("P"), {"transparency": 3}),
-                "Ltrns": (Image.fromarray(pixels).convert("L"), {"transparency": 7})}
-    for name, (image, options) in variants.items():
+    # PNGs of every mode, and the paths stb takes apart from those: 16 bits per sample, 1-bit
+    # grey, and transparency given by a tRNS chunk (a palette's, and one colour of a grey image).
+    pngs = {mode: (Image.fromarray(pixels).convert(mode), {}) for mode in ("RGB", "L", "RGBA", "P", "LA")}
+    pngs.update({"I16": (Image.fromarray((pixels[..., 0].astype(np.uint16) * 257)), {}),
+                 "1bit": (Image.fromarray(pixels).convert("1"), {}),
+                 "Ptrns": (Image.fromarray(pixels).convert("P"), {"transparency": 3}),
+                 "Ltrns": (Image.fromarray(pixels).convert("L"), {"transparency": 7})})
+    for name, (image, options) in pngs.items():
         buffer = io.BytesIO()
         image.save(buffer, "PNG", **options)
         put(out, "image", f"{name}.png", buffer.getvalue())
