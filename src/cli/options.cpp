@@ -4,6 +4,7 @@
 
 #include "acsweep/cli/commands.hpp"
 #include "acsweep/error.hpp"
+#include "acsweep/runtime/option_errors.hpp"
 
 namespace po = boost::program_options;
 
@@ -40,7 +41,7 @@ bool parse_command(const std::string& command, const std::string& usage,
     po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    throw InputError("acsweep " + command + ": " + e.what() + "\nusage: " + usage);
+    throw InputError("acsweep " + command + ": " + runtime::option_error_text(e) + "\nusage: " + usage);
   }
   if (vm.count("help")) {
     std::cout << "usage: " << usage << "\n\n" << options << "\n";

@@ -13,6 +13,7 @@
 #include "acsweep/error.hpp"
 #include "acsweep/models/tokenizer.hpp"
 #include "acsweep/runtime/mpi.hpp"
+#include "acsweep/runtime/option_errors.hpp"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -44,7 +45,7 @@ int run_tokenize(const std::vector<std::string>& args, const CommandContext& con
     po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    throw InputError(std::string("acsweep tokenize: ") + e.what() + "\nusage: " + kUsage);
+    throw InputError("acsweep tokenize: " + runtime::option_error_text(e) + "\nusage: " + kUsage);
   }
   if (vm.count("help")) {
     std::cout << "usage: " << kUsage << "\n\n" << options << "\n";

@@ -10,6 +10,7 @@
 
 #include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
+#include "acsweep/runtime/option_errors.hpp"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -542,9 +543,9 @@ JobSpec read_job(const std::string& path, const std::vector<std::string>& overri
   } catch (const po::invalid_option_value& e) {
     std::string key = e.get_option_name();
     if (key.rfind("--", 0) == 0) key = key.substr(2);
-    throw InputError(where(path, key) + ": " + e.what());
+    throw InputError(where(path, key) + ": " + option_error_text(e));
   } catch (const po::error& e) {
-    throw InputError(path + ": " + e.what());
+    throw InputError(path + ": " + option_error_text(e));
   }
 
   auto require = [&](bool ok, const std::string& key, const std::string& why) {

@@ -5,7 +5,6 @@
 // Each input is written to the file the parser reads (under a private folder), then parsed. Bad
 // input must end in acsweep's InputError (or StoreError for a results store): any other exception,
 // a crash, a leak or undefined behaviour is a finding, and libFuzzer stops with the input saved.
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -146,7 +145,11 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     std::exit(2);
   }
   g_target = &it->second;
-  g_root = fs::temp_directory_path() / ("acsweep_fuzz_" + std::to_string(::getpid()));
+  // The same path in every run (not the pid's): a path is part of what the parsers compare and
+  // put in messages, and libFuzzer learns from those comparisons, so a run repeats itself only if
+  // its paths do. run.sh runs each target once at a time.
+  g_root = fs::temp_directory_path() / ("acsweep_fuzz_" + std::string(name));
+  fs::remove_all(g_root);
   g_path = (g_root / g_target->file).string();
   fs::create_directories(fs::path(g_path).parent_path());
   fs::create_directories(g_root / "llava" / "images");

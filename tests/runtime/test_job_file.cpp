@@ -82,6 +82,19 @@ TEST_F(JobFileTest, ErrorsNameFileSectionAndKey) {
   EXPECT_NE(error_of(std::string(kJob), {"noequals"}).find("expected section.key=value"), std::string::npos);
 }
 
+// Boost fills %value% and its other placeholders until none is left, so a value holding one never
+// ended (found by fuzzing). The text comes back as written, once.
+TEST_F(JobFileTest, ValuesThatLookLikeBoostPlaceholdersAreQuotedOnce) {
+  const std::string path = (dir_ / "job.ini").string();
+  EXPECT_EQ(error_of("[job]\nname = x\nseed = 7%value%\n[simulation]\ntables = data/t.csv\n"),
+            path + ": [job] seed: the argument ('7%value%') for option 'job.seed' is invalid");
+  EXPECT_EQ(error_of(std::string(kJob) + "%invalid_line%\n"),
+            path + ": the options configuration file contains an invalid line '%invalid_line%'");
+  EXPECT_NE(error_of(std::string(kJob), {"job.seed=%canonical_option%%value%"})
+                .find("the argument ('%canonical_option%%value%') for option"),
+            std::string::npos);
+}
+
 // A scoring job with finetuning over empty stand-ins: read_job checks that files exist, not what
 // they hold.
 std::string scoring_job(const fs::path& dir) {
