@@ -64,7 +64,7 @@ bool ascii_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r
 // A compiled PCRE2 pattern, shared by threads (each match has its own match data).
 class Regex {
  public:
-  Regex(const std::string& pattern, bool literal, const std::string& where) {
+  Regex(const std::string& pattern, bool literal, const std::string& where) : where_(where) {
     int error = 0;
     PCRE2_SIZE offset = 0;
     code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
@@ -96,7 +96,8 @@ class Regex {
       if (rc < 0) {
         PCRE2_UCHAR message[256];
         pcre2_get_error_message(rc, message, sizeof message);
-        throw std::runtime_error(std::string("tokenizer regex: ") + reinterpret_cast<const char*>(message));
+        // PCRE2's match limit (10 million steps) stops a pattern that backtracks without end.
+        throw InputError(where_ + " failed to match: " + reinterpret_cast<const char*>(message));
       }
       const PCRE2_SIZE* match = pcre2_get_ovector_pointer(data.get());
       if (match[1] == match[0]) {  // empty: step over one UTF-8 character
@@ -112,6 +113,7 @@ class Regex {
 
  private:
   pcre2_code* code_ = nullptr;
+  std::string where_;  // the file and key of the pattern, for messages
 };
 
 struct AddedToken {

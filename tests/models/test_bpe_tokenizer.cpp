@@ -159,6 +159,21 @@ TEST_F(BpeFiles, BadFilesAreRefusedNamingTheFileAndKey) {
           bad_file() + ": 'pre_tokenizer.pretokenizers[0].pattern' is not a valid regular expression: ", 0),
       0u)
       << regex;
+  {  // a pattern that backtracks without end: PCRE2's match limit, named as the file's
+    auto doc = nlohmann::json::parse(std::ifstream(folder_ / "tokenizer.json"));
+    doc["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "(a+)+$";
+    std::ofstream(bad_file()) << doc.dump();
+    const Tokenizer tokenizer(bad_file());
+    try {
+      tokenizer.encode(std::string(40, 'a') + "!");
+      ADD_FAILURE() << "no error";
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(
+                    bad_file() + ": 'pre_tokenizer.pretokenizers[0].pattern' failed to match: ", 0),
+                0u)
+          << e.what();
+    }
+  }
   EXPECT_EQ(
       error_after([](auto& d) {
         d["normalizer"] = {{"type", "Lowercase"}};
