@@ -133,6 +133,7 @@ std::vector<data::Image> item_images(const BenchmarkItem& item) {
 Benchmark read_mmbench(const std::string& path, const std::string& name, bool with_images) {
   const std::string text = read_bounded(path, kMaxBenchmarkBytes, "the benchmark");
   std::map<std::string, std::size_t> column;  // from the header line
+  std::vector<std::string> headings;
   {
     std::size_t c = 0, begin = 0;
     const std::size_t end = std::min(text.find('\n'), text.size());
@@ -141,11 +142,19 @@ Benchmark read_mmbench(const std::string& path, const std::string& name, bool wi
         std::string heading = text.substr(begin, i - begin);
         if (!heading.empty() && heading.back() == '\r') heading.pop_back();
         column[heading] = c++;
+        headings.push_back(heading);
         begin = i + 1;
       }
   }
   const auto rows = tsv_rows(text, column.count("image") ? column["image"] : static_cast<std::size_t>(-1));
   if (rows.empty()) throw InputError(path + ": empty");
+  // The columns were found before the quotes were read (to know which holds the images); a header
+  // that reads otherwise with them would send every column index to another field.
+  bool same_header = rows[0].size() == headings.size();
+  for (std::size_t c = 0; same_header && c < headings.size(); ++c)
+    same_header = rows[0][c].text == headings[c];
+  if (!same_header)
+    throw InputError(path + ": the header line's quotes change its columns; not MMBench's TSV");
   for (const char* needed : {"index", "question", "A", "B", "answer", "image"})
     if (!column.count(needed)) throw InputError(path + ": no '" + needed + "' column: not MMBench's TSV");
   // The image of each original row, by index (copies name it instead of repeating it).

@@ -163,6 +163,20 @@ TEST_F(PaperDatasets, MmbenchTsvWithCircularCopiesAndEmbeddedImages) {
   EXPECT_DOUBLE_EQ(one.score, 100.0 * 1 / 2) << "group 6 left out";
 }
 
+// Found by fuzzing: the columns are found in the header line before quotes are read, and a quote
+// there put "image" past the end of every row; such a header is refused.
+TEST_F(PaperDatasets, MmbenchHeaderThatQuotesReadOtherwiseIsRefused) {
+  const auto file = write("quoted_header.tsv", "index\t\"x\tquestion\tA\tB\tanswer\ty\"\timage\n0\tq\t" +
+                                                   std::string(kPng) + "\n");
+  try {
+    read_benchmark(file, "", BenchmarkKind::mmbench, "mmbench");
+    FAIL() << "taken";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              file + ": the header line's quotes change its columns; not MMBench's TSV");
+  }
+}
+
 TEST(MmbenchParse, MmbenchsOwnRules) {
   Benchmark b{"mmbench", BenchmarkKind::mmbench, VqaDataset::none, {}, {}};
   b.items.push_back({"1", "x", "q", "all", {"red apple", "green pear", "blue plum"}, 0, {}});
