@@ -51,7 +51,7 @@ std::vector<SequentialPick> SequentialSampler::next(const std::vector<std::size_
   std::vector<SequentialPick> picks;
   const double nan = std::numeric_limits<double>::quiet_NaN();
   if (n == 0 || measured_y.cols() == 0) {  // nothing to learn from yet: cover the plane
-    for (const std::size_t i : region_.sample(count, rng, measured)) picks.push_back({i, nan, nan, nan});
+    for (const std::size_t i : region_.sample(count, rng, measured)) picks.push_back({i, nan, nan, nan, nan});
     return picks;
   }
 
@@ -68,7 +68,7 @@ std::vector<SequentialPick> SequentialSampler::next(const std::vector<std::size_
   const int dof = kPriorDof + static_cast<int>(n);
   const auto n_bench = static_cast<std::size_t>(measured_y.cols());
 
-  std::vector<double> votes(k, 0.0), predicted(k, 0.0), sd(k, 0.0);
+  std::vector<double> votes(k, 0.0), predicted(k, 0.0), sd(k, 0.0), gain(k, 0.0);
   Eigen::MatrixXd z(p, static_cast<Eigen::Index>(kDraws));
   for (std::size_t b = 0; b < n_bench; ++b) {
     Eigen::VectorXd y = measured_y.col(static_cast<Eigen::Index>(b));
@@ -87,6 +87,10 @@ std::vector<SequentialPick> SequentialSampler::next(const std::vector<std::size_
     Eigen::MatrixXd F = X_ * ((L * z).colwise() + mean);  // [setting, draw]
     for (std::size_t j = 0; j < n; ++j)
       F.row(static_cast<Eigen::Index>(measured[j])).setConstant(y(static_cast<Eigen::Index>(j)));
+    const double best_measured = y.maxCoeff();
+    for (std::size_t i = 0; i < k; ++i)
+      gain[i] += (F.row(static_cast<Eigen::Index>(i)).array() - best_measured).max(0.0).mean() /
+                 static_cast<double>(n_bench);
     for (Eigen::Index d = 0; d < F.cols(); ++d) {
       Eigen::Index best = 0;
       F.col(d).maxCoeff(&best);
@@ -106,12 +110,13 @@ std::vector<SequentialPick> SequentialSampler::next(const std::vector<std::size_
     if (!taken[i]) candidates.push_back(i);
   for (std::size_t i = 0; i + 1 < candidates.size(); ++i)  // a seeded order for the ties
     std::swap(candidates[i], candidates[i + rng.below(candidates.size() - i)]);
-  std::stable_sort(candidates.begin(), candidates.end(),
-                   [&](std::size_t x, std::size_t y) { return votes[x] > votes[y]; });
+  std::stable_sort(candidates.begin(), candidates.end(), [&](std::size_t x, std::size_t y) {
+    return gain[x] != gain[y] ? gain[x] > gain[y] : votes[x] > votes[y];
+  });
   const double all_votes = static_cast<double>(kDraws * n_bench);
   for (std::size_t j = 0; j < count; ++j) {
     const std::size_t i = candidates[j];
-    picks.push_back({i, votes[i] / all_votes, predicted[i], sd[i]});
+    picks.push_back({i, votes[i] / all_votes, gain[i], predicted[i], sd[i]});
   }
   return picks;
 }

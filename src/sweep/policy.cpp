@@ -276,6 +276,7 @@ PolicyPick pick_settings(const ScoringPlan& plan, const runtime::JobSpec& job, c
   const double nan = std::nan("");
   pick.round.assign(pick.sampled.size(), 1);
   pick.chance.assign(pick.sampled.size(), nan);
+  pick.gain.assign(pick.sampled.size(), nan);
   pick.predicted.assign(pick.sampled.size(), nan);
   pick.sd.assign(pick.sampled.size(), nan);
   std::fprintf(stderr, "acsweep [coordinator] %s picked %zu of %zu settings",
@@ -346,13 +347,15 @@ std::vector<std::size_t> next_round(const ScoringPlan& plan, const runtime::JobS
     pick.sampled.push_back(setting);
     pick.round.push_back(round);
     pick.chance.push_back(p.chance);
+    pick.gain.push_back(p.gain);
     pick.predicted.push_back(p.predicted);
     pick.sd.push_back(p.sd);
     std::fprintf(
         stderr,
-        "acsweep [coordinator] sequential policy, round %lld: %s (best in %.0f%% of the posterior draws; "
-        "predicted %.2f, sd %.2f, in units of the measured range)\n",
-        static_cast<long long>(round), setting_name(job, setting).c_str(), 100 * p.chance, p.predicted, p.sd);
+        "acsweep [coordinator] sequential policy, round %lld: %s (expected improvement %.3f; best in %.0f%% "
+        "of the posterior draws; predicted %.2f, sd %.2f; in units of the measured range)\n",
+        static_cast<long long>(round), setting_name(job, setting).c_str(), p.gain, 100 * p.chance,
+        p.predicted, p.sd);
   }
   return chosen;
 }
@@ -378,6 +381,7 @@ void write_policy(store::H5Location& root, const ScoringPlan& plan, const runtim
   if (!pick.round.empty()) {  // why each was picked: /policy/pick_round, pick_chance, ...
     group.write("pick_round", pick.round);
     group.write("pick_chance", pick.chance);
+    group.write("pick_gain", pick.gain);
     group.write("pick_predicted", pick.predicted);
     group.write("pick_sd", pick.sd);
   }

@@ -518,7 +518,8 @@ def test_sequential_policy_picks_round_by_round_with_its_reasons(acsweep, world)
     sets = ["job.budget=2", "job.sampler=sequential"]
     one = run(acsweep, job, "job.output=seq1", *sets)
     assert "sequential policy's first round (region-based sampling) picked 1 of 3 settings" in one.stderr
-    assert re.search(r"sequential policy, round 2: \S+ \(best in \d+% of the posterior draws; predicted", one.stderr)
+    assert re.search(r"sequential policy, round 2: \S+ \(expected improvement [0-9.]+; best in \d+% of the "
+                     r"posterior draws; predicted", one.stderr)
     assert "phase finetune round 2: 1 tasks" in one.stderr
     three = run(acsweep, job, "job.output=seq3", "layout.groups=1", "layout.group_size=2", *sets, ranks=3)
     picks = []
@@ -528,7 +529,9 @@ def test_sequential_policy_picks_round_by_round_with_its_reasons(acsweep, world)
             assert p.attrs["sampler"] in ("sequential", b"sequential")
             np.testing.assert_array_equal(p["pick_round"][()], [1, 2])
             chance = p["pick_chance"][()]
-            assert np.isnan(chance[0]) and 0 < chance[1] <= 1
+            assert np.isnan(chance[0]) and 0 <= chance[1] <= 1
+            gain = p["pick_gain"][()]
+            assert np.isnan(gain[0]) and gain[1] >= 0
             assert np.isnan(p["pick_sd"][()][0]) and p["pick_sd"][()][1] > 0
             sampled = [s.decode() for s in p["sampled"][()]]
             assert len(set(sampled)) == 2 and sorted(s.decode() for s in f["finetune/setting"][()]) == sorted(sampled)

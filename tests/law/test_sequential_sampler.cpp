@@ -64,7 +64,11 @@ TEST(SequentialSampler, PredictionIsTheRidgePosteriorMeanSolvedIndependently) {
   SeededRng rng(5);
   const auto picks = sampler.next(measured, y, 31, rng);  // every unmeasured setting
   ASSERT_EQ(picks.size(), 31u);
+  for (std::size_t j = 0; j + 1 < picks.size(); ++j)
+    EXPECT_GE(picks[j].gain, picks[j + 1].gain) << "picks come largest expected improvement first";
+  EXPECT_GT(picks.front().gain, 0.0);
   for (const SequentialPick& pick : picks) {
+    EXPECT_GE(pick.gain, 0.0);
     const Eigen::VectorXd x = X.row(static_cast<Eigen::Index>(pick.setting)).transpose();
     EXPECT_NEAR(pick.predicted, x.dot(w), 1e-9) << "setting " << pick.setting;
     const double var = s2 * dof / (dof - 2.0) * x.dot(precision.ldlt().solve(x));
@@ -98,8 +102,11 @@ TEST(SequentialSampler, PicksTheCornerThatAWellMeasuredPlaneRisesTo) {
   const auto next = sampler.next(measured, half, 3, rng);
   ASSERT_EQ(next.size(), 3u);
   EXPECT_DOUBLE_EQ(g.a[next[0].setting], 1.0);
-  EXPECT_GE(next[0].chance, next[1].chance);
-  EXPECT_GE(next[1].chance, next[2].chance);
+  EXPECT_GE(next[0].gain, next[1].gain);
+  EXPECT_GE(next[1].gain, next[2].gain);
+  // A plane measured on half the grid, rising in a by 3 units of the measured range over a unit of
+  // a: the a = 1 column lies some 1.5 units above the best measured (a = 0.4).
+  EXPECT_GT(next[0].gain, 1.0);
   std::set<std::size_t> distinct;
   for (const auto& pick : next) {
     EXPECT_GE(pick.setting, 18u);  // never a measured one

@@ -28,10 +28,11 @@ struct PolicyPick {
   std::vector<std::size_t> known;                 // scored settings with [known] results: finetuned before
   std::vector<std::size_t> sampled;               // settings drawn to finetune, in the order drawn
   // Per sampled setting, why ([job] sampler = sequential): the round it was picked in (1, 2, ...),
-  // its share of the posterior draws in which it is the best setting, and its predicted value and
-  // that prediction's sd in normalised units (law::SequentialPick; NaN where region sampling drew it).
+  // its share of the posterior draws in which it is the best setting, its expected improvement over
+  // the best measured value (what it was picked by), and its predicted value and that prediction's
+  // sd, in normalised units (law::SequentialPick; NaN where region sampling drew it).
   std::vector<std::int64_t> round;
-  std::vector<double> chance, predicted, sd;
+  std::vector<double> chance, gain, predicted, sd;
   std::size_t budget = 0;  // the settings to finetune, known ones included
 
   std::vector<std::size_t> finetuned() const;  // known, then sampled: the settings the Law is fitted on
@@ -45,7 +46,7 @@ PolicyPick pick_settings(const ScoringPlan& plan, const runtime::JobSpec& job, c
                          std::size_t round_size = 1);
 
 // [job] sampler = sequential: the next round's settings (appended to the pick), chosen from the
-// fit to every finetune measured so far (law::SequentialSampler, Thompson sampling over the
+// fit to every finetune measured so far (law::SequentialSampler: expected improvement under the
 // Bayesian quadratic); none once the budget is drawn. Seeded by the job's seed and the round.
 std::vector<std::size_t> next_round(const ScoringPlan& plan, const runtime::JobSpec& job,
                                     const TaskRows& rows, PolicyPick& pick, std::size_t round_size);
