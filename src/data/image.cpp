@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "acsweep/error.hpp"
+#include "acsweep/path_checks.hpp"
 #include "png.hpp"
 
 namespace acsweep::data {
@@ -109,7 +110,7 @@ std::vector<unsigned char> read_bytes(const std::string& path) {
 }  // namespace
 
 Image decode_image(const std::string& path) {
-  if (!std::filesystem::is_regular_file(path)) throw InputError(path + ": image not found");
+  if (!is_file(path)) throw InputError(path + ": image not found");
   std::error_code error;
   if (const auto size = std::filesystem::file_size(path, error); !error && size > kMaxImageFileBytes)
     throw InputError(path + ": " + std::to_string(size) + " bytes, more than an image of " +

@@ -6,6 +6,7 @@
 
 #include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
+#include "acsweep/path_checks.hpp"
 
 namespace fs = std::filesystem;
 
@@ -77,7 +78,7 @@ LlavaDataset read_llava_json(const std::string& json_path, const std::string& im
         if (!item["image"].is_string()) throw InputError(where + ": 'image' is not a path");
         example.image = resolve_inside(image_folder, item["image"].get<std::string>(), where);
         if (known_missing ? std::binary_search(known_missing->begin(), known_missing->end(), i)
-                          : !fs::is_regular_file(example.image)) {
+                          : !is_file(example.image)) {
           out.missing.push_back(i);
           throw InputError(where + ": image " + example.image + " is missing");
         }

@@ -7,6 +7,7 @@
 #include "acsweep/bounded_read.hpp"
 #include "acsweep/data/llava.hpp"
 #include "acsweep/error.hpp"
+#include "acsweep/path_checks.hpp"
 
 namespace fs = std::filesystem;
 
@@ -77,7 +78,7 @@ KeypointPair read_pair(const fs::path& file, const std::string& root) {
     if (!name.is_string()) throw InputError(where + ": '" + key + "' is not a file name");
     const std::string path =
         resolve_inside(root, "JPEGImages/" + pair.category + "/" + name.get<std::string>(), where);
-    if (!fs::is_regular_file(path)) throw InputError(where + ": image " + path + " is missing");
+    if (!is_file(path)) throw InputError(where + ": image " + path + " is missing");
     return path;
   };
   pair.source_image = image("src_imname");
@@ -107,7 +108,7 @@ KeypointPairs read_spair(const std::string& root, const std::string& split, std:
   if (split != "trn" && split != "val" && split != "test")
     throw InputError("SPair-71k split must be trn, val or test, not '" + split + "'");
   const fs::path folder = fs::path(root) / "PairAnnotation" / split;
-  if (!fs::is_directory(folder))
+  if (!is_folder(folder))
     throw InputError(root + ": no " + folder.string() + " (is this the SPair-71k folder as downloaded?)");
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(folder))

@@ -7,6 +7,7 @@
 
 #include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
+#include "acsweep/path_checks.hpp"
 
 namespace acsweep::eval::detail {
 
@@ -83,8 +84,7 @@ std::string replace_all(std::string text, const std::string& from, const std::st
 }
 
 void check_image(const BenchmarkItem& item, bool with_images) {
-  if (with_images && !std::filesystem::is_regular_file(item.image))
-    throw std::invalid_argument("image " + item.image + " is missing");
+  if (with_images && !is_file(item.image)) throw std::invalid_argument("image " + item.image + " is missing");
 }
 
 Benchmark finished(Benchmark b, const std::string& path) {

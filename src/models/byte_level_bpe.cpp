@@ -12,6 +12,7 @@
 
 #include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
+#include "acsweep/path_checks.hpp"
 
 namespace acsweep::models {
 namespace {
@@ -411,7 +412,7 @@ ByteLevelBpe::ByteLevelBpe(const std::string& path) : model_(std::make_unique<Mo
 
 TokenizerConfig read_tokenizer_config(const std::string& model_path) {
   TokenizerConfig config{std::filesystem::path(model_path).parent_path() / "tokenizer_config.json", nullptr};
-  if (!std::filesystem::exists(config.path)) return config;
+  if (!path_exists(config.path)) return config;
   try {
     config.doc = Json::parse(read_bounded(config.path.string(), kMaxConfigBytes, "the tokenizer config"));
   } catch (const Json::exception& e) {

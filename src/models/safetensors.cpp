@@ -15,6 +15,7 @@
 
 #include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
+#include "acsweep/path_checks.hpp"
 
 namespace fs = std::filesystem;
 
@@ -232,7 +233,7 @@ std::vector<std::string> SafetensorsFile::names() const {
 
 SafetensorsFolder::SafetensorsFolder(const std::string& folder) : folder_(folder) {
   const fs::path index = fs::path(folder) / "model.safetensors.index.json";
-  if (fs::exists(index)) {
+  if (path_exists(index)) {
     const std::string text = read_bounded(index.string(), kMaxConfigBytes, "a safetensors index");
     nlohmann::json doc;
     try {
@@ -261,9 +262,9 @@ SafetensorsFolder::SafetensorsFolder(const std::string& folder) : folder_(folder
     return;
   }
   const fs::path single = fs::path(folder) / "model.safetensors";
-  if (!fs::exists(single)) {
+  if (!path_exists(single)) {
     for (const char* pickle : {"pytorch_model.bin", "model.bin", "model.pt", "model.pth"})
-      if (fs::exists(fs::path(folder) / pickle))
+      if (path_exists(fs::path(folder) / pickle))
         refuse_pickle_checkpoint((fs::path(folder) / pickle).string());
     throw InputError(folder + ": no model.safetensors or model.safetensors.index.json");
   }

@@ -7,6 +7,7 @@
 
 #include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
+#include "acsweep/path_checks.hpp"
 #include "byte_level_bpe.hpp"
 
 namespace acsweep::models {
@@ -370,12 +371,12 @@ const std::vector<std::int64_t>& Tokenizer::suffix_ids() const { return suffix_;
 
 std::string tokenizer_file(const std::string& path) {
   namespace fs = std::filesystem;
-  if (!fs::is_directory(path)) {
-    if (!fs::exists(path)) throw InputError("no such tokenizer file: " + path);
+  if (!is_folder(path)) {
+    if (!path_exists(path)) throw InputError("no such tokenizer file: " + path);
     return path;
   }
   for (const char* name : {"tokenizer.model", "tokenizer.json"})
-    if (fs::exists(fs::path(path) / name)) return (fs::path(path) / name).string();
+    if (path_exists(fs::path(path) / name)) return (fs::path(path) / name).string();
   throw InputError(path + ": no tokenizer.model or tokenizer.json in the folder");
 }
 

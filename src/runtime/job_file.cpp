@@ -10,6 +10,7 @@
 
 #include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
+#include "acsweep/path_checks.hpp"
 #include "acsweep/runtime/option_errors.hpp"
 
 namespace po = boost::program_options;
@@ -233,7 +234,7 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   const auto existing = [&](const std::string& key, bool folder) {
     require(vm.count(key) && !value_of<std::string>(vm, key).empty(), key, "missing");
     const std::string p = resolve(value_of<std::string>(vm, key));
-    located(folder ? fs::is_directory(p) : fs::is_regular_file(p), key,
+    located(folder ? is_folder(p) : is_file(p), key,
             std::string("no such ") + (folder ? "folder: " : "file: ") + p);
     return p;
   };
@@ -243,8 +244,8 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
     s.llm.tokenizer = existing("llm.tokenizer", false);
   } else {  // tokenizer.model first, as LLaVA loads Vicuna's (use_fast=False)
     s.llm.tokenizer = s.llm.folder + "/tokenizer.model";
-    if (!fs::is_regular_file(s.llm.tokenizer)) s.llm.tokenizer = s.llm.folder + "/tokenizer.json";
-    located(fs::is_regular_file(s.llm.tokenizer), "llm.tokenizer",
+    if (!is_file(s.llm.tokenizer)) s.llm.tokenizer = s.llm.folder + "/tokenizer.json";
+    located(is_file(s.llm.tokenizer), "llm.tokenizer",
             "no tokenizer.model or tokenizer.json in " + s.llm.folder);
   }
   s.llm.autocast = value_of<std::string>(vm, "llm.autocast");
@@ -258,7 +259,7 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
     require(!name.empty() && name.find_first_of("+;@ ") == std::string::npos, "encoders." + name,
             "an encoder name may not hold '+', ';', '@' or spaces");
     folder = resolve(folder);
-    located(fs::is_directory(folder), "encoders." + name, "no such folder: " + folder);
+    located(is_folder(folder), "encoders." + name, "no such folder: " + folder);
   }
   std::vector<int> resolutions;
   const std::string resolution_text = value_of<std::string>(vm, "search.resolutions");
@@ -342,7 +343,7 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
 
   s.c_score.root = existing("c_score.root", true);
   s.c_score.split = value_of<std::string>(vm, "c_score.split");
-  located(fs::is_directory(s.c_score.root + "/PairAnnotation/" + s.c_score.split), "c_score.split",
+  located(is_folder(s.c_score.root + "/PairAnnotation/" + s.c_score.split), "c_score.split",
           "no folder " + s.c_score.root + "/PairAnnotation/" + s.c_score.split);
   s.c_score.alpha = value_of<double>(vm, "c_score.alpha");
   require(s.c_score.alpha > 0, "c_score.alpha", "must be positive");
@@ -440,9 +441,9 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
                 spec + "'");
     const std::string file = resolve(spec.substr(colon + 1));
     if (kind == "mme")
-      located(fs::is_directory(file), "benchmarks." + name, "no such folder: " + file);
+      located(is_folder(file), "benchmarks." + name, "no such folder: " + file);
     else
-      located(fs::is_regular_file(file), "benchmarks." + name, "no such file: " + file);
+      located(is_file(file), "benchmarks." + name, "no such file: " + file);
     f.benchmarks.push_back({name, kind, file});
   }
 
@@ -455,7 +456,7 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
       require(colon != std::string::npos, "known.lmms_eval", "'" + item + "' is not SETTING:PATH");
       const std::string setting = trim(item.substr(0, colon)), file = resolve(trim(item.substr(colon + 1)));
       require(names.count(setting) > 0, "known.lmms_eval", "'" + setting + "' is not one of the settings");
-      located(fs::is_regular_file(file), "known.lmms_eval", "no such file: " + file);
+      located(is_file(file), "known.lmms_eval", "no such file: " + file);
       k.lmms_eval.emplace_back(setting, file);
     }
   }
@@ -589,7 +590,7 @@ JobSpec read_job(const std::string& path, const std::vector<std::string>& overri
   for (const auto& table : split_commas(value_of<std::string>(vm, "simulation.tables"))) {
     require(!table.empty(), "simulation.tables", "empty name in the list");
     const std::string resolved = resolve(table);
-    require(fs::is_regular_file(resolved), "simulation.tables", "no such file: " + resolved);
+    require(is_file(resolved), "simulation.tables", "no such file: " + resolved);
     sim.tables.push_back(resolved);
   }
   sim.budgets = value_of<std::string>(vm, "simulation.budgets");

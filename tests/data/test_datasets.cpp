@@ -66,6 +66,21 @@ TEST_F(DatasetTest, LlavaItemsReadOrSkippedWithReasons) {
       std::string::npos);
 }
 
+// Found by fuzzing: a name too long for the filesystem made std::filesystem throw, which ended the
+// whole read; such an image is missing like any other, and its item is skipped and counted.
+TEST_F(DatasetTest, LlavaImageNameTooLongForTheFilesystemIsMissing) {
+  const std::string name(300, 'a');  // one component past the 255 bytes Linux allows
+  const std::string json =
+      write("long.json", R"([{"id": "long", "image": ")" + name +
+                             R"(.jpg", "conversations": [{"from": "gpt", "value": "x"}]}])");
+  const LlavaDataset set = read_llava_json(json, (dir_ / "images").string());
+  EXPECT_TRUE(set.examples.empty());
+  ASSERT_EQ(set.skipped.size(), 1u);
+  EXPECT_NE(set.skipped[0].find("item 0 (id long): image "), std::string::npos) << set.skipped[0];
+  EXPECT_NE(set.skipped[0].find(".jpg is missing"), std::string::npos) << set.skipped[0];
+  EXPECT_EQ(set.missing, std::vector<std::size_t>{0});
+}
+
 std::string render(const std::vector<PromptPiece>& pieces, bool trainable_only = false) {
   std::string out;
   for (const auto& p : pieces)
