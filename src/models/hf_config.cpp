@@ -5,21 +5,11 @@
 
 #include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
+#include "json_fields.hpp"
 
 namespace acsweep::models {
 namespace {
-
-nlohmann::json read_json(const std::string& path) {
-  const std::string text = read_bounded(path, kMaxConfigBytes, "a model's config");
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(path + ": not JSON: " + e.what());
-  }
-  if (!doc.is_object()) throw InputError(path + ": must be a JSON object, not " + doc.type_name());
-  return doc;
-}
+using namespace json_fields;
 
 // Upper bounds far above every released model (Llama 3.1 405B: hidden 16384, 126 layers, 128
 // heads; vocabularies up to 256K), so that a damaged config is refused here, naming the key,
@@ -32,40 +22,6 @@ constexpr std::int64_t kMaxHeads = 1024;  // attention heads, and a head's width
 constexpr std::int64_t kMaxPositions = std::int64_t{1} << 24;
 constexpr std::int64_t kMaxImageSide = 16384;  // image_size, in pixels
 constexpr std::int64_t kMaxPatches = std::int64_t{1} << 20;
-
-// A whole number in [1, most] at `key`, or `fallback` (when >= 0) if the key is absent.
-std::int64_t positive(const nlohmann::json& doc, const std::string& path, const char* key, std::int64_t most,
-                      std::int64_t fallback = -1) {
-  if (!doc.contains(key) || doc[key].is_null()) {
-    if (fallback >= 0) return fallback;
-    throw InputError(path + ": missing key '" + key + "'");
-  }
-  // nlohmann keeps a positive whole number as unsigned: compare it so, past int64's range too.
-  const auto& value = doc[key];
-  if (!value.is_number_integer() || (!value.is_number_unsigned() && value.get<std::int64_t>() <= 0) ||
-      (value.is_number_unsigned() && value.get<std::uint64_t>() == 0))
-    throw InputError(path + ": '" + key + "' must be a positive whole number, not " + value.dump());
-  if (value.get<std::uint64_t>() > static_cast<std::uint64_t>(most))
-    throw InputError(path + ": '" + key + "' is " + doc[key].dump() + ", more than any model has (at most " +
-                     std::to_string(most) + ")");
-  return doc[key].get<std::int64_t>();
-}
-
-// The string at `key`, or `fallback` when absent or null; another type is refused naming the key.
-std::string text(const nlohmann::json& doc, const std::string& path, const char* key,
-                 const std::string& fallback) {
-  if (!doc.contains(key) || doc[key].is_null()) return fallback;
-  if (!doc[key].is_string())
-    throw InputError(path + ": '" + key + "' must be a string, not " + doc[key].dump());
-  return doc[key].get<std::string>();
-}
-
-double positive_real(const nlohmann::json& doc, const std::string& path, const char* key, double fallback) {
-  if (!doc.contains(key) || doc[key].is_null()) return fallback;
-  if (!doc[key].is_number() || doc[key].get<double>() <= 0)
-    throw InputError(path + ": '" + key + "' must be a positive number, not " + doc[key].dump());
-  return doc[key].get<double>();
-}
 
 // RoPE's base: transformers < 5 writes rope_theta (and rope_scaling) at the top; transformers 5
 // writes rope_parameters {rope_type, rope_theta}. Only the plain rotation is supported.
@@ -82,13 +38,6 @@ double read_rope_theta(const nlohmann::json& doc, const std::string& path) {
     theta = positive_real(rope, path + " " + key, "rope_theta", theta);
   }
   return theta;
-}
-
-bool flag(const nlohmann::json& doc, const std::string& path, const char* key, bool fallback) {
-  if (!doc.contains(key) || doc[key].is_null()) return fallback;
-  if (!doc[key].is_boolean())
-    throw InputError(path + ": '" + key + "' must be true or false, not " + doc[key].dump());
-  return doc[key].get<bool>();
 }
 
 // Qwen2's sliding-window attention: with use_sliding_window, layers from max_window_layers on

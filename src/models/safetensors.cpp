@@ -232,7 +232,14 @@ std::vector<std::string> SafetensorsFile::names() const {
 }
 
 SafetensorsFolder::SafetensorsFolder(const std::string& folder) : folder_(folder) {
-  const fs::path index = fs::path(folder) / "model.safetensors.index.json";
+  // transformers names its weights model.*, diffusers (each part of a pipeline) diffusion_pytorch_model.*
+  std::string base = "model";
+  if (!path_exists(fs::path(folder) / "model.safetensors.index.json") &&
+      !path_exists(fs::path(folder) / "model.safetensors") &&
+      (path_exists(fs::path(folder) / "diffusion_pytorch_model.safetensors.index.json") ||
+       path_exists(fs::path(folder) / "diffusion_pytorch_model.safetensors")))
+    base = "diffusion_pytorch_model";
+  const fs::path index = fs::path(folder) / (base + ".safetensors.index.json");
   if (path_exists(index)) {
     const std::string text = read_bounded(index.string(), kMaxConfigBytes, "a safetensors index");
     nlohmann::json doc;
@@ -261,12 +268,15 @@ SafetensorsFolder::SafetensorsFolder(const std::string& folder) : folder_(folder
     }
     return;
   }
-  const fs::path single = fs::path(folder) / "model.safetensors";
+  const fs::path single = fs::path(folder) / (base + ".safetensors");
   if (!path_exists(single)) {
-    for (const char* pickle : {"pytorch_model.bin", "model.bin", "model.pt", "model.pth"})
+    for (const char* pickle :
+         {"pytorch_model.bin", "model.bin", "model.pt", "model.pth", "diffusion_pytorch_model.bin"})
       if (path_exists(fs::path(folder) / pickle))
         refuse_pickle_checkpoint((fs::path(folder) / pickle).string());
-    throw InputError(folder + ": no model.safetensors or model.safetensors.index.json");
+    throw InputError(folder +
+                     ": no model.safetensors or model.safetensors.index.json (nor diffusers' "
+                     "diffusion_pytorch_model.safetensors)");
   }
   files_.push_back(std::make_unique<SafetensorsFile>(single.string()));
   for (const auto& name : files_.back()->names()) owner_[name] = files_.back().get();

@@ -4,13 +4,17 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "acsweep/bounded_read.hpp"
 #include "acsweep/error.hpp"
+#include "acsweep/models/diffusion_config.hpp"
+#include "acsweep/models/diffusion_features.hpp"
 #include "acsweep/models/safetensors.hpp"
 #include "acsweep/models/torch_weights.hpp"
 #include "acsweep/models/vision_transformer.hpp"
+#include "acsweep/path_checks.hpp"
 
 namespace acsweep::models {
 namespace {
@@ -144,12 +148,97 @@ class TorchScriptEncoder : public VisionEncoder {
   torch::jit::Module module_;
 };
 
+// A diffusers pipeline's input: the image resized (bicubic, as PIL's default) to a square of the
+// resolution and scaled to [-1, 1], as the paper's DiffImageProcessor.
+data::ImagePreprocessor diffusion_preprocessor(const std::string& folder, int resolution,
+                                               std::int64_t multiple, bool pad_to_square) {
+  if (resolution <= 0 || resolution % multiple != 0)
+    throw InputError(folder + ": resolution " + std::to_string(resolution) + " is not a multiple of " +
+                     std::to_string(multiple) + " (the VAE's and the U-Net's down-sampling together)");
+  data::ImagePreprocessor p;
+  p.resample = data::Resample::bicubic;
+  p.shortest_edge = 0;
+  p.resize_width = p.resize_height = resolution;
+  p.do_center_crop = false;
+  p.image_mean = {0.5, 0.5, 0.5};
+  p.image_std = {0.5, 0.5, 0.5};
+  p.pad_to_square = pad_to_square;
+  return p;
+}
+
+class DiffusionEncoder : public VisionEncoder {
+ public:
+  DiffusionEncoder(const std::string& folder, const EncoderOptions& options)
+      : model_(folder, {options.diffusion_block, 1}), seed_(options.noise_seed) {
+    folder_ = folder;
+    const auto g = diffusion_geometry(folder, options.diffusion_block);
+    const int resolution = options.resolution > 0 ? options.resolution : static_cast<int>(g.native);
+    preprocessor_ = diffusion_preprocessor(folder, resolution, g.multiple, options.pad_to_square);
+  }
+  torch::Tensor features(const torch::Tensor& pixels) override {
+    const auto f = model_.latent_factor();
+    std::vector<torch::Tensor> noise;
+    for (std::int64_t b = 0; b < pixels.size(0); ++b)
+      noise.push_back(
+          image_noise(pixels[b], seed_, model_.latent_channels(), pixels.size(2) / f, pixels.size(3) / f));
+    return model_.features(pixels, torch::stack(noise).to(pixels.device()));
+  }
+  std::int64_t channels() const override { return model_.channels(); }
+  void to(torch::Device device) override { model_.to(device); }
+
+ private:
+  DiffusionFeatures model_;
+  std::uint64_t seed_;
+};
+
+// Whether `name` is a weight of a block after `block` under `prefix` ("up_blocks.", "transformer_blocks.").
+bool later_block(const std::string& name, const std::string& prefix, std::int64_t block) {
+  if (name.rfind(prefix, 0) != 0) return false;
+  const auto index = name.substr(prefix.size(), name.find('.', prefix.size()) - prefix.size());
+  if (index.empty() || index.size() > 4 || index.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  return std::stoll(index) > block;
+}
+
+// float32 bytes of the weights a diffusion setting loads: the VAE's encoder, the U-Net or DiT up to
+// the chosen block, and the conditioning encoders, from the safetensors headers. A part whose weights
+// are not there yet counts nothing (as a traced module not yet exported).
+std::int64_t diffusion_weight_bytes(const std::string& folder, std::int64_t block) {
+  std::int64_t elements = 0;
+  const auto count = [&](const char* part, const std::function<bool(const std::string&)>& used) {
+    const auto path = fs::path(folder) / part;
+    bool present = false;
+    for (const char* name :
+         {"model.safetensors", "model.safetensors.index.json", "diffusion_pytorch_model.safetensors",
+          "diffusion_pytorch_model.safetensors.index.json"})
+      present = present || path_exists((path / name).string());
+    if (!present) return;
+    const SafetensorsFolder weights(path.string());
+    for (const auto& name : weights.names())
+      if (used(name)) elements += weights.tensor(name).numel();
+  };
+  count("vae",
+        [](const std::string& n) { return n.rfind("encoder.", 0) == 0 || n.rfind("quant_conv.", 0) == 0; });
+  count("unet", [&](const std::string& n) {
+    return n.rfind("conv_norm_out.", 0) != 0 && n.rfind("conv_out.", 0) != 0 &&
+           !later_block(n, "up_blocks.", block);
+  });
+  count("transformer", [&](const std::string& n) {  // DiT: no output head, no class embedding (the paper's)
+    return n.rfind("proj_out", 0) != 0 && n.find(".class_embedder.") == std::string::npos &&
+           !later_block(n, "transformer_blocks.", block);
+  });
+  for (const char* part : {"text_encoder", "text_encoder_2", "image_encoder"})
+    count(part, [](const std::string&) { return true; });
+  return 4 * elements;
+}
+
 }  // namespace
 
 std::unique_ptr<VisionEncoder> load_vision_encoder(const std::string& folder, const EncoderOptions& options) {
   if (!fs::is_directory(folder)) throw InputError(folder + ": encoder folder not found");
   if (fs::exists(fs::path(folder) / sidecar_name))
     return std::make_unique<TorchScriptEncoder>(folder, options);
+  if (is_diffusion_folder(folder)) return std::make_unique<DiffusionEncoder>(folder, options);
   const auto config = read_vision_tower_config((fs::path(folder) / "config.json").string());
   if (config.family == VisionFamily::dinov2)
     return std::make_unique<NativeEncoder<Dinov2>>(folder, config, options);
@@ -159,6 +248,15 @@ std::unique_ptr<VisionEncoder> load_vision_encoder(const std::string& folder, co
 EncoderShape encoder_shape(const std::string& folder, const EncoderOptions& options) {
   if (!fs::is_directory(folder)) throw InputError(folder + ": encoder folder not found");
   EncoderShape shape;
+  if (is_diffusion_folder(folder)) {
+    const auto g = diffusion_geometry(folder, options.diffusion_block);
+    const int resolution = options.resolution > 0 ? options.resolution : static_cast<int>(g.native);
+    diffusion_preprocessor(folder, resolution, g.multiple, options.pad_to_square);
+    shape.channels = g.channels;
+    shape.grid_width = shape.grid_height = resolution / g.feature_factor;
+    shape.weight_bytes = diffusion_weight_bytes(folder, g.block);
+    return shape;
+  }
   auto preprocessor =
       data::read_preprocessor_config((fs::path(folder) / "preprocessor_config.json").string());
   std::int64_t patch = 0;

@@ -10,10 +10,10 @@
 namespace acsweep::models {
 
 torch::Tensor vision_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                               std::int64_t heads) {
+                               std::int64_t heads, bool causal) {
   const auto B = q.size(0), T = q.size(1), D = q.size(2), d = D / heads;
   const auto split = [&](const torch::Tensor& t) { return t.view({B, T, heads, d}).transpose(1, 2); };
-  return attention(split(q), split(k), split(v), /*causal=*/false).transpose(1, 2).reshape({B, T, D});
+  return attention(split(q), split(k), split(v), causal).transpose(1, 2).reshape({B, T, D});
 }
 
 std::int64_t hidden_state_index(int layer, std::int64_t layers, const char* family) {
@@ -67,10 +67,11 @@ VisionEncoderLayerImpl::VisionEncoderLayerImpl(const VisionTowerConfig& config) 
   layer_norm2_ = register_module("layer_norm2", layer_norm(config));
 }
 
-torch::Tensor VisionEncoderLayerImpl::forward(const torch::Tensor& x) {
+torch::Tensor VisionEncoderLayerImpl::forward(const torch::Tensor& x, bool causal) {
   const auto h = layer_norm1_(x);
-  const auto y = x + linear(out_proj_, vision_attention(linear(q_proj_, h), linear(k_proj_, h),
-                                                        linear(v_proj_, h), config_.num_attention_heads));
+  const auto y =
+      x + linear(out_proj_, vision_attention(linear(q_proj_, h), linear(k_proj_, h), linear(v_proj_, h),
+                                             config_.num_attention_heads, causal));
   return y + linear(fc2_, activation(linear(fc1_, layer_norm2_(y)), config_.hidden_act));
 }
 

@@ -81,13 +81,16 @@ po::options_description schema() {
       // [encoders]: NAME = FOLDER lines, any names
       // [search]
       ("search.settings", po::value<std::string>(),
-       "settings separated by ';', each encoder names joined by '+' (a combination)")(
-          "search.resolutions", po::value<std::string>()->default_value("native"),
-          "'native' or a comma list of input sides; every setting at each")(
+       "settings separated by ';', each encoder names joined by '+' (a combination), optionally '@' and "
+       "its own input side")("search.resolutions", po::value<std::string>()->default_value("native"),
+                             "'native' or a comma list of input sides; every setting at each")(
           "search.layer", po::value<int>()->default_value(-2),
           "hidden state of native towers (-2: penultimate)")("search.image_aspect_ratio",
                                                              po::value<std::string>()->default_value("crop"),
-                                                             "crop or pad (LLaVA's)")
+                                                             "crop or pad (LLaVA's)")(
+          "search.diffusion_block", po::value<int>()->default_value(-1),
+          "diffusers pipelines: the U-Net up-sampling block or the DiT block whose output is the feature map "
+          "(-1: the paper's, the first up block or DiT's last block)")
       // [stage1]
       ("stage1.data", po::value<std::string>(), "LLaVA JSON of image-caption pairs")(
           "stage1.images", po::value<std::string>(), "the image folder")(
@@ -278,7 +281,20 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
     }
   }
   std::set<std::string> names;
-  for (const auto& item : split_semicolons(value_of<std::string>(vm, "search.settings"))) {
+  for (const auto& written : split_semicolons(value_of<std::string>(vm, "search.settings"))) {
+    // "a+b@768": this setting at its own input side, whatever search.resolutions says.
+    std::string item = written;
+    std::vector<int> own;
+    if (const auto at = written.find('@'); at != std::string::npos) {
+      item = written.substr(0, at);
+      const std::string side = written.substr(at + 1);
+      int value = 0;
+      if (!side.empty() && side.size() <= 5 && side.find_first_not_of("0123456789") == std::string::npos)
+        value = std::stoi(side);
+      require(value > 0, "search.settings",
+              "'" + written + "': after '@' comes the setting's input side, a positive whole number");
+      own.push_back(value);
+    }
     SettingSpec base;
     std::stringstream members(item);
     for (std::string encoder; std::getline(members, encoder, '+');) {
@@ -288,7 +304,7 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
       base.encoders.push_back(encoder);
       base.folders.push_back(found->second);
     }
-    for (const int r : resolutions) {
+    for (const int r : own.empty() ? resolutions : own) {
       SettingSpec setting = base;
       setting.resolution = r;
       setting.name = item + (r > 0 ? "@" + std::to_string(r) : "");
@@ -302,6 +318,9 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   require(aspect == "crop" || aspect == "pad", "search.image_aspect_ratio",
           "must be crop or pad, not '" + aspect + "'");
   s.search.pad_to_square = aspect == "pad";
+  s.search.diffusion_block = value_of<int>(vm, "search.diffusion_block");
+  require(s.search.diffusion_block >= -1, "search.diffusion_block",
+          "must be -1 (the paper's) or a block's index");
 
   s.stage1.data = existing("stage1.data", false);
   s.stage1.images = existing("stage1.images", true);
@@ -583,6 +602,7 @@ JobSpec read_job(const std::string& path, const std::vector<std::string>& overri
   if (scoring) {
     job.scoring =
         read_scoring(vm, path, resolve, job.encoders, job.benchmarks, need_inputs ? nullptr : &job.missing);
+    job.scoring->search.noise_seed = job.seed;
     return job;
   }
   require(!vm.count("job.budget"), "job.budget", "a policy simulation takes its budgets from [simulation]");

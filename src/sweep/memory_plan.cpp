@@ -35,6 +35,7 @@ Representation representation_of(const runtime::SettingSpec& setting, const runt
   options.layer = search.layer;
   options.resolution = setting.resolution;
   options.pad_to_square = search.pad_to_square;
+  options.diffusion_block = search.diffusion_block;
   std::int64_t grid = 0;
   bool known = true;
   for (const auto& folder : setting.folders) {

@@ -10,8 +10,9 @@ models::VisionRepresentation load_representation(const runtime::SettingSpec& set
                                                  const runtime::SearchSection& search, torch::Device device) {
   std::vector<std::unique_ptr<models::VisionEncoder>> members;
   for (const auto& folder : setting.folders)
-    members.push_back(
-        models::load_vision_encoder(folder, {search.layer, setting.resolution, search.pad_to_square}));
+    members.push_back(models::load_vision_encoder(
+        folder,
+        {search.layer, setting.resolution, search.pad_to_square, search.diffusion_block, search.noise_seed}));
   models::VisionRepresentation representation(std::move(members));
   representation.to(device);
   return representation;

@@ -10,7 +10,9 @@
 #include "acsweep/error.hpp"
 #include "acsweep/eval/benchmarks.hpp"
 #include "acsweep/law/seeded_rng.hpp"
+#include "acsweep/models/diffusion_config.hpp"
 #include "acsweep/models/hf_config.hpp"
+#include "acsweep/models/vision_encoder.hpp"
 #include "acsweep/runtime/content_hash.hpp"
 #include "acsweep/sweep/seed_streams.hpp"
 
@@ -28,10 +30,20 @@ double folder_bytes(const std::string& folder) {
 
 // Visual tokens a setting gives the LLM: its finest member's grid (combinations are resized to
 // it): the input size (the setting's resolution, or the preprocessor's crop or resize) over the
-// patch of config.json; none for a TorchScript member, whose grid only running it tells.
-std::optional<double> visual_tokens(const runtime::SettingSpec& setting) {
+// patch of config.json, or a diffusers pipeline's feature grid; none for a TorchScript member, whose
+// grid only running it tells.
+std::optional<double> visual_tokens(const runtime::SettingSpec& setting,
+                                    const runtime::SearchSection& search) {
   double tokens = 0;
   for (const auto& folder : setting.folders) {
+    if (models::is_diffusion_folder(folder)) {
+      models::EncoderOptions options;
+      options.resolution = setting.resolution;
+      options.diffusion_block = search.diffusion_block;
+      const auto shape = models::encoder_shape(folder, options);
+      tokens = std::max(tokens, static_cast<double>(shape.grid_width * shape.grid_height));
+      continue;
+    }
     const std::string config = folder + "/config.json", processor = folder + "/preprocessor_config.json";
     if (!fs::is_regular_file(config) || !fs::is_regular_file(processor)) return std::nullopt;
     const auto patch = static_cast<double>(models::read_vision_tower_config(config).patch_size);
@@ -54,13 +66,23 @@ std::vector<double> estimate_costs(const runtime::ScoringSection& s) {
   std::vector<std::optional<double>> tokens;
   double most = 1;
   for (const auto& setting : s.search.settings) {
-    tokens.push_back(visual_tokens(setting));
+    tokens.push_back(visual_tokens(setting, s.search));
     if (tokens.back()) most = std::max(most, *tokens.back());
   }
   std::vector<double> costs;
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     double bytes = llm_bytes;
-    for (const auto& folder : s.search.settings[i].folders) bytes += folder_bytes(folder);
+    for (const auto& folder : s.search.settings[i].folders) {
+      // A pipeline's weights sit in its parts' folders: the ones a feature map passes through.
+      if (models::is_diffusion_folder(folder)) {
+        models::EncoderOptions options;
+        options.resolution = s.search.settings[i].resolution;
+        options.diffusion_block = s.search.diffusion_block;
+        bytes += static_cast<double>(models::encoder_shape(folder, options).weight_bytes);
+      } else {
+        bytes += folder_bytes(folder);
+      }
+    }
     costs.push_back(std::max(1.0, tokens[i].value_or(most) * bytes / 1e6));
   }
   return costs;
@@ -304,6 +326,8 @@ ScoringPlan plan_scoring(const runtime::JobSpec& job, const MissingImages* found
     runtime::ContentHash stage1_hash;
     stage1_hash.add("stage1").add(setting.name).add(std::to_string(setting.resolution));
     stage1_hash.add(std::to_string(s.search.layer)).add(s.search.pad_to_square ? "pad" : "crop");
+    if (s.search.diffusion_block != -1)  // the default adds nothing: earlier results keep their hashes
+      stage1_hash.add("diffusion_block=" + std::to_string(s.search.diffusion_block));
     for (const auto& folder : setting.folders) add_identity(stage1_hash, folder);
     if (s.stage1.data_parallel) stage1_hash.add("data-parallel");  // not bit-identical to one rank
     if (s.llm.autocast != "auto") stage1_hash.add("autocast=" + s.llm.autocast);  // auto: the device's own

@@ -114,17 +114,52 @@ def paper_models(root):
     write("facebook/dinov2-large",
           transformers.Dinov2Config(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, patch_size=14),
           transformers.BitImageProcessor(size={"shortest_edge": 256}, crop_size=224, do_center_crop=True))
-    # The diffusion features: traced modules with their sidecar (not here: no weights are read).
-    for folder in ("facebook/DiT-XL-2-512-torchscript", "stabilityai/stable-diffusion-xl-base-1.0-torchscript",
-                   "stabilityai/stable-diffusion-3-medium-diffusers-torchscript",
-                   "stabilityai/stable-diffusion-2-1-torchscript", "runwayml/stable-diffusion-v1-5-torchscript",
-                   "lambdalabs/sd-image-variations-diffusers-torchscript"):
+    # SD3: a traced module with its sidecar (not here: no weights are read).
+    for folder in ("stabilityai/stable-diffusion-3-medium-diffusers-torchscript",):
         path = root / "models" / folder
         path.mkdir(parents=True, exist_ok=True)
         (path / "acsweep_encoder.json").write_text(
             json.dumps({"module": "features.pt", "output_layout": "BCHW", "channels": 1280}))
         transformers.CLIPImageProcessor(size={"shortest_edge": 512}, crop_size=512).to_json_file(
             path / "preprocessor_config.json")
+    # The Stable Diffusion and DiT pipelines, read natively: their released configs (weights not here).
+    for folder, pipeline in SD_PIPELINES.items():
+        path = root / "models" / folder
+        for part in ("unet", "transformer", "vae", "scheduler", "text_encoder", "tokenizer", "text_encoder_2",
+                     "tokenizer_2", "image_encoder"):
+            (path / part).mkdir(parents=True, exist_ok=True)
+        (path / "model_index.json").write_text(json.dumps({"_class_name": pipeline["class"]}))
+        for part in ("unet", "transformer"):
+            if part in pipeline:
+                (path / part / "config.json").write_text(json.dumps(pipeline[part]))
+        (path / "vae" / "config.json").write_text(json.dumps(
+            {"_class_name": "AutoencoderKL", "block_out_channels": [128, 256, 512, 512], "latent_channels": 4,
+             "down_block_types": ["DownEncoderBlock2D"] * 4, "layers_per_block": 2, "norm_num_groups": 32}))
+
+
+SD15_UNET = {"_class_name": "UNet2DConditionModel", "sample_size": 64, "cross_attention_dim": 768,
+             "block_out_channels": [320, 640, 1280, 1280], "attention_head_dim": 8, "layers_per_block": 2,
+             "down_block_types": ["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
+             "up_block_types": ["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3}
+SD_PIPELINES = {
+    "facebook/DiT-XL-2-512": {"class": "DiTPipeline", "transformer": {
+        "_class_name": "Transformer2DModel", "num_attention_heads": 16, "attention_head_dim": 72, "in_channels": 4,
+        "out_channels": 8, "num_layers": 28, "sample_size": 64, "patch_size": 2, "norm_type": "ada_norm_zero",
+        "num_embeds_ada_norm": 1000, "activation_fn": "gelu-approximate", "norm_elementwise_affine": False,
+        "attention_bias": True}},
+    "runwayml/stable-diffusion-v1-5": {"class": "StableDiffusionPipeline", "unet": SD15_UNET},
+    "lambdalabs/sd-image-variations-diffusers": {"class": "StableDiffusionImageVariationPipeline",
+                                                 "unet": SD15_UNET},
+    "stabilityai/stable-diffusion-2-1": {"class": "StableDiffusionPipeline", "unet": dict(
+        SD15_UNET, sample_size=96, cross_attention_dim=1024, attention_head_dim=[5, 10, 20, 20],
+        use_linear_projection=True, upcast_attention=True)},
+    "stabilityai/stable-diffusion-xl-base-1.0": {"class": "StableDiffusionXLPipeline", "unet": dict(
+        SD15_UNET, sample_size=128, cross_attention_dim=2048, block_out_channels=[320, 640, 1280],
+        attention_head_dim=[5, 10, 20], transformer_layers_per_block=[1, 2, 10], use_linear_projection=True,
+        down_block_types=["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+        up_block_types=["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"], addition_embed_type="text_time",
+        addition_time_embed_dim=256, projection_class_embeddings_input_dim=2816)},
+}
 
 
 def paper_job(root, name):

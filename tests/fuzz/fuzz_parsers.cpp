@@ -22,6 +22,7 @@
 #include "acsweep/error.hpp"
 #include "acsweep/eval/benchmarks.hpp"
 #include "acsweep/law/table.hpp"
+#include "acsweep/models/diffusion_config.hpp"
 #include "acsweep/models/hf_config.hpp"
 #include "acsweep/models/safetensors.hpp"
 #include "acsweep/models/tokenizer.hpp"
@@ -69,6 +70,20 @@ const std::map<std::string, Target>& targets() {
       {"llm_config", {"llm/config.json", [](const std::string& path) { models::read_llama_config(path); }}},
       {"vision_config",
        {"vision/config.json", [](const std::string& path) { models::read_vision_tower_config(path); }}},
+      {"diffusers_config",
+       {"pipeline/config.json",
+        [](const std::string& path) {
+          // One config read as every part of a pipeline: a refusal of one kind stops none of the others.
+          for (const auto& read : std::vector<std::function<void()>>{
+                   [&] { models::read_unet_config(path); }, [&] { models::read_autoencoder_config(path); },
+                   [&] { models::read_dit_config(path); }, [&] { models::read_noise_schedule_config(path); },
+                   [&] { models::read_clip_text_config(path); }}) {
+            try {
+              read();
+            } catch (const InputError&) {
+            }
+          }
+        }}},
       {"preprocessor_config",
        {"vision/preprocessor_config.json",
         [](const std::string& path) { data::read_preprocessor_config(path); }}},

@@ -90,6 +90,28 @@ def main():
     for name, config in (("clip.json", transformers.CLIPVisionConfig()), ("siglip.json", transformers.SiglipVisionConfig()),
                          ("siglip2.json", transformers.Siglip2VisionConfig()), ("dinov2.json", transformers.Dinov2Config())):
         put(out, "vision_config", name, config.to_json_string())
+    # The parts of the paper's diffusion pipelines, as their released config.json files hold them.
+    sd15_unet = {"_class_name": "UNet2DConditionModel", "sample_size": 64, "cross_attention_dim": 768,
+                 "block_out_channels": [320, 640, 1280, 1280], "attention_head_dim": 8, "layers_per_block": 2,
+                 "down_block_types": ["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
+                 "up_block_types": ["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3, "norm_num_groups": 32}
+    sdxl_unet = dict(sd15_unet, sample_size=128, cross_attention_dim=2048, block_out_channels=[320, 640, 1280],
+                     attention_head_dim=[5, 10, 20], transformer_layers_per_block=[1, 2, 10],
+                     use_linear_projection=True, down_block_types=["DownBlock2D"] + ["CrossAttnDownBlock2D"] * 2,
+                     up_block_types=["CrossAttnUpBlock2D"] * 2 + ["UpBlock2D"], addition_embed_type="text_time",
+                     addition_time_embed_dim=256, projection_class_embeddings_input_dim=2816)
+    for name, config in (
+            ("sd15_unet.json", sd15_unet), ("sdxl_unet.json", sdxl_unet),
+            ("vae.json", {"_class_name": "AutoencoderKL", "block_out_channels": [128, 256, 512, 512],
+                          "down_block_types": ["DownEncoderBlock2D"] * 4, "latent_channels": 4,
+                          "layers_per_block": 2, "scaling_factor": 0.18215}),
+            ("dit.json", {"_class_name": "Transformer2DModel", "num_attention_heads": 16, "attention_head_dim": 72,
+                          "num_layers": 28, "sample_size": 64, "patch_size": 2, "norm_type": "ada_norm_zero",
+                          "num_embeds_ada_norm": 1000, "activation_fn": "gelu-approximate"}),
+            ("scheduler.json", {"_class_name": "DDIMScheduler", "beta_start": 0.00085, "beta_end": 0.012,
+                                "beta_schedule": "scaled_linear", "num_train_timesteps": 1000, "trained_betas": None}),
+            ("text_encoder.json", json.loads(transformers.CLIPTextConfig().to_json_string()))):
+        put(out, "diffusers_config", name, json.dumps(config))
     for name, processor in (("clip_pp.json", transformers.CLIPImageProcessor()),
                             ("siglip_pp.json", transformers.SiglipImageProcessor())):
         put(out, "preprocessor_config", name, processor.to_json_string())

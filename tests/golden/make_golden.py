@@ -21,7 +21,9 @@ with the checkpoint and golden.safetensors, the inputs and transformers' outputs
       names, two PNG images, the prompts (ids, trainable mask, image position), and transformers'
       Stage-1 loss (the mean over every caption token of the batch), each prompt's caption
       log-likelihood A and the projector's gradients of the loss.
-tests/golden/test_golden.cpp compares acsweep with these (CTest runs this script first, on the CPU;
+  diffusion (tests/golden/diffusion_golden.py): tiny diffusers pipelines (sd15, sdxl,
+      image_variation) and their DIFT features.
+tests/golden/test_golden.cpp and test_diffusion_golden.cpp compare acsweep with these (CTest runs this script first, on the CPU;
 tests/device/gpu_check.sh runs it on the GPU).
 
     python tests/golden/make_golden.py FOLDER"""
@@ -34,6 +36,8 @@ import torch
 import transformers as tf
 from PIL import Image
 from safetensors.torch import save_file
+
+from diffusion_golden import diffusion
 
 torch.manual_seed(0)
 tf.utils.logging.disable_progress_bar()
@@ -249,11 +253,15 @@ def llava():
     print("wrote", folder, "loss", float(out["loss"]))
 
 
+def diffusions():
+    diffusion(ROOT)
+
+
 if __name__ == "__main__":
     os.makedirs(ROOT, exist_ok=True)
     print("transformers", tf.__version__, "torch", torch.__version__, "on", device)
     failed = []
-    for part in (towers, llamas, generation, processors, llava):  # one part failing still leaves the others' goldens
+    for part in (towers, llamas, generation, processors, llava, diffusions):  # one part failing still leaves the others' goldens
         try:
             part()
         except Exception:

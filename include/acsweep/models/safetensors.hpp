@@ -53,7 +53,8 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
-// A model folder: model.safetensors, or shards listed in model.safetensors.index.json.
+// A model folder: model.safetensors, or shards listed in model.safetensors.index.json; for a part of
+// a diffusers pipeline (unet/, vae/, transformer/) the same under diffusion_pytorch_model.*.
 class SafetensorsFolder {
  public:
   explicit SafetensorsFolder(const std::string& folder);

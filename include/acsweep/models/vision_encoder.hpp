@@ -4,8 +4,11 @@
 //  - a Hugging Face folder (config.json, safetensors, preprocessor_config.json) of a native tower
 //    (CLIP, SigLIP, SigLIP2, DINOv2), features = the hidden state of a chosen layer (default the
 //    penultimate, as LLaVA) without the class and register tokens;
+//  - a diffusers pipeline folder (model_index.json) of SD1.5, SD2.1, SDXL, SD image variations or DiT:
+//    the DIFT features of models/diffusion_features.hpp, the image resized to the model's own
+//    resolution (the U-Net's sample_size in pixels) and scaled to [-1, 1];
 //  - or a TorchScript module with an acsweep_encoder.json sidecar, for anything without a native
-//    implementation (diffusion features, DiT):
+//    implementation (SD3):
 //      {"module": "encoder.pt", "output_layout": "BLC" or "BCHW", "prefix_tokens": 0,
 //       "patch_size": 14, "channels": 768}
 //    (prefix_tokens and patch_size only for BLC: the grid is H/patch x W/patch), with the
@@ -20,9 +23,11 @@
 namespace acsweep::models {
 
 struct EncoderOptions {
-  int layer = -2;              // native towers: hidden state index (negative from the end)
-  int resolution = 0;          // input side in pixels; 0 keeps the checkpoint's
-  bool pad_to_square = false;  // LLaVA's image_aspect_ratio = pad
+  int layer = -2;                // native towers: hidden state index (negative from the end)
+  int resolution = 0;            // input side in pixels; 0 keeps the checkpoint's
+  bool pad_to_square = false;    // LLaVA's image_aspect_ratio = pad
+  int diffusion_block = -1;      // diffusers pipelines: the U-Net up block or DiT block (-1: the paper's)
+  std::uint64_t noise_seed = 0;  // diffusers pipelines: with each image's pixels, seeds its noise
 };
 
 // What the memory plan needs of an encoder, from its folder's configs alone (no weights read).

@@ -19,7 +19,8 @@ namespace acsweep::models {
 class VisionEncoderLayerImpl : public torch::nn::Module {
  public:
   explicit VisionEncoderLayerImpl(const VisionTowerConfig& config);
-  torch::Tensor forward(const torch::Tensor& x);
+  // causal: each token attends to itself and those before it (CLIP's text encoder).
+  torch::Tensor forward(const torch::Tensor& x, bool causal = false);
 
  private:
   VisionTowerConfig config_;
@@ -91,9 +92,9 @@ class Dinov2Impl : public torch::nn::Module {
 };
 TORCH_MODULE(Dinov2);
 
-// Multi-head scaled dot-product attention over [B, T, D] projections, no mask.
+// Multi-head scaled dot-product attention over [B, T, D] projections, no mask (or a causal one).
 torch::Tensor vision_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                               std::int64_t heads);
+                               std::int64_t heads, bool causal = false);
 
 // The index into hidden states 0..layers for `layer` (negative from the end); throws when outside.
 std::int64_t hidden_state_index(int layer, std::int64_t layers, const char* family);

@@ -46,8 +46,10 @@ struct SettingSpec {
 
 struct SearchSection {
   std::vector<SettingSpec> settings;
-  int layer = -2;              // hidden state of native towers
-  bool pad_to_square = false;  // image_aspect_ratio = pad (LLaVA) or crop
+  int layer = -2;                // hidden state of native towers
+  bool pad_to_square = false;    // image_aspect_ratio = pad (LLaVA) or crop
+  int diffusion_block = -1;      // diffusers pipelines: the U-Net up block or DiT block (-1: the paper's)
+  std::uint64_t noise_seed = 0;  // the job's seed: the diffusion features' noise, with each image's pixels
 };
 
 struct Stage1Section {

@@ -1,0 +1,69 @@
+#pragma once
+// Diffusion features the DIFT way, as the paper's released featurizer computes them: the image's VAE
+// latent (the distribution's mean) noised to timestep t by the training schedule, one U-Net pass
+// conditioned on the empty prompt (SD1.5, SD2.1, SDXL with its pooled text and size ids) or on the
+// image's own CLIP embedding (SD image variations), and the output of one up-sampling block taken as
+// the feature map; for DiT, one transformer pass conditioned on the timestep alone, a block's tokens
+// as a grid, each 2 x 2 cells stacked into one (the paper's 4 x 1152 channels at half the side).
+// Loads a diffusers pipeline folder as downloaded; the text conditioning is computed once at load.
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+
+#include "acsweep/models/diffusion_config.hpp"
+
+namespace acsweep::models {
+
+struct DiffusionOptions {
+  // The feature map: this U-Net up block's output, or this DiT block's; -1: the paper's (the first
+  // up block; DiT's last block).
+  std::int64_t block = -1;
+  std::int64_t timestep = 1;  // the paper's t
+};
+
+// What a pipeline folder gives, from its configs alone (no weights read): InputError naming the
+// folder for a block it lacks.
+struct DiffusionGeometry {
+  std::int64_t block = 0;           // the block `options.block` resolves to
+  std::int64_t native = 0;          // the model's own input side (sample_size in pixels)
+  std::int64_t multiple = 0;        // input sides must be multiples of this
+  std::int64_t channels = 0;        // of the feature map
+  std::int64_t feature_factor = 0;  // pixels per feature-map cell along a side
+  std::int64_t latent_factor = 0;   // pixels per latent cell (the VAE's down-sampling)
+};
+DiffusionGeometry diffusion_geometry(const std::string& folder, std::int64_t block);
+
+// The noise schedule's alphas_cumprod (float32), as diffusers' schedulers compute it.
+torch::Tensor alphas_cumprod(const NoiseScheduleConfig& schedule);
+
+class DiffusionFeatures {
+ public:
+  DiffusionFeatures(const std::string& folder, const DiffusionOptions& options);
+  ~DiffusionFeatures();
+
+  // pixels [B, 3, H, W] in [-1, 1]; noise [B, latent_channels, H/f, W/f] -> [B, C, h, w].
+  torch::Tensor features(const torch::Tensor& pixels, const torch::Tensor& noise);
+  // The pieces, for the golden tests.
+  torch::Tensor latents(const torch::Tensor& pixels);
+  torch::Tensor noised(const torch::Tensor& latents, const torch::Tensor& noise) const;
+  torch::Tensor context(const torch::Tensor& pixels);  // [B, T, D]: what the U-Net attends to
+  torch::Tensor pooled_text() const;                   // SDXL: [1, projection_dim]
+
+  std::int64_t channels() const;
+  std::int64_t latent_channels() const;
+  std::int64_t latent_factor() const;  // pixels per latent along a side
+  DiffusionPipeline pipeline() const;
+  void to(torch::Device device);
+
+ private:
+  struct Parts;
+  std::unique_ptr<Parts> parts_;
+};
+
+// The noise for one image: N(0, 1) from a generator seeded with the job's seed and the image's
+// pixels, so that the same image gets the same noise on every rank, device and run.
+torch::Tensor image_noise(const torch::Tensor& image, std::uint64_t seed, std::int64_t channels,
+                          std::int64_t height, std::int64_t width);
+
+}  // namespace acsweep::models

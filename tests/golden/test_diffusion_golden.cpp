@@ -1,0 +1,148 @@
+// acsweep's native diffusion features against diffusers itself: the tiny pipelines that
+// tests/golden/diffusion_golden.py builds and runs (CTest writes them first, into ACSWEEP_GOLDEN; a
+// missing case fails there). For SD1.5-like, SDXL-like and SD-image-variations-like pipelines: the
+// VAE latents, the noised latents, what the U-Net attends to (the empty prompt through the
+// pipeline's own text encoders, or the image's CLIP embedding), SDXL's pooled text, and the output
+// of every up block taken as the feature map, all with diffusers' noise; for a DiT-like one, every
+// transformer block's tokens as the paper's featurizer shapes them.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "acsweep/error.hpp"
+#include "acsweep/models/diffusion_features.hpp"
+#include "acsweep/models/safetensors.hpp"
+#include "acsweep/models/torch_weights.hpp"
+#include "acsweep/models/vision_encoder.hpp"
+#include "tensor_checks.hpp"
+
+namespace acsweep::models {
+namespace {
+namespace fs = std::filesystem;
+using acsweep::testing::expect_close;
+
+fs::path golden_case(const char* name) {
+  const char* root = std::getenv("ACSWEEP_GOLDEN");
+  if (root == nullptr) return {};
+  return fs::path(root) / name;
+}
+
+#define REQUIRE_CASE(folder, name)                                                     \
+  const fs::path folder = golden_case(name);                                           \
+  if (folder.empty()) GTEST_SKIP() << "ACSWEEP_GOLDEN unset (CTest sets it)";          \
+  ASSERT_TRUE(fs::exists(folder / "golden.safetensors")) << folder                     \
+                                                         << ": no golden.safetensors " \
+                                                            "(make_golden.py failed?)"
+
+torch::Tensor golden(const SafetensorsFile& file, const std::string& name) {
+  return to_tensor(file.tensor(name));
+}
+
+// Every piece of the computation for the inputs under `prefix`, and each up block's output.
+void check_case(const fs::path& folder, const std::vector<std::int64_t>& blocks,
+                const std::string& prefix = "") {
+  torch::NoGradGuard no_grad;
+  const SafetensorsFile expected((folder / "golden.safetensors").string());
+  const auto pixels = golden(expected, prefix + "pixels"), noise = golden(expected, prefix + "noise");
+  for (const auto block : blocks) {
+    DiffusionFeatures model(folder.string(), {block, 1});
+    const auto latents = model.latents(pixels);
+    expect_close(latents, golden(expected, prefix + "latents"), prefix + "latents");
+    expect_close(model.noised(latents, noise), golden(expected, prefix + "noised"), prefix + "noised");
+    if (expected.contains(prefix + "context"))
+      expect_close(model.context(pixels), golden(expected, prefix + "context"), prefix + "context");
+    if (expected.contains("pooled")) expect_close(model.pooled_text(), golden(expected, "pooled"), "pooled");
+    const auto name = prefix + "up_" + std::to_string(block);
+    expect_close(model.features(pixels, noise), golden(expected, name), name);
+    EXPECT_EQ(model.channels(), expected.tensor(name).shape[1]) << name;
+  }
+}
+
+TEST(DiffusionGolden, StableDiffusionEveryUpBlockAsDiffusers) {
+  REQUIRE_CASE(folder, "sd15");
+  check_case(folder, {0, 1, 2});
+}
+
+TEST(DiffusionGolden, StableDiffusionLatentNotAMultipleOfTheDownSampling) {
+  REQUIRE_CASE(folder, "sd15");
+  check_case(folder, {0, 1}, "other_");
+}
+
+TEST(DiffusionGolden, StableDiffusionXlWithPooledTextAndSizeIds) {
+  REQUIRE_CASE(folder, "sdxl");
+  check_case(folder, {0, 1, 2});
+}
+
+TEST(DiffusionGolden, ImageVariationsConditionedOnTheImage) {
+  REQUIRE_CASE(folder, "image_variation");
+  check_case(folder, {0, 2});
+}
+
+TEST(DiffusionGolden, DiTEveryBlockConditionedOnTheTimestepAndStacked2x2) {
+  REQUIRE_CASE(folder, "dit");
+  check_case(folder, {0, 1, 2});
+  check_case(folder, {2}, "other_");  // a non-square grid, other than the trained one
+}
+
+// As a vision encoder: the grid the memory plan predicts, the model's channels, and the same noise
+// (hence the same features) for the same image however it is batched.
+TEST(DiffusionGolden, AsAVisionEncoderTheGridIsPlannedAndTheNoiseFollowsTheImage) {
+  REQUIRE_CASE(folder, "sd15");
+  torch::NoGradGuard no_grad;
+  EncoderOptions options;
+  options.diffusion_block = 1;
+  options.noise_seed = 7;
+  const auto shape = encoder_shape(folder.string(), options);
+  auto encoder = load_vision_encoder(folder.string(), options);
+  const auto& p = encoder->preprocessor();
+  ASSERT_EQ(p.resize_width, 16);  // sample_size 8 latents x the VAE's 2
+  const auto pixels = torch::rand({3, 3, 16, 16}) * 2 - 1;
+  const auto all = encoder->features(pixels);
+  EXPECT_EQ(all.size(1), shape.channels);
+  EXPECT_EQ(all.size(2), shape.grid_height);
+  EXPECT_EQ(all.size(3), shape.grid_width);
+  EXPECT_EQ(all.size(1), encoder->channels());
+  const auto second = encoder->features(pixels.slice(0, 1, 2));
+  EXPECT_TRUE(torch::equal(second, all.slice(0, 1, 2)) ||
+              (second - all.slice(0, 1, 2)).abs().max().item<double>() < 1e-5);
+  options.noise_seed = 8;  // another job seed: other noise
+  const auto other = load_vision_encoder(folder.string(), options)->features(pixels.slice(0, 1, 2));
+  EXPECT_GT((other - second).abs().max().item<double>(), 1e-4);
+  const SafetensorsFile expected((folder / "golden.safetensors").string());
+  EXPECT_EQ(shape.weight_bytes,
+            4 * static_cast<std::int64_t>(golden(expected, "parameters_up_1").item<double>()));
+}
+
+TEST(DiffusionGolden, DiTAsAVisionEncoderAtItsOwnResolution) {
+  REQUIRE_CASE(folder, "dit");
+  torch::NoGradGuard no_grad;
+  EncoderOptions options;
+  options.diffusion_block = 1;
+  const auto shape = encoder_shape(folder.string(), options);
+  auto encoder = load_vision_encoder(folder.string(), options);
+  ASSERT_EQ(encoder->preprocessor().resize_width, 32);  // sample_size 16 latents x the VAE's 2
+  const auto features = encoder->features(torch::rand({1, 3, 32, 32}) * 2 - 1);
+  EXPECT_EQ(features.sizes(),
+            (std::vector<std::int64_t>{1, shape.channels, shape.grid_height, shape.grid_width}));
+  EXPECT_EQ(shape.channels, 4 * 16);  // 2 x 2 cells of 2 heads x 8
+  EXPECT_EQ(shape.grid_width, 4);     // 32 px / (2 x 2 x 2)
+  const SafetensorsFile expected((folder / "golden.safetensors").string());
+  EXPECT_EQ(shape.weight_bytes,
+            4 * static_cast<std::int64_t>(golden(expected, "parameters_up_1").item<double>()));
+}
+
+TEST(DiffusionGolden, AnUpBlockTheUNetLacksIsRefusedByName) {
+  REQUIRE_CASE(folder, "sd15");
+  EncoderOptions options;
+  options.diffusion_block = 3;
+  try {
+    load_vision_encoder(folder.string(), options);
+    FAIL() << "up block 3 of 0..2 accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("diffusion_block 3"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace acsweep::models
