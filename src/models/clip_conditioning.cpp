@@ -83,9 +83,6 @@ ClipImageEmbedderImpl::ClipImageEmbedderImpl(const VisionTowerConfig& config) {
     throw std::invalid_argument("the image embedding of SD image variations is CLIP's");
   tower_ = register_module("tower", VisionTransformer(config));
   post_layernorm_ = register_module("post_layernorm", layer_norm(config.hidden_size, config.layer_norm_eps));
-  visual_projection_ = register_module(
-      "visual_projection",
-      torch::nn::Linear(torch::nn::LinearOptions(config.hidden_size, config.hidden_size).bias(false)));
 }
 
 void ClipImageEmbedderImpl::load(const SafetensorsFolder& weights) {
@@ -95,7 +92,7 @@ void ClipImageEmbedderImpl::load(const SafetensorsFolder& weights) {
   const auto& projection = weights.tensor("visual_projection.weight");
   if (projection.shape.size() != 2 || projection.shape[1] != tower_->config().hidden_size)
     throw InputError(weights.folder() + ": visual_projection.weight is not [projection_dim, hidden_size]");
-  visual_projection_ = replace_module(
+  visual_projection_ = register_module(
       "visual_projection",
       torch::nn::Linear(torch::nn::LinearOptions(projection.shape[1], projection.shape[0]).bias(false)));
   load_parameters(*visual_projection_, weights, "visual_projection.");

@@ -226,7 +226,8 @@ torch::Tensor DiffusionFeatures::features(const torch::Tensor& pixels, const tor
   const auto B = pixels.size(0);
   const auto timesteps =
       torch::full({B}, p.options.timestep, torch::dtype(torch::kInt64).device(pixels.device()));
-  if (p.dit) return stack_2x2(p.dit->block_output(noised(latents(pixels), noise), timesteps));
+  const auto noisy = noised(latents(pixels), noise);
+  if (p.dit) return stack_2x2(p.dit->block_output(noisy, timesteps));
   UNetConditioning conditioning;
   conditioning.context = context(pixels);
   if (p.pooled.defined()) {
@@ -235,13 +236,13 @@ torch::Tensor DiffusionFeatures::features(const torch::Tensor& pixels, const tor
     conditioning.time_ids =
         torch::tensor({H, W, 0.0, 0.0, H, W}, pixels.options()).unsqueeze(0).expand({B, 6});
   }
-  return p.unet->up_block_output(noised(latents(pixels), noise), timesteps, conditioning);
+  return p.unet->up_block_output(noisy, timesteps, conditioning);
 }
 
 std::int64_t DiffusionFeatures::channels() const { return parts_->geometry.channels; }
 std::int64_t DiffusionFeatures::latent_channels() const { return parts_->vae->config().latent_channels; }
 std::int64_t DiffusionFeatures::latent_factor() const { return parts_->vae->config().downsampling(); }
-DiffusionPipeline DiffusionFeatures::pipeline() const { return parts_->folder.pipeline; }
+const DiffusionGeometry& DiffusionFeatures::geometry() const { return parts_->geometry; }
 
 void DiffusionFeatures::to(torch::Device device) {
   auto& p = *parts_;

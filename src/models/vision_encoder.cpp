@@ -149,12 +149,13 @@ class TorchScriptEncoder : public VisionEncoder {
 };
 
 // A diffusers pipeline's input: the image resized (bicubic, as PIL's default) to a square of the
-// resolution and scaled to [-1, 1], as the paper's DiffImageProcessor.
-data::ImagePreprocessor diffusion_preprocessor(const std::string& folder, int resolution,
-                                               std::int64_t multiple, bool pad_to_square) {
-  if (resolution <= 0 || resolution % multiple != 0)
+// job's resolution or the model's own, and scaled to [-1, 1], as the paper's DiffImageProcessor.
+data::ImagePreprocessor diffusion_preprocessor(const std::string& folder, const DiffusionGeometry& g,
+                                               const EncoderOptions& options) {
+  const auto resolution = options.resolution > 0 ? options.resolution : static_cast<int>(g.native);
+  if (resolution <= 0 || resolution % g.multiple != 0)
     throw InputError(folder + ": resolution " + std::to_string(resolution) + " is not a multiple of " +
-                     std::to_string(multiple) + " (the VAE's and the U-Net's down-sampling together)");
+                     std::to_string(g.multiple) + " (the VAE's and the U-Net's down-sampling together)");
   data::ImagePreprocessor p;
   p.resample = data::Resample::bicubic;
   p.shortest_edge = 0;
@@ -162,7 +163,7 @@ data::ImagePreprocessor diffusion_preprocessor(const std::string& folder, int re
   p.do_center_crop = false;
   p.image_mean = {0.5, 0.5, 0.5};
   p.image_std = {0.5, 0.5, 0.5};
-  p.pad_to_square = pad_to_square;
+  p.pad_to_square = options.pad_to_square;
   return p;
 }
 
@@ -171,9 +172,7 @@ class DiffusionEncoder : public VisionEncoder {
   DiffusionEncoder(const std::string& folder, const EncoderOptions& options)
       : model_(folder, {options.diffusion_block, 1}), seed_(options.noise_seed) {
     folder_ = folder;
-    const auto g = diffusion_geometry(folder, options.diffusion_block);
-    const int resolution = options.resolution > 0 ? options.resolution : static_cast<int>(g.native);
-    preprocessor_ = diffusion_preprocessor(folder, resolution, g.multiple, options.pad_to_square);
+    preprocessor_ = diffusion_preprocessor(folder, model_.geometry(), options);
   }
   torch::Tensor features(const torch::Tensor& pixels) override {
     const auto f = model_.latent_factor();
@@ -250,10 +249,9 @@ EncoderShape encoder_shape(const std::string& folder, const EncoderOptions& opti
   EncoderShape shape;
   if (is_diffusion_folder(folder)) {
     const auto g = diffusion_geometry(folder, options.diffusion_block);
-    const int resolution = options.resolution > 0 ? options.resolution : static_cast<int>(g.native);
-    diffusion_preprocessor(folder, resolution, g.multiple, options.pad_to_square);
     shape.channels = g.channels;
-    shape.grid_width = shape.grid_height = resolution / g.feature_factor;
+    shape.grid_width = shape.grid_height =
+        diffusion_preprocessor(folder, g, options).resize_width / g.feature_factor;
     shape.weight_bytes = diffusion_weight_bytes(folder, g.block);
     return shape;
   }

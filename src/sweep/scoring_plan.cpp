@@ -28,24 +28,36 @@ double folder_bytes(const std::string& folder) {
   return bytes;
 }
 
-// Visual tokens a setting gives the LLM: its finest member's grid (combinations are resized to
-// it): the input size (the setting's resolution, or the preprocessor's crop or resize) over the
-// patch of config.json, or a diffusers pipeline's feature grid; none for a TorchScript member, whose
-// grid only running it tells.
-std::optional<double> visual_tokens(const runtime::SettingSpec& setting,
-                                    const runtime::SearchSection& search) {
+// What a setting's cost is made of: the visual tokens it gives the LLM, its finest member's grid
+// (combinations are resized to it): the input size (the setting's resolution, or the preprocessor's
+// crop or resize) over the patch of config.json, or a diffusers pipeline's feature grid; none for a
+// TorchScript member, whose grid only running it tells. And the bytes of the weights its encoders
+// pass the images through: a folder's files, or a pipeline's parts that its feature map uses.
+struct SettingSize {
+  std::optional<double> tokens;
+  double encoder_bytes = 0;
+};
+
+SettingSize setting_size(const runtime::SettingSpec& setting, const runtime::SearchSection& search) {
+  SettingSize out;
   double tokens = 0;
+  bool known = true;
+  models::EncoderOptions options;
+  options.resolution = setting.resolution;
+  options.diffusion_block = search.diffusion_block;
   for (const auto& folder : setting.folders) {
     if (models::is_diffusion_folder(folder)) {
-      models::EncoderOptions options;
-      options.resolution = setting.resolution;
-      options.diffusion_block = search.diffusion_block;
       const auto shape = models::encoder_shape(folder, options);
       tokens = std::max(tokens, static_cast<double>(shape.grid_width * shape.grid_height));
+      out.encoder_bytes += static_cast<double>(shape.weight_bytes);
       continue;
     }
+    out.encoder_bytes += folder_bytes(folder);
     const std::string config = folder + "/config.json", processor = folder + "/preprocessor_config.json";
-    if (!fs::is_regular_file(config) || !fs::is_regular_file(processor)) return std::nullopt;
+    if (!known || !fs::is_regular_file(config) || !fs::is_regular_file(processor)) {
+      known = false;
+      continue;
+    }
     const auto patch = static_cast<double>(models::read_vision_tower_config(config).patch_size);
     const data::ImagePreprocessor p = data::read_preprocessor_config(processor);
     double width = p.do_center_crop ? p.crop_width : p.resize_width;
@@ -54,7 +66,8 @@ std::optional<double> visual_tokens(const runtime::SettingSpec& setting,
     if (setting.resolution > 0) width = height = setting.resolution;
     tokens = std::max(tokens, std::floor(width / patch) * std::floor(height / patch));
   }
-  return tokens;
+  if (known) out.tokens = tokens;
+  return out;
 }
 
 // The settings' estimated costs, for scheduling the largest first: Stage 1 and the scores run the
@@ -63,28 +76,15 @@ std::optional<double> visual_tokens(const runtime::SettingSpec& setting,
 // largest known one: started early rather than left to end the phase.
 std::vector<double> estimate_costs(const runtime::ScoringSection& s) {
   const double llm_bytes = folder_bytes(s.llm.folder);
-  std::vector<std::optional<double>> tokens;
+  std::vector<SettingSize> sizes;
   double most = 1;
   for (const auto& setting : s.search.settings) {
-    tokens.push_back(visual_tokens(setting, s.search));
-    if (tokens.back()) most = std::max(most, *tokens.back());
+    sizes.push_back(setting_size(setting, s.search));
+    if (sizes.back().tokens) most = std::max(most, *sizes.back().tokens);
   }
   std::vector<double> costs;
-  for (std::size_t i = 0; i < tokens.size(); ++i) {
-    double bytes = llm_bytes;
-    for (const auto& folder : s.search.settings[i].folders) {
-      // A pipeline's weights sit in its parts' folders: the ones a feature map passes through.
-      if (models::is_diffusion_folder(folder)) {
-        models::EncoderOptions options;
-        options.resolution = s.search.settings[i].resolution;
-        options.diffusion_block = s.search.diffusion_block;
-        bytes += static_cast<double>(models::encoder_shape(folder, options).weight_bytes);
-      } else {
-        bytes += folder_bytes(folder);
-      }
-    }
-    costs.push_back(std::max(1.0, tokens[i].value_or(most) * bytes / 1e6));
-  }
+  for (const auto& size : sizes)
+    costs.push_back(std::max(1.0, size.tokens.value_or(most) * (llm_bytes + size.encoder_bytes) / 1e6));
   return costs;
 }
 

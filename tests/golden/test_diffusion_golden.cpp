@@ -15,25 +15,13 @@
 #include "acsweep/models/safetensors.hpp"
 #include "acsweep/models/torch_weights.hpp"
 #include "acsweep/models/vision_encoder.hpp"
+#include "golden/golden_case.hpp"
 #include "tensor_checks.hpp"
 
 namespace acsweep::models {
 namespace {
 namespace fs = std::filesystem;
 using acsweep::testing::expect_close;
-
-fs::path golden_case(const char* name) {
-  const char* root = std::getenv("ACSWEEP_GOLDEN");
-  if (root == nullptr) return {};
-  return fs::path(root) / name;
-}
-
-#define REQUIRE_CASE(folder, name)                                                     \
-  const fs::path folder = golden_case(name);                                           \
-  if (folder.empty()) GTEST_SKIP() << "ACSWEEP_GOLDEN unset (CTest sets it)";          \
-  ASSERT_TRUE(fs::exists(folder / "golden.safetensors")) << folder                     \
-                                                         << ": no golden.safetensors " \
-                                                            "(make_golden.py failed?)"
 
 torch::Tensor golden(const SafetensorsFile& file, const std::string& name) {
   return to_tensor(file.tensor(name));
@@ -60,27 +48,27 @@ void check_case(const fs::path& folder, const std::vector<std::int64_t>& blocks,
 }
 
 TEST(DiffusionGolden, StableDiffusionEveryUpBlockAsDiffusers) {
-  REQUIRE_CASE(folder, "sd15");
+  REQUIRE_GOLDEN(folder, "sd15");
   check_case(folder, {0, 1, 2});
 }
 
 TEST(DiffusionGolden, StableDiffusionLatentNotAMultipleOfTheDownSampling) {
-  REQUIRE_CASE(folder, "sd15");
+  REQUIRE_GOLDEN(folder, "sd15");
   check_case(folder, {0, 1}, "other_");
 }
 
 TEST(DiffusionGolden, StableDiffusionXlWithPooledTextAndSizeIds) {
-  REQUIRE_CASE(folder, "sdxl");
+  REQUIRE_GOLDEN(folder, "sdxl");
   check_case(folder, {0, 1, 2});
 }
 
 TEST(DiffusionGolden, ImageVariationsConditionedOnTheImage) {
-  REQUIRE_CASE(folder, "image_variation");
+  REQUIRE_GOLDEN(folder, "image_variation");
   check_case(folder, {0, 2});
 }
 
 TEST(DiffusionGolden, DiTEveryBlockConditionedOnTheTimestepAndStacked2x2) {
-  REQUIRE_CASE(folder, "dit");
+  REQUIRE_GOLDEN(folder, "dit");
   check_case(folder, {0, 1, 2});
   check_case(folder, {2}, "other_");  // a non-square grid, other than the trained one
 }
@@ -88,7 +76,7 @@ TEST(DiffusionGolden, DiTEveryBlockConditionedOnTheTimestepAndStacked2x2) {
 // As a vision encoder: the grid the memory plan predicts, the model's channels, and the same noise
 // (hence the same features) for the same image however it is batched.
 TEST(DiffusionGolden, AsAVisionEncoderTheGridIsPlannedAndTheNoiseFollowsTheImage) {
-  REQUIRE_CASE(folder, "sd15");
+  REQUIRE_GOLDEN(folder, "sd15");
   torch::NoGradGuard no_grad;
   EncoderOptions options;
   options.diffusion_block = 1;
@@ -115,7 +103,7 @@ TEST(DiffusionGolden, AsAVisionEncoderTheGridIsPlannedAndTheNoiseFollowsTheImage
 }
 
 TEST(DiffusionGolden, DiTAsAVisionEncoderAtItsOwnResolution) {
-  REQUIRE_CASE(folder, "dit");
+  REQUIRE_GOLDEN(folder, "dit");
   torch::NoGradGuard no_grad;
   EncoderOptions options;
   options.diffusion_block = 1;
@@ -133,7 +121,7 @@ TEST(DiffusionGolden, DiTAsAVisionEncoderAtItsOwnResolution) {
 }
 
 TEST(DiffusionGolden, AnUpBlockTheUNetLacksIsRefusedByName) {
-  REQUIRE_CASE(folder, "sd15");
+  REQUIRE_GOLDEN(folder, "sd15");
   EncoderOptions options;
   options.diffusion_block = 3;
   try {

@@ -22,21 +22,12 @@
 #include "acsweep/models/vision_representation.hpp"
 #include "acsweep/models/vision_transformer.hpp"
 #include "acsweep/scores/alignment.hpp"
+#include "golden/golden_case.hpp"
 #include "tensor_checks.hpp"
 
 namespace acsweep::models {
 namespace {
 namespace fs = std::filesystem;
-
-// The case's folder. Run by hand without ACSWEEP_GOLDEN the tests skip; under CTest it is always
-// set, and a missing case fails.
-#define REQUIRE_GOLDEN(folder, name)                                                   \
-  const char* golden_root = std::getenv("ACSWEEP_GOLDEN");                             \
-  if (golden_root == nullptr) GTEST_SKIP() << "ACSWEEP_GOLDEN unset (CTest sets it)";  \
-  const fs::path folder = fs::path(golden_root) / (name);                              \
-  ASSERT_TRUE(fs::exists(folder / "golden.safetensors")) << folder                     \
-                                                         << ": no golden.safetensors " \
-                                                            "(tests/golden/make_golden.py failed?)"
 
 using acsweep::testing::expect_close;
 

@@ -37,6 +37,8 @@ TORCH_MODULE(ClipTextEncoder);
 
 class ClipImageEmbedderImpl : public torch::nn::Module {
  public:
+  // The projection's width is CLIPVisionModelWithProjection's projection_dim, which the vision
+  // config does not hold: load makes it from the weights' shape.
   explicit ClipImageEmbedderImpl(const VisionTowerConfig& config);
   // pixels [B, 3, S, S] at the tower's image size -> image_embeds [B, projection_dim].
   torch::Tensor embed(const torch::Tensor& pixels);

@@ -52,8 +52,8 @@ class DiffusionFeatures {
 
   std::int64_t channels() const;
   std::int64_t latent_channels() const;
-  std::int64_t latent_factor() const;  // pixels per latent along a side
-  DiffusionPipeline pipeline() const;
+  std::int64_t latent_factor() const;         // pixels per latent along a side
+  const DiffusionGeometry& geometry() const;  // as diffusion_geometry gave it at load
   void to(torch::Device device);
 
  private:
