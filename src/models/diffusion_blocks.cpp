@@ -121,8 +121,8 @@ BasicTransformerBlockImpl::BasicTransformerBlockImpl(std::int64_t dim, std::int6
 }
 
 FeedForwardLayers register_feed_forward(torch::nn::Module& parent, std::int64_t dim, std::int64_t projected,
-                                        std::int64_t inner) {
-  auto ff = parent.register_module("ff", std::make_shared<torch::nn::Module>());
+                                        std::int64_t inner, const std::string& name) {
+  auto ff = parent.register_module(name, std::make_shared<torch::nn::Module>());
   auto net = ff->register_module("net", torch::nn::ModuleList());
   auto activation = std::make_shared<torch::nn::Module>();
   FeedForwardLayers layers;

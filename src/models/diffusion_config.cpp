@@ -78,6 +78,28 @@ std::string token_text(const nlohmann::json& doc, const std::string& path, const
   throw InputError(path + ": '" + key + "' is " + v.dump() + ", not a token");
 }
 
+// The config's class (or model type) under `key`, `fallback` where it is not given: InputError unless
+// it is one of `accepted`.
+void expect_class(const nlohmann::json& doc, const std::string& path, const char* key, const char* fallback,
+                  std::initializer_list<const char*> accepted) {
+  const auto name = text(doc, path, key, fallback);
+  for (const char* a : accepted)
+    if (name == a) return;
+  throw InputError(path + ": " + key + " '" + name + "' is not " + *accepted.begin());
+}
+
+// The shape DiT's and SD3's configs share; `c` holds diffusers' defaults for the class.
+void read_patch_transformer(const nlohmann::json& doc, const std::string& path, PatchTransformerConfig& c) {
+  c.heads = positive(doc, path, "num_attention_heads", kMaxChannels, c.heads);
+  c.head_dim = positive(doc, path, "attention_head_dim", kMaxChannels, c.head_dim);
+  c.in_channels = positive(doc, path, "in_channels", kMaxChannels, c.in_channels);
+  c.layers = positive(doc, path, "num_layers", kMaxLayers, c.layers);
+  c.sample_size = positive(doc, path, "sample_size", kMaxPositions, c.sample_size);
+  c.patch_size = positive(doc, path, "patch_size", 64, c.patch_size);
+  if (c.sample_size % c.patch_size != 0)
+    throw InputError(path + ": sample_size is not a multiple of patch_size");
+}
+
 }  // namespace
 
 bool is_diffusion_folder(const std::string& folder) {
@@ -103,12 +125,15 @@ DiffusionFolder read_diffusion_folder(const std::string& folder) {
   } else if (out.class_name == "DiTPipeline") {
     out.pipeline = DiffusionPipeline::dit;
     parts = {"transformer", "vae", "scheduler"};
+  } else if (out.class_name == "StableDiffusion3Pipeline") {
+    out.pipeline = DiffusionPipeline::sd3;
+    parts = {"transformer", "vae", "scheduler", "text_encoder", "tokenizer", "text_encoder_2", "tokenizer_2"};
   } else {
-    throw InputError(
-        path + ": _class_name '" + out.class_name +
-        "' is not a pipeline with native features (StableDiffusionPipeline, "
-        "StableDiffusionXLPipeline, StableDiffusionImageVariationPipeline, DiTPipeline); SD3 is not "
-        "native yet: export it to TorchScript with an acsweep_encoder.json sidecar");
+    throw InputError(path + ": _class_name '" + out.class_name +
+                     "' is not a pipeline with native features (StableDiffusionPipeline, "
+                     "StableDiffusionXLPipeline, StableDiffusionImageVariationPipeline, DiTPipeline, "
+                     "StableDiffusion3Pipeline); export it to TorchScript with an acsweep_encoder.json "
+                     "sidecar");
   }
   for (const char* part : parts)
     if (!is_folder((fs::path(folder) / part).string()))
@@ -118,9 +143,7 @@ DiffusionFolder read_diffusion_folder(const std::string& folder) {
 
 UNetConfig read_unet_config(const std::string& path) {
   const auto doc = read_json(path);
-  const auto cls = text(doc, path, "_class_name", "UNet2DConditionModel");
-  if (cls != "UNet2DConditionModel")
-    throw InputError(path + ": _class_name '" + cls + "' is not UNet2DConditionModel");
+  expect_class(doc, path, "_class_name", "UNet2DConditionModel", {"UNet2DConditionModel"});
   for (const auto& [key, value] :
        std::vector<std::pair<const char*, nlohmann::json>>{{"center_input_sample", false},
                                                            {"class_embed_type", nullptr},
@@ -209,9 +232,8 @@ UNetConfig read_unet_config(const std::string& path) {
 
 DiTConfig read_dit_config(const std::string& path) {
   const auto doc = read_json(path);
-  const auto cls = text(doc, path, "_class_name", "DiTTransformer2DModel");
-  if (cls != "DiTTransformer2DModel" && cls != "Transformer2DModel")
-    throw InputError(path + ": _class_name '" + cls + "' is not DiTTransformer2DModel");
+  expect_class(doc, path, "_class_name", "DiTTransformer2DModel",
+               {"DiTTransformer2DModel", "Transformer2DModel"});
   // Transformer2DModel is DiT's older name: the same model when its norm is ada_norm_zero on patches.
   require(doc, path, "norm_type", "ada_norm_zero");
   require(doc, path, "activation_fn", "gelu-approximate");
@@ -221,24 +243,49 @@ DiTConfig read_dit_config(const std::string& path) {
   require(doc, path, "only_cross_attention", false);
   require(doc, path, "double_self_attention", false);
   DiTConfig c;
-  c.heads = positive(doc, path, "num_attention_heads", kMaxChannels, 16);
-  c.head_dim = positive(doc, path, "attention_head_dim", kMaxChannels, 72);
-  c.in_channels = positive(doc, path, "in_channels", kMaxChannels, 4);
-  c.layers = positive(doc, path, "num_layers", kMaxLayers, 28);
-  c.sample_size = positive(doc, path, "sample_size", kMaxPositions, 32);
-  c.patch_size = positive(doc, path, "patch_size", 64);
+  read_patch_transformer(doc, path, c);
   c.num_classes = positive(doc, path, "num_embeds_ada_norm", kMaxVocab, 1000);
   c.norm_eps = positive_real(doc, path, "norm_eps", 1e-5);
   if (c.width() % 4 != 0) throw InputError(path + ": the width heads x head_dim is not a multiple of 4");
-  if (c.sample_size % c.patch_size != 0)
-    throw InputError(path + ": sample_size is not a multiple of patch_size");
+  return c;
+}
+
+SD3Config read_sd3_config(const std::string& path) {
+  const auto doc = read_json(path);
+  expect_class(doc, path, "_class_name", "SD3Transformer2DModel", {"SD3Transformer2DModel"});
+  SD3Config c;
+  read_patch_transformer(doc, path, c);
+  c.joint_attention_dim = positive(doc, path, "joint_attention_dim", kMaxChannels, 4096);
+  c.pooled_projection_dim = positive(doc, path, "pooled_projection_dim", kMaxChannels, 2048);
+  c.pos_embed_max_size = positive(doc, path, "pos_embed_max_size", 4096, 96);
+  // The text stream keeps the image stream's width: each block's text norms and projections take it.
+  const auto caption = positive(doc, path, "caption_projection_dim", kMaxChannels, 1152);
+  if (caption != c.width())
+    throw InputError(path + ": caption_projection_dim " + std::to_string(caption) +
+                     " is not num_attention_heads x attention_head_dim " + std::to_string(c.width()));
+  const auto qk_norm =
+      doc.contains("qk_norm") && !doc["qk_norm"].is_null() ? text(doc, path, "qk_norm", "") : "";
+  if (!qk_norm.empty() && qk_norm != "rms_norm")
+    throw InputError(path + ": qk_norm '" + qk_norm + "' is not supported (only rms_norm, or none)");
+  c.qk_rms_norm = qk_norm == "rms_norm";
+  c.dual_attention.assign(static_cast<std::size_t>(c.layers), false);
+  if (doc.contains("dual_attention_layers") && !doc["dual_attention_layers"].is_null()) {
+    const auto& layers = doc["dual_attention_layers"];
+    if (!layers.is_array())
+      throw InputError(path + ": 'dual_attention_layers' must be a list of layer indices");
+    for (const auto& v : layers) {
+      if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() >= c.layers)
+        throw InputError(path + ": 'dual_attention_layers' holds " + v.dump() + ", not a layer 0.." +
+                         std::to_string(c.layers - 1));
+      c.dual_attention[static_cast<std::size_t>(v.get<std::int64_t>())] = true;
+    }
+  }
   return c;
 }
 
 AutoencoderConfig read_autoencoder_config(const std::string& path) {
   const auto doc = read_json(path);
-  const auto cls = text(doc, path, "_class_name", "AutoencoderKL");
-  if (cls != "AutoencoderKL") throw InputError(path + ": _class_name '" + cls + "' is not AutoencoderKL");
+  expect_class(doc, path, "_class_name", "AutoencoderKL", {"AutoencoderKL"});
   require(doc, path, "act_fn", "silu");
   require(doc, path, "latents_mean", nullptr);
   AutoencoderConfig c;
@@ -266,10 +313,18 @@ AutoencoderConfig read_autoencoder_config(const std::string& path) {
 
 NoiseScheduleConfig read_noise_schedule_config(const std::string& path) {
   const auto doc = read_json(path);
-  require(doc, path, "trained_betas", nullptr);
-  require(doc, path, "rescale_betas_zero_snr", false);
   NoiseScheduleConfig c;
   c.num_train_timesteps = positive(doc, path, "num_train_timesteps", 1 << 20, 1000);
+  if (text(doc, path, "_class_name", "") == "FlowMatchEulerDiscreteScheduler") {
+    // The training schedule as the scheduler builds it before any set_timesteps; a resolution-dependent
+    // shift would need the image's size, and is not what SD3 was released with.
+    require(doc, path, "use_dynamic_shifting", false);
+    c.flow_matching = true;
+    c.shift = positive_real(doc, path, "shift", 1.0);
+    return c;
+  }
+  require(doc, path, "trained_betas", nullptr);
+  require(doc, path, "rescale_betas_zero_snr", false);
   c.beta_start = positive_real(doc, path, "beta_start", 0.0001);
   c.beta_end = positive_real(doc, path, "beta_end", 0.02);
   c.beta_schedule = text(doc, path, "beta_schedule", "linear");
@@ -284,9 +339,7 @@ NoiseScheduleConfig read_noise_schedule_config(const std::string& path) {
 
 ClipTextConfig read_clip_text_config(const std::string& path) {
   const auto doc = read_json(path);
-  const auto type = text(doc, path, "model_type", "clip_text_model");
-  if (type != "clip_text_model")
-    throw InputError(path + ": model_type '" + type + "' is not clip_text_model");
+  expect_class(doc, path, "model_type", "clip_text_model", {"clip_text_model"});
   ClipTextConfig c;
   c.vocab_size = positive(doc, path, "vocab_size", kMaxVocab);
   c.hidden_size = positive(doc, path, "hidden_size", kMaxChannels);

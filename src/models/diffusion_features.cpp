@@ -11,6 +11,7 @@
 #include "acsweep/models/clip_conditioning.hpp"
 #include "acsweep/models/dit_transformer.hpp"
 #include "acsweep/models/hf_config.hpp"
+#include "acsweep/models/sd3_transformer.hpp"
 #include "acsweep/models/unet2d_condition.hpp"
 
 namespace acsweep::models {
@@ -35,8 +36,12 @@ ClipTextOutput encode_empty_prompt(const std::string& folder, const char* encode
   return model->encode(torch::tensor(ids, torch::kInt64).unsqueeze(0));
 }
 
-// DiT's feature map as the paper's featurizer shapes it: each 2 x 2 block of cells stacked along the
-// channels, (column offset, row offset) major: [B, D, h, w] -> [B, 4D, h/2, w/2].
+// The T5 part of SD3's prompt embedding when the T5 encoder is left out: this many zero tokens
+// (StableDiffusion3Pipeline's default max_sequence_length).
+constexpr std::int64_t kSd3T5Tokens = 256;
+
+// DiT's and SD3's feature map as the paper's featurizers shape it: each 2 x 2 block of cells stacked along
+// the channels, (column offset, row offset) major: [B, D, h, w] -> [B, 4D, h/2, w/2].
 torch::Tensor stack_2x2(const torch::Tensor& grid) {
   const auto B = grid.size(0), D = grid.size(1), h = grid.size(2), w = grid.size(3);
   return grid.reshape({B, D, h / 2, 2, w / 2, 2})
@@ -52,18 +57,25 @@ DiffusionGeometry diffusion_geometry(const std::string& folder, std::int64_t blo
   DiffusionGeometry g;
   g.latent_factor = vae.downsampling();
   std::int64_t blocks = 0;
-  if (pipeline.pipeline == DiffusionPipeline::dit) {
-    const auto dit = read_dit_config(part(part(folder, "transformer"), "config.json"));
-    blocks = dit.layers;
-    g.block = block < 0 ? dit.layers - 1 : block;
-    g.native = dit.sample_size * g.latent_factor;
-    g.feature_factor = g.latent_factor * dit.patch_size * 2;
+  const auto transformer_grid = [&](const PatchTransformerConfig& t) {
+    blocks = t.layers;
+    g.block = block < 0 ? t.layers - 1 : block;
+    g.native = t.sample_size * g.latent_factor;
+    g.feature_factor = g.latent_factor * t.patch_size * 2;
     g.multiple = g.feature_factor;
-    g.channels = 4 * dit.width();
-    if (dit.in_channels != vae.latent_channels)
+    g.channels = 4 * t.width();
+    if (t.in_channels != vae.latent_channels)
       throw InputError(folder + ": the VAE's " + std::to_string(vae.latent_channels) +
-                       " latent channels are not the transformer's " + std::to_string(dit.in_channels) +
+                       " latent channels are not the transformer's " + std::to_string(t.in_channels) +
                        " inputs");
+  };
+  if (pipeline.pipeline == DiffusionPipeline::sd3) {
+    const auto sd3 = read_sd3_config(part(part(folder, "transformer"), "config.json"));
+    transformer_grid(sd3);
+    g.max_side = sd3.pos_embed_max_size * sd3.patch_size * g.latent_factor;
+  } else if (pipeline.pipeline == DiffusionPipeline::dit) {
+    const auto dit = read_dit_config(part(part(folder, "transformer"), "config.json"));
+    transformer_grid(dit);
   } else {
     const auto unet = read_unet_config(part(part(folder, "unet"), "config.json"));
     blocks = static_cast<std::int64_t>(unet.block_out_channels.size());
@@ -125,8 +137,12 @@ struct DiffusionFeatures::Parts {
   AutoencoderKLEncoder vae{nullptr};
   UNet2DCondition unet{nullptr};
   DiTTransformer dit{nullptr};
+  SD3Transformer sd3{nullptr};
   ClipImageEmbedder image_encoder{nullptr};
-  torch::Tensor text_context, pooled, alphas_cumprod;
+  torch::Tensor text_context, pooled;
+  // The noise level: a beta schedule's alphas_cumprod[t], or flow matching's sigma at t and the
+  // timestep the transformer is given for it (sigma * N).
+  torch::Tensor alphas_cumprod, sigma, flow_timestep;
 };
 
 DiffusionFeatures::DiffusionFeatures(const std::string& folder, const DiffusionOptions& options)
@@ -137,14 +153,53 @@ DiffusionFeatures::DiffusionFeatures(const std::string& folder, const DiffusionO
   p.options = options;
   p.options.block = p.geometry.block;
   const auto schedule = read_noise_schedule_config(part(part(folder, "scheduler"), "scheduler_config.json"));
-  if (options.timestep < 0 || options.timestep >= schedule.num_train_timesteps)
+  const std::int64_t lowest = schedule.flow_matching ? 1 : 0;
+  if (options.timestep < lowest || options.timestep >= schedule.num_train_timesteps + lowest)
     throw InputError(part(folder, "scheduler") + ": timestep " + std::to_string(options.timestep) +
-                     " outside 0.." + std::to_string(schedule.num_train_timesteps - 1));
-  p.alphas_cumprod = alphas_cumprod(schedule);
+                     " outside " + std::to_string(lowest) + ".." +
+                     std::to_string(schedule.num_train_timesteps - 1 + lowest));
+  if (schedule.flow_matching != (p.folder.pipeline == DiffusionPipeline::sd3))
+    throw InputError(part(folder, "scheduler") + ": a " + p.folder.class_name +
+                     (schedule.flow_matching ? " with a flow-matching" : " with a beta") + " schedule");
+  if (schedule.flow_matching) {
+    // As FlowMatchEulerDiscreteScheduler builds its training schedule, in float32.
+    const auto N = static_cast<double>(schedule.num_train_timesteps);
+    const auto s = torch::tensor({static_cast<float>(options.timestep)}, torch::kFloat32) / N;
+    p.sigma = schedule.shift * s / (1 + (schedule.shift - 1) * s);
+    p.flow_timestep = p.sigma * N;
+  } else {
+    p.alphas_cumprod = alphas_cumprod(schedule);
+  }
 
   p.vae = AutoencoderKLEncoder(read_autoencoder_config(part(part(folder, "vae"), "config.json")));
   p.vae->load(SafetensorsFolder(part(folder, "vae")));
   p.vae->eval();
+  if (p.folder.pipeline == DiffusionPipeline::sd3) {
+    const auto config = read_sd3_config(part(part(folder, "transformer"), "config.json"));
+    p.sd3 = SD3Transformer(config, p.geometry.block);
+    p.sd3->load(SafetensorsFolder(part(folder, "transformer")));
+    p.sd3->eval();
+    // As StableDiffusion3Pipeline.encode_prompt without T5: both CLIP encoders' penultimate states
+    // side by side, padded with zeros to the joint width, then the T5 part's zero tokens; the pooled
+    // text is both projected pooled tokens side by side.
+    const auto first = encode_empty_prompt(folder, "text_encoder", "tokenizer", true);
+    const auto second = encode_empty_prompt(folder, "text_encoder_2", "tokenizer_2", true);
+    const auto clip = torch::cat({first.penultimate, second.penultimate}, -1);
+    if (clip.size(2) > config.joint_attention_dim)
+      throw InputError(folder + ": the text encoders' " + std::to_string(clip.size(2)) +
+                       " channels are more than the transformer's joint_attention_dim " +
+                       std::to_string(config.joint_attention_dim));
+    p.text_context =
+        torch::cat({torch::constant_pad_nd(clip, {0, config.joint_attention_dim - clip.size(2)}, 0),
+                    torch::zeros({1, kSd3T5Tokens, config.joint_attention_dim})},
+                   1);
+    p.pooled = torch::cat({first.text_embeds, second.text_embeds}, -1);
+    if (p.pooled.size(1) != config.pooled_projection_dim)
+      throw InputError(folder + ": the pooled text has " + std::to_string(p.pooled.size(1)) +
+                       " channels, the transformer's pooled_projection_dim is " +
+                       std::to_string(config.pooled_projection_dim));
+    return;
+  }
   if (p.folder.pipeline == DiffusionPipeline::dit) {
     p.dit =
         DiTTransformer(read_dit_config(part(part(folder, "transformer"), "config.json")), p.geometry.block);
@@ -180,6 +235,7 @@ DiffusionFeatures::DiffusionFeatures(const std::string& folder, const DiffusionO
       break;
     }
     case DiffusionPipeline::dit:
+    case DiffusionPipeline::sd3:
       break;
     case DiffusionPipeline::image_variation: {
       const auto tower = read_vision_tower_config(part(part(folder, "image_encoder"), "config.json"));
@@ -199,6 +255,10 @@ DiffusionFeatures::~DiffusionFeatures() = default;
 torch::Tensor DiffusionFeatures::latents(const torch::Tensor& pixels) { return parts_->vae->latents(pixels); }
 
 torch::Tensor DiffusionFeatures::noised(const torch::Tensor& latents, const torch::Tensor& noise) const {
+  if (parts_->sigma.defined()) {
+    const auto sigma = parts_->sigma.to(latents.device());
+    return sigma * noise + (1 - sigma) * latents;
+  }
   const auto a = parts_->alphas_cumprod[parts_->options.timestep].to(latents.device());
   return a.pow(0.5) * latents + (1 - a).pow(0.5) * noise;
 }
@@ -224,9 +284,12 @@ torch::Tensor DiffusionFeatures::pooled_text() const { return parts_->pooled; }
 torch::Tensor DiffusionFeatures::features(const torch::Tensor& pixels, const torch::Tensor& noise) {
   auto& p = *parts_;
   const auto B = pixels.size(0);
+  const auto noisy = noised(latents(pixels), noise);
+  if (p.sd3)
+    return stack_2x2(p.sd3->block_output(noisy, p.flow_timestep.to(pixels.device()).expand({B}),
+                                         context(pixels), p.pooled.expand({B, -1})));
   const auto timesteps =
       torch::full({B}, p.options.timestep, torch::dtype(torch::kInt64).device(pixels.device()));
-  const auto noisy = noised(latents(pixels), noise);
   if (p.dit) return stack_2x2(p.dit->block_output(noisy, timesteps));
   UNetConditioning conditioning;
   conditioning.context = context(pixels);
@@ -249,6 +312,7 @@ void DiffusionFeatures::to(torch::Device device) {
   p.vae->to(device);
   if (p.unet) p.unet->to(device);
   if (p.dit) p.dit->to(device);
+  if (p.sd3) p.sd3->to(device);
   if (p.image_encoder) p.image_encoder->to(device);
   if (p.text_context.defined()) p.text_context = p.text_context.to(device);
   if (p.pooled.defined()) p.pooled = p.pooled.to(device);

@@ -155,7 +155,10 @@ data::ImagePreprocessor diffusion_preprocessor(const std::string& folder, const 
   const auto resolution = options.resolution > 0 ? options.resolution : static_cast<int>(g.native);
   if (resolution <= 0 || resolution % g.multiple != 0)
     throw InputError(folder + ": resolution " + std::to_string(resolution) + " is not a multiple of " +
-                     std::to_string(g.multiple) + " (the VAE's and the U-Net's down-sampling together)");
+                     std::to_string(g.multiple) + " (the VAE's and the denoiser's down-sampling together)");
+  if (g.max_side > 0 && resolution > g.max_side)
+    throw InputError(folder + ": resolution " + std::to_string(resolution) + " is more than the " +
+                     std::to_string(g.max_side) + " pixels the transformer has positions for");
   data::ImagePreprocessor p;
   p.resample = data::Resample::bicubic;
   p.shortest_edge = 0;
@@ -199,7 +202,7 @@ bool later_block(const std::string& name, const std::string& prefix, std::int64_
   return std::stoll(index) > block;
 }
 
-// float32 bytes of the weights a diffusion setting loads: the VAE's encoder, the U-Net or DiT up to
+// float32 bytes of the weights a diffusion setting loads: the VAE's encoder, the U-Net or transformer up to
 // the chosen block, and the conditioning encoders, from the safetensors headers. A part whose weights
 // are not there yet counts nothing (as a traced module not yet exported).
 std::int64_t diffusion_weight_bytes(const std::string& folder, std::int64_t block) {
@@ -222,9 +225,10 @@ std::int64_t diffusion_weight_bytes(const std::string& folder, std::int64_t bloc
     return n.rfind("conv_norm_out.", 0) != 0 && n.rfind("conv_out.", 0) != 0 &&
            !later_block(n, "up_blocks.", block);
   });
-  count("transformer", [&](const std::string& n) {  // DiT: no output head, no class embedding (the paper's)
-    return n.rfind("proj_out", 0) != 0 && n.find(".class_embedder.") == std::string::npos &&
-           !later_block(n, "transformer_blocks.", block);
+  // DiT and SD3: no output head; DiT: no class embedding (the paper's)
+  count("transformer", [&](const std::string& n) {
+    return n.rfind("proj_out", 0) != 0 && n.rfind("norm_out.", 0) != 0 &&
+           n.find(".class_embedder.") == std::string::npos && !later_block(n, "transformer_blocks.", block);
   });
   for (const char* part : {"text_encoder", "text_encoder_2", "image_encoder"})
     count(part, [](const std::string&) { return true; });

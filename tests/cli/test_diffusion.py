@@ -1,4 +1,4 @@
-"""acsweep run with diffusion settings: a tiny Stable-Diffusion-like pipeline and a tiny DiT, built by
+"""acsweep run with diffusion settings: a tiny Stable-Diffusion-like pipeline, a tiny DiT and a tiny SD3, built by
 diffusers from configs and saved as the hub ships them, scored (A and C) on the tiny world beside a
 tower and in a combination with it. The numbers are the same at 1 and 2 ranks (each image's noise
 comes from the job's seed and its pixels, not from the rank that draws it), and a setting's own
@@ -28,9 +28,10 @@ folder = world/llm
 clip = world/encoders/clip
 sd = sd
 dit = dit
+sd3 = sd3
 
 [search]
-settings = sd; dit@48; clip+sd; sd@48
+settings = sd; dit@48; clip+sd; sd@48; sd3@48
 
 [stage1]
 data = world/captions.json
@@ -52,7 +53,7 @@ alpha = 0.5
 
 
 def pipelines(folder):
-    """The tiny SD1.5-like pipeline and DiT of the golden tests, saved under FOLDER/sd and FOLDER/dit."""
+    """The tiny SD1.5-like pipeline, DiT and SD3 of the golden tests, saved under FOLDER/sd, dit and sd3."""
     import diffusers as df
     import torch
     import diffusion_golden as golden
@@ -70,6 +71,7 @@ def pipelines(folder):
         patch_size=2, num_embeds_ada_norm=10))
     df.DiTPipeline(transformer=transformer, vae=golden.vae(0.18215), scheduler=golden.scheduler()).save_pretrained(
         str(folder / "dit"), safe_serialization=True)
+    golden.save_sd3(golden.sd3_pipeline(str(folder / "sd3")), str(folder / "sd3"))
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +94,11 @@ def scores(out_dir):
 def test_diffusion_settings_are_scored_alike_at_one_and_two_ranks(acsweep, world):
     job = world / "job.ini"
     plan = acsweep("run", job, "--dry-run").stdout
-    assert "scoring: 4 settings" in plan
+    assert "scoring: 5 settings" in plan
     acsweep("run", job, "--set", "job.output=one")
     acsweep("run", job, "--set", "job.output=two", ranks=2)
     names, a, c, correct = scores(world / "one")
-    assert names == ["sd", "dit@48", "clip+sd", "sd@48"]
+    assert names == ["sd", "dit@48", "clip+sd", "sd@48", "sd3@48"]
     assert np.all(np.isfinite(a)) and np.all(a < 0)
     assert np.all((c >= 0) & (c <= 100)) and correct.sum() > 0
     _, a2, c2, correct2 = scores(world / "two")

@@ -114,15 +114,7 @@ def paper_models(root):
     write("facebook/dinov2-large",
           transformers.Dinov2Config(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, patch_size=14),
           transformers.BitImageProcessor(size={"shortest_edge": 256}, crop_size=224, do_center_crop=True))
-    # SD3: a traced module with its sidecar (not here: no weights are read).
-    for folder in ("stabilityai/stable-diffusion-3-medium-diffusers-torchscript",):
-        path = root / "models" / folder
-        path.mkdir(parents=True, exist_ok=True)
-        (path / "acsweep_encoder.json").write_text(
-            json.dumps({"module": "features.pt", "output_layout": "BCHW", "channels": 1280}))
-        transformers.CLIPImageProcessor(size={"shortest_edge": 512}, crop_size=512).to_json_file(
-            path / "preprocessor_config.json")
-    # The Stable Diffusion and DiT pipelines, read natively: their released configs (weights not here).
+    # The Stable Diffusion, DiT and SD3 pipelines, read natively: their released configs (weights not here).
     for folder, pipeline in SD_PIPELINES.items():
         path = root / "models" / folder
         for part in ("unet", "transformer", "vae", "scheduler", "text_encoder", "tokenizer", "text_encoder_2",
@@ -132,9 +124,10 @@ def paper_models(root):
         for part in ("unet", "transformer"):
             if part in pipeline:
                 (path / part / "config.json").write_text(json.dumps(pipeline[part]))
-        (path / "vae" / "config.json").write_text(json.dumps(
+        (path / "vae" / "config.json").write_text(json.dumps(dict(
             {"_class_name": "AutoencoderKL", "block_out_channels": [128, 256, 512, 512], "latent_channels": 4,
-             "down_block_types": ["DownEncoderBlock2D"] * 4, "layers_per_block": 2, "norm_num_groups": 32}))
+             "down_block_types": ["DownEncoderBlock2D"] * 4, "layers_per_block": 2, "norm_num_groups": 32},
+            **pipeline.get("vae", {}))))
 
 
 SD15_UNET = {"_class_name": "UNet2DConditionModel", "sample_size": 64, "cross_attention_dim": 768,
@@ -159,6 +152,12 @@ SD_PIPELINES = {
         down_block_types=["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
         up_block_types=["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"], addition_embed_type="text_time",
         addition_time_embed_dim=256, projection_class_embeddings_input_dim=2816)},
+    "stabilityai/stable-diffusion-3-medium-diffusers": {"class": "StableDiffusion3Pipeline", "transformer": {
+        "_class_name": "SD3Transformer2DModel", "attention_head_dim": 64, "caption_projection_dim": 1536,
+        "in_channels": 16, "joint_attention_dim": 4096, "num_attention_heads": 24, "num_layers": 24, "out_channels": 16,
+        "patch_size": 2, "pooled_projection_dim": 2048, "pos_embed_max_size": 192, "sample_size": 128},
+        "vae": {"latent_channels": 16, "use_quant_conv": False, "use_post_quant_conv": False,
+                "shift_factor": 0.0609, "scaling_factor": 1.5305}},
 }
 
 

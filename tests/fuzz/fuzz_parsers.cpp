@@ -76,7 +76,8 @@ const std::map<std::string, Target>& targets() {
           // One config read as every part of a pipeline: a refusal of one kind stops none of the others.
           for (const auto& read : std::vector<std::function<void()>>{
                    [&] { models::read_unet_config(path); }, [&] { models::read_autoencoder_config(path); },
-                   [&] { models::read_dit_config(path); }, [&] { models::read_noise_schedule_config(path); },
+                   [&] { models::read_dit_config(path); }, [&] { models::read_sd3_config(path); },
+                   [&] { models::read_noise_schedule_config(path); },
                    [&] { models::read_clip_text_config(path); }}) {
             try {
               read();

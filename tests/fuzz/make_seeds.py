@@ -108,6 +108,13 @@ def main():
             ("dit.json", {"_class_name": "Transformer2DModel", "num_attention_heads": 16, "attention_head_dim": 72,
                           "num_layers": 28, "sample_size": 64, "patch_size": 2, "norm_type": "ada_norm_zero",
                           "num_embeds_ada_norm": 1000, "activation_fn": "gelu-approximate"}),
+            ("sd35.json", {"_class_name": "SD3Transformer2DModel", "attention_head_dim": 64,
+                           "caption_projection_dim": 1536, "in_channels": 16, "joint_attention_dim": 4096,
+                           "num_attention_heads": 24, "num_layers": 24, "patch_size": 2, "pooled_projection_dim": 2048,
+                           "pos_embed_max_size": 384, "sample_size": 128, "qk_norm": "rms_norm",
+                           "dual_attention_layers": [0, 1, 2]}),
+            ("flow.json", {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000,
+                           "shift": 3.0}),
             ("scheduler.json", {"_class_name": "DDIMScheduler", "beta_start": 0.00085, "beta_end": 0.012,
                                 "beta_schedule": "scaled_linear", "num_train_timesteps": 1000, "trained_betas": None}),
             ("text_encoder.json", json.loads(transformers.CLIPTextConfig().to_json_string()))):

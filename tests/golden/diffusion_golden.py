@@ -14,7 +14,10 @@ multiple of the U-Net's down-sampling, other_*), sdxl (linear projections, sever
 layers per block, two text encoders, text_time), image_variation (CLIP image embedding), dit (every
 transformer block's tokens, conditioned on the timestep alone and stacked 2 x 2 by the paper's own
 unfold steps; up_<k> is block k there; a second, non-square size whose grid differs from the trained
-one, other_*)."""
+one, other_*); sd3 and sd35 (SD3's MMDiT with CLIP-L and CLIP-G and no T5, flow-matching noise at the
+first training timestep, every block's image tokens stacked 2 x 2 as for DiT; a second, non-square size
+cropping other learned positions, other_*; sd35 adds SD3.5's query-key RMS norms and image-only
+attention in two blocks)."""
 
 import json
 import os
@@ -70,11 +73,13 @@ def text_encoder(hidden, projection=None, eos=2):
     return perturb(model)
 
 
-def vae(scaling):
+def vae(scaling, shift=None):
+    """SD3's VAE (a shift, no quant_conv) when `shift` is given."""
     return perturb(df.AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
                                     up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(8, 16),
                                     layers_per_block=1, latent_channels=4, norm_num_groups=4, sample_size=32,
-                                    scaling_factor=scaling))
+                                    scaling_factor=scaling, shift_factor=shift, use_quant_conv=shift is None,
+                                    use_post_quant_conv=shift is None))
 
 
 def sd_unet(cross_attention_dim):
@@ -251,11 +256,7 @@ def dit(root):
             out.update({prefix + "pixels": px, prefix + "latents": latents, prefix + "noise": noise,
                         prefix + "noised": noised})
             for k, tokens in caught.items():
-                grid = tokens.transpose(2, 1).reshape(px.shape[0], -1, px.shape[2] // 4, px.shape[3] // 4)
-                ft = grid.unfold(3, 2, 2).unfold(2, 2, 2)  # the paper's steps from here on
-                b, c, h, w = grid.shape
-                out[f"{prefix}up_{k}"] = ft.reshape(b, -1, h // 2, w // 2, 4).permute(0, 4, 1, 2, 3).reshape(
-                    b, -1, h // 2, w // 2)
+                out[f"{prefix}up_{k}"] = stacked(tokens, px.shape[2] // 4, px.shape[3] // 4)
     out["t"] = torch.tensor([1.0])
     # What block 1's feature map loads: the VAE's encoder half and the transformer up to block 1,
     # without the output head and the class embedding the paper's featurizer leaves out.
@@ -270,8 +271,90 @@ def dit(root):
     print("wrote", folder)
 
 
+def stacked(tokens, gh, gw):
+    """The paper's DiT and SD3 featurizers' steps: tokens to a grid, each 2 x 2 cells stacked."""
+    grid = tokens.transpose(2, 1).reshape(tokens.shape[0], -1, gh, gw)
+    ft = grid.unfold(3, 2, 2).unfold(2, 2, 2)
+    b, c, h, w = grid.shape
+    return ft.reshape(b, -1, h // 2, w // 2, 4).permute(0, 4, 1, 2, 3).reshape(b, -1, h // 2, w // 2)
+
+
+def sd3_pipeline(folder, **variant):
+    """A tiny SD3-like pipeline without T5 (as the paper's featurizer loads it), its tokenizers
+    written under FOLDER."""
+    transformer = perturb(df.SD3Transformer2DModel(
+        sample_size=8, patch_size=2, in_channels=4, num_layers=3, attention_head_dim=8, num_attention_heads=2,
+        joint_attention_dim=48, caption_projection_dim=16, pooled_projection_dim=24, out_channels=4,
+        pos_embed_max_size=12, **variant))
+    with torch.no_grad():  # the learned positions are read from the file, not recomputed
+        transformer.pos_embed.pos_embed.add_(0.1 * torch.randn_like(transformer.pos_embed.pos_embed))
+    tok1 = write_tokenizer(os.path.join(folder, "tokenizer"), "<|endoftext|>", 16)
+    tok2 = write_tokenizer(os.path.join(folder, "tokenizer_2"), "!", 16)
+    return df.StableDiffusion3Pipeline(
+        transformer=transformer, scheduler=df.FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=3.0),
+        vae=vae(1.5305, shift=0.0609), text_encoder=text_encoder(16, projection=12), tokenizer=tok1,
+        text_encoder_2=text_encoder(24, projection=12, eos=len(VOCAB) - 1), tokenizer_2=tok2,
+        text_encoder_3=None, tokenizer_3=None)
+
+
+def save_sd3(pipe, folder):
+    pipe.save_pretrained(folder, safe_serialization=True)
+    write_tokenizer(os.path.join(folder, "tokenizer"), "<|endoftext|>", 16)
+    write_tokenizer(os.path.join(folder, "tokenizer_2"), "!", 16)
+
+
+def sd3_case(root, name, **variant):
+    folder = os.path.join(root, name)
+    pipe = sd3_pipeline(folder, **variant)
+    transformer = pipe.transformer
+    with torch.no_grad():
+        prompt, _, pooled, _ = pipe.encode_prompt(prompt="", prompt_2=None, prompt_3=None, device="cpu",
+                                                  num_images_per_prompt=1, do_classifier_free_guidance=False)
+    # t = 1 of the training grid 1..1000 is the scheduler's last (smallest, shifted) timestep.
+    t_model = pipe.scheduler.timesteps[-1]
+    out = {"pooled": pooled, "t": torch.tensor([1.0]), "model_timestep": t_model.reshape(1)}
+    with torch.no_grad():
+        for prefix, px in (("", torch.rand(2, 3, 32, 32) * 2 - 1), ("other_", torch.rand(1, 3, 48, 40) * 2 - 1)):
+            config = pipe.vae.config
+            latents = (pipe.vae.encode(px).latent_dist.mean - config.shift_factor) * config.scaling_factor
+            noise = torch.randn_like(latents)
+            timesteps = t_model.repeat(px.shape[0])
+            noised = pipe.scheduler.scale_noise(latents, timesteps, noise)
+            caught = {}
+            hooks = [transformer.transformer_blocks[k].register_forward_hook(
+                lambda m, i, o, k=k: caught.__setitem__(k, o[1])) for k in range(3)]
+            transformer(noised, encoder_hidden_states=prompt.repeat(px.shape[0], 1, 1),
+                        pooled_projections=pooled.repeat(px.shape[0], 1), timestep=timesteps)
+            for h in hooks:
+                h.remove()
+            out.update({prefix + "pixels": px, prefix + "latents": latents, prefix + "noise": noise,
+                        prefix + "noised": noised, prefix + "context": prompt.repeat(px.shape[0], 1, 1)})
+            for k, tokens in caught.items():
+                out[f"{prefix}up_{k}"] = stacked(tokens, px.shape[2] // 4, px.shape[3] // 4)
+    # What block 1's feature map loads: the VAE's encoder half, the transformer up to block 1 with its
+    # stored positions and without the output head, and both CLIP encoders (no T5).
+    out["parameters_up_1"] = torch.tensor([float(
+        sum(p.numel() for k, p in pipe.vae.named_parameters() if k.startswith("encoder."))
+        + sum(p.numel() for k, p in transformer.state_dict().items()
+              if not k.startswith(("proj_out", "norm_out"))
+              and not (k.startswith("transformer_blocks.") and int(k.split(".")[1]) > 1))
+        + sum(p.numel() for p in pipe.text_encoder.parameters())
+        + sum(p.numel() for p in pipe.text_encoder_2.parameters()))])
+    save_sd3(pipe, folder)
+    save_file({k: v.float().contiguous() for k, v in out.items()}, os.path.join(folder, "golden.safetensors"))
+    print("wrote", folder)
+
+
+def sd3(root):
+    sd3_case(root, "sd3")
+
+
+def sd35(root):
+    sd3_case(root, "sd35", qk_norm="rms_norm", dual_attention_layers=(0, 1))
+
+
 def diffusion(root):
     print("diffusers", df.__version__)
     torch.manual_seed(1)
-    for case in (sd15, sdxl, image_variation, dit):
+    for case in (sd15, sdxl, image_variation, dit, sd3, sd35):
         case(root)

@@ -79,9 +79,16 @@ TEST_F(DiffusionConfigTest, EmptyPromptIsBeginEndAndPaddingToTheModelLength) {
 }
 
 TEST_F(DiffusionConfigTest, PipelinesWithoutNativeFeaturesAndMissingPartsAreRefused) {
+  write("flux/model_index.json", R"({"_class_name": "FluxPipeline"})");
+  expect_refused([&] { read_diffusion_folder(path("flux")); },
+                 {"model_index.json", "FluxPipeline", "TorchScript"});
+  // SD3 needs both CLIP encoders; the T5 encoder is not read (its part of the prompt is zeros).
   write("sd3/model_index.json", R"({"_class_name": "StableDiffusion3Pipeline"})");
-  expect_refused([&] { read_diffusion_folder(path("sd3")); },
-                 {"model_index.json", "StableDiffusion3Pipeline", "TorchScript"});
+  for (const char* part : {"transformer", "vae", "scheduler", "text_encoder", "tokenizer", "tokenizer_2"})
+    std::filesystem::create_directories(dir_ / "sd3" / part);
+  expect_refused([&] { read_diffusion_folder(path("sd3")); }, {"no text_encoder_2/"});
+  std::filesystem::create_directories(dir_ / "sd3" / "text_encoder_2");
+  EXPECT_EQ(read_diffusion_folder(path("sd3")).pipeline, DiffusionPipeline::sd3);
   write("dit/model_index.json", R"({"_class_name": "DiTPipeline"})");
   expect_refused([&] { read_diffusion_folder(path("dit")); }, {"no transformer/"});
   write("sd/model_index.json", R"({"_class_name": "StableDiffusionPipeline"})");
@@ -104,6 +111,41 @@ TEST_F(DiffusionConfigTest, DiTConfigUnderBothClassNames) {
                  {"norm_type"});
   expect_refused([&] { read_dit_config(write("t.json", dit + R"(, "cross_attention_dim": 1152})")); },
                  {"cross_attention_dim"});
+}
+
+// SD3 medium's released config, and SD3.5's additions.
+TEST_F(DiffusionConfigTest, SD3ConfigAndWhatIsRefused) {
+  const std::string sd3 =
+      R"({"_class_name": "SD3Transformer2DModel", "attention_head_dim": 64, "caption_projection_dim": 1536,
+    "in_channels": 16, "joint_attention_dim": 4096, "num_attention_heads": 24, "num_layers": 24, "out_channels": 16,
+    "patch_size": 2, "pooled_projection_dim": 2048, "pos_embed_max_size": 192, "sample_size": 128)";
+  const auto c = read_sd3_config(write("t.json", sd3 + "}"));
+  EXPECT_EQ(c.width(), 1536);
+  EXPECT_EQ(c.layers, 24);
+  EXPECT_EQ(c.pos_embed_max_size, 192);
+  EXPECT_FALSE(c.qk_rms_norm);
+  EXPECT_EQ(c.dual_attention, std::vector<bool>(24, false));
+  const auto sd35 =
+      read_sd3_config(write("t.json", sd3 + R"(, "qk_norm": "rms_norm", "dual_attention_layers": [0, 2]})"));
+  EXPECT_TRUE(sd35.qk_rms_norm);
+  EXPECT_TRUE(sd35.dual_attention[0] && !sd35.dual_attention[1] && sd35.dual_attention[2]);
+  expect_refused([&] { read_sd3_config(write("t.json", sd3 + R"(, "qk_norm": "layer_norm"})")); },
+                 {"t.json", "qk_norm", "layer_norm"});
+  expect_refused([&] { read_sd3_config(write("t.json", sd3 + R"(, "dual_attention_layers": [24]})")); },
+                 {"dual_attention_layers", "24"});
+  expect_refused([&] { read_sd3_config(write("t.json", sd3 + R"(, "caption_projection_dim": 1152})")); },
+                 {"caption_projection_dim", "1536"});
+  const auto flow = read_noise_schedule_config(
+      write("s.json", R"({"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000,
+      "shift": 3.0})"));
+  EXPECT_TRUE(flow.flow_matching);
+  EXPECT_DOUBLE_EQ(flow.shift, 3.0);
+  expect_refused(
+      [&] {
+        read_noise_schedule_config(write(
+            "s.json", R"({"_class_name": "FlowMatchEulerDiscreteScheduler", "use_dynamic_shifting": true})"));
+      },
+      {"s.json", "use_dynamic_shifting"});
 }
 
 TEST_F(DiffusionConfigTest, ScheduleAndAutoencoderSettings) {

@@ -73,14 +73,14 @@ class SpatialSelfAttentionImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SpatialSelfAttention);
 
-// diffusers' FeedForward under `parent` as ff.net.0.proj (the input projection to `projected`
-// features: GELU's, or GEGLU's two halves), ff.net.1 (dropout) and ff.net.2 (back to `dim` from
+// diffusers' FeedForward under `parent` as ff.net.0.proj (or another name's) (the input projection to
+// `projected` features: GELU's, or GEGLU's two halves), ff.net.1 (dropout) and ff.net.2 (back to `dim` from
 // `inner`); the two linear layers, for the caller's forward.
 struct FeedForwardLayers {
   torch::nn::Linear in{nullptr}, out{nullptr};
 };
 FeedForwardLayers register_feed_forward(torch::nn::Module& parent, std::int64_t dim, std::int64_t projected,
-                                        std::int64_t inner);
+                                        std::int64_t inner, const std::string& name = "ff");
 
 class BasicTransformerBlockImpl : public torch::nn::Module {
  public:

@@ -10,8 +10,8 @@
 namespace acsweep::models {
 
 // The pipelines whose features are computed natively (the paper's SD1.5, SD2.1, SDXL base and SD
-// image variations: a U-Net; DiT: a transformer).
-enum class DiffusionPipeline { stable_diffusion, stable_diffusion_xl, image_variation, dit };
+// image variations: a U-Net; DiT: a transformer; SD3: an MMDiT transformer).
+enum class DiffusionPipeline { stable_diffusion, stable_diffusion_xl, image_variation, dit, sd3 };
 
 struct DiffusionFolder {
   std::string folder;
@@ -20,7 +20,8 @@ struct DiffusionFolder {
 };
 
 // model_index.json: which pipeline, and that the parts it needs are there. InputError naming the
-// file for a pipeline that is not supported (DiT and SD3 are not native yet).
+// file for a pipeline that is not supported. SD3's T5 encoder (text_encoder_3/) is not needed: its
+// part of the empty prompt's embedding is zeros, as diffusers gives it when the T5 encoder is left out.
 DiffusionFolder read_diffusion_folder(const std::string& folder);
 bool is_diffusion_folder(const std::string& folder);  // holds a model_index.json
 
@@ -52,15 +53,32 @@ struct UNetConfig {
 };
 UNetConfig read_unet_config(const std::string& path);
 
-// DiTTransformer2DModel's config.json (class-conditional, adaptive layer norm "zero").
-struct DiTConfig {
-  std::int64_t heads = 16, head_dim = 72, in_channels = 4, layers = 28, sample_size = 32, patch_size = 2;
-  std::int64_t num_classes = 1000;
-  double norm_eps = 1e-5;
+// What DiT's and SD3's transformers share: the latent cut into patch_size patches, `layers` blocks
+// of `heads` x `head_dim` channels.
+struct PatchTransformerConfig {
+  std::int64_t heads = 0, head_dim = 0, in_channels = 0, layers = 0, sample_size = 0, patch_size = 2;
 
   std::int64_t width() const { return heads * head_dim; }
 };
+
+// DiTTransformer2DModel's config.json (class-conditional, adaptive layer norm "zero").
+struct DiTConfig : PatchTransformerConfig {
+  DiTConfig() : PatchTransformerConfig{16, 72, 4, 28, 32, 2} {}
+  std::int64_t num_classes = 1000;
+  double norm_eps = 1e-5;
+};
 DiTConfig read_dit_config(const std::string& path);
+
+// SD3Transformer2DModel's config.json (MMDiT: image and text tokens in one joint attention per block,
+// each stream with its own adaptive-layer-norm-zero modulation by the timestep and pooled text).
+struct SD3Config : PatchTransformerConfig {
+  SD3Config() : PatchTransformerConfig{18, 64, 16, 18, 128, 2} {}
+  std::int64_t joint_attention_dim = 4096, pooled_projection_dim = 2048;
+  std::int64_t pos_embed_max_size = 192;  // the learned positions form a grid this wide, cropped to the input
+  bool qk_rms_norm = false;               // qk_norm "rms_norm" (SD3.5)
+  std::vector<bool> dual_attention;       // per layer: a second, image-only attention (SD3.5 medium)
+};
+SD3Config read_sd3_config(const std::string& path);
 
 // AutoencoderKL's config.json (the encoder half).
 struct AutoencoderConfig {
@@ -78,11 +96,14 @@ struct AutoencoderConfig {
 AutoencoderConfig read_autoencoder_config(const std::string& path);
 
 // The training noise schedule (scheduler_config.json), from which the noise level at a timestep
-// follows.
+// follows: betas (DDPM, DDIM, PNDM, Euler ... schedulers), or flow matching
+// (FlowMatchEulerDiscreteScheduler, SD3: timesteps 1..N, sigma = t / N shifted by `shift`).
 struct NoiseScheduleConfig {
   std::int64_t num_train_timesteps = 1000;
   double beta_start = 0.0001, beta_end = 0.02;
   std::string beta_schedule = "linear";  // linear, scaled_linear, squaredcos_cap_v2
+  bool flow_matching = false;
+  double shift = 1;  // flow matching only
 };
 NoiseScheduleConfig read_noise_schedule_config(const std::string& path);
 

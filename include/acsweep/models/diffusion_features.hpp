@@ -4,7 +4,9 @@
 // conditioned on the empty prompt (SD1.5, SD2.1, SDXL with its pooled text and size ids) or on the
 // image's own CLIP embedding (SD image variations), and the output of one up-sampling block taken as
 // the feature map; for DiT, one transformer pass conditioned on the timestep alone, a block's tokens
-// as a grid, each 2 x 2 cells stacked into one (the paper's 4 x 1152 channels at half the side).
+// as a grid, each 2 x 2 cells stacked into one (the paper's 4 x 1152 channels at half the side); for
+// SD3, the same from its MMDiT, the latent noised by flow matching at the first training timestep and
+// the empty prompt from CLIP-L and CLIP-G, with zeros for the T5 part (as diffusers without T5).
 // Loads a diffusers pipeline folder as downloaded; the text conditioning is computed once at load.
 #include <torch/torch.h>
 
@@ -19,7 +21,9 @@ struct DiffusionOptions {
   // The feature map: this U-Net up block's output, or this DiT block's; -1: the paper's (the first
   // up block; DiT's last block).
   std::int64_t block = -1;
-  std::int64_t timestep = 1;  // the paper's t
+  // The paper's t: alphas_cumprod[t] of a beta schedule (0..N-1); on a flow-matching schedule
+  // (1..N), sigma = t / N shifted as the scheduler shifts it, and the transformer is given sigma * N.
+  std::int64_t timestep = 1;
 };
 
 // What a pipeline folder gives, from its configs alone (no weights read): InputError naming the
@@ -31,6 +35,7 @@ struct DiffusionGeometry {
   std::int64_t channels = 0;        // of the feature map
   std::int64_t feature_factor = 0;  // pixels per feature-map cell along a side
   std::int64_t latent_factor = 0;   // pixels per latent cell (the VAE's down-sampling)
+  std::int64_t max_side = 0;        // the widest input side the model has positions for; 0: any
 };
 DiffusionGeometry diffusion_geometry(const std::string& folder, std::int64_t block);
 
@@ -47,8 +52,8 @@ class DiffusionFeatures {
   // The pieces, for the golden tests.
   torch::Tensor latents(const torch::Tensor& pixels);
   torch::Tensor noised(const torch::Tensor& latents, const torch::Tensor& noise) const;
-  torch::Tensor context(const torch::Tensor& pixels);  // [B, T, D]: what the U-Net attends to
-  torch::Tensor pooled_text() const;                   // SDXL: [1, projection_dim]
+  torch::Tensor context(const torch::Tensor& pixels);  // [B, T, D]: what the denoiser attends to
+  torch::Tensor pooled_text() const;                   // SDXL, SD3: [1, pooled width]
 
   std::int64_t channels() const;
   std::int64_t latent_channels() const;
