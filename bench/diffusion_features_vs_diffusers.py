@@ -6,10 +6,12 @@ nothing downloaded), saves it as a diffusers folder, runs build/bench/bench_diff
 same computation in diffusers: the VAE's latent mean, the noise at t = 1 (add_noise; SD3:
 scale_noise at the scheduler's last training timestep), and the denoiser's forward stopped after the
 chosen block (as the paper's featurizer stops). Prints images/s for both and the ratio acsweep /
-diffusers (above 1: acsweep is faster).
+diffusers (above 1: acsweep is faster); and acsweep's first pass's growth of the resident set beside
+what its memory plan counts for the batch (--vae-width 128: the released VAEs' full-resolution width,
+which decides that peak).
 
     .venv/bin/python bench/diffusion_features_vs_diffusers.py [--model sd|sd3] [--threads 2] [--batch 4]
-        [--side 256] [--block 0]"""
+        [--side 256] [--block 0] [--vae-width 32]"""
 
 import argparse
 import json
@@ -30,12 +32,16 @@ class Stop(Exception):
     pass
 
 
-def sd_pipeline(folder, side):
+def vae_model(width, latent_channels, **sd3):
+    return df.AutoencoderKL(down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                            block_out_channels=(width, 2 * width, 4 * width, 4 * width), layers_per_block=2,
+                            latent_channels=latent_channels, norm_num_groups=32, **sd3).eval()
+
+
+def sd_pipeline(folder, side, vae_width):
     unet = df.UNet2DConditionModel(sample_size=side // 8, block_out_channels=(64, 128, 256, 256),
                                    cross_attention_dim=128, attention_head_dim=4, norm_num_groups=32).eval()
-    vae = df.AutoencoderKL(down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                           block_out_channels=(32, 64, 128, 128), layers_per_block=2, latent_channels=4,
-                           norm_num_groups=32).eval()
+    vae = vae_model(vae_width, 4)
     tokenizer = golden.write_tokenizer(os.path.join(folder, "tokenizer"), "<|endoftext|>", 16)
     pipe = df.StableDiffusionPipeline(vae=vae, text_encoder=golden.text_encoder(128), tokenizer=tokenizer,
                                       unet=unet, scheduler=golden.scheduler(), safety_checker=None,
@@ -45,16 +51,14 @@ def sd_pipeline(folder, side):
     return pipe
 
 
-def sd3_pipeline(folder, side):
+def sd3_pipeline(folder, side, vae_width):
     """SD3 medium's layout at a reduced width: 6 blocks of 6 heads x 64, a 16-channel VAE latent."""
     transformer = df.SD3Transformer2DModel(
         sample_size=side // 8, patch_size=2, in_channels=16, num_layers=6, attention_head_dim=64, num_attention_heads=6,
         joint_attention_dim=512, caption_projection_dim=384, pooled_projection_dim=128, out_channels=16,
         pos_embed_max_size=side // 16).eval()
-    vae = df.AutoencoderKL(down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                           block_out_channels=(32, 64, 128, 128), layers_per_block=2, latent_channels=16,
-                           norm_num_groups=32, shift_factor=0.0609, scaling_factor=1.5305, use_quant_conv=False,
-                           use_post_quant_conv=False).eval()
+    vae = vae_model(vae_width, 16, shift_factor=0.0609, scaling_factor=1.5305, use_quant_conv=False,
+                    use_post_quant_conv=False)
     tok1 = golden.write_tokenizer(os.path.join(folder, "tokenizer"), "<|endoftext|>", 16)
     tok2 = golden.write_tokenizer(os.path.join(folder, "tokenizer_2"), "!", 16)
     pipe = df.StableDiffusion3Pipeline(
@@ -113,17 +117,19 @@ def main():
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--side", type=int, default=256)
     ap.add_argument("--block", type=int, default=0)
+    ap.add_argument("--vae-width", type=int, default=32)
     ap.add_argument("--bench", default="build/bench/bench_diffusion")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as root:
         folder = os.path.join(root, args.model)
-        pipe = (sd3_pipeline if args.model == "sd3" else sd_pipeline)(folder, args.side)
+        pipe = (sd3_pipeline if args.model == "sd3" else sd_pipeline)(folder, args.side, args.vae_width)
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
         out = subprocess.run([args.bench, folder, str(args.threads), str(args.batch), str(args.side), str(args.block)],
                              check=True, capture_output=True, text=True, env=env).stdout
-        ours = json.loads(out.strip().splitlines()[-1])["images_per_s"]
+        result = json.loads(out.strip().splitlines()[-1])
+        ours = result["images_per_s"]
 
         once = diffusers_pass(pipe, args.model, args.batch, args.side, args.block)
         once()
@@ -140,6 +146,9 @@ def main():
     print(f"  acsweep   {ours:8.3f} images/s")
     print(f"  diffusers {theirs:8.3f} images/s")
     print(f"  ratio acsweep / diffusers: {ours / theirs:.2f}")
+    grew, planned = result["first_pass_rss_growth_bytes"], result["planned_activation_bytes"]
+    print(f"  acsweep's first pass (VAE width {args.vae_width}): resident set grew {grew / 2**20:.0f} MiB, "
+          f"the memory plan counts {planned / 2**20:.0f} MiB (planned / measured {planned / max(grew, 1):.2f})")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ const char* when_text(train::When when) {
   switch (when) {
     case train::When::step:
       return "held";
+    case train::When::encode:
+      return "before the pass, encoding";
     case train::When::pass:
       return "pass";
     case train::When::loss:
@@ -182,7 +184,8 @@ void print_memory_plan(const sweep::JobMemory& memory) {
   std::printf("memory per rank (planned from config.json and preprocessor_config.json; device: %s):\n",
               device);
   std::printf(
-      "  (the peak: what is held, plus the pass with the larger of its two moments, or the larger "
+      "  (the peak: what is held, plus the encoders' forward, the pass with the larger of its two moments, "
+      "or the larger "
       "moment after the pass)\n");
   for (const auto& p : memory.phases) {
     std::printf("  %-8s %-6s %7.2f GiB  (largest setting %s, shard %s, %s weights%s)\n", p.phase.c_str(),

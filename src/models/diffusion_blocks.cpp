@@ -17,6 +17,12 @@ torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t kernel, s
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding));
 }
 
+// silu of a tensor the caller made and holds nowhere else: in place where no graph is recorded (the
+// features are computed without gradients), so that it costs no second tensor of its size.
+torch::Tensor silu_of_temporary(torch::Tensor t) {
+  return torch::GradMode::is_enabled() ? torch::silu(t) : torch::silu_(t);
+}
+
 // A module list whose entry 0 is `layer` (diffusers' to_out.0, ff.net.0): the names stay its own.
 template <typename Layer>
 Layer first_of_list(torch::nn::Module& parent, const std::string& name, Layer layer) {
@@ -39,14 +45,20 @@ ResnetBlock2DImpl::ResnetBlock2DImpl(std::int64_t in, std::int64_t out, std::int
   if (in != out) conv_shortcut_ = register_module("conv_shortcut", conv(in, out, 1));
 }
 
+// Each temporary is released as soon as the next one is made: at a VAE's full resolution (the
+// largest tensors of a diffusion feature pass) the block holds its input and at most two tensors of
+// its size at a time, not five (diffusion_activation_bytes counts this).
 torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& x, const torch::Tensor& temb) {
-  auto h = conv1_(torch::silu(norm1_(x)));
+  auto h = conv1_(silu_of_temporary(norm1_(x)));
   if (time_emb_proj_ && temb.defined())
     h = h + linear(time_emb_proj_, torch::silu(temb)).unsqueeze(-1).unsqueeze(-1);
-  h = conv2_(torch::silu(norm2_(h)));
+  auto normed = silu_of_temporary(norm2_(h));
+  h.reset();
+  h = conv2_(normed);
+  normed.reset();
   const auto shortcut = conv_shortcut_ ? conv_shortcut_(x) : x;
-  auto out = shortcut + h;
-  return output_scale_factor_ == 1 ? out : out / output_scale_factor_;
+  h = torch::GradMode::is_enabled() ? shortcut + h : h.add_(shortcut);
+  return output_scale_factor_ == 1 ? h : h / output_scale_factor_;
 }
 
 Downsample2DImpl::Downsample2DImpl(std::int64_t channels, std::int64_t padding) : padding_(padding) {

@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <vector>
@@ -96,6 +97,41 @@ DiffusionGeometry diffusion_geometry(const std::string& folder, std::int64_t blo
     throw InputError(folder + ": diffusion_block " + std::to_string(g.block) +
                      " is not one of its blocks 0.." + std::to_string(blocks - 1));
   return g;
+}
+
+std::int64_t diffusion_activation_bytes(const std::string& folder, std::int64_t block, std::int64_t side) {
+  const auto g = diffusion_geometry(folder, block);
+  const auto pipeline = read_diffusion_folder(folder);
+  const auto vae = read_autoencoder_config(part(part(folder, "vae"), "config.json"));
+  const std::int64_t vae_floats = 6 * vae.block_out_channels.front() * side * side;
+  const auto latent = side / g.latent_factor;
+  std::int64_t denoiser_floats = 0;
+  const auto transformer_floats = [&](const PatchTransformerConfig& t, std::int64_t text_tokens) {
+    // The block's input, its norm and modulation, and the feed-forward's 4x hidden before and after GELU.
+    const auto tokens = (latent / t.patch_size) * (latent / t.patch_size) + text_tokens;
+    return 12 * t.width() * tokens;
+  };
+  if (pipeline.pipeline == DiffusionPipeline::sd3) {
+    const auto clip = read_clip_text_config(part(part(folder, "text_encoder"), "config.json"));
+    denoiser_floats = transformer_floats(read_sd3_config(part(part(folder, "transformer"), "config.json")),
+                                         clip.max_position_embeddings + kSd3T5Tokens);
+  } else if (pipeline.pipeline == DiffusionPipeline::dit) {
+    denoiser_floats =
+        transformer_floats(read_dit_config(part(part(folder, "transformer"), "config.json")), 0);
+  } else {
+    const auto unet = read_unet_config(part(part(folder, "unet"), "config.json"));
+    const auto levels = unet.block_out_channels.size();
+    std::int64_t skips = unet.block_out_channels.front() * latent * latent, widest = 0;  // conv_in's
+    for (std::size_t i = 0; i < levels; ++i) {
+      const auto cells = (latent >> i) * (latent >> i), channels = unet.block_out_channels[i];
+      skips += (unet.layers_per_block[i] + (i + 1 < levels ? 1 : 0)) * channels * cells;
+      // GEGLU's 8x projection, its gated half and their product; a resnet's five tensors.
+      const bool attention = unet.down_blocks[i] == UNetBlock::cross_attention;
+      widest = std::max(widest, (attention ? 18 : 5) * channels * cells);
+    }
+    denoiser_floats = skips + widest;
+  }
+  return 4 * std::max(vae_floats, denoiser_floats);
 }
 
 torch::Tensor alphas_cumprod(const NoiseScheduleConfig& s) {

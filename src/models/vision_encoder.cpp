@@ -179,11 +179,16 @@ class DiffusionEncoder : public VisionEncoder {
   }
   torch::Tensor features(const torch::Tensor& pixels) override {
     const auto f = model_.latent_factor();
-    std::vector<torch::Tensor> noise;
-    for (std::int64_t b = 0; b < pixels.size(0); ++b)
-      noise.push_back(
-          image_noise(pixels[b], seed_, model_.latent_channels(), pixels.size(2) / f, pixels.size(3) / f));
-    return model_.features(pixels, torch::stack(noise).to(pixels.device()));
+    std::vector<torch::Tensor> parts;
+    for (std::int64_t begin = 0; begin < pixels.size(0); begin += kDiffusionImagesPerPass) {
+      const auto images = pixels.slice(0, begin, std::min(pixels.size(0), begin + kDiffusionImagesPerPass));
+      std::vector<torch::Tensor> noise;
+      for (std::int64_t b = 0; b < images.size(0); ++b)
+        noise.push_back(
+            image_noise(images[b], seed_, model_.latent_channels(), images.size(2) / f, images.size(3) / f));
+      parts.push_back(model_.features(images, torch::stack(noise).to(images.device())));
+    }
+    return parts.size() == 1 ? parts.front() : torch::cat(parts);
   }
   std::int64_t channels() const override { return model_.channels(); }
   void to(torch::Device device) override { model_.to(device); }
@@ -257,11 +262,14 @@ EncoderShape encoder_shape(const std::string& folder, const EncoderOptions& opti
     shape.grid_width = shape.grid_height =
         diffusion_preprocessor(folder, g, options).resize_width / g.feature_factor;
     shape.weight_bytes = diffusion_weight_bytes(folder, g.block);
+    shape.activation_bytes =
+        diffusion_activation_bytes(folder, g.block, diffusion_preprocessor(folder, g, options).resize_width);
+    shape.images_per_pass = kDiffusionImagesPerPass;
     return shape;
   }
   auto preprocessor =
       data::read_preprocessor_config((fs::path(folder) / "preprocessor_config.json").string());
-  std::int64_t patch = 0;
+  std::int64_t patch = 0, per_token = 0, prefix_tokens = 0;
   if (fs::exists(fs::path(folder) / sidecar_name)) {
     const auto sidecar = read_sidecar(folder);
     shape.channels = sidecar.channels;
@@ -280,6 +288,10 @@ EncoderShape encoder_shape(const std::string& folder, const EncoderOptions& opti
         4 * (h * h + h) + 2 * h * c.intermediate_size + c.intermediate_size + h + 4 * h;
     shape.weight_bytes =
         4 * (3 * c.patch_size * c.patch_size * h + h + positions * h + c.num_hidden_layers * layer);
+    // A layer's peak per token: the residual stream, its norm, q, k, v and the attention's output,
+    // then the MLP's hidden layer before and after its activation.
+    per_token = 4 * (6 * h + 2 * c.intermediate_size);
+    prefix_tokens = 1 + c.num_register_tokens;
   }
   if (options.resolution > 0)
     set_resolution(preprocessor, options.resolution, std::max<std::int64_t>(patch, 1), folder);
@@ -288,6 +300,7 @@ EncoderShape encoder_shape(const std::string& folder, const EncoderOptions& opti
       const auto [w, h] = preprocessor.input_size();
       shape.grid_width = w / patch;
       shape.grid_height = h / patch;
+      shape.activation_bytes = per_token * (shape.grid_width * shape.grid_height + prefix_tokens);
     } catch (const std::logic_error&) {
       // the grid depends on each image (no center crop): left unknown
     }

@@ -27,7 +27,20 @@ struct Knobs {
 
 struct Representation {
   std::int64_t channels = 0, visual_tokens = 0, encoder_bytes = 0;
+  std::vector<models::EncoderShape> members;
 };
+
+// The encoders' forward on `images` at its peak: the members run one after another, so the largest
+// one's pass (on as many images as it takes at once) beside the grids made before it.
+std::int64_t encoder_pass_bytes(const Representation& r, std::int64_t images) {
+  std::int64_t largest = 0, grids = 0;
+  for (const auto& m : r.members) {
+    const auto at_once = m.images_per_pass > 0 ? std::min(images, m.images_per_pass) : images;
+    largest = std::max(largest, at_once * m.activation_bytes);
+    grids += images * 4 * m.channels * m.grid_width * m.grid_height;
+  }
+  return largest + grids;
+}
 
 Representation representation_of(const runtime::SettingSpec& setting, const runtime::SearchSection& search) {
   Representation r;
@@ -42,6 +55,7 @@ Representation representation_of(const runtime::SettingSpec& setting, const runt
     const auto shape = models::encoder_shape(folder, options);
     r.channels += shape.channels;
     r.encoder_bytes += shape.weight_bytes;
+    r.members.push_back(shape);
     known = known && shape.grid_width > 0;
     grid = std::max(grid, shape.grid_width * shape.grid_height);  // members meet at the finest grid
   }
@@ -66,6 +80,7 @@ train::MemoryPlan plan_setting(const models::LlamaConfig& llm, const Representat
   shape.vision_channels = r.channels;
   shape.visual_tokens = r.visual_tokens;
   shape.encoder_bytes = r.encoder_bytes;
+  shape.encoder_pass_bytes = encoder_pass_bytes(r, k.micro_batch);
   shape.train_llm = stage2;
   shape.bf16 = bf16 || (stage2 && k.bf16_weights);  // bf16 weights compute under autocast
   shape.activation_checkpointing = k.activation_checkpointing;

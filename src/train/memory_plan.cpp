@@ -33,6 +33,8 @@ const char* when_name(When when) {
   switch (when) {
     case When::step:
       return "step";
+    case When::encode:
+      return "encode";
     case When::pass:
       return "pass";
     case When::loss:
@@ -55,8 +57,9 @@ std::int64_t MemoryPlan::held(When when) const {
 }
 
 std::int64_t MemoryPlan::total() const {
-  return held(When::step) + std::max({held(When::pass) + std::max(held(When::loss), held(When::backward)),
-                                      held(When::reduction), held(When::update)});
+  return held(When::step) +
+         std::max({held(When::encode), held(When::pass) + std::max(held(When::loss), held(When::backward)),
+                   held(When::reduction), held(When::update)});
 }
 
 std::int64_t llama_layer_parameters(const models::LlamaConfig& c) {
@@ -119,6 +122,7 @@ MemoryPlan plan_training(const models::LlamaConfig& llm, const TrainingShape& s,
     add("master", 4 * shard, When::step);
   }
   add("encoders", s.encoder_bytes, When::step);
+  add("encoder pass", s.encoder_pass_bytes, When::encode);
   // Autocast caches the bf16 copy of every float32 weight that trains for the whole forward pass
   // (at `parameters` it caches none: only the running layer's casts live); frozen weights' copies
   // are kept by autograd for the backward, except under activation checkpointing, where only the

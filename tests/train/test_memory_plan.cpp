@@ -75,6 +75,21 @@ TEST(MemoryPlan, ThePeakIsTheStatePlusWhatIsAliveTogether) {
   EXPECT_EQ(plan.total(), 100 + 50 + 9 + 2);  // the pass with its larger moment
   plan.parts.push_back({"more adamw", 30, When::update});
   EXPECT_EQ(plan.total(), 100 + 40 + 30);  // AdamW's step, after the pass, is larger now
+  plan.parts.push_back({"encoder pass", 71, When::encode});
+  EXPECT_EQ(plan.total(), 100 + 71);  // the encoders' forward, before the pass, is the largest now
+}
+
+TEST(MemoryPlan, TheEncodersForwardComesBeforeThePass) {
+  TrainingShape shape;
+  shape.vision_channels = 1024;
+  shape.train_llm = false;
+  shape.encoder_pass_bytes = std::int64_t{1} << 20;
+  const auto plan = plan_training(vicuna_7b(), shape, ShardLevel::none);
+  EXPECT_EQ(plan.held(When::encode), std::int64_t{1} << 20);
+  EXPECT_GT(plan.total(), plan.held(When::step) + plan.held(When::encode));  // the pass is larger here
+  shape.encoder_pass_bytes = std::int64_t{64} << 30;                         // and smaller here
+  const auto larger = plan_training(vicuna_7b(), shape, ShardLevel::none);
+  EXPECT_EQ(larger.total(), larger.held(When::step) + (std::int64_t{64} << 30));
 }
 
 TEST(MemoryPlan, TheLossChunkCoversTheTextPositionsAtMost64MiB) {

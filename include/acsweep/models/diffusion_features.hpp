@@ -39,6 +39,15 @@ struct DiffusionGeometry {
 };
 DiffusionGeometry diffusion_geometry(const std::string& folder, std::int64_t block);
 
+// The bytes one image's features hold at their peak at input side `side` (float32, no gradients),
+// from the configs alone: the larger of the VAE's full-resolution stage (six tensors of its first
+// width: a resnet's input, a convolution's input and output, and the copies in its own layout that a
+// CPU convolution makes; on a GPU fewer) and the denoiser's (a U-Net's skip connections plus its widest
+// level's attention feed-forward or resnet; a transformer block's tokens through its feed-forward, text
+// tokens included). Fused attention (no score matrix) is assumed. Checked against the measured growth of the
+// resident set in bench/diffusion_features_vs_diffusers.py (docs/PERFORMANCE.md).
+std::int64_t diffusion_activation_bytes(const std::string& folder, std::int64_t block, std::int64_t side);
+
 // The noise schedule's alphas_cumprod (float32), as diffusers' schedulers compute it.
 torch::Tensor alphas_cumprod(const NoiseScheduleConfig& schedule);
 

@@ -35,7 +35,15 @@ struct EncoderShape {
   std::int64_t channels = 0;
   std::int64_t grid_width = 0, grid_height = 0;  // 0: known only by running it (a traced BCHW module)
   std::int64_t weight_bytes = 0;                 // float32 weights (a traced module: its file size)
+  // One image's share of a forward's peak (float32, no gradients); 0 for a traced module (not known).
+  std::int64_t activation_bytes = 0;
+  // The most images one forward takes: a larger batch runs in passes of this many; 0: all at once.
+  std::int64_t images_per_pass = 0;
 };
+
+// Diffusion features run this many images per pass: their VAE works at full resolution (about 1.7
+// GiB per image at 768 px), and more at once would not make the GPU busier.
+inline constexpr std::int64_t kDiffusionImagesPerPass = 4;
 EncoderShape encoder_shape(const std::string& folder, const EncoderOptions& options = {});
 
 class VisionEncoder {

@@ -10,9 +10,10 @@
 //    no [T, T] scores); with activation checkpointing, each layer's input plus one layer recomputed;
 //  - the loss's chunk of logits, the largest gradient as the backward makes and reduces it, and the
 //    communication buffers of a gradient bucket; AdamW's temporaries.
+//  - before the pass, the frozen vision encoders' forward on the micro-batch's images (no graph).
 // Each part is held at some time of the step (When), and the peak is the state plus the largest of
-// what is alive together: the pass's activations with the loss chunk or with the largest gradient in
-// flight, or, after the pass, the full gradients' reduction or AdamW's step.
+// what is alive together: the encoders' forward, the pass's activations with the loss chunk or with
+// the largest gradient in flight, or, after the pass, the full gradients' reduction or AdamW's step.
 // Pure arithmetic; checked against measured peaks of tensor bytes in bench/train_shard.sh.
 #include <cstdint>
 #include <string>
@@ -27,6 +28,7 @@ enum class ShardLevel;
 // When a part of the plan is alive.
 enum class When {
   step,       // throughout the step: the model state
+  encode,     // before the pass: the frozen vision encoders' forward
   pass,       // the forward and backward pass: saved activations, autocast's weight copies
   loss,       // in the pass, the loss head's chunk of logits
   backward,   // in the backward, the largest gradient made and reduced (not with the loss chunk)
@@ -50,14 +52,15 @@ struct MemoryPlan {
 
 struct TrainingShape {
   std::int64_t micro_batch = 1;
-  std::int64_t sequence = 1;         // tokens per example, visual ones included (the maximum length)
-  std::int64_t group = 1;            // ranks the training state is sharded over
-  std::int64_t vision_channels = 0;  // the representation's (the projector's input)
-  std::int64_t visual_tokens = 0;    // per image (0: not known)
-  std::int64_t encoder_bytes = 0;    // the frozen vision encoders' weights
-  bool train_llm = true;             // Stage 2; Stage 1 trains the projector only
-  bool bf16 = false;                 // autocast
-  std::int64_t weight_bytes = 4;     // per trained weight: 4 (float32) or 2 (bf16 over float32 masters)
+  std::int64_t sequence = 1;            // tokens per example, visual ones included (the maximum length)
+  std::int64_t group = 1;               // ranks the training state is sharded over
+  std::int64_t vision_channels = 0;     // the representation's (the projector's input)
+  std::int64_t visual_tokens = 0;       // per image (0: not known)
+  std::int64_t encoder_bytes = 0;       // the frozen vision encoders' weights
+  std::int64_t encoder_pass_bytes = 0;  // the encoders' forward on the micro-batch at its peak
+  bool train_llm = true;                // Stage 2; Stage 1 trains the projector only
+  bool bf16 = false;                    // autocast
+  std::int64_t weight_bytes = 4;        // per trained weight: 4 (float32) or 2 (bf16 over float32 masters)
   bool activation_checkpointing = false;
   std::int64_t bucket_bytes = 25 << 20;
 };
