@@ -237,8 +237,8 @@ DiffusionFeatures::DiffusionFeatures(const std::string& folder, const DiffusionO
     return;
   }
   if (p.folder.pipeline == DiffusionPipeline::dit) {
-    p.dit =
-        DiTTransformer(read_dit_config(part(part(folder, "transformer"), "config.json")), p.geometry.block);
+    p.dit = DiTTransformer(read_dit_config(part(part(folder, "transformer"), "config.json")),
+                           p.geometry.block, options.null_class);
     p.dit->load(SafetensorsFolder(part(folder, "transformer")));
     p.dit->eval();
     return;

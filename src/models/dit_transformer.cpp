@@ -38,13 +38,17 @@ torch::Tensor sincos_positions(std::int64_t dim, std::int64_t gh, std::int64_t g
 
 class DiTBlockImpl : public torch::nn::Module {
  public:
-  explicit DiTBlockImpl(const DiTConfig& c) {
+  DiTBlockImpl(const DiTConfig& c, bool null_class) : null_class_(c.num_classes) {
     const auto D = c.width();
     auto norm1 = register_module("norm1", std::make_shared<torch::nn::Module>());
     auto emb = norm1->register_module("emb", std::make_shared<torch::nn::Module>());
     auto timestep = emb->register_module("timestep_embedder", std::make_shared<torch::nn::Module>());
     time_1_ = timestep->register_module("linear_1", torch::nn::Linear(kTimestepChannels, D));
     time_2_ = timestep->register_module("linear_2", torch::nn::Linear(D, D));
+    if (null_class) {  // the table's extra last row, which label dropout trained
+      auto labels = emb->register_module("class_embedder", std::make_shared<torch::nn::Module>());
+      labels_ = labels->register_module("embedding_table", torch::nn::Embedding(c.num_classes + 1, D));
+    }
     modulation_ = norm1->register_module("linear", torch::nn::Linear(D, 6 * D));
     norm_msa_ = plain_norm(D, 1e-6);  // AdaLayerNormZero's own
     norm_mlp_ = plain_norm(D, c.norm_eps);
@@ -53,7 +57,8 @@ class DiTBlockImpl : public torch::nn::Module {
   }
 
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& timestep_features) {
-    const auto emb = linear(time_2_, torch::silu(linear(time_1_, timestep_features)));
+    auto emb = linear(time_2_, torch::silu(linear(time_1_, timestep_features)));
+    if (labels_) emb = emb + labels_->weight[null_class_].unsqueeze(0);
     const auto m = linear(modulation_, torch::silu(emb)).chunk(6, 1);
     const auto modulate = [](const torch::Tensor& h, const torch::Tensor& shift, const torch::Tensor& scale) {
       return h * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1);
@@ -64,13 +69,16 @@ class DiTBlockImpl : public torch::nn::Module {
   }
 
  private:
+  std::int64_t null_class_;
+  torch::nn::Embedding labels_{nullptr};
   torch::nn::Linear time_1_{nullptr}, time_2_{nullptr}, modulation_{nullptr};
   FeedForwardLayers ff_;
   torch::nn::LayerNorm norm_msa_{nullptr}, norm_mlp_{nullptr};
   DiffusionAttention attn1_{nullptr};
 };
 
-DiTTransformerImpl::DiTTransformerImpl(const DiTConfig& config, std::int64_t last_block) : config_(config) {
+DiTTransformerImpl::DiTTransformerImpl(const DiTConfig& config, std::int64_t last_block, bool null_class)
+    : config_(config) {
   if (last_block < 0 || last_block >= config.layers)
     throw std::invalid_argument("DiT block " + std::to_string(last_block) + " outside 0.." +
                                 std::to_string(config.layers - 1));
@@ -81,7 +89,7 @@ DiTTransformerImpl::DiTTransformerImpl(const DiTConfig& config, std::int64_t las
                             .stride(config.patch_size)));
   auto list = register_module("transformer_blocks", torch::nn::ModuleList());
   for (std::int64_t i = 0; i <= last_block; ++i) {
-    blocks_.push_back(DiTBlock(config));
+    blocks_.push_back(DiTBlock(config, null_class));
     list->push_back(blocks_.back());
   }
 }

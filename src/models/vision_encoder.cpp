@@ -173,7 +173,7 @@ data::ImagePreprocessor diffusion_preprocessor(const std::string& folder, const 
 class DiffusionEncoder : public VisionEncoder {
  public:
   DiffusionEncoder(const std::string& folder, const EncoderOptions& options)
-      : model_(folder, {options.diffusion_block, 1}), seed_(options.noise_seed) {
+      : model_(folder, {options.diffusion_block, 1, options.dit_null_class}), seed_(options.noise_seed) {
     folder_ = folder;
     preprocessor_ = diffusion_preprocessor(folder, model_.geometry(), options);
   }
@@ -210,7 +210,7 @@ bool later_block(const std::string& name, const std::string& prefix, std::int64_
 // float32 bytes of the weights a diffusion setting loads: the VAE's encoder, the U-Net or transformer up to
 // the chosen block, and the conditioning encoders, from the safetensors headers. A part whose weights
 // are not there yet counts nothing (as a traced module not yet exported).
-std::int64_t diffusion_weight_bytes(const std::string& folder, std::int64_t block) {
+std::int64_t diffusion_weight_bytes(const std::string& folder, std::int64_t block, bool null_class) {
   std::int64_t elements = 0;
   const auto count = [&](const char* part, const std::function<bool(const std::string&)>& used) {
     const auto path = fs::path(folder) / part;
@@ -230,10 +230,11 @@ std::int64_t diffusion_weight_bytes(const std::string& folder, std::int64_t bloc
     return n.rfind("conv_norm_out.", 0) != 0 && n.rfind("conv_out.", 0) != 0 &&
            !later_block(n, "up_blocks.", block);
   });
-  // DiT and SD3: no output head; DiT: no class embedding (the paper's)
+  // DiT and SD3: no output head; DiT: no class embedding unless the null class conditions it
   count("transformer", [&](const std::string& n) {
     return n.rfind("proj_out", 0) != 0 && n.rfind("norm_out.", 0) != 0 &&
-           n.find(".class_embedder.") == std::string::npos && !later_block(n, "transformer_blocks.", block);
+           (null_class || n.find(".class_embedder.") == std::string::npos) &&
+           !later_block(n, "transformer_blocks.", block);
   });
   for (const char* part : {"text_encoder", "text_encoder_2", "image_encoder"})
     count(part, [](const std::string&) { return true; });
@@ -261,7 +262,7 @@ EncoderShape encoder_shape(const std::string& folder, const EncoderOptions& opti
     shape.channels = g.channels;
     shape.grid_width = shape.grid_height =
         diffusion_preprocessor(folder, g, options).resize_width / g.feature_factor;
-    shape.weight_bytes = diffusion_weight_bytes(folder, g.block);
+    shape.weight_bytes = diffusion_weight_bytes(folder, g.block, options.dit_null_class);
     shape.activation_bytes =
         diffusion_activation_bytes(folder, g.block, diffusion_preprocessor(folder, g, options).resize_width);
     shape.images_per_pass = kDiffusionImagesPerPass;

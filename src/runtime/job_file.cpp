@@ -90,7 +90,10 @@ po::options_description schema() {
                                                              "crop or pad (LLaVA's)")(
           "search.diffusion_block", po::value<int>()->default_value(-1),
           "diffusers pipelines: the U-Net up-sampling block or the DiT block whose output is the feature map "
-          "(-1: the paper's, the first up block or DiT's last block)")
+          "(-1: the paper's, the first up block or DiT's last block)")(
+          "search.dit_null_class", po::value<bool>()->default_value(false),
+          "DiT: condition the blocks on the null class as well as the timestep (false: the timestep "
+          "alone, as the paper's featurizer)")
       // [stage1]
       ("stage1.data", po::value<std::string>(), "LLaVA JSON of image-caption pairs")(
           "stage1.images", po::value<std::string>(), "the image folder")(
@@ -321,6 +324,7 @@ ScoringSection read_scoring(const po::variables_map& vm, const std::string& path
   s.search.diffusion_block = value_of<int>(vm, "search.diffusion_block");
   require(s.search.diffusion_block >= -1, "search.diffusion_block",
           "must be -1 (the paper's) or a block's index");
+  s.search.dit_null_class = value_of<bool>(vm, "search.dit_null_class");
 
   s.stage1.data = existing("stage1.data", false);
   s.stage1.images = existing("stage1.images", true);

@@ -11,6 +11,7 @@
 #include "acsweep/models/hf_config.hpp"
 #include "acsweep/models/torch_runtime.hpp"
 #include "acsweep/models/vision_encoder.hpp"
+#include "acsweep/sweep/encoder_options.hpp"
 #include "acsweep/train/sharded_adamw.hpp"
 
 namespace acsweep::sweep {
@@ -44,11 +45,7 @@ std::int64_t encoder_pass_bytes(const Representation& r, std::int64_t images) {
 
 Representation representation_of(const runtime::SettingSpec& setting, const runtime::SearchSection& search) {
   Representation r;
-  models::EncoderOptions options;
-  options.layer = search.layer;
-  options.resolution = setting.resolution;
-  options.pad_to_square = search.pad_to_square;
-  options.diffusion_block = search.diffusion_block;
+  const auto options = encoder_options(setting, search);
   std::int64_t grid = 0;
   bool known = true;
   for (const auto& folder : setting.folders) {

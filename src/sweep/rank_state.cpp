@@ -2,6 +2,7 @@
 
 #include "acsweep/data/llava.hpp"
 #include "acsweep/models/vision_encoder.hpp"
+#include "acsweep/sweep/encoder_options.hpp"
 #include "acsweep/train/stage1.hpp"
 
 namespace acsweep::sweep {
@@ -10,9 +11,7 @@ models::VisionRepresentation load_representation(const runtime::SettingSpec& set
                                                  const runtime::SearchSection& search, torch::Device device) {
   std::vector<std::unique_ptr<models::VisionEncoder>> members;
   for (const auto& folder : setting.folders)
-    members.push_back(models::load_vision_encoder(
-        folder,
-        {search.layer, setting.resolution, search.pad_to_square, search.diffusion_block, search.noise_seed}));
+    members.push_back(models::load_vision_encoder(folder, encoder_options(setting, search)));
   models::VisionRepresentation representation(std::move(members));
   representation.to(device);
   return representation;

@@ -14,6 +14,7 @@
 #include "acsweep/models/hf_config.hpp"
 #include "acsweep/models/vision_encoder.hpp"
 #include "acsweep/runtime/content_hash.hpp"
+#include "acsweep/sweep/encoder_options.hpp"
 #include "acsweep/sweep/seed_streams.hpp"
 
 namespace acsweep::sweep {
@@ -42,9 +43,7 @@ SettingSize setting_size(const runtime::SettingSpec& setting, const runtime::Sea
   SettingSize out;
   double tokens = 0;
   bool known = true;
-  models::EncoderOptions options;
-  options.resolution = setting.resolution;
-  options.diffusion_block = search.diffusion_block;
+  const auto options = encoder_options(setting, search);
   for (const auto& folder : setting.folders) {
     if (models::is_diffusion_folder(folder)) {
       const auto shape = models::encoder_shape(folder, options);
@@ -328,6 +327,7 @@ ScoringPlan plan_scoring(const runtime::JobSpec& job, const MissingImages* found
     stage1_hash.add(std::to_string(s.search.layer)).add(s.search.pad_to_square ? "pad" : "crop");
     if (s.search.diffusion_block != -1)  // the default adds nothing: earlier results keep their hashes
       stage1_hash.add("diffusion_block=" + std::to_string(s.search.diffusion_block));
+    if (s.search.dit_null_class) stage1_hash.add("dit_null_class");
     for (const auto& folder : setting.folders) add_identity(stage1_hash, folder);
     if (s.stage1.data_parallel) stage1_hash.add("data-parallel");  // not bit-identical to one rank
     if (s.llm.autocast != "auto") stage1_hash.add("autocast=" + s.llm.autocast);  // auto: the device's own

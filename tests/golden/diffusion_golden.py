@@ -14,7 +14,7 @@ multiple of the U-Net's down-sampling, other_*), sdxl (linear projections, sever
 layers per block, two text encoders, text_time), image_variation (CLIP image embedding), dit (every
 transformer block's tokens, conditioned on the timestep alone and stacked 2 x 2 by the paper's own
 unfold steps; up_<k> is block k there; a second, non-square size whose grid differs from the trained
-one, other_*); sd3 and sd35 (SD3's MMDiT with CLIP-L and CLIP-G and no T5, flow-matching noise at the
+one, other_*); dit_null (the same conditioned on the null class too, as diffusers' DiT is); sd3 and sd35 (SD3's MMDiT with CLIP-L and CLIP-G and no T5, flow-matching noise at the
 first training timestep, every block's image tokens stacked 2 x 2 as for DiT; a second, non-square size
 cropping other learned positions, other_*; sd35 adds SD3.5's query-key RMS norms and image-only
 attention in two blocks)."""
@@ -220,14 +220,16 @@ class StopAfterBlock(Exception):
     pass
 
 
-def dit(root):
+def dit(root, name="dit", null_class=False):
+    """With null_class, diffusers' DiT as it is, given the null class (label 10 of 10: the label
+    dropout's row); else as the paper's featurizer patches it."""
     transformer = perturb(df.DiTTransformer2DModel(
         num_attention_heads=2, attention_head_dim=8, in_channels=4, out_channels=8, num_layers=3, sample_size=16,
         patch_size=2, num_embeds_ada_norm=10))
     schedule = df.DDIMScheduler(beta_start=0.0001, beta_end=0.02, beta_schedule="linear", num_train_timesteps=1000)
     pipe = df.DiTPipeline(transformer=transformer, vae=vae(0.18215), scheduler=schedule)
     # The paper's featurizer conditions every block on the timestep alone (its class label dropped).
-    for block in transformer.transformer_blocks:
+    for block in transformer.transformer_blocks if not null_class else []:
         emb = block.norm1.emb
         emb.forward = lambda timestep, class_labels, hidden_dtype=None, emb=emb: emb.timestep_embedder(
             emb.time_proj(timestep).to(hidden_dtype))
@@ -248,7 +250,7 @@ def dit(root):
             hooks = [transformer.transformer_blocks[k].register_forward_hook(
                 lambda m, i, o, k=k: catch(m, i, o, k)) for k in range(3)]
             try:
-                transformer(noised, timestep=t, class_labels=torch.zeros(px.shape[0], dtype=torch.long))
+                transformer(noised, timestep=t, class_labels=torch.full((px.shape[0],), 10 if null_class else 0))
             except StopAfterBlock:
                 pass
             for h in hooks:
@@ -263,9 +265,9 @@ def dit(root):
     out["parameters_up_1"] = torch.tensor([float(
         sum(p.numel() for k, p in pipe.vae.named_parameters() if k.startswith(("encoder.", "quant_conv.")))
         + sum(p.numel() for k, p in transformer.named_parameters()
-              if not k.startswith(("proj_out", "norm_out")) and ".class_embedder." not in k
+              if not k.startswith(("proj_out", "norm_out")) and (null_class or ".class_embedder." not in k)
               and not (k.startswith("transformer_blocks.") and int(k.split(".")[1]) > 1)))])
-    folder = os.path.join(root, "dit")
+    folder = os.path.join(root, name)
     pipe.save_pretrained(folder, safe_serialization=True)
     save_file({k: v.float().contiguous() for k, v in out.items()}, os.path.join(folder, "golden.safetensors"))
     print("wrote", folder)
@@ -345,6 +347,10 @@ def sd3_case(root, name, **variant):
     print("wrote", folder)
 
 
+def dit_null(root):
+    dit(root, "dit_null", null_class=True)
+
+
 def sd3(root):
     sd3_case(root, "sd3")
 
@@ -356,5 +362,5 @@ def sd35(root):
 def diffusion(root):
     print("diffusers", df.__version__)
     torch.manual_seed(1)
-    for case in (sd15, sdxl, image_variation, dit, sd3, sd35):
+    for case in (sd15, sdxl, image_variation, dit, dit_null, sd3, sd35):
         case(root)

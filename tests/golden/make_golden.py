@@ -22,7 +22,7 @@ with the checkpoint and golden.safetensors, the inputs and transformers' outputs
       Stage-1 loss (the mean over every caption token of the batch), each prompt's caption
       log-likelihood A and the projector's gradients of the loss.
   diffusion (tests/golden/diffusion_golden.py): tiny diffusers pipelines (sd15, sdxl,
-      image_variation, dit, sd3, sd35) and their DIFT features.
+      image_variation, dit, dit_null, sd3, sd35) and their DIFT features.
 tests/golden/test_golden.cpp and test_diffusion_golden.cpp compare acsweep with these (CTest runs this script first, on the CPU;
 tests/device/gpu_check.sh runs it on the GPU).
 

@@ -31,12 +31,12 @@ torch::Tensor golden(const SafetensorsFile& file, const std::string& name) {
 
 // Every piece of the computation for the inputs under `prefix`, and each up block's output.
 void check_case(const fs::path& folder, const std::vector<std::int64_t>& blocks,
-                const std::string& prefix = "") {
+                const std::string& prefix = "", bool null_class = false) {
   torch::NoGradGuard no_grad;
   const SafetensorsFile expected((folder / "golden.safetensors").string());
   const auto pixels = golden(expected, prefix + "pixels"), noise = golden(expected, prefix + "noise");
   for (const auto block : blocks) {
-    DiffusionFeatures model(folder.string(), {block, 1});
+    DiffusionFeatures model(folder.string(), {block, 1, null_class});
     const auto latents = model.latents(pixels);
     expect_close(latents, golden(expected, prefix + "latents"), prefix + "latents");
     expect_close(model.noised(latents, noise), golden(expected, prefix + "noised"), prefix + "noised");
@@ -92,6 +92,19 @@ TEST(DiffusionGolden, DiTEveryBlockConditionedOnTheTimestepAndStacked2x2) {
   REQUIRE_GOLDEN(folder, "dit");
   check_case(folder, {0, 1, 2});
   check_case(folder, {2}, "other_");  // a non-square grid, other than the trained one
+}
+
+TEST(DiffusionGolden, DiTConditionedOnTheNullClassAsDiffusersIs) {
+  REQUIRE_GOLDEN(folder, "dit_null");
+  check_case(folder, {0, 2}, "", true);
+  check_case(folder, {2}, "other_", true);
+  // As a vision encoder: the class table is loaded and counted.
+  EncoderOptions options;
+  options.diffusion_block = 1;
+  options.dit_null_class = true;
+  const SafetensorsFile expected((folder / "golden.safetensors").string());
+  EXPECT_EQ(encoder_shape(folder.string(), options).weight_bytes,
+            4 * static_cast<std::int64_t>(golden(expected, "parameters_up_1").item<double>()));
 }
 
 TEST(DiffusionGolden, SD3EveryBlockWithJointAttentionAndFlowMatchingNoise) {

@@ -155,18 +155,20 @@ TEST_F(JobFileTest, ASettingMayGiveItsOwnInputSideAndTheDiffusionBlock) {
     return t.replace(t.find(old), old.size(), search);
   };
   const JobSpec job = read_job(write(with("settings = clip; dino@448; clip+dino@336\nresolutions = 224, 336\n"
-                                          "diffusion_block = 1\n")),
+                                          "diffusion_block = 1\ndit_null_class = true\n")),
                                {"job.seed=5"});
   std::vector<std::pair<std::string, int>> got;
   for (const auto& s : job.scoring->search.settings) got.emplace_back(s.name, s.resolution);
   EXPECT_EQ(got, (std::vector<std::pair<std::string, int>>{
                      {"clip@224", 224}, {"clip@336", 336}, {"dino@448", 448}, {"clip+dino@336", 336}}));
   EXPECT_EQ(job.scoring->search.diffusion_block, 1);
+  EXPECT_TRUE(job.scoring->search.dit_null_class);
   EXPECT_EQ(job.scoring->search.noise_seed, 5u);
   EXPECT_NE(error_of(with("settings = clip@x\n")).find("[search] settings: 'clip@x': after '@'"),
             std::string::npos);
   EXPECT_NE(error_of(with("settings = clip@0\n")).find("[search] settings: 'clip@0'"), std::string::npos);
   EXPECT_EQ(read_job(write(with("settings = clip\n"))).scoring->search.diffusion_block, -1);
+  EXPECT_FALSE(read_job(write(with("settings = clip\n"))).scoring->search.dit_null_class);
   EXPECT_NE(error_of(with("settings = clip\ndiffusion_block = -2\n")).find("[search] diffusion_block"),
             std::string::npos);
 }

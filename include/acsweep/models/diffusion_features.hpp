@@ -24,6 +24,10 @@ struct DiffusionOptions {
   // The paper's t: alphas_cumprod[t] of a beta schedule (0..N-1); on a flow-matching schedule
   // (1..N), sigma = t / N shifted as the scheduler shifts it, and the transformer is given sigma * N.
   std::int64_t timestep = 1;
+  // DiT: each block's conditioning is the timestep's embedding plus the null class's (the
+  // unconditional label a DiT checkpoint trained with label dropout holds) rather than the
+  // timestep's alone (the paper's featurizer).
+  bool null_class = false;
 };
 
 // What a pipeline folder gives, from its configs alone (no weights read): InputError naming the

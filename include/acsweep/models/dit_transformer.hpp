@@ -3,8 +3,9 @@
 // are the DiT feature map: the latent cut into patches with fixed 2-D sine-cosine positions, then
 // blocks of adaptive-layer-norm-zero self-attention and a tanh-GELU MLP, each modulated by its own
 // embedding of the timestep. As the paper's featurizer, the class label is left out of that
-// embedding (the timestep alone conditions the blocks). Blocks after `last` are neither built nor
-// loaded; the output head never is.
+// embedding (the timestep alone conditions the blocks), unless `null_class` adds the null class's
+// label embedding (row num_classes of each block's table, the label dropout's). Blocks after `last`
+// are neither built nor loaded; the output head never is.
 #include <torch/torch.h>
 
 #include <vector>
@@ -19,7 +20,7 @@ TORCH_MODULE(DiTBlock);
 
 class DiTTransformerImpl : public torch::nn::Module {
  public:
-  DiTTransformerImpl(const DiTConfig& config, std::int64_t last_block);
+  DiTTransformerImpl(const DiTConfig& config, std::int64_t last_block, bool null_class = false);
   // latents [B, C, h, w], timesteps [B] (int64) -> block `last`'s tokens as a grid [B, D, h/p, w/p].
   torch::Tensor block_output(const torch::Tensor& latents, const torch::Tensor& timesteps);
   void load(const SafetensorsFolder& weights);

@@ -28,6 +28,7 @@ struct EncoderOptions {
   bool pad_to_square = false;    // LLaVA's image_aspect_ratio = pad
   int diffusion_block = -1;      // diffusers pipelines: the U-Net up block or DiT block (-1: the paper's)
   std::uint64_t noise_seed = 0;  // diffusers pipelines: with each image's pixels, seeds its noise
+  bool dit_null_class = false;   // DiT: conditioned on the null class too (false: the timestep alone)
 };
 
 // What the memory plan needs of an encoder, from its folder's configs alone (no weights read).

@@ -50,6 +50,7 @@ struct SearchSection {
   bool pad_to_square = false;    // image_aspect_ratio = pad (LLaVA) or crop
   int diffusion_block = -1;      // diffusers pipelines: the U-Net up block or DiT block (-1: the paper's)
   std::uint64_t noise_seed = 0;  // the job's seed: the diffusion features' noise, with each image's pixels
+  bool dit_null_class = false;   // DiT conditioned on the null class (false: the timestep alone, the paper's)
 };
 
 struct Stage1Section {
