@@ -30,7 +30,9 @@ status=0
 golden_pid=
 if ! $build_only; then
   mkdir -p "$build"
-  PYTHONUNBUFFERED=1 "$python" tests/golden/make_golden.py "$build/golden" >"$build/golden.log" 2>&1 &
+  # That machine has no diffusers: the diffusion goldens are made and compared on the CPU in CI.
+  ACSWEEP_GOLDEN_WITHOUT_DIFFUSERS=1 PYTHONUNBUFFERED=1 "$python" tests/golden/make_golden.py "$build/golden" \
+    >"$build/golden.log" 2>&1 &
   golden_pid=$!
 fi
 

@@ -37,8 +37,6 @@ import transformers as tf
 from PIL import Image
 from safetensors.torch import save_file
 
-from diffusion_golden import diffusion
-
 torch.manual_seed(0)
 tf.utils.logging.disable_progress_bar()
 torch.backends.cuda.matmul.allow_tf32 = False  # golden values in full float32 (cuDNN's convolutions
@@ -254,6 +252,14 @@ def llava():
 
 
 def diffusions():
+    # Imported here: the GPU machine has no diffusers, and its check (tests/device/gpu_check.sh, which
+    # runs test_golden, not test_diffusion_golden) says so with ACSWEEP_GOLDEN_WITHOUT_DIFFUSERS=1.
+    # Anywhere else a missing diffusers fails this part, and test_diffusion_golden fails on the
+    # missing cases.
+    if os.environ.get("ACSWEEP_GOLDEN_WITHOUT_DIFFUSERS") == "1":
+        print("diffusion goldens skipped (ACSWEEP_GOLDEN_WITHOUT_DIFFUSERS=1)")
+        return
+    from diffusion_golden import diffusion
     diffusion(ROOT)
 
 
