@@ -228,38 +228,8 @@ def dit(root, name="dit", null_class=False):
         patch_size=2, num_embeds_ada_norm=10))
     schedule = df.DDIMScheduler(beta_start=0.0001, beta_end=0.02, beta_schedule="linear", num_train_timesteps=1000)
     pipe = df.DiTPipeline(transformer=transformer, vae=vae(0.18215), scheduler=schedule)
-    # The paper's featurizer conditions every block on the timestep alone (its class label dropped).
-    for block in transformer.transformer_blocks if not null_class else []:
-        emb = block.norm1.emb
-        emb.forward = lambda timestep, class_labels, hidden_dtype=None, emb=emb: emb.timestep_embedder(
-            emb.time_proj(timestep).to(hidden_dtype))
-    out = {}
-    with torch.no_grad():
-        for prefix, px in (("", torch.rand(2, 3, 32, 32) * 2 - 1), ("other_", torch.rand(1, 3, 48, 40) * 2 - 1)):
-            latents = pipe.vae.encode(px).latent_dist.mean * pipe.vae.config.scaling_factor
-            noise = torch.randn_like(latents)
-            t = torch.tensor([1] * px.shape[0])
-            noised = pipe.scheduler.add_noise(latents, noise, t)
-            caught = {}
-
-            def catch(module, inputs, output, k):
-                caught[k] = output
-                if k == 2:  # stop before the output head, which takes square grids only (as the paper stops)
-                    raise StopAfterBlock
-
-            hooks = [transformer.transformer_blocks[k].register_forward_hook(
-                lambda m, i, o, k=k: catch(m, i, o, k)) for k in range(3)]
-            try:
-                transformer(noised, timestep=t, class_labels=torch.full((px.shape[0],), 10 if null_class else 0))
-            except StopAfterBlock:
-                pass
-            for h in hooks:
-                h.remove()
-            out.update({prefix + "pixels": px, prefix + "latents": latents, prefix + "noise": noise,
-                        prefix + "noised": noised})
-            for k, tokens in caught.items():
-                out[f"{prefix}up_{k}"] = stacked(tokens, px.shape[2] // 4, px.shape[3] // 4)
-    out["t"] = torch.tensor([1.0])
+    out = dit_features(pipe, (("", torch.rand(2, 3, 32, 32) * 2 - 1), ("other_", torch.rand(1, 3, 48, 40) * 2 - 1)),
+                       3, null_class)
     # What block 1's feature map loads: the VAE's encoder half and the transformer up to block 1,
     # without the output head and the class embedding the paper's featurizer leaves out.
     out["parameters_up_1"] = torch.tensor([float(
@@ -271,6 +241,83 @@ def dit(root, name="dit", null_class=False):
     pipe.save_pretrained(folder, safe_serialization=True)
     save_file({k: v.float().contiguous() for k, v in out.items()}, os.path.join(folder, "golden.safetensors"))
     print("wrote", folder)
+
+
+def cell(pipe):
+    """Pixels per token of a DiT or SD3 pipeline: the VAE's down-sampling times the patch."""
+    return 2 ** (len(pipe.vae.config.block_out_channels) - 1) * pipe.transformer.config.patch_size
+
+
+def dit_features(pipe, inputs, blocks, null_class=False):
+    """diffusers' DiT features of each (prefix, pixels) in `inputs`, blocks 0..blocks-1, the paper's
+    way: add_noise at t = 1, every block conditioned on the timestep alone (its class label dropped;
+    with null_class, diffusers' DiT as it is, given the null class: the label table's last row)."""
+    transformer = pipe.transformer
+    if not null_class:
+        for block in transformer.transformer_blocks:
+            emb = block.norm1.emb
+            emb.forward = lambda timestep, class_labels, hidden_dtype=None, emb=emb: emb.timestep_embedder(
+                emb.time_proj(timestep).to(hidden_dtype))
+    out = {"t": torch.tensor([1.0])}
+    with torch.no_grad():
+        for prefix, px in inputs:
+            latents = pipe.vae.encode(px).latent_dist.mean * pipe.vae.config.scaling_factor
+            noise = torch.randn_like(latents)
+            t = torch.tensor([1] * px.shape[0])
+            noised = pipe.scheduler.add_noise(latents, noise, t)
+            caught = {}
+
+            def catch(module, inputs, output, k):
+                caught[k] = output
+                if k == blocks - 1:  # stop before the output head, which takes square grids only (as the paper)
+                    raise StopAfterBlock
+
+            hooks = [transformer.transformer_blocks[k].register_forward_hook(
+                lambda m, i, o, k=k: catch(m, i, o, k)) for k in range(blocks)]
+            labels = torch.full((px.shape[0],), transformer.config.num_embeds_ada_norm if null_class else 0)
+            try:
+                transformer(noised, timestep=t, class_labels=labels)
+            except StopAfterBlock:
+                pass
+            for h in hooks:
+                h.remove()
+            out.update({prefix + "pixels": px, prefix + "latents": latents, prefix + "noise": noise,
+                        prefix + "noised": noised})
+            for k, tokens in caught.items():
+                out[f"{prefix}up_{k}"] = stacked(tokens, px.shape[2] // cell(pipe), px.shape[3] // cell(pipe))
+    return out
+
+
+def sd3_features(pipe, inputs, blocks):
+    """diffusers' SD3 features of each (prefix, pixels) in `inputs`, blocks 0..blocks-1: the shifted
+    and scaled latent mean, scale_noise at t = 1 of the training grid 1..1000 (the scheduler's last,
+    smallest, shifted timestep), the transformer given that timestep and the pipeline's own empty
+    prompt without T5; each block's image tokens stacked 2 x 2."""
+    transformer = pipe.transformer
+    with torch.no_grad():
+        prompt, _, pooled, _ = pipe.encode_prompt(prompt="", prompt_2=None, prompt_3=None, device="cpu",
+                                                  num_images_per_prompt=1, do_classifier_free_guidance=False)
+    t_model = pipe.scheduler.timesteps[-1]
+    out = {"pooled": pooled, "t": torch.tensor([1.0]), "model_timestep": t_model.reshape(1)}
+    with torch.no_grad():
+        for prefix, px in inputs:
+            config = pipe.vae.config
+            latents = (pipe.vae.encode(px).latent_dist.mean - config.shift_factor) * config.scaling_factor
+            noise = torch.randn_like(latents)
+            timesteps = t_model.repeat(px.shape[0])
+            noised = pipe.scheduler.scale_noise(latents, timesteps, noise)
+            caught = {}
+            hooks = [transformer.transformer_blocks[k].register_forward_hook(
+                lambda m, i, o, k=k: caught.__setitem__(k, o[1])) for k in range(blocks)]
+            transformer(noised, encoder_hidden_states=prompt.repeat(px.shape[0], 1, 1),
+                        pooled_projections=pooled.repeat(px.shape[0], 1), timestep=timesteps)
+            for h in hooks:
+                h.remove()
+            out.update({prefix + "pixels": px, prefix + "latents": latents, prefix + "noise": noise,
+                        prefix + "noised": noised, prefix + "context": prompt.repeat(px.shape[0], 1, 1)})
+            for k, tokens in caught.items():
+                out[f"{prefix}up_{k}"] = stacked(tokens, px.shape[2] // cell(pipe), px.shape[3] // cell(pipe))
+    return out
 
 
 def stacked(tokens, gh, gw):
@@ -309,30 +356,7 @@ def sd3_case(root, name, **variant):
     folder = os.path.join(root, name)
     pipe = sd3_pipeline(folder, **variant)
     transformer = pipe.transformer
-    with torch.no_grad():
-        prompt, _, pooled, _ = pipe.encode_prompt(prompt="", prompt_2=None, prompt_3=None, device="cpu",
-                                                  num_images_per_prompt=1, do_classifier_free_guidance=False)
-    # t = 1 of the training grid 1..1000 is the scheduler's last (smallest, shifted) timestep.
-    t_model = pipe.scheduler.timesteps[-1]
-    out = {"pooled": pooled, "t": torch.tensor([1.0]), "model_timestep": t_model.reshape(1)}
-    with torch.no_grad():
-        for prefix, px in (("", torch.rand(2, 3, 32, 32) * 2 - 1), ("other_", torch.rand(1, 3, 48, 40) * 2 - 1)):
-            config = pipe.vae.config
-            latents = (pipe.vae.encode(px).latent_dist.mean - config.shift_factor) * config.scaling_factor
-            noise = torch.randn_like(latents)
-            timesteps = t_model.repeat(px.shape[0])
-            noised = pipe.scheduler.scale_noise(latents, timesteps, noise)
-            caught = {}
-            hooks = [transformer.transformer_blocks[k].register_forward_hook(
-                lambda m, i, o, k=k: caught.__setitem__(k, o[1])) for k in range(3)]
-            transformer(noised, encoder_hidden_states=prompt.repeat(px.shape[0], 1, 1),
-                        pooled_projections=pooled.repeat(px.shape[0], 1), timestep=timesteps)
-            for h in hooks:
-                h.remove()
-            out.update({prefix + "pixels": px, prefix + "latents": latents, prefix + "noise": noise,
-                        prefix + "noised": noised, prefix + "context": prompt.repeat(px.shape[0], 1, 1)})
-            for k, tokens in caught.items():
-                out[f"{prefix}up_{k}"] = stacked(tokens, px.shape[2] // 4, px.shape[3] // 4)
+    out = sd3_features(pipe, (("", torch.rand(2, 3, 32, 32) * 2 - 1), ("other_", torch.rand(1, 3, 48, 40) * 2 - 1)), 3)
     # What block 1's feature map loads: the VAE's encoder half, the transformer up to block 1 with its
     # stored positions and without the output head, and both CLIP encoders (no T5).
     out["parameters_up_1"] = torch.tensor([float(
