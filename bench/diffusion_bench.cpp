@@ -44,8 +44,7 @@ int main(int argc, char** argv) {
   const auto before = resident_bytes();
   model.features(pixels, noise);
   const auto growth = acsweep::models::peak_memory_bytes(-1) - before;
-  const auto planned =
-      batch * acsweep::models::diffusion_activation_bytes(argv[1], std::stoll(argv[5]), side);
+  const auto planned = batch * acsweep::models::diffusion_activation_bytes(argv[1], model.geometry(), side);
   const double seconds = best_seconds(3, [&] { model.features(pixels, noise); });
   std::printf(
       "{\"images_per_s\": %.4f, \"batch\": %lld, \"side\": %lld, \"first_pass_rss_growth_bytes\": %lld, "

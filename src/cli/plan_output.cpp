@@ -185,8 +185,7 @@ void print_memory_plan(const sweep::JobMemory& memory) {
               device);
   std::printf(
       "  (the peak: what is held, plus the encoders' forward, the pass with the larger of its two moments, "
-      "or the larger "
-      "moment after the pass)\n");
+      "or the larger moment after the pass)\n");
   for (const auto& p : memory.phases) {
     std::printf("  %-8s %-6s %7.2f GiB  (largest setting %s, shard %s, %s weights%s)\n", p.phase.c_str(),
                 p.role.c_str(), gib(p.plan.total()), p.setting.c_str(), p.shard.c_str(), p.weights.c_str(),

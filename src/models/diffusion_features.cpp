@@ -56,7 +56,9 @@ DiffusionGeometry diffusion_geometry(const std::string& folder, std::int64_t blo
   const auto pipeline = read_diffusion_folder(folder);
   const auto vae = read_autoencoder_config(part(part(folder, "vae"), "config.json"));
   DiffusionGeometry g;
+  g.pipeline = pipeline.pipeline;
   g.latent_factor = vae.downsampling();
+  g.vae_channels = vae.block_out_channels.front();
   std::int64_t blocks = 0;
   const auto transformer_grid = [&](const PatchTransformerConfig& t) {
     blocks = t.layers;
@@ -99,11 +101,9 @@ DiffusionGeometry diffusion_geometry(const std::string& folder, std::int64_t blo
   return g;
 }
 
-std::int64_t diffusion_activation_bytes(const std::string& folder, std::int64_t block, std::int64_t side) {
-  const auto g = diffusion_geometry(folder, block);
-  const auto pipeline = read_diffusion_folder(folder);
-  const auto vae = read_autoencoder_config(part(part(folder, "vae"), "config.json"));
-  const std::int64_t vae_floats = 6 * vae.block_out_channels.front() * side * side;
+std::int64_t diffusion_activation_bytes(const std::string& folder, const DiffusionGeometry& g,
+                                        std::int64_t side) {
+  const std::int64_t vae_floats = 6 * g.vae_channels * side * side;
   const auto latent = side / g.latent_factor;
   std::int64_t denoiser_floats = 0;
   const auto transformer_floats = [&](const PatchTransformerConfig& t, std::int64_t text_tokens) {
@@ -111,11 +111,11 @@ std::int64_t diffusion_activation_bytes(const std::string& folder, std::int64_t 
     const auto tokens = (latent / t.patch_size) * (latent / t.patch_size) + text_tokens;
     return 12 * t.width() * tokens;
   };
-  if (pipeline.pipeline == DiffusionPipeline::sd3) {
+  if (g.pipeline == DiffusionPipeline::sd3) {
     const auto clip = read_clip_text_config(part(part(folder, "text_encoder"), "config.json"));
     denoiser_floats = transformer_floats(read_sd3_config(part(part(folder, "transformer"), "config.json")),
                                          clip.max_position_embeddings + kSd3T5Tokens);
-  } else if (pipeline.pipeline == DiffusionPipeline::dit) {
+  } else if (g.pipeline == DiffusionPipeline::dit) {
     denoiser_floats =
         transformer_floats(read_dit_config(part(part(folder, "transformer"), "config.json")), 0);
   } else {

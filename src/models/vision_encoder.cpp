@@ -259,12 +259,11 @@ EncoderShape encoder_shape(const std::string& folder, const EncoderOptions& opti
   EncoderShape shape;
   if (is_diffusion_folder(folder)) {
     const auto g = diffusion_geometry(folder, options.diffusion_block);
+    const auto side = diffusion_preprocessor(folder, g, options).resize_width;
     shape.channels = g.channels;
-    shape.grid_width = shape.grid_height =
-        diffusion_preprocessor(folder, g, options).resize_width / g.feature_factor;
+    shape.grid_width = shape.grid_height = side / g.feature_factor;
     shape.weight_bytes = diffusion_weight_bytes(folder, g.block, options.dit_null_class);
-    shape.activation_bytes =
-        diffusion_activation_bytes(folder, g.block, diffusion_preprocessor(folder, g, options).resize_width);
+    shape.activation_bytes = diffusion_activation_bytes(folder, g, side);
     shape.images_per_pass = kDiffusionImagesPerPass;
     return shape;
   }

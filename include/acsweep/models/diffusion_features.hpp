@@ -40,6 +40,8 @@ struct DiffusionGeometry {
   std::int64_t feature_factor = 0;  // pixels per feature-map cell along a side
   std::int64_t latent_factor = 0;   // pixels per latent cell (the VAE's down-sampling)
   std::int64_t max_side = 0;        // the widest input side the model has positions for; 0: any
+  DiffusionPipeline pipeline = DiffusionPipeline::stable_diffusion;
+  std::int64_t vae_channels = 0;  // the VAE's first width, at full resolution
 };
 DiffusionGeometry diffusion_geometry(const std::string& folder, std::int64_t block);
 
@@ -50,7 +52,8 @@ DiffusionGeometry diffusion_geometry(const std::string& folder, std::int64_t blo
 // level's attention feed-forward or resnet; a transformer block's tokens through its feed-forward, text
 // tokens included). Fused attention (no score matrix) is assumed. Checked against the measured growth of the
 // resident set in bench/diffusion_features_vs_diffusers.py (docs/PERFORMANCE.md).
-std::int64_t diffusion_activation_bytes(const std::string& folder, std::int64_t block, std::int64_t side);
+std::int64_t diffusion_activation_bytes(const std::string& folder, const DiffusionGeometry& g,
+                                        std::int64_t side);
 
 // The noise schedule's alphas_cumprod (float32), as diffusers' schedulers compute it.
 torch::Tensor alphas_cumprod(const NoiseScheduleConfig& schedule);
