@@ -182,6 +182,19 @@ torch::Tensor Transformer2DImpl::forward(const torch::Tensor& x, const torch::Te
   return h + x;
 }
 
+torch::Tensor EmbeddingMlp::operator()(const torch::Tensor& x) const {
+  return linear(linear_2, torch::silu(linear(linear_1, x)));
+}
+
+EmbeddingMlp register_embedding_mlp(torch::nn::Module& parent, const std::string& name, std::int64_t in,
+                                    std::int64_t out) {
+  auto module = parent.register_module(name, std::make_shared<torch::nn::Module>());
+  EmbeddingMlp mlp;
+  mlp.linear_1 = module->register_module("linear_1", torch::nn::Linear(in, out));
+  mlp.linear_2 = module->register_module("linear_2", torch::nn::Linear(out, out));
+  return mlp;
+}
+
 torch::Tensor timestep_embedding(const torch::Tensor& timesteps, std::int64_t dim, bool flip_sin_to_cos,
                                  double freq_shift) {
   const auto half = dim / 2;

@@ -42,9 +42,7 @@ class DiTBlockImpl : public torch::nn::Module {
     const auto D = c.width();
     auto norm1 = register_module("norm1", std::make_shared<torch::nn::Module>());
     auto emb = norm1->register_module("emb", std::make_shared<torch::nn::Module>());
-    auto timestep = emb->register_module("timestep_embedder", std::make_shared<torch::nn::Module>());
-    time_1_ = timestep->register_module("linear_1", torch::nn::Linear(kTimestepChannels, D));
-    time_2_ = timestep->register_module("linear_2", torch::nn::Linear(D, D));
+    timestep_embedder_ = register_embedding_mlp(*emb, "timestep_embedder", kTimestepChannels, D);
     if (null_class) {  // the table's extra last row, which label dropout trained
       auto labels = emb->register_module("class_embedder", std::make_shared<torch::nn::Module>());
       labels_ = labels->register_module("embedding_table", torch::nn::Embedding(c.num_classes + 1, D));
@@ -57,7 +55,7 @@ class DiTBlockImpl : public torch::nn::Module {
   }
 
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& timestep_features) {
-    auto emb = linear(time_2_, torch::silu(linear(time_1_, timestep_features)));
+    auto emb = timestep_embedder_(timestep_features);
     if (labels_) emb = emb + labels_->weight[null_class_].unsqueeze(0);
     const auto m = linear(modulation_, torch::silu(emb)).chunk(6, 1);
     const auto modulate = [](const torch::Tensor& h, const torch::Tensor& shift, const torch::Tensor& scale) {
@@ -71,7 +69,8 @@ class DiTBlockImpl : public torch::nn::Module {
  private:
   std::int64_t null_class_;
   torch::nn::Embedding labels_{nullptr};
-  torch::nn::Linear time_1_{nullptr}, time_2_{nullptr}, modulation_{nullptr};
+  EmbeddingMlp timestep_embedder_;
+  torch::nn::Linear modulation_{nullptr};
   FeedForwardLayers ff_;
   torch::nn::LayerNorm norm_msa_{nullptr}, norm_mlp_{nullptr};
   DiffusionAttention attn1_{nullptr};

@@ -167,12 +167,8 @@ SD3TransformerImpl::SD3TransformerImpl(const SD3Config& config, std::int64_t las
       "pos_embed", torch::zeros({1, config.pos_embed_max_size * config.pos_embed_max_size, D}),
       /*requires_grad=*/false);
   auto time_text = register_module("time_text_embed", std::make_shared<torch::nn::Module>());
-  auto timestep = time_text->register_module("timestep_embedder", std::make_shared<torch::nn::Module>());
-  time_1_ = timestep->register_module("linear_1", dense(kTimestepChannels, D));
-  time_2_ = timestep->register_module("linear_2", dense(D, D));
-  auto text = time_text->register_module("text_embedder", std::make_shared<torch::nn::Module>());
-  text_1_ = text->register_module("linear_1", dense(config.pooled_projection_dim, D));
-  text_2_ = text->register_module("linear_2", dense(D, D));
+  timestep_embedder_ = register_embedding_mlp(*time_text, "timestep_embedder", kTimestepChannels, D);
+  text_embedder_ = register_embedding_mlp(*time_text, "text_embedder", config.pooled_projection_dim, D);
   context_embedder_ = register_module("context_embedder", dense(config.joint_attention_dim, D));
   auto list = register_module("transformer_blocks", torch::nn::ModuleList());
   for (std::int64_t i = 0; i <= last_block; ++i) {
@@ -200,8 +196,7 @@ torch::Tensor SD3TransformerImpl::block_output(const torch::Tensor& latents, con
                              .reshape({1, gh * gw, D});
   auto x = proj_(latents).flatten(2).transpose(1, 2) + positions;
   const auto t = timestep_embedding(timesteps, kTimestepChannels, /*flip_sin_to_cos=*/true, /*freq_shift=*/0);
-  const auto temb = linear(time_2_, torch::silu(linear(time_1_, t))) +
-                    linear(text_2_, torch::silu(linear(text_1_, pooled)));
+  const auto temb = timestep_embedder_(t) + text_embedder_(pooled);
   auto c = linear(context_embedder_, context);
   for (auto& block : blocks_) std::tie(x, c) = block->forward(x, c, temb);
   return x.transpose(1, 2).reshape({x.size(0), D, gh, gw});

@@ -101,15 +101,10 @@ UNet2DConditionImpl::UNet2DConditionImpl(const UNetConfig& config, std::int64_t 
   const auto temb = config.time_embed_dim();
   conv_in_ = register_module(
       "conv_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(config.in_channels, ch.front(), 3).padding(1)));
-  auto time = register_module("time_embedding", std::make_shared<torch::nn::Module>());
-  time_linear_1_ = time->register_module("linear_1", torch::nn::Linear(ch.front(), temb));
-  time_linear_2_ = time->register_module("linear_2", torch::nn::Linear(temb, temb));
-  if (config.text_time) {
-    auto add = register_module("add_embedding", std::make_shared<torch::nn::Module>());
-    add_linear_1_ = add->register_module(
-        "linear_1", torch::nn::Linear(config.projection_class_embeddings_input_dim, temb));
-    add_linear_2_ = add->register_module("linear_2", torch::nn::Linear(temb, temb));
-  }
+  time_embedding_ = register_embedding_mlp(*this, "time_embedding", ch.front(), temb);
+  if (config.text_time)
+    add_embedding_ =
+        register_embedding_mlp(*this, "add_embedding", config.projection_class_embeddings_input_dim, temb);
   UNetStageImpl::Shape base;
   base.temb = temb;
   base.groups = config.norm_num_groups;
@@ -180,10 +175,8 @@ torch::Tensor UNet2DConditionImpl::up_block_output(const torch::Tensor& latents,
                                                    const torch::Tensor& timesteps,
                                                    const UNetConditioning& c) {
   const auto& ch = config_.block_out_channels;
-  auto emb = linear(
-      time_linear_2_,
-      torch::silu(linear(time_linear_1_, timestep_embedding(timesteps, ch.front(), config_.flip_sin_to_cos,
-                                                            config_.freq_shift))));
+  auto emb =
+      time_embedding_(timestep_embedding(timesteps, ch.front(), config_.flip_sin_to_cos, config_.freq_shift));
   if (config_.text_time) {
     if (!c.text_embeds.defined() || !c.time_ids.defined())
       throw std::invalid_argument("the SDXL U-Net needs the pooled text embedding and the time ids");
@@ -191,7 +184,7 @@ torch::Tensor UNet2DConditionImpl::up_block_output(const torch::Tensor& latents,
                                          config_.flip_sin_to_cos, config_.freq_shift)
                           .reshape({c.text_embeds.size(0), -1});
     const auto add = torch::cat({c.text_embeds, time}, -1);
-    emb = emb + linear(add_linear_2_, torch::silu(linear(add_linear_1_, add)));
+    emb = emb + add_embedding_(add);
   }
   // Up-samplers are told the skip's size only where the latent is not a multiple of the overall
   // factor, as diffusers does.

@@ -6,6 +6,8 @@
 // feed-forward, projection out). Inference only; knows nothing of MPI.
 #include <torch/torch.h>
 
+#include <string>
+
 namespace acsweep::models {
 
 // ResnetBlock2D with the "default" time embedding (added after the first convolution); temb_channels
@@ -109,6 +111,15 @@ class Transformer2DImpl : public torch::nn::Module {
   torch::nn::ModuleList blocks_;
 };
 TORCH_MODULE(Transformer2D);
+
+// diffusers' TimestepEmbedding (and PixArtAlphaTextProjection, the same with SiLU, and the U-Net's
+// add_embedding): linear_1, SiLU, linear_2, registered under `parent` as `name`.
+struct EmbeddingMlp {
+  torch::nn::Linear linear_1{nullptr}, linear_2{nullptr};
+  torch::Tensor operator()(const torch::Tensor& x) const;
+};
+EmbeddingMlp register_embedding_mlp(torch::nn::Module& parent, const std::string& name, std::int64_t in,
+                                    std::int64_t out);
 
 // The sinusoidal embedding of timesteps [N] -> [N, dim] (diffusers' get_timestep_embedding).
 torch::Tensor timestep_embedding(const torch::Tensor& timesteps, std::int64_t dim, bool flip_sin_to_cos,

@@ -10,6 +10,7 @@
 
 #include <vector>
 
+#include "acsweep/models/diffusion_blocks.hpp"
 #include "acsweep/models/diffusion_config.hpp"
 #include "acsweep/models/safetensors.hpp"
 
@@ -33,7 +34,7 @@ class SD3TransformerImpl : public torch::nn::Module {
   SD3Config config_;
   torch::nn::Conv2d proj_{nullptr};
   torch::Tensor positions_;  // [1, max * max, D], pos_embed.pos_embed
-  torch::nn::Linear time_1_{nullptr}, time_2_{nullptr}, text_1_{nullptr}, text_2_{nullptr};
+  EmbeddingMlp timestep_embedder_, text_embedder_;
   torch::nn::Linear context_embedder_{nullptr};
   std::vector<JointBlock> blocks_;
 };

@@ -36,8 +36,7 @@ class UNet2DConditionImpl : public torch::nn::Module {
   UNetConfig config_;
   std::int64_t last_;
   torch::nn::Conv2d conv_in_{nullptr};
-  torch::nn::Linear time_linear_1_{nullptr}, time_linear_2_{nullptr}, add_linear_1_{nullptr},
-      add_linear_2_{nullptr};
+  EmbeddingMlp time_embedding_, add_embedding_;
   std::vector<UNetStage> down_, up_;
   UNetStage mid_{nullptr};
 };
